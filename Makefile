@@ -1,0 +1,40 @@
+# Two commands matter: `make run` (the main job on the local workspace) and `make test`.
+# Both create .venv on first use and install the package with every extra in ONE pip resolve:
+# installing [pipelines] later into an existing environment is what breaks joblib (see README).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SRC    := src tests steps pipelines bench
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,pipelines]'
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python pipelines/iris.py
+	$(BIN)/champion models history iris
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(SRC)
+	$(BIN)/ruff format $(SRC)
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(if $(PEER),--peer $(PEER))
+
+clean:
+	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""Where a step gets its run: the ONE switch between `azureml.core` and `champion.local`.
+
+Why one place: step code must not branch on "am I offline?" (the MLOpsPython habit of
+`run.id.startswith('OfflineRun')`). The backend is chosen here from a small table, by the
+environment the step runs in, and everything downstream sees the same Run/Model API.
+
+- `CHAMPION_BACKEND=local|azureml` chooses explicitly.
+- Otherwise `AZUREML_RUN_ID` (set by Azure ML's job runtime) means azureml; anything else means
+  the local workspace, whose runner sets `CHAMPION_WORKSPACE` and `CHAMPION_RUN_ID`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from champion.errors import InputError
+
+BACKEND_ENV = "CHAMPION_BACKEND"
+
+
+def _local_run() -> Any:
+    from champion.local import Run
+
+    return Run.get_context(allow_offline=False)
+
+
+def _azureml_run() -> Any:
+    from azureml.core import Run
+
+    return Run.get_context(allow_offline=False)
+
+
+def _local_workspace() -> Any:
+    from champion.local import Workspace
+
+    return Workspace.from_config()
+
+
+def _azureml_workspace() -> Any:
+    from azureml.core import Workspace
+
+    return Workspace.from_config()
+
+
+_BACKENDS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
+    "local": (_local_run, _local_workspace),
+    "azureml": (_azureml_run, _azureml_workspace),
+}
+
+
+def backend_name() -> str:
+    explicit = os.environ.get(BACKEND_ENV)
+    if explicit:
+        if explicit not in _BACKENDS:
+            raise InputError(
+                f"{BACKEND_ENV}={explicit!r} is not a backend; use one of {sorted(_BACKENDS)}",
+                field=BACKEND_ENV,
+                value=explicit,
+            )
+        return explicit
+    return "azureml" if os.environ.get("AZUREML_RUN_ID") else "local"
+
+
+def get_run() -> Any:
+    """The run this step belongs to. Raises the SDK's RunEnvironmentException outside a run,
+    rather than handing back an offline run that silently drops tags and registrations."""
+    return _BACKENDS[backend_name()][0]()
+
+
+def get_workspace(run: Any = None) -> Any:
+    """The run's workspace when there is a run, else the configured one."""
+    if run is not None:
+        return run.experiment.workspace
+    return _BACKENDS[backend_name()][1]()

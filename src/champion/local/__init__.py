@@ -1,0 +1,27 @@
+"""The local workspace: `azureml.core`'s Workspace, Experiment, Run and Model on a folder.
+
+Code written for Azure ML runs against it unchanged (same names, signatures and exceptions), and
+`mock_azureml()` makes the real SDK classes talk to the same folder, as moto does for AWS.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from champion.local.model import Model
+from champion.local.run import Run
+from champion.local.workspace import Experiment, Workspace
+
+if TYPE_CHECKING:
+    from champion.local.mock import MockAzureML, mock_azureml
+
+__all__ = ["Experiment", "MockAzureML", "Model", "Run", "Workspace", "mock_azureml"]
+
+
+def __getattr__(name: str) -> Any:
+    # The mock patches azureml at start(); importing it lazily keeps `import champion.local` light.
+    if name in ("mock_azureml", "MockAzureML"):
+        from champion.local import mock
+
+        return getattr(mock, name)
+    raise AttributeError(f"module 'champion.local' has no attribute {name!r}")

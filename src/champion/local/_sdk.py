@@ -1,0 +1,106 @@
+"""The SDK's own exceptions and input rules, shared by the local classes.
+
+Why lazy: `import azureml.exceptions` costs most of a second, and a step that succeeds must not pay
+it. Each function imports the SDK's class at the point of raising, so user code that catches
+`azureml.exceptions.WebserviceException` catches ours, and the happy path never imports azureml.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
+_EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+
+
+def webservice_error(message: str) -> Exception:
+    from azureml.exceptions import WebserviceException
+
+    return WebserviceException(message)  # type: ignore[no-any-return]
+
+
+def user_error(message: str) -> Exception:
+    from azureml.exceptions import UserErrorException
+
+    return UserErrorException(message)  # type: ignore[no-any-return]
+
+
+def model_path_not_found(message: str) -> Exception:
+    from azureml.exceptions import ModelPathNotFoundException
+
+    return ModelPathNotFoundException(message)  # type: ignore[no-any-return]
+
+
+def aggregated_error(messages: list[str]) -> Exception:
+    from azureml._common.exceptions import AzureMLAggregatedException
+
+    return AzureMLAggregatedException(messages)  # type: ignore[no-any-return]
+
+
+def run_environment_error() -> Exception:
+    from azureml.exceptions import RunEnvironmentException
+
+    return RunEnvironmentException()  # type: ignore[no-any-return]
+
+
+def service_error(message: str, status_code: int = 400) -> Exception:
+    """The error the run-history service returns for a refused PATCH (e.g. a changed property)."""
+    from azureml._restclient.exceptions import ServiceException
+    from azureml._restclient.models import ErrorResponseException
+    from msrest.exceptions import HttpOperationError
+
+    response = type(
+        "Response",
+        (),
+        {"status_code": status_code, "headers": {}, "text": message, "reason": message},
+    )()
+    inner = HttpOperationError.__new__(ErrorResponseException)
+    Exception.__init__(inner, message)
+    inner.message = message
+    inner.response = response
+    inner.error = None
+    return ServiceException(inner)  # type: ignore[no-any-return]
+
+
+def model_not_found(**criteria: Any) -> Exception:
+    """The SDK's exact text (`populate_model_not_found_details`): only the criteria given."""
+    details = ", ".join(f"{key} {value}" for key, value in criteria.items() if value)
+    return webservice_error(f"ModelNotFound: Model with {details} not found in provided workspace")
+
+
+def validate_model_name(name: object) -> None:
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise webservice_error(
+            "Error, provided model name is invalid. It must only consist of letters, numbers, "
+            "dashes, periods, or underscores, start with a letter or number, and be between 1 and "
+            "255 characters long."
+        )
+
+
+def validate_experiment_name(name: object) -> None:
+    if not isinstance(name, str) or not _EXPERIMENT_NAME.fullmatch(name):
+        raise user_error(
+            "Experiment name must be between 1 and 255 characters long. Its first character has to "
+            "be alphanumeric, and the rest may contain hyphens and underscores. No whitespace is "
+            "allowed."
+        )
+
+
+def wire_str(values: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """What the service stores for tag/property values: `str()` of each, `None` kept (msrest
+    `{str}` and `_sanitize_tags` both do this, so `True` becomes 'True', not 'true')."""
+    return {str(k): (None if v is None else str(v)) for k, v in (values or {}).items()}
+
+
+def registration_dict(value: object, what: str) -> dict[str, str | None]:
+    """Tags/properties at registration: must be a dict when truthy, JSON-serialisable (the SDK
+    round-trips them through json.dumps and lets the TypeError escape), then stringified."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise webservice_error(f"{what} must be a dict")
+    json.dumps(value)
+    return wire_str(value)

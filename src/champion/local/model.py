@@ -1,0 +1,541 @@
+"""`Model` of the local workspace: lookup, registration, listing, tags, properties, download.
+
+It follows what azureml-core 1.61 does, not what its docstrings say: a missing model raises
+`WebserviceException` whose message starts with "ModelNotFound" (never ModelNotFoundException),
+`add_properties` refuses any key already in the cached properties, `update(tags=...)` replaces all
+tags, `Model.register` resolves paths against the working directory and refuses paths outside it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from champion.local import _sdk
+from champion.local.store import (
+    UPLOAD_ORIGIN,
+    ArtifactRecord,
+    ModelRecord,
+    PropertyConflict,
+    parse_filter_query,
+)
+from champion.local.workspace import Workspace
+
+
+class Model:
+    """A registered model version in a local workspace."""
+
+    class Framework:
+        """The SDK's framework constants; like the SDK, any other string is accepted too."""
+
+        CUSTOM = "Custom"
+        TENSORFLOW = "TensorFlow"
+        SCIKITLEARN = "ScikitLearn"
+        ONNX = "Onnx"
+        TFKERAS = "TfKeras"
+        PYTORCH = "PyTorch"
+        MULTI = "Multi"
+
+    def __init__(
+        self,
+        workspace: Workspace | None,
+        name: str | None = None,
+        id: str | None = None,
+        tags: Sequence[Any] | None = None,
+        properties: Sequence[Any] | None = None,
+        version: int | str | None = None,
+        run_id: str | None = None,
+        model_framework: str | None = None,
+        expand: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.created_by: Any = None
+        self.created_time: datetime | None = None
+        self.description: str | None = None
+        self.id: str | None = None
+        self.mime_type: str | None = None
+        self.name: str | None = None
+        self.model_framework: str | None = None
+        self.model_framework_version: str | None = None
+        self.tags: dict[str, Any] | None = None
+        self.properties: dict[str, Any] | None = None
+        self.unpack: bool | None = None
+        self.url: str | None = None
+        self.version: int | None = None
+        self.workspace: Workspace | None = None
+        self.experiment_name: str | None = None
+        self.run_id: str | None = None
+        self.run: Any = None
+        self.datasets: dict[str, Any] = {}
+        self.sample_input_dataset: Any = None
+        self.sample_output_dataset: Any = None
+        self.resource_configuration: Any = None
+        self.parent_id: str | None = None
+        self.derived_model_ids: builtins.list[str] | None = None
+        self._asset_id: str | None = None
+
+        record: ModelRecord | None = kwargs.get("_record")
+        if record is not None and workspace is not None:
+            self._load(workspace, record, expand)
+        elif workspace is not None:
+            record = self._get(
+                workspace, name, id, tags, properties, version, model_framework, run_id
+            )
+            if record is None:
+                raise _sdk.model_not_found(
+                    name=name,
+                    id=id,
+                    tags=tags,
+                    properties=properties,
+                    version=version,
+                    run_id=run_id,
+                    model_framework=model_framework,
+                )
+            self._load(workspace, record, expand)
+
+    # ------------------------------------------------------------------ lookup
+
+    @staticmethod
+    def _get(
+        workspace: Workspace,
+        name: str | None,
+        id: str | None,
+        tags: Any,
+        properties: Any,
+        version: int | str | None,
+        model_framework: str | None,
+        run_id: str | None,
+    ) -> ModelRecord | None:
+        """The SDK's precedence: id, then name+version, then a query whose first (newest)
+        match wins."""
+        if not id and not name:
+            raise _sdk.webservice_error("Error, one of id or name must be provided.")
+        store = workspace._store
+        if id or version:
+            model_id = id or f"{name}:{version}"
+            found = _by_id(workspace, model_id)
+            if found is None:
+                raise _sdk.model_not_found(id=model_id)
+            return found
+        matches = store.query_models(
+            name=name,
+            tags=parse_filter_query(_filter_query(tags)),
+            properties=parse_filter_query(_filter_query(properties)),
+            run_id=run_id,
+            framework=model_framework,
+            limit=1,
+        )
+        return matches[0] if matches else None
+
+    @staticmethod
+    def list(
+        workspace: Workspace,
+        name: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        run_id: str | None = None,
+        latest: bool = False,
+        dataset_id: str | None = None,
+        expand: bool = True,
+        page_count: int = 255,
+        model_framework: str | None = None,
+    ) -> builtins.list[Model]:
+        """Every matching version, newest first; `latest=True` keeps one per name."""
+        if page_count and (page_count < 20 or page_count > 255):
+            raise _sdk.user_error(
+                f"Expected page_count value is between 20 and 255. Provided: {page_count}"
+            )
+        if tags is not None and type(tags) is not list:
+            raise _sdk.user_error(
+                'Expected tags must be list type. Ex. ["key", ["key2", "key2 value"]]: provided '
+                f"{type(tags)}"
+            )
+        records = workspace._store.query_models(
+            name=name,
+            tags=parse_filter_query(_filter_query(tags)),
+            properties=parse_filter_query(_filter_query(properties)),
+            run_id=run_id,
+            framework=model_framework,
+            latest_only=bool(latest),
+        )
+        return [Model(workspace, _record=r, expand=expand) for r in records]
+
+    def _load(self, workspace: Workspace, record: ModelRecord, expand: bool) -> None:
+        self.workspace = workspace
+        self.name, self.version, self.id = record.name, record.version, record.id
+        self.tags, self.properties = dict(record.tags), dict(record.properties)
+        self.description = record.description
+        self.created_time = datetime.fromisoformat(record.created_utc)
+        self.model_framework = record.framework
+        self.model_framework_version = record.framework_version
+        self.url, self._asset_id = record.url, record.asset_id
+        self.mime_type, self.unpack = record.mime_type, False
+        self.experiment_name, self.run_id = record.experiment_name, record.run_id
+        if expand and record.run_id:
+            from champion.local.run import Run
+
+            run = workspace._store.get_run(record.run_id)
+            self.run = Run.get(workspace, record.run_id) if run else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Model(workspace={self.workspace!r}, name={self.name}, id={self.id}, "
+            f"version={self.version}, tags={self.tags}, properties={self.properties})"
+        )
+
+    # ------------------------------------------------------------------ registration
+
+    @staticmethod
+    def register(
+        workspace: Workspace,
+        model_path: str,
+        model_name: str,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        datasets: Any = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        child_paths: Sequence[str] | None = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
+    ) -> Model:
+        """Upload a file or folder from the working directory and register it (1.61 rules:
+        a missing path is FileNotFoundError, a path outside the CWD is PermissionError)."""
+        _sdk.validate_model_name(model_name)
+        if model_framework is None and model_framework_version is not None:
+            raise _sdk.webservice_error(
+                "Model framework version cannot be provided without a valid framework"
+            )
+        _validate_model_path(model_path, child_paths)
+        _sdk.registration_dict(tags, "Tags")
+        _sdk.registration_dict(properties, "Properties")
+        store = workspace._store
+        container = f"{datetime.now().strftime('%y%m%dT%H%M%S')}-{str(uuid.uuid4())[:8]}"
+        files, names = _collect_paths(model_path, child_paths)
+        entries = [(name, *store.put_blob(path)) for path, name in zip(files, names, strict=True)]
+        store.add_artifacts(UPLOAD_ORIGIN, container, entries)
+        base_name = os.path.basename(os.path.abspath(os.path.normpath(model_path)))
+        print(f"Registering model {model_name}")
+        return Model._register_asset(
+            workspace,
+            model_name,
+            prefixes=[f"{UPLOAD_ORIGIN}/{container}/{base_name}"],
+            tags=tags,
+            properties=properties,
+            description=description,
+            model_framework=model_framework,
+            model_framework_version=model_framework_version,
+        )
+
+    @staticmethod
+    def _register_asset(
+        workspace: Workspace,
+        model_name: str,
+        *,
+        prefixes: builtins.list[str],
+        tags: Any,
+        properties: Any,
+        description: str | None,
+        model_framework: str | None,
+        model_framework_version: str | None,
+        run_id: str | None = None,
+        experiment_name: str | None = None,
+    ) -> Model:
+        """One asset, then one registration row: the tags and properties are stored with the
+        version in the same transaction that numbers it."""
+        clean_tags = _sdk.registration_dict(tags, "Tags")
+        clean_properties = _sdk.registration_dict(properties, "Properties")
+        store = workspace._store
+        asset = store.create_asset(prefixes, name=model_name, run_id=run_id)
+        record = store.register_model(
+            model_name,
+            asset.id,
+            tags=clean_tags,
+            properties=clean_properties,
+            description=description,
+            framework=model_framework,
+            framework_version=model_framework_version,
+            run_id=run_id,
+            experiment_name=experiment_name,
+        )
+        return Model(workspace, _record=record)
+
+    # ------------------------------------------------------------------ tags and properties
+
+    def add_tags(self, tags: Mapping[str, Any]) -> None:
+        self.update_tags_properties(add_tags=tags)
+        print("Model tag add operation complete.")
+
+    def remove_tags(self, tags: Sequence[str] | str) -> None:
+        self.update_tags_properties(remove_tags=tags)
+        print("Model tag remove operation complete.")
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        self.update_tags_properties(add_properties=properties)
+        print("Model properties add operation complete.")
+
+    def update_tags_properties(
+        self,
+        add_tags: Mapping[str, Any] | None = None,
+        remove_tags: Sequence[str] | str | None = None,
+        add_properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The SDK's single PATCH: properties are checked against the cached copy first (any
+        existing key, even with the same value, is refused before anything is sent), tags are
+        edited locally and then sent whole."""
+        if add_properties:
+            duplicates = [k for k in add_properties if k in (self.properties or {})]
+            if duplicates:
+                raise _sdk.webservice_error(
+                    "Error, properties are immutable, the following keys cannot be "
+                    f"added/modified: {','.join(duplicates)}"
+                )
+        tag_update = False
+        if add_tags is not None:
+            tag_update = True
+            self.tags = dict(self.tags or {})
+            for key, value in add_tags.items():
+                if key in self.tags:
+                    print(f"Replacing tag {key} -> {self.tags[key]} with {key} -> {value}")
+                self.tags[key] = value
+        if remove_tags is not None:
+            if self.tags is None:
+                print("Model has no tags to remove.")
+            else:
+                tag_update = True
+                for key in [remove_tags] if isinstance(remove_tags, str) else remove_tags:
+                    if key in self.tags:
+                        del self.tags[key]
+                    else:
+                        print(f"Tag with key {key} not found.")
+        new_properties = None
+        if add_properties is not None:
+            self.properties = {**(self.properties or {}), **add_properties}
+            new_properties = self.properties
+        if not tag_update and new_properties is None:
+            return
+        self._patch(tags=self.tags if tag_update else None, properties=new_properties)
+
+    def update(
+        self,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
+    ) -> None:
+        """Replace the tags and/or description; falsy arguments change nothing."""
+        if not tags and not description:
+            return
+        self._patch(tags=tags or None, description=description or None)
+        if tags:
+            self.tags = dict(tags)
+        if description:
+            self.description = description
+
+    def _patch(
+        self,
+        *,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> None:
+        assert self.workspace is not None and self.name is not None and self.version is not None
+        try:
+            self.workspace._store.update_model(
+                self.name,
+                self.version,
+                tags=_sdk.wire_str(tags) if tags is not None else None,
+                properties=_sdk.wire_str(properties) if properties is not None else None,
+                description=description,
+            )
+        except KeyError:
+            raise _sdk.model_not_found(id=self.id) from None
+        except PropertyConflict as exc:
+            raise _sdk.webservice_error(
+                "Received bad response from Model Management Service:\nResponse Code: 409\n"
+                f"Correlation: None\nContent: properties are immutable: {','.join(exc.keys)}"
+            ) from None
+
+    # ------------------------------------------------------------------ files
+
+    def download(
+        self, target_dir: str = ".", exist_ok: bool = False, exists_ok: bool | None = None
+    ) -> str:
+        """Write the model's files under `target_dir` and return their common path: the file
+        for a one-file model, the folder for a folder model. Digests are verified."""
+        if exists_ok is not None:
+            if exist_ok is not None:
+                raise _sdk.webservice_error(
+                    "Both exists_ok and exist_ok are set. Please use exist_ok only."
+                )
+            exist_ok = exists_ok
+        plan = self._download_plan(target_dir)
+        if not plan:
+            raise _sdk.webservice_error("No files to download. Did you upload files?")
+        store = self._workspace()._store
+        for target, artifact in plan:
+            if not exist_ok and os.path.exists(target):
+                raise _sdk.webservice_error(
+                    f"File already exists. To overwrite, set exist_ok to True. {target}"
+                )
+            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+            store.copy_blob(artifact.digest, target)
+        return os.path.commonpath([target for target, _ in plan])
+
+    def _download_plan(self, target_dir: str) -> builtins.list[tuple[str, ArtifactRecord]]:
+        """Files land relative to the folder that holds the registered path, as the SDK strips
+        `dirname(<path in the asset prefix>)`: outputs/model.pkl -> <t>/model.pkl."""
+        store = self._workspace()._store
+        target_dir = os.path.normpath(target_dir)
+        plan = []
+        for prefix, artifact in store.asset_artifacts(self._asset_id or ""):
+            strip = os.path.dirname(prefix.split("/", 2)[-1])
+            relative = os.path.relpath(artifact.path, strip) if strip else artifact.path
+            plan.append((os.path.join(target_dir, relative), artifact))
+        return plan
+
+    def get_sas_urls(self) -> dict[str, str]:
+        """Local files have no SAS: each artifact maps to its verified blob's file URL."""
+        store = self._workspace()._store
+        return {
+            a.path: store.blob_path(a.digest).as_uri() if a.digest else ""
+            for _, a in store.asset_artifacts(self._asset_id or "")
+        }
+
+    def delete(self) -> None:
+        assert self.name is not None and self.version is not None
+        if not self._workspace()._store.delete_model(self.name, self.version):
+            raise _sdk.model_not_found(id=self.id)
+
+    def _workspace(self) -> Workspace:
+        if self.workspace is None:
+            raise _sdk.webservice_error("Error, this Model has no workspace.")
+        return self.workspace
+
+    # ------------------------------------------------------------------ serialisation
+
+    def serialize(self) -> dict[str, Any]:
+        return {
+            "createdTime": self.created_time.isoformat() if self.created_time else None,
+            "createdBy": self.created_by,
+            "description": self.description,
+            "id": self.id,
+            "mimeType": self.mime_type,
+            "name": self.name,
+            "framework": self.model_framework,
+            "frameworkVersion": self.model_framework_version,
+            "tags": self.tags,
+            "properties": self.properties,
+            "unpack": self.unpack,
+            "url": self.url,
+            "version": self.version,
+            "experimentName": self.experiment_name,
+            "runId": self.run_id,
+            "runDetails": str(self.run),
+            "datasets": [],
+            "resourceConfiguration": None,
+            "sampleInputDatasetId": None,
+            "sampleOutputDatasetId": None,
+        }
+
+    @staticmethod
+    def deserialize(workspace: Workspace, model_payload: Mapping[str, Any]) -> Model:
+        """Rebuild from `serialize()` output with no store access, as the SDK does."""
+        model = Model(None)
+        model.workspace = workspace
+        created = model_payload["createdTime"]
+        model.created_time = datetime.fromisoformat(created) if created else None
+        model.created_by = model_payload["createdBy"]
+        model.description = model_payload["description"]
+        model.id, model.name = model_payload["id"], model_payload["name"]
+        model.mime_type = model_payload["mimeType"]
+        model.model_framework = model_payload["framework"]
+        model.model_framework_version = model_payload["frameworkVersion"]
+        model.tags = model_payload.get("tags")
+        model.properties = model_payload["properties"]
+        model.unpack, model.url = model_payload["unpack"], model_payload["url"]
+        model.version = model_payload["version"]
+        model.experiment_name = model_payload["experimentName"]
+        model.run_id = model_payload["runId"]
+        model._asset_id = (model.url or "").removeprefix("aml://asset/") or None
+        return model
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _by_id(workspace: Workspace, model_id: str) -> ModelRecord | None:
+    name, _, version = model_id.rpartition(":")
+    if not name or not version.isdigit():
+        return None
+    return workspace._store.get_model(name, int(version))
+
+
+def _filter_query(items: Any) -> str | None:
+    """The SDK's client-side join of tag/property filters: `'k'` or `['k', 'v']` items into
+    "k,k2=v2". A tuple item fails exactly as the SDK's string concatenation fails."""
+    if not items:
+        return None
+    terms = []
+    for item in items:
+        if type(item) is list:
+            terms.append(f"{item[0]}={item[1]}")
+        elif isinstance(item, str):
+            terms.append(item)
+        else:
+            raise TypeError(f'can only concatenate str (not "{type(item).__name__}") to str')
+    return ",".join(terms)
+
+
+def _validate_model_path(model_path: str, child_paths: Sequence[str] | None) -> None:
+    cwd = os.getcwd()
+    full = os.path.normpath(os.path.join(cwd, model_path))
+    if not os.path.exists(full):
+        raise FileNotFoundError("Path does not exist")
+    if not os.path.abspath(full).startswith(os.path.abspath(cwd)):
+        raise PermissionError("Unauthorized access: Path outside current working directory")
+    for child in child_paths or ():
+        if not os.path.exists(os.path.join(full, child)):
+            raise _sdk.webservice_error(f'Error, provided child path "{child}" cannot be found')
+
+
+def _collect_paths(
+    model_path: str, child_paths: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """Local files and their artifact names, relative to the model path's parent folder, so a
+    folder `mdir` uploads as `mdir/...` and a file as its basename."""
+    model_path = os.path.normpath(model_path)
+    parent = os.path.dirname(os.path.abspath(model_path))
+    if child_paths:
+        chosen: set[str] = set()
+        for child in child_paths:
+            full = os.path.abspath(os.path.join(model_path, os.path.normpath(child)))
+            if os.path.isdir(full):
+                chosen.update(os.path.join(d, f) for d, _, fs in os.walk(full) for f in fs)
+            else:
+                chosen.add(full)
+        files = sorted(chosen)
+    elif os.path.isdir(model_path):
+        files = sorted(
+            os.path.abspath(os.path.join(d, f)) for d, _, fs in os.walk(model_path) for f in fs
+        )
+    else:
+        return [model_path], [os.path.basename(os.path.abspath(model_path))]
+    return files, [os.path.relpath(f, parent).replace(os.sep, "/") for f in files]
+
+
+def dumps_record(model: Model) -> str:
+    """A compact JSON view of a model for the CLI."""
+    return json.dumps(
+        {k: v for k, v in model.serialize().items() if v not in (None, [], {})},
+        indent=2,
+        default=str,
+    )

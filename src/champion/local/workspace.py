@@ -1,0 +1,255 @@
+"""`Workspace` and `Experiment` of the local workspace, named and shaped like `azureml.core`'s.
+
+A local workspace is a folder. The one deliberate difference from the SDK is how it is named:
+`Workspace(path)` instead of a subscription, resource group and name, because there is no Azure
+account behind it. Everything reached from it (experiments, runs, models) behaves like the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from champion.local import _sdk
+from champion.local.store import Store
+
+if TYPE_CHECKING:
+    from champion.local.model import Model
+    from champion.local.run import Run
+
+DEFAULT_FOLDER = ".champion"
+WORKSPACE_ENV = "CHAMPION_WORKSPACE"
+CONFIG_KEY = "champion_workspace"
+
+
+def default_workspace_path() -> Path:
+    """`$CHAMPION_WORKSPACE`, else `.champion` in the working directory (the embedded default)."""
+    return Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_FOLDER)
+
+
+class Workspace:
+    """A local workspace folder, created on first use and shared by every process that opens it."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._store = Store.open(path if path is not None else default_workspace_path())
+
+    # ------------------------------------------------------------------ constructors
+
+    @staticmethod
+    def from_config(
+        path: str | os.PathLike[str] | None = None,
+        auth: Any = None,
+        _logger: Any = None,
+        _file_name: str | None = None,
+    ) -> Workspace:
+        """Open the workspace a `config.json` names, as the SDK does, or the default one.
+
+        Looks for `config.json` (or `_file_name`) in `path` (or the working directory), its
+        `.azureml/` subfolder and their parents; a `"champion_workspace"` key there names the
+        local folder (relative to the file). Without one: `$CHAMPION_WORKSPACE`, else `.champion`.
+        `path` may also be a local workspace folder itself.
+        """
+        start = Path(path) if path is not None else Path.cwd()
+        if (start / "workspace.db").exists():
+            return Workspace(start)
+        config = _find_config(start, _file_name or "config.json")
+        if config is not None:
+            data = json.loads(config.read_text())
+            if CONFIG_KEY in data:
+                return Workspace(config.parent / str(data[CONFIG_KEY]))
+        return Workspace()
+
+    @staticmethod
+    def get(
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        cloud: str = "AzureCloud",
+        id: str | None = None,
+    ) -> Workspace:
+        """Open a local workspace by folder (the SDK's name argument is the folder here)."""
+        return Workspace(name)
+
+    def write_config(
+        self, path: str | os.PathLike[str] | None = None, file_name: str | None = None
+    ) -> None:
+        """Write a config.json that `from_config()` resolves back to this folder."""
+        folder = Path(path) if path is not None else Path.cwd()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (file_name or "config.json")
+        target.write_text(
+            json.dumps(
+                {
+                    CONFIG_KEY: str(self._store.root),
+                    "workspace_name": self.name,
+                    "subscription_id": self.subscription_id,
+                    "resource_group": self.resource_group,
+                },
+                indent=2,
+            )
+        )
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def name(self) -> str:
+        return self._store.root.name
+
+    @property
+    def path(self) -> Path:
+        """The folder; not in the SDK, which has no folder."""
+        return self._store.root
+
+    @property
+    def subscription_id(self) -> str:
+        return "00000000-0000-0000-0000-000000000000"
+
+    @property
+    def resource_group(self) -> str:
+        return "local"
+
+    @property
+    def location(self) -> str:
+        return "local"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def _workspace_id(self) -> str:
+        return self._store.workspace_id
+
+    def get_details(self) -> dict[str, Any]:
+        return {
+            "id": str(self._store.root),
+            "name": self.name,
+            "location": self.location,
+            "workspaceid": self._workspace_id,
+            "resourceGroup": self.resource_group,
+        }
+
+    def __repr__(self) -> str:
+        return f"Workspace.create(name='{self.name}', path='{self._store.root}')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workspace) and other._store is self._store
+
+    def __hash__(self) -> int:
+        return hash(self._store.root)
+
+    # ------------------------------------------------------------------ contents
+
+    @property
+    def experiments(self) -> dict[str, Experiment]:
+        return {
+            name: Experiment(self, name, _id=exp_id)
+            for name, exp_id in self._store.list_experiments()
+        }
+
+    @property
+    def models(self) -> dict[str, Model]:
+        from champion.local.model import Model
+
+        return {str(m.name): m for m in Model.list(self, latest=True)}
+
+    def get_run(self, run_id: str) -> Run:
+        from champion.local.run import Run
+
+        return Run.get(self, run_id)
+
+
+class Experiment:
+    """A named group of runs; created on first use, as `Experiment(ws, name)` does over REST."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        name: str,
+        _skip_name_validation: bool = False,
+        _id: str | None = None,
+        _archived_time: str | None = None,
+        _create_in_cloud: bool = True,
+        _experiment_dto: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if not _skip_name_validation:
+            _sdk.validate_experiment_name(name)
+        self._workspace = workspace
+        self._name = name
+        self._id = _id or workspace._store.get_or_create_experiment(name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._workspace
+
+    @property
+    def workspace_object(self) -> Workspace:
+        return self._workspace
+
+    @property
+    def archived_time(self) -> None:
+        return None
+
+    def start_logging(self, *args: Any, **kwargs: Any) -> Run:
+        """Start an interactive run. `display_name=` and `run_id=` are honoured; the SDK's
+        snapshot arguments are accepted and ignored (there is no snapshot service locally)."""
+        from champion.local.run import Run
+
+        record = self._workspace._store.create_run(
+            self._name,
+            run_id=kwargs.get("run_id"),
+            display_name=kwargs.get("display_name"),
+            run_type=kwargs.get("_run_type"),
+        )
+        return Run(self, record.run_id, _record=record)
+
+    def get_runs(
+        self,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        include_children: bool = False,
+    ) -> Iterator[Run]:
+        """Runs newest first; top-level only unless `include_children`."""
+        from champion.local.run import Run, matches
+
+        for record in self._workspace._store.list_runs(self._name):
+            if record.parent_id is not None and not include_children:
+                continue
+            if matches(record, tags=tags, properties=properties, type=type, status=None):
+                yield Run(self, record.run_id, _record=record)
+
+    def __repr__(self) -> str:
+        return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Experiment)
+            and other._name == self._name
+            and other._workspace == self._workspace
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._name, self._workspace))
+
+
+def _find_config(start: Path, file_name: str) -> Path | None:
+    for folder in [start, *start.resolve().parents]:
+        for candidate in (folder / file_name, folder / ".azureml" / file_name):
+            if candidate.is_file():
+                return candidate
+    return None
