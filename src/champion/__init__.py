@@ -1,0 +1,1 @@
+"""Register a challenger model in Azure ML only when it beats the registered champion."""
