@@ -11,6 +11,7 @@ environment the step runs in, and everything downstream sees the same Run/Model 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -74,3 +75,30 @@ def get_workspace(run: Any = None) -> Any:
     if run is not None:
         return run.experiment.workspace
     return _BACKENDS[backend_name()][1]()
+
+
+def model_class(workspace: Any) -> Any:
+    """The `Model` class that belongs with this workspace object (local or azureml)."""
+    from champion.local import Workspace as LocalWorkspace
+
+    if isinstance(workspace, LocalWorkspace):
+        from champion.local import Model as LocalModel
+
+        return LocalModel
+    from azureml.core import Model
+
+    return Model
+
+
+def registry_lock(workspace: Any) -> contextlib.AbstractContextManager[Any]:
+    """Hold the registry while the champion is looked up, compared and replaced.
+
+    The local workspace can: one SQLite write transaction (BEGIN IMMEDIATE) spans the lookup,
+    the decision and the registration, so racing challengers are serialised and the final
+    champion is always the best. Azure ML has no such lock; there the gate re-reads the champion
+    before registering and verifies afterwards (see gate.py)."""
+    from champion.local import Workspace as LocalWorkspace
+
+    if isinstance(workspace, LocalWorkspace):
+        return workspace._store.transaction()
+    return contextlib.nullcontext()

@@ -1,0 +1,363 @@
+"""The register step's flow: read the challenger, upload it, compare, register only a winner.
+
+Order matters, because bad input must change nothing: every check that can refuse (model name,
+model path, the challenger's metric, the champion's metric, a lookup failure) runs before the
+first upload. Then the artifact goes to the parent pipeline run, so the registered model links
+back to that run's logs and outputs; then, holding the registry (see `context.registry_lock`),
+the champion is read again, the decision re-made and, for a winner only, one `register_model`
+call stores the version together with its metric, model type, build number, digest and policy:
+no second call can fail and leave a champion without its metric.
+
+Retries are safe: a parent run that already registered this model name gets that version back
+(`already_registered`); an artifact already uploaded with the same digest is reused, and one with
+another digest is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from champion.context import model_class, registry_lock
+from champion.decision import Decision, Outcome, Policy, decide
+from champion.errors import (
+    ChampionError,
+    ConflictError,
+    InfrastructureError,
+    InputError,
+    MetricError,
+)
+from champion.lookup import Champion, find_champion, is_model_not_found
+from champion.metrics import format_metric, parse_metric
+from champion.record import DecisionRecord, write_record
+from champion.surface import RunLike
+from champion.validation import LocalArtifact, inspect_artifact, validate_model_name
+
+MODEL_TYPE_TAGS = ("model_type", "best_model")
+
+
+@dataclass(frozen=True)
+class RegisterRequest:
+    """What the register step was asked to do; built by the step script from its arguments."""
+
+    model_name: str
+    model_path: Path
+    policy: Policy
+    training_step_name: str | None = "train"
+    build_number: str | None = None
+    model_framework: str = "Custom"
+    model_framework_version: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Challenger:
+    value: float
+    source: str
+    model_type: str | None
+
+
+# ---------------------------------------------------------------------- the flow
+
+
+def register_if_better(run: RunLike, request: RegisterRequest) -> DecisionRecord:
+    """Run the whole gate for the step run `run`; returns what was decided and recorded."""
+    validate_model_name(request.model_name)
+    artifact = inspect_artifact(request.model_path)
+    parent = _parent_of(run)
+    workspace = parent.experiment.workspace
+    challenger = read_challenger(parent, request.policy, request.training_step_name)
+
+    earlier = _registered_by(workspace, request.model_name, parent.id)
+    if earlier is not None:
+        record = _already_registered(request, parent, challenger, earlier, artifact)
+        _infra("recording the decision", write_record, parent, record)
+        return record
+
+    champion = find_champion(workspace, request.model_name, request.policy)
+    decision = _decide(challenger, champion, request.policy)
+    prefix = upload_artifact(parent, request.model_name, artifact)
+
+    version, race = None, False
+    if decision.promote:
+        with registry_lock(workspace):
+            champion = find_champion(workspace, request.model_name, request.policy)
+            decision = _decide(challenger, champion, request.policy)
+            if decision.promote:
+                version = _register(parent, request, challenger, decision, prefix, artifact)
+        race = _race_detected(workspace, request.model_name, champion, version)
+
+    record = DecisionRecord(
+        decision=decision,
+        model_name=request.model_name,
+        registered_version=version,
+        build_number=request.build_number,
+        challenger_source=challenger.source,
+        parent_run_id=parent.id,
+        artifact_path=prefix,
+        artifact_sha256=artifact.sha256,
+        model_type=challenger.model_type,
+        race_detected=race,
+    )
+    _infra("recording the decision", write_record, parent, record)
+    return record
+
+
+def _parent_of(run: RunLike) -> RunLike:
+    parent = run.parent
+    if parent is None:
+        raise InputError(
+            f"run {run.id} has no parent run: the register step must run inside a pipeline, "
+            "where the training step tags the pipeline run with its metric",
+            field="parent_run",
+            value=None,
+        )
+    return parent
+
+
+def _decide(challenger: Challenger, champion: Champion | None, policy: Policy) -> Decision:
+    return decide(
+        challenger.value,
+        champion.metric if champion else None,
+        policy,
+        champion_version=champion.version if champion else None,
+    )
+
+
+# ---------------------------------------------------------------------- the challenger
+
+
+def read_challenger(parent: RunLike, policy: Policy, training_step_name: str | None) -> Challenger:
+    """The metric from the pipeline run's tags, else from the training step run's tags.
+
+    Two sources that disagree, or two step runs of that name that both carry the metric, are a
+    conflict: guessing which one is right could promote the wrong model."""
+    metric = policy.metric
+    parent_tags = dict(_infra("reading the pipeline run's tags", parent.get_tags))
+    step_tags = _step_tags(parent, metric, training_step_name)
+    sources = []
+    if metric in parent_tags:
+        sources.append((f"pipeline run {parent.id} tag {metric!r}", parent_tags[metric]))
+    sources += [
+        (f"step run {rid} ({training_step_name}) tag {metric!r}", tags[metric])
+        for rid, tags in step_tags
+        if metric in tags
+    ]
+    if not sources:
+        where = f" or on its step {training_step_name!r}" if training_step_name else ""
+        raise MetricError(
+            f"no {metric!r} tag on pipeline run {parent.id}{where}; the training step must tag "
+            f"the run with {metric}=<value>",
+            field=metric,
+            value=None,
+        )
+    values = [
+        (source, parse_metric(raw, source=source, name=metric, valid_range=policy.valid_range))
+        for source, raw in sources
+    ]
+    if len({value for _, value in values}) > 1 or (
+        len(step_tags) > 1 and sum(metric in tags for _, tags in step_tags) > 1
+    ):
+        listing = "; ".join(f"{source} = {format_metric(value)}" for source, value in values)
+        raise ConflictError(
+            f"the challenger's {metric!r} is ambiguous: {listing}. Make exactly "
+            "one training step tag it, or make the tags agree",
+            field=metric,
+            value=listing,
+        )
+    model_type = next(
+        (
+            str(tags[key])
+            for tags in [parent_tags, *(t for _, t in step_tags)]
+            for key in MODEL_TYPE_TAGS
+            if tags.get(key)
+        ),
+        None,
+    )
+    return Challenger(values[0][1], values[0][0], model_type)
+
+
+def _step_tags(
+    parent: RunLike, metric: str, step_name: str | None
+) -> list[tuple[str, dict[str, Any]]]:
+    if not step_name:
+        return []
+    children = _infra("listing the pipeline's step runs", lambda: list(parent.get_children()))
+    return [(child.id, dict(child.get_tags())) for child in children if child.name == step_name]
+
+
+# ---------------------------------------------------------------------- artifact
+
+
+def upload_artifact(parent: RunLike, model_name: str, artifact: LocalArtifact) -> str:
+    """Upload to `outputs/<model_name>/...` on the pipeline run and return that prefix.
+
+    A name already on the run (a retried step) is compared by digest: the same bytes are reused,
+    different bytes are a conflict, since registering them would misattribute the model."""
+    prefix = f"outputs/{model_name}"
+    existing = set(_infra("listing the pipeline run's files", parent.get_file_names))
+    for relative, local, digest in artifact.files:
+        name = f"{prefix}/{relative}"
+        if name in existing:
+            found = _remote_digest(parent, name)
+            if found != digest:
+                raise ConflictError(
+                    f"{name} is already on pipeline run {parent.id} with sha256 {found}, but the "
+                    f"model file {local} has sha256 {digest}; a retried step must upload the "
+                    "same model. Start a new pipeline run.",
+                    field="model_path",
+                    value=str(local),
+                )
+            continue
+        _infra(f"uploading {name}", parent.upload_file, name, str(local))
+    return prefix
+
+
+def _remote_digest(run: RunLike, name: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "artifact"
+        _infra(f"downloading {name}", run.download_file, name, str(target))
+        hasher = hashlib.sha256()
+        with open(target, "rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                hasher.update(chunk)
+        return hasher.hexdigest()
+
+
+# ---------------------------------------------------------------------- registration
+
+
+def _register(
+    parent: RunLike,
+    request: RegisterRequest,
+    challenger: Challenger,
+    decision: Decision,
+    prefix: str,
+    artifact: LocalArtifact,
+) -> int:
+    """One call carries everything: a crash can leave no version without its metric."""
+    metric_value = format_metric(challenger.value)
+    common = {
+        request.policy.metric: metric_value,
+        "model_type": challenger.model_type,
+        "build_number": request.build_number,
+    }
+    properties = {
+        **common,
+        "artifact_sha256": artifact.sha256,
+        "champion.outcome": decision.outcome.value,
+        "champion.previous_version": decision.champion_version,
+        "champion.previous_metric": (
+            format_metric(decision.champion) if decision.champion is not None else None
+        ),
+        "champion.policy": json.dumps(request.policy.to_dict(), sort_keys=True),
+        "champion.parent_run_id": parent.id,
+        "champion.reason": decision.reason,
+    }
+    tags = {**common, "champion.outcome": decision.outcome.value}
+    model = _infra(
+        f"registering {request.model_name}",
+        parent.register_model,
+        model_name=request.model_name,
+        model_path=prefix,
+        tags={k: str(v) for k, v in tags.items() if v is not None},
+        properties={k: str(v) for k, v in properties.items() if v is not None},
+        model_framework=request.model_framework,
+        model_framework_version=request.model_framework_version,
+        description=request.description
+        or (f"{request.policy.metric}={metric_value} from pipeline run {parent.id}"),
+    )
+    return int(model.version)
+
+
+def _registered_by(workspace: Any, name: str, run_id: str) -> Any:
+    """The newest version of `name` this pipeline run registered, if a previous attempt did."""
+    found = _infra(
+        "checking for an earlier registration by this run",
+        model_class(workspace).list,
+        workspace,
+        name=name,
+        run_id=run_id,
+        expand=False,
+    )
+    return found[0] if found else None
+
+
+def _already_registered(
+    request: RegisterRequest,
+    parent: RunLike,
+    challenger: Challenger,
+    model: Any,
+    artifact: LocalArtifact,
+) -> DecisionRecord:
+    decision = Decision(
+        outcome=Outcome.ALREADY_REGISTERED,
+        challenger=challenger.value,
+        champion=None,
+        champion_version=None,
+        policy=request.policy,
+        comparison="",
+        reason=f"pipeline run {parent.id} already registered {model.name}:{model.version} "
+        "(a retried step); nothing new was registered",
+    )
+    return DecisionRecord(
+        decision=decision,
+        model_name=request.model_name,
+        registered_version=int(model.version),
+        build_number=request.build_number,
+        challenger_source=challenger.source,
+        parent_run_id=parent.id,
+        artifact_path=f"outputs/{request.model_name}",
+        artifact_sha256=artifact.sha256,
+        model_type=challenger.model_type,
+    )
+
+
+def _race_detected(
+    workspace: Any, name: str, champion: Champion | None, version: int | None
+) -> bool:
+    """Azure ML has no registry lock: after registering, any live version between the champion
+    we compared against and ours was registered by someone else in between."""
+    if version is None:
+        return False
+    start = champion.version + 1 if champion else 1
+    model_cls = model_class(workspace)
+    for between in range(start, version):
+        try:
+            model_cls(workspace, name, version=between, expand=False)
+        except Exception as exc:
+            if is_model_not_found(exc):
+                continue
+            raise
+        return True
+    return False
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def _infra(action: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one workspace call; any failure that is not already ours becomes an
+    InfrastructureError naming what was being done, so the step exits 3 and says why."""
+    with _failing_as_infrastructure(action):
+        return call(*args, **kwargs)
+
+
+@contextmanager
+def _failing_as_infrastructure(action: str) -> Iterator[None]:
+    try:
+        yield
+    except ChampionError:
+        raise
+    except Exception as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        first = message.strip().splitlines()[0] if message.strip() else ""
+        raise InfrastructureError(
+            f"{action} failed: {type(exc).__name__}: {first}", field="workspace", value=action
+        ) from exc

@@ -1,0 +1,323 @@
+"""The register step end to end: steps/register_model.py as a real process on a local workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from champion.local import Model, Run
+
+
+def decision_of(run: Run, tmp_path: Path) -> dict[str, object]:
+    target = tmp_path / f"decision_{run.id}.json"
+    run.download_file("outputs/champion_decision.json", str(target))
+    return json.loads(target.read_text())
+
+
+def seed_champion(pipeline, accuracy: str) -> None:
+    result = pipeline.register(pipeline.new_run({"accuracy": accuracy}))
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------- outcomes
+
+
+def test_first_model_is_registered_with_everything_in_one_version(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.9333", "best_model": "SVC"})
+    result = pipeline.register(run, "--build-number", "20261122.1")
+
+    assert result.returncode == 0, result.stderr
+    assert "first as iris:1" in result.stdout
+    model = Model(pipeline.ws, "iris")
+    assert model.version == 1
+    assert model.run_id == run.parent.id  # registered through the parent run: links back
+    assert model.properties["accuracy"] == "0.9333"
+    assert model.properties["model_type"] == "SVC"
+    assert model.properties["build_number"] == "20261122.1"
+    assert len(model.properties["artifact_sha256"]) == 64
+    assert model.tags["champion.outcome"] == "first"
+    assert run.parent.get_tags()["champion.outcome"] == "first"
+    assert run.parent.get_tags()["champion.version"] == "1"
+    record = decision_of(run.parent, tmp_path)
+    assert record["schema_version"] == 1
+    assert record["outcome"] == "first" and record["registered_version"] == 1
+    assert record["challenger"] == "0.9333" and record["champion"] is None
+    assert record["build_number"] == "20261122.1"
+
+
+def test_better_challenger_is_promoted(pipeline, tmp_path):
+    seed_champion(pipeline, "0.9")
+    run = pipeline.new_run({"accuracy": "0.95"})
+    result = pipeline.register(run)
+
+    assert result.returncode == 0, result.stderr
+    assert pipeline.versions() == [1, 2]
+    assert Model(pipeline.ws, "iris").properties["champion.previous_version"] == "1"
+    record = decision_of(run.parent, tmp_path)
+    assert (record["outcome"], record["champion"], record["champion_version"]) == (
+        "promoted",
+        "0.9",
+        1,
+    )
+
+
+@pytest.mark.parametrize("accuracy", ["0.85", "0.9"], ids=["loss", "tie"])
+def test_loss_or_tie_keeps_the_champion(pipeline, tmp_path, accuracy):
+    seed_champion(pipeline, "0.9")
+    run = pipeline.new_run({"accuracy": accuracy})
+    result = pipeline.register(run)
+
+    assert result.returncode == 0, result.stderr
+    assert pipeline.versions() == [1]
+    assert run.parent.get_tags()["champion.outcome"] == "rejected"
+    assert "champion.version" not in run.parent.get_tags()
+    assert decision_of(run.parent, tmp_path)["registered_version"] is None
+    # the rejected challenger is still on the run, for audit
+    assert "outputs/iris/model.pkl" in run.parent.get_file_names()
+
+
+def test_fail_on_reject_exits_1(pipeline):
+    seed_champion(pipeline, "0.9")
+    result = pipeline.register(pipeline.new_run({"accuracy": "0.8"}), "--fail-on-reject")
+    assert result.returncode == 1
+    assert pipeline.versions() == [1]
+
+
+@pytest.mark.parametrize(("challenger", "expected"), [("0.4", [1, 2]), ("0.6", [1]), ("0.5", [1])])
+def test_lower_is_better(pipeline, challenger, expected):
+    first = pipeline.register(
+        pipeline.new_run({"rmse": "0.5"}), "--metric", "rmse", "--lower-is-better"
+    )
+    assert first.returncode == 0, first.stderr
+    result = pipeline.register(
+        pipeline.new_run({"rmse": challenger}), "--metric", "rmse", "--lower-is-better"
+    )
+    assert result.returncode == 0, result.stderr
+    assert pipeline.versions() == expected
+
+
+@pytest.mark.parametrize(("challenger", "expected"), [("0.905", [1]), ("0.95", [1, 2])])
+def test_min_delta_requires_a_real_improvement(pipeline, challenger, expected):
+    seed_champion(pipeline, "0.9")
+    result = pipeline.register(pipeline.new_run({"accuracy": challenger}), "--min-delta", "0.01")
+    assert result.returncode == 0, result.stderr
+    assert pipeline.versions() == expected
+
+
+def test_floor_blocks_a_weak_first_model(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.5"})
+    result = pipeline.register(run, "--floor", "0.8")
+    assert result.returncode == 0, result.stderr
+    assert pipeline.versions() == []
+    assert decision_of(run.parent, tmp_path)["outcome"] == "rejected"
+
+
+# ---------------------------------------------------------------------- where the metric comes from
+
+
+def test_metric_falls_back_to_the_training_step_tags(pipeline, tmp_path):
+    run = pipeline.new_run(step_tags={"accuracy": "0.91", "model_type": "KNeighborsClassifier"})
+    result = pipeline.register(run)
+
+    assert result.returncode == 0, result.stderr
+    model = Model(pipeline.ws, "iris")
+    assert model.properties["accuracy"] == "0.91"
+    assert model.properties["model_type"] == "KNeighborsClassifier"
+    assert "step run" in decision_of(run.parent, tmp_path)["challenger_source"]
+
+
+def test_parent_tag_wins_when_both_agree(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.91"}, {"accuracy": "0.91"})
+    assert pipeline.register(run).returncode == 0
+    assert "pipeline run" in decision_of(run.parent, tmp_path)["challenger_source"]
+
+
+def test_step_with_another_name_is_not_read(pipeline):
+    run = pipeline.new_run(step_tags={"accuracy": "0.91"}, step_name="prep")
+    before = pipeline.snapshot()
+    result = pipeline.register(run)
+    assert result.returncode == 2
+    assert "no 'accuracy' tag" in result.stderr
+    assert pipeline.snapshot() == before
+
+
+# ---------------------------------------------------------------------- bad input changes nothing
+
+
+BAD_VALUES = [
+    "nan",
+    "NaN",
+    "inf",
+    "-Infinity",
+    "1e309",
+    "95%",
+    "0,95",
+    "",
+    "  ",
+    "True",
+    "0x1p-1",
+    "95",
+    "-0.01",
+]
+
+
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_bad_challenger_metric_exits_2_and_changes_nothing(pipeline, value):
+    seed_champion(pipeline, "0.9")
+    run = pipeline.new_run({"accuracy": value})
+    before = pipeline.snapshot()
+
+    result = pipeline.register(run)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "metric_invalid" in result.stderr
+    assert repr(value) in result.stderr  # names the value
+    assert f"pipeline run {run.parent.id}" in result.stderr  # names the source
+    assert pipeline.snapshot() == before
+
+
+def test_missing_metric_exits_2_and_changes_nothing(pipeline):
+    run = pipeline.new_run({"best_model": "SVC"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run)
+    assert result.returncode == 2
+    assert pipeline.snapshot() == before
+
+
+def test_parent_and_step_disagreeing_is_a_conflict(pipeline):
+    run = pipeline.new_run({"accuracy": "0.91"}, {"accuracy": "0.95"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run)
+    assert result.returncode == 2
+    assert "ambiguous" in result.stderr and "0.91" in result.stderr and "0.95" in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_champion_without_metric_fails_closed(pipeline, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.pkl").write_bytes(b"old model")
+    Model.register(pipeline.ws, "old.pkl", "iris")  # no accuracy property
+    run = pipeline.new_run({"accuracy": "0.99"})
+    before = pipeline.snapshot()
+
+    result = pipeline.register(run)
+
+    assert result.returncode == 2
+    assert "iris:1" in result.stderr and "champion_unscored" in result.stderr
+    assert pipeline.snapshot() == before
+
+    allowed = pipeline.register(run, "--allow-unscored-champion")
+    assert allowed.returncode == 0, allowed.stderr
+    assert pipeline.versions() == [1, 2]
+    record = decision_of(run.parent, tmp_path)
+    assert record["policy"]["allow_unscored_champion"] is True
+
+
+def test_champion_with_unparsable_metric_fails_closed(pipeline, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.pkl").write_bytes(b"old model")
+    Model.register(pipeline.ws, "old.pkl", "iris", properties={"accuracy": "95%"})
+    run = pipeline.new_run({"accuracy": "0.99"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, "--allow-unscored-champion")
+    assert result.returncode == 2
+    assert "model iris:1 property 'accuracy'" in result.stderr
+    assert pipeline.snapshot() == before
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "a:b", "-lead", "x" * 256, "é"])
+def test_invalid_model_name_exits_2(pipeline, name):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, f"--model-name={name}")
+    assert result.returncode == 2
+    assert "model_name" in result.stderr or "model name" in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_missing_or_empty_model_path_exits_2(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    zero = tmp_path / "zero.pkl"
+    zero.write_bytes(b"")
+    before = pipeline.snapshot()
+    for path in (tmp_path / "missing", empty_dir, zero):
+        result = pipeline.register(run, model_path=path)
+        assert result.returncode == 2, (path, result.stderr)
+        assert str(path) in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_no_parent_run_exits_2(pipeline):
+    lonely = pipeline.exp.start_logging()
+    lonely.set_tags({"accuracy": "0.9"})
+    before = pipeline.snapshot()
+    result = pipeline.register(lonely)
+    assert result.returncode == 2
+    assert "no parent run" in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_outside_any_run_exits_3(pipeline):
+    result = pipeline.register(None)
+    assert result.returncode == 3
+    assert "RunEnvironmentException" in result.stderr
+
+
+# ---------------------------------------------------------------------- retries and folders
+
+
+def test_retry_of_the_same_parent_run_registers_nothing_new(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    first = pipeline.register(run)
+    again = pipeline.register(run)
+
+    assert (first.returncode, again.returncode) == (0, 0)
+    assert pipeline.versions() == [1]
+    assert "already_registered as iris:1" in again.stdout
+    # the first verdict stays on the run, in the JSON and in the tags alike
+    assert run.parent.get_tags()["champion.outcome"] == "first"
+    assert decision_of(run.parent, tmp_path)["outcome"] == "first"
+
+
+def test_retry_with_different_bytes_is_a_conflict(pipeline):
+    run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"first")
+    seed = pipeline.register(run, "--floor", "0.95")  # rejected, but the artifact is uploaded
+    assert seed.returncode == 0
+    (run.model_dir / "model.pkl").write_bytes(b"other bytes")
+    result = pipeline.register(run)
+    assert result.returncode == 2
+    assert "conflict" in result.stderr and "sha256" in result.stderr
+    assert pipeline.versions() == []
+
+
+def test_folder_model_is_registered_and_downloads_whole(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    (run.model_dir / "conf").mkdir()
+    (run.model_dir / "conf" / "labels.json").write_text('["a", "b"]')
+    result = pipeline.register(run)
+    assert result.returncode == 0, result.stderr
+
+    target = Model(pipeline.ws, "iris").download(str(tmp_path / "dl"))
+    assert Path(target) == tmp_path / "dl" / "iris"
+    assert (Path(target) / "model.pkl").read_bytes() == b"model 1"
+    assert (Path(target) / "conf" / "labels.json").read_text() == '["a", "b"]'
+
+
+def test_single_file_model(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    result = pipeline.register(run, model_path=run.model_dir / "model.pkl")
+    assert result.returncode == 0, result.stderr
+    target = Model(pipeline.ws, "iris").download(str(tmp_path / "dl"))
+    assert Path(target) == tmp_path / "dl" / "iris" / "model.pkl"
+
+
+def test_devops_variables_are_printed_under_an_agent(pipeline):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    result = pipeline.register(run, env={"TF_BUILD": "True"})
+    assert result.returncode == 0, result.stderr
+    assert "##vso[task.setvariable variable=champion_outcome;isOutput=true]first" in result.stdout
+    assert "##vso[task.setvariable variable=champion_version;isOutput=true]1" in result.stdout
