@@ -376,9 +376,7 @@ class Run:
         if existing:
             raise _conflict(ArtifactExists(RUN_ORIGIN, self._container, existing))
 
-    def _add_artifacts(
-        self, entries: Sequence[tuple[str, str | None, int]]
-    ) -> builtins.list[Any]:
+    def _add_artifacts(self, entries: Sequence[tuple[str, str | None, int]]) -> builtins.list[Any]:
         try:
             return list(self._store.add_artifacts(RUN_ORIGIN, self._container, entries))
         except ArtifactExists as exc:
