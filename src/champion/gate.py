@@ -15,6 +15,7 @@ another digest is a conflict.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
@@ -242,6 +243,29 @@ def _register(
     artifact: LocalArtifact,
 ) -> int:
     """One call carries everything: a crash can leave no version without its metric."""
+    tags, properties, description = _metadata(request, challenger, decision, artifact, parent.id)
+    model = _infra(
+        f"registering {request.model_name}",
+        parent.register_model,
+        model_name=request.model_name,
+        model_path=prefix,
+        tags=tags,
+        properties=properties,
+        model_framework=request.model_framework,
+        model_framework_version=request.model_framework_version,
+        description=description,
+    )
+    return int(model.version)
+
+
+def _metadata(
+    request: RegisterRequest,
+    challenger: Challenger,
+    decision: Decision,
+    artifact: LocalArtifact,
+    run_id: str | None,
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """Tags, properties and description stored on a new version at registration time."""
     metric_value = format_metric(challenger.value)
     common = {
         request.policy.metric: metric_value,
@@ -257,22 +281,84 @@ def _register(
             format_metric(decision.champion) if decision.champion is not None else None
         ),
         "champion.policy": json.dumps(request.policy.to_dict(), sort_keys=True),
-        "champion.parent_run_id": parent.id,
+        "champion.parent_run_id": run_id,
         "champion.reason": decision.reason,
     }
     tags = {**common, "champion.outcome": decision.outcome.value}
-    model = _infra(
-        f"registering {request.model_name}",
-        parent.register_model,
-        model_name=request.model_name,
-        model_path=prefix,
-        tags={k: str(v) for k, v in tags.items() if v is not None},
-        properties={k: str(v) for k, v in properties.items() if v is not None},
-        model_framework=request.model_framework,
-        model_framework_version=request.model_framework_version,
-        description=request.description
-        or (f"{request.policy.metric}={metric_value} from pipeline run {parent.id}"),
+    origin = f"pipeline run {run_id}" if run_id else challenger.source
+    description = request.description or f"{request.policy.metric}={metric_value} from {origin}"
+    return (
+        {k: str(v) for k, v in tags.items() if v is not None},
+        {k: str(v) for k, v in properties.items() if v is not None},
+        description,
     )
+
+
+# ---------------------------------------------------------------------- outside a pipeline
+
+
+def register_file_if_better(
+    workspace: Any, request: RegisterRequest, metric_value: str, model_type: str | None = None
+) -> DecisionRecord:
+    """The same gate for a model trained outside a pipeline: the metric comes from the caller
+    and the model is registered at workspace level (`Model.register`), with no run to link."""
+    validate_model_name(request.model_name)
+    artifact = inspect_artifact(request.model_path)
+    source = f"--metric-value for {request.policy.metric!r}"
+    value = parse_metric(
+        metric_value,
+        source=source,
+        name=request.policy.metric,
+        valid_range=request.policy.valid_range,
+    )
+    challenger = Challenger(value, source, model_type)
+    champion = find_champion(workspace, request.model_name, request.policy)
+    decision = _decide(challenger, champion, request.policy)
+    version, race = None, False
+    if decision.promote:
+        with registry_lock(workspace):
+            champion = find_champion(workspace, request.model_name, request.policy)
+            decision = _decide(challenger, champion, request.policy)
+            if decision.promote:
+                version = _register_file(workspace, request, challenger, decision, artifact)
+        race = _race_detected(workspace, request.model_name, champion, version)
+    return DecisionRecord(
+        decision=decision,
+        model_name=request.model_name,
+        registered_version=version,
+        build_number=request.build_number,
+        challenger_source=source,
+        parent_run_id=None,
+        artifact_path=str(request.model_path),
+        artifact_sha256=artifact.sha256,
+        model_type=model_type,
+        race_detected=race,
+    )
+
+
+def _register_file(
+    workspace: Any,
+    request: RegisterRequest,
+    challenger: Challenger,
+    decision: Decision,
+    artifact: LocalArtifact,
+) -> int:
+    tags, properties, description = _metadata(request, challenger, decision, artifact, None)
+    model_path = Path(request.model_path).resolve()
+    # Model.register only accepts paths under the working directory (azureml-core 1.61).
+    with contextlib.chdir(model_path.parent):
+        model = _infra(
+            f"registering {request.model_name}",
+            model_class(workspace).register,
+            workspace,
+            model_path=model_path.name,
+            model_name=request.model_name,
+            tags=tags,
+            properties=properties,
+            description=description,
+            model_framework=request.model_framework,
+            model_framework_version=request.model_framework_version,
+        )
     return int(model.version)
 
 

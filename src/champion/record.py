@@ -33,7 +33,7 @@ class DecisionRecord:
     registered_version: int | None
     build_number: str | None
     challenger_source: str
-    parent_run_id: str
+    parent_run_id: str | None
     artifact_path: str | None
     artifact_sha256: str | None
     model_type: str | None = None

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def validate_model_name(name: str) -> str:
 @dataclass(frozen=True)
 class LocalArtifact:
     """A model file or folder ready to upload: each file's relative name and sha256, and one
-    digest for the whole (a file's own digest; for a folder, the digest of its sorted listing)."""
+    digest for the whole, `listing_digest` of its files. A file model and a folder holding just
+    that file have the same digest, because both download as that one file under the model's
+    folder; this is what `champion models download` checks against `artifact_sha256`."""
 
     root: Path
     is_folder: bool
@@ -58,8 +61,8 @@ def inspect_artifact(path: str | os.PathLike[str]) -> LocalArtifact:
         ) from None
     if stat.S_ISLNK(info.st_mode) or stat.S_ISREG(info.st_mode):
         _check_regular(root, info, root)
-        digest = _sha256(root)
-        return LocalArtifact(root, False, ((root.name, root, digest),), digest)
+        single = ((root.name, root, _sha256(root)),)
+        return LocalArtifact(root, False, single, listing_digest((n, d) for n, _, d in single))
     if not stat.S_ISDIR(info.st_mode):
         raise ModelPathError(
             f"model path {str(root)!r} is not a regular file or folder",
@@ -82,8 +85,21 @@ def inspect_artifact(path: str | os.PathLike[str]) -> LocalArtifact:
             value=str(root),
         )
     files.sort()
-    listing = "".join(f"{name}\0{digest}\n" for name, _, digest in files)
-    return LocalArtifact(root, True, tuple(files), hashlib.sha256(listing.encode()).hexdigest())
+    return LocalArtifact(root, True, tuple(files), listing_digest((n, d) for n, _, d in files))
+
+
+def listing_digest(entries: Iterable[tuple[str, str]]) -> str:
+    """sha256 of the sorted lines "<relative path> NUL <sha256> LF": one digest, many files."""
+    listing = "".join(f"{name}\0{digest}\n" for name, digest in sorted(entries))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def folder_digest(folder: str | os.PathLike[str]) -> str:
+    """`listing_digest` of a downloaded model folder, to compare with `artifact_sha256`."""
+    root = Path(folder)
+    return listing_digest(
+        (p.relative_to(root).as_posix(), _sha256(p)) for p in root.rglob("*") if p.is_file()
+    )
 
 
 def _check_regular(full: Path, info: os.stat_result, root: Path) -> None:

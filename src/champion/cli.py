@@ -1,0 +1,340 @@
+"""`champion`: a thin command line over the library and the local workspace.
+
+Each command parses its arguments, makes one or two library calls and prints; library errors
+become one line on stderr and the error's exit code (2 bad input, 3 infrastructure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from champion.errors import ChampionError, InputError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except ChampionError as exc:
+        print(f"champion: error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        if type(exc).__module__.startswith("azureml."):  # the SDK's own errors: say them plainly
+            message = getattr(exc, "message", None) or str(exc)
+            print(f"champion: {type(exc).__name__}: {message}", file=sys.stderr)
+            return 2 if "ModelNotFound" in message or "Cannot find" in message else 3
+        raise
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="champion",
+        description="Champion/challenger model registration for Azure ML, and its local workspace.",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="local workspace folder (default: $CHAMPION_WORKSPACE or .champion)",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run a pipeline file on the local workspace",
+        description="Run a pipeline file (e.g. pipelines/iris.py) locally; "
+        "arguments after the file go to its main().",
+    )
+    run.add_argument("pipeline_file", type=Path)
+    run.add_argument("pipeline_args", nargs=argparse.REMAINDER)
+    run.set_defaults(handler=cmd_run)
+
+    models = commands.add_parser("models", help="registered models").add_subparsers(
+        title="models commands", metavar="COMMAND"
+    )
+    listing = models.add_parser("list", help="the latest version of every model")
+    listing.add_argument("--metric", default="accuracy")
+    listing.set_defaults(handler=cmd_models_list)
+    show = models.add_parser("show", help="one version as JSON (latest by default)")
+    show.add_argument("name")
+    show.add_argument("--version", type=int)
+    show.set_defaults(handler=cmd_models_show)
+    download = models.add_parser("download", help="download a version, verifying its digests")
+    download.add_argument("name")
+    download.add_argument("--version", type=int)
+    download.add_argument("--target", type=Path, default=Path("."))
+    download.add_argument("--exist-ok", action="store_true")
+    download.set_defaults(handler=cmd_models_download)
+    history = models.add_parser("history", help="every version, oldest first, with its decision")
+    history.add_argument("name")
+    history.add_argument("--metric", default="accuracy")
+    history.add_argument("--json", action="store_true", help="print JSON lines")
+    history.set_defaults(handler=cmd_models_history)
+
+    runs = commands.add_parser("runs", help="runs in the local workspace").add_subparsers(
+        title="runs commands", metavar="COMMAND"
+    )
+    runs_list = runs.add_parser("list", help="top-level runs, newest first")
+    runs_list.add_argument("--experiment")
+    runs_list.add_argument("--limit", type=int, default=20)
+    runs_list.set_defaults(handler=cmd_runs_list)
+    runs_show = runs.add_parser("show", help="a run's tags, properties, files and children")
+    runs_show.add_argument("run_id")
+    runs_show.set_defaults(handler=cmd_runs_show)
+
+    register = commands.add_parser(
+        "register",
+        help="gate a model trained outside a pipeline",
+        description="Register MODEL_PATH as MODEL_NAME only if --metric-value beats the champion.",
+    )
+    register.add_argument("--model-name", required=True)
+    register.add_argument("--model-path", required=True, type=Path)
+    register.add_argument("--metric-value", required=True)
+    register.add_argument("--metric", default="accuracy")
+    register.add_argument("--lower-is-better", action="store_true")
+    register.add_argument("--min-delta", type=float, default=0.0)
+    register.add_argument("--floor", type=float)
+    register.add_argument("--build-number")
+    register.add_argument("--model-type")
+    register.add_argument("--model-framework", default="Custom")
+    register.add_argument("--allow-unscored-champion", action="store_true")
+    register.add_argument("--fail-on-reject", action="store_true")
+    register.set_defaults(handler=cmd_register)
+    return parser
+
+
+def _workspace(args: argparse.Namespace) -> Any:
+    from champion.local import Workspace
+
+    path = args.workspace
+    if path is not None and not Path(path).exists():
+        raise InputError(f"no local workspace at {path}", field="--workspace", value=str(path))
+    return Workspace(path)
+
+
+# ---------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from champion.pipeline.local import load_pipeline_file
+
+    if not args.pipeline_file.is_file():
+        raise InputError(
+            f"pipeline file {str(args.pipeline_file)!r} does not exist",
+            field="pipeline_file",
+            value=str(args.pipeline_file),
+        )
+    module = load_pipeline_file(args.pipeline_file)
+    pipeline_args = list(args.pipeline_args)
+    if args.workspace is not None:
+        pipeline_args = ["--workspace", str(args.workspace), *pipeline_args]
+    return int(module.main(pipeline_args))
+
+
+# ---------------------------------------------------------------------- models
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from champion.local import Model
+
+    models = sorted(
+        Model.list(_workspace(args), latest=True, expand=False), key=lambda m: str(m.name)
+    )
+    rows = [
+        (
+            m.name,
+            m.version,
+            (m.properties or {}).get(args.metric, "-"),
+            (m.properties or {}).get("build_number", "-"),
+            _date(m),
+        )
+        for m in models
+    ]
+    _table(("model", "version", args.metric, "build", "registered"), rows)
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    model = _model(args)
+    print(json.dumps(model.serialize(), indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def cmd_models_download(args: argparse.Namespace) -> int:
+    """Download and check every byte against what was registered: each blob's digest (by the
+    store) and, when the gate registered it, the whole model's `artifact_sha256`."""
+    from champion.validation import folder_digest
+
+    model = _model(args)
+    path = Path(model.download(str(args.target), exist_ok=args.exist_ok))
+    expected = (model.properties or {}).get("artifact_sha256")
+    if expected:
+        folder = path if path.is_dir() else path.parent
+        actual = folder_digest(folder)
+        if actual != expected:
+            raise InputError(
+                f"{model.id} downloaded to {folder} hashes to {actual}, not the registered "
+                f"artifact_sha256 {expected}; do not load it",
+                field="artifact_sha256",
+                value=actual,
+            )
+    print(f"{model.id} -> {path}" + (" (sha256 verified)" if expected else ""))
+    return 0
+
+
+def cmd_models_history(args: argparse.Namespace) -> int:
+    from champion.local import Model
+
+    ws = _workspace(args)
+    versions = sorted(Model.list(ws, name=args.name, expand=False), key=lambda m: m.version or 0)
+    if not versions:
+        raise InputError(
+            f"no model named {args.name!r} in {ws.path}", field="name", value=args.name
+        )
+    entries = [_history_entry(m, args.metric) for m in versions]
+    if args.json:
+        for entry in entries:
+            print(json.dumps(entry, sort_keys=True))
+        return 0
+    rows = [
+        (
+            e["version"],
+            e[args.metric] or "-",
+            e["outcome"] or "-",
+            e["previous"] or "-",
+            e["build_number"] or "-",
+            e["run_id"] or "-",
+            e["registered"],
+        )
+        for e in entries
+    ]
+    print(f"{args.name}: {len(entries)} version(s), oldest first; the last is the champion")
+    _table(("version", args.metric, "decision", "replaced", "build", "run", "registered"), rows)
+    return 0
+
+
+def _history_entry(model: Any, metric: str) -> dict[str, Any]:
+    props = model.properties or {}
+    return {
+        "version": int(model.version),
+        metric: props.get(metric),
+        "outcome": props.get("champion.outcome"),
+        "previous": props.get("champion.previous_version"),
+        "build_number": props.get("build_number"),
+        "run_id": model.run_id,
+        "registered": _date(model),
+        "reason": props.get("champion.reason"),
+    }
+
+
+def _model(args: argparse.Namespace) -> Any:
+    from champion.local import Model
+
+    return Model(_workspace(args), args.name, version=args.version, expand=False)
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    records = [r for r in ws._store.list_runs(args.experiment) if r.parent_id is None]
+    rows = [
+        (
+            r.run_id,
+            r.experiment,
+            r.status,
+            r.tags.get("champion.outcome") or "-",
+            r.created_utc[:19],
+        )
+        for r in records[: args.limit]
+    ]
+    _table(("run", "experiment", "status", "champion", "started"), rows)
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    from champion.local import Run
+
+    run = Run.get(_workspace(args), args.run_id)
+    details = {
+        "id": run.id,
+        "experiment": run.experiment.name,
+        "name": run.name,
+        "type": run.type,
+        "status": run.get_status(),
+        "parent": run.parent.id if run.parent else None,
+        "tags": run.get_tags(),
+        "properties": run.get_properties(),
+        "metrics": run.get_metrics(),
+        "files": run.get_file_names(),
+        "children": [{"id": c.id, "name": c.name, "status": c.status} for c in run.get_children()],
+    }
+    print(json.dumps(details, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+# ---------------------------------------------------------------------- register
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from champion.decision import Outcome, Policy
+    from champion.gate import RegisterRequest, register_file_if_better
+
+    policy = Policy(
+        args.metric,
+        direction="lower" if args.lower_is_better else "higher",
+        min_delta=args.min_delta,
+        floor=args.floor,
+        allow_unscored_champion=args.allow_unscored_champion,
+    )
+    request = RegisterRequest(
+        model_name=args.model_name,
+        model_path=args.model_path,
+        policy=policy,
+        training_step_name=None,
+        build_number=args.build_number,
+        model_framework=args.model_framework,
+    )
+    ws = _workspace(args)
+    record = register_file_if_better(ws, request, args.metric_value, args.model_type)
+    print(f"champion: {record.verdict}")
+    return 1 if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED else 0
+
+
+# ---------------------------------------------------------------------- output
+
+
+def _date(model: Any) -> str:
+    created = getattr(model, "created_time", None)
+    return created.strftime("%Y-%m-%d %H:%M:%S") if created else "-"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [list(map(str, header)), *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for index, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+    if not rows:
+        print("(none)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
