@@ -1,0 +1,418 @@
+"""Run a `PipelineSpec` on the local workspace, the way Azure ML runs it on a cluster.
+
+Why real subprocesses and real runs: the point of the local runner is that a step script which
+works here works unchanged as a `PythonScriptStep`. So each step gets what Azure ML's job runtime
+gives it and nothing more: its own process, its own child run of one pipeline run, data folders
+in argv and in `AZUREML_DATAREFERENCE_<name>`, and a working directory that is not the repo. A
+step that only worked because it shared the runner's interpreter, globals or working directory
+would fail on Azure; here it fails first.
+
+What is created for one call of `run_pipeline`:
+
+- one parent run in experiment `spec.name`, run type `azureml.PipelineRun`, tagged with the
+  caller's tags and the value of every pipeline parameter (`build_number=...`);
+- per step, in dependency order, one child run named after the step, run type `azureml.StepRun`,
+  tagged `azureml.nodeid` and `azureml.pipeline` (the parent's id), as Azure tags step runs;
+- `<workspace>/pipeline-data/<parent id>/<data reference>/`: the folders passed between steps;
+- `<workspace>/pipeline-steps/<parent id>/<step run id>/`: the step's scratch working directory
+  (`cwd/`) and its console log, also uploaded to the step run as `logs/azureml/70_driver_log.txt`.
+
+Statuses follow Azure: a step run is Completed on exit code 0, Failed otherwise; the first failing
+step stops the pipeline (later steps get no run) and fails the parent run. Ctrl-C cancels both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import IO
+
+from champion.errors import InputError
+from champion.local.run import RUN_ID_ENV, Run
+from champion.local.store import Store
+from champion.local.workspace import WORKSPACE_ENV, Workspace
+from champion.pipeline.spec import PipelineSpec, Step, resolve_arguments, topological_order
+
+__all__ = [
+    "DRIVER_LOG",
+    "PIPELINE_RUN_TYPE",
+    "STEP_RUN_TYPE",
+    "PipelineResult",
+    "StepResult",
+    "load_pipeline_file",
+    "run_pipeline",
+]
+
+PIPELINE_RUN_TYPE = "azureml.PipelineRun"
+STEP_RUN_TYPE = "azureml.StepRun"
+DRIVER_LOG = "logs/azureml/70_driver_log.txt"
+DATA_FOLDER = "pipeline-data"
+STEPS_FOLDER = "pipeline-steps"
+BACKEND_ENV = "CHAMPION_BACKEND"  # read by champion.context
+SHIM_MODULE = "champion.pipeline.sdk_shim"
+_TERMINATE_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How one step ended. `exit_code` is as the OS reported it: negative means the step was
+    killed by that signal (subprocess's convention)."""
+
+    name: str
+    run_id: str
+    exit_code: int
+    duration: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """How a pipeline run ended: the parent run, each step that ran, the steps never started."""
+
+    run_id: str
+    experiment: str
+    workspace: Path
+    steps: tuple[StepResult, ...]
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def failed_step(self) -> StepResult | None:
+        """The step that stopped the pipeline, if one did."""
+        return next((s for s in self.steps if not s.succeeded), None)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failed_step is None and not self.skipped
+
+    @property
+    def exit_code(self) -> int:
+        """0, or the failing step's exit code as a shell reports it (128+N for signal N), so a
+        caller can `sys.exit()` with it and `make` fails with the step's own code."""
+        failed = self.failed_step
+        if failed is None:
+            return 0 if not self.skipped else 1
+        return failed.exit_code if failed.exit_code > 0 else 128 - failed.exit_code
+
+    @property
+    def status(self) -> str:
+        return "Completed" if self.succeeded else "Failed"
+
+    def summary(self) -> str:
+        """One line for a console: outcome, parent run, and each step's exit code and time."""
+        steps = ", ".join(f"{s.name} exit {s.exit_code} in {s.duration:.1f}s" for s in self.steps)
+        line = f"pipeline {self.experiment} run {self.run_id}: {self.status} ({steps or 'no steps'}"
+        if self.skipped:
+            line += f"; not run: {', '.join(self.skipped)}"
+        return f"{line}) in workspace {self.workspace}"
+
+
+def run_pipeline(
+    spec: PipelineSpec,
+    workspace: str | os.PathLike[str],
+    *,
+    parameters: Mapping[str, str] | None = None,
+    real_sdk: bool = False,
+    tags: Mapping[str, object] | None = None,
+    stream_output: bool = True,
+) -> PipelineResult:
+    """Run every step of `spec` as a subprocess against the local workspace folder `workspace`.
+
+    `parameters` override the spec's pipeline parameter defaults (unknown names are an
+    InputError, as a typo must not silently run with the default). With `real_sdk=True` each
+    step runs under `mock_azureml()`, so scripts that import `azureml.core` themselves work.
+    `stream_output=False` keeps the console quiet; the logs are uploaded either way.
+
+    Returns a PipelineResult whatever the steps' exit codes; raises InputError for an invalid
+    spec, and re-raises anything that interrupts the runner itself after marking the runs.
+    """
+    spec.check()
+    values = _parameter_values(spec, parameters)
+    order = topological_order(spec)
+    root = Path(workspace).expanduser().resolve()
+    store = Store.open(root)
+    ws = Workspace(root)
+
+    parent_id = str(uuid.uuid4())
+    # Parameters last: the tag must be the value the steps actually received.
+    parent_tags = {**_as_tags(tags or {}), **values}
+    store.create_run(
+        spec.name,
+        run_id=parent_id,
+        display_name=spec.name,
+        run_type=PIPELINE_RUN_TYPE,
+        tags=parent_tags,
+        properties={"azureml.runsource": PIPELINE_RUN_TYPE},
+    )
+    parent = Run.get(ws, parent_id)
+
+    data_paths: dict[str, Path] = {}
+    results: list[StepResult] = []
+    # Everything after the parent run exists is inside the try: the run never stays "Running".
+    try:
+        for step in order:
+            for ref in step.outputs:
+                folder = root / DATA_FOLDER / parent_id / ref.name
+                folder.mkdir(parents=True, exist_ok=True)
+                data_paths[ref.name] = folder
+        for step in order:
+            result = _run_step(
+                spec,
+                step,
+                store=store,
+                ws=ws,
+                parent_id=parent_id,
+                data_paths=data_paths,
+                values=values,
+                real_sdk=real_sdk,
+                stream_output=stream_output,
+            )
+            results.append(result)
+            if not result.succeeded:
+                break
+    except KeyboardInterrupt:
+        parent.cancel()
+        raise
+    except BaseException as exc:
+        parent.fail(error_details=f"the local runner failed: {exc!r}", error_code="SystemError")
+        raise
+
+    outcome = PipelineResult(
+        run_id=parent_id,
+        experiment=spec.name,
+        workspace=root,
+        steps=tuple(results),
+        skipped=tuple(step.name for step in order[len(results) :]),
+    )
+    failed = outcome.failed_step
+    if failed is None:
+        parent.complete()
+    else:
+        parent.fail(
+            error_details=f"step {failed.name!r} failed with exit code {failed.exit_code}",
+            error_code="UserError",
+        )
+    return outcome
+
+
+def _parameter_values(spec: PipelineSpec, given: Mapping[str, str] | None) -> dict[str, str]:
+    values = spec.parameter_defaults()
+    unknown = sorted(set(given or {}) - set(values))
+    if unknown:
+        raise InputError(
+            f"unknown pipeline parameter(s) {', '.join(unknown)} for pipeline {spec.name!r}; "
+            f"it declares: {', '.join(values) or 'none'}",
+            field="parameters",
+            value=unknown,
+        )
+    values.update({name: str(value) for name, value in (given or {}).items()})
+    return values
+
+
+def _as_tags(values: Mapping[str, object]) -> dict[str, str | None]:
+    """What the service stores for tag values: str() of each, None kept (as Run.set_tags)."""
+    return {str(k): None if v is None else str(v) for k, v in values.items()}
+
+
+def _node_id(spec: PipelineSpec, step: Step) -> str:
+    """An 8-hex-digit node id like Azure's, stable for the same pipeline and step name."""
+    return hashlib.sha256(f"{spec.name}/{step.name}".encode()).hexdigest()[:8]
+
+
+def _run_step(
+    spec: PipelineSpec,
+    step: Step,
+    *,
+    store: Store,
+    ws: Workspace,
+    parent_id: str,
+    data_paths: Mapping[str, Path],
+    values: Mapping[str, str],
+    real_sdk: bool,
+    stream_output: bool,
+) -> StepResult:
+    """Create the step's run, run its script to the end, upload its log, set its status."""
+    root = ws.path
+    run_id = str(uuid.uuid4())
+    store.create_run(
+        spec.name,
+        run_id=run_id,
+        parent_id=parent_id,
+        name=step.name,
+        display_name=step.name,
+        run_type=STEP_RUN_TYPE,
+        tags={"azureml.nodeid": _node_id(spec, step), "azureml.pipeline": parent_id},
+        properties={"azureml.runsource": STEP_RUN_TYPE, "StepType": "PythonScriptStep"},
+    )
+    run = Run.get(ws, run_id)
+    step_dir = root / STEPS_FOLDER / parent_id / run_id
+    cwd = step_dir / "cwd"
+    cwd.mkdir(parents=True, exist_ok=True)
+    log_path = step_dir / "70_driver_log.txt"
+
+    script = str(spec.script_path(step))
+    argv = resolve_arguments(step, data_paths, values)
+    launcher = [sys.executable, "-m", SHIM_MODULE] if real_sdk else [sys.executable]
+    command = [*launcher, script, *argv]
+    env = dict(os.environ)
+    env.update(
+        {
+            WORKSPACE_ENV: str(root),
+            RUN_ID_ENV: run_id,
+            BACKEND_ENV: "azureml" if real_sdk else "local",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for ref in step.data_references:
+        env[ref.env_var] = str(data_paths[ref.name])
+
+    prefix = f"[{step.name}] "
+    console = sys.stdout if stream_output else None
+    _say(console, prefix, f"run {run_id}: {shlex.join(command)}")
+    started = time.monotonic()
+    try:
+        code = _execute(
+            command, cwd=cwd, env=env, log_path=log_path, prefix=prefix, console=console
+        )
+    except BaseException as exc:
+        _upload_log(run, log_path)
+        if isinstance(exc, KeyboardInterrupt):
+            run.cancel()
+        else:
+            run.fail(error_details=f"the step could not be run: {exc!r}", error_code="SystemError")
+        raise
+    duration = time.monotonic() - started
+    _upload_log(run, log_path)
+    if code == 0:
+        run.complete()
+    else:
+        run.fail(error_details=f"the step exited with code {code}", error_code="UserError")
+    _say(console, prefix, f"exit code {code} after {duration:.1f}s")
+    return StepResult(name=step.name, run_id=run_id, exit_code=code, duration=duration)
+
+
+def _execute(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    prefix: str,
+    console: IO[str] | None,
+) -> int:
+    """Run the command to the end, copying its merged stdout/stderr byte for byte to the log and,
+    line by line with the step's prefix, to the console. Returns the exit code.
+
+    One merged pipe keeps the lines in the order the step wrote them and cannot deadlock (there
+    is no second pipe to fill up). If the runner is interrupted the step is terminated too, so
+    no orphan keeps writing into the workspace."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert proc.stdout is not None
+            for line in iter(proc.stdout.readline, b""):
+                log.write(line)
+                log.flush()
+                if console is not None:
+                    text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+                    console.write(f"{prefix}{text}\n")
+                    console.flush()
+            return proc.wait()
+        except BaseException:
+            _stop(proc)
+            raise
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=_TERMINATE_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _upload_log(run: Run, log_path: Path) -> None:
+    """Attach the console log to the step run, where Azure ML keeps a step's driver log.
+
+    A failed upload must not hide the step's own outcome, so it is reported and not raised."""
+    if not log_path.is_file():
+        return
+    try:
+        run.upload_file(DRIVER_LOG, str(log_path))
+    except Exception as exc:
+        sys.stderr.write(f"warning: could not upload {log_path} to run {run.id}: {exc}\n")
+
+
+def _say(console: IO[str] | None, prefix: str, message: str) -> None:
+    if console is not None:
+        console.write(f"{prefix}{message}\n")
+        console.flush()
+
+
+# --------------------------------------------------------------------------- pipeline files
+
+_MODULE_NAME_UNSAFE = re.compile(r"\W")
+
+
+def load_pipeline_file(path: str | os.PathLike[str]) -> ModuleType:
+    """Import a pipeline file (e.g. `pipelines/iris.py`) by path and return the module, so a CLI
+    can call its `main` or `build_spec` without the file being on sys.path or in a package.
+
+    The module gets a name derived from the file's absolute path, so two files called `iris.py`
+    in different folders do not replace each other, and loading the same file again returns the
+    module already loaded instead of executing it twice.
+    """
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise InputError(
+            f"pipeline file not found: {file}", field="pipeline file", value=os.fspath(path)
+        )
+    digest = hashlib.sha256(str(file).encode()).hexdigest()[:12]
+    name = f"_champion_pipeline_{_MODULE_NAME_UNSAFE.sub('_', file.stem)}_{digest}"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    module_spec = importlib.util.spec_from_file_location(name, file)
+    if module_spec is None or module_spec.loader is None:
+        raise InputError(
+            f"{file} cannot be imported as a Python module; a pipeline file ends in .py",
+            field="pipeline file",
+            value=os.fspath(path),
+        )
+    module = importlib.util.module_from_spec(module_spec)
+    # Registered before executing, as import does: dataclasses and pickling look modules up here.
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        with contextlib.suppress(KeyError):
+            del sys.modules[name]
+        raise
+    return module

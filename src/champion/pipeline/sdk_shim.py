@@ -1,0 +1,70 @@
+"""Run one step script with the real `azureml.core` answered by the local workspace.
+
+    python -m champion.pipeline.sdk_shim SCRIPT [ARGS...]
+
+Why a shim: `mock_azureml()` patches the SDK inside one process, and a step is its own process.
+The local runner (`run_pipeline(..., real_sdk=True)`) therefore launches this module instead of
+the script: it starts the mock on `$CHAMPION_WORKSPACE`, selects the azureml backend for
+`champion.context`, and runs the script as `python SCRIPT ARGS...` would (`__name__ ==
+"__main__"`, `sys.argv`, the script's folder first on `sys.path`). A script that calls
+`azureml.core.Run.get_context()` gets the step's run (`$CHAMPION_RUN_ID`) and runs unchanged.
+
+The script's exit status is this process's exit status, including `sys.exit(n)` and an uncaught
+exception (traceback, status 1), so the runner sees what the script did.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from collections.abc import Sequence
+
+WORKSPACE_ENV = "CHAMPION_WORKSPACE"
+BACKEND_ENV = "CHAMPION_BACKEND"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `argv[0]` with `argv[1:]` under `mock_azureml`; return the script's exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        sys.stderr.write("usage: python -m champion.pipeline.sdk_shim SCRIPT [ARGS...]\n")
+        return 2
+    workspace = os.environ.get(WORKSPACE_ENV)
+    if not workspace:
+        sys.stderr.write(
+            f"sdk_shim: {WORKSPACE_ENV} is not set; the local runner sets it to the workspace "
+            "folder the step's run lives in\n"
+        )
+        return 2
+    script = os.path.abspath(args[0])
+    if not os.path.isfile(script):
+        sys.stderr.write(f"sdk_shim: script not found: {script}\n")
+        return 2
+
+    from champion.local import mock_azureml
+
+    os.environ[BACKEND_ENV] = "azureml"
+    sys.argv = [script, *args[1:]]
+    # `python script.py` puts the script's folder first on sys.path; `-m` put the cwd there.
+    sys.path[0:1] = [os.path.dirname(script)]
+    with mock_azureml(workspace):
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as exc:
+            return _exit_status(exc.code)
+    return 0
+
+
+def _exit_status(code: object) -> int:
+    """What the interpreter would exit with for `sys.exit(code)`."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

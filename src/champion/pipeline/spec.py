@@ -1,0 +1,421 @@
+"""A pipeline as data: steps, scripts, arguments, inputs/outputs and parameters.
+
+Why data and not `azureml.pipeline.core` objects: the same pipeline has to run on a laptop (the
+local runner, `champion.pipeline.local`) and on Azure ML (`champion.pipeline.azure`, which turns a
+spec into `Pipeline`/`PythonScriptStep`). Building the SDK objects needs the ~580 MB pipelines
+extra and, for `Pipeline(...)`, a reachable service; a spec needs neither, so it can be validated
+and run anywhere, and both backends read the one description.
+
+The classes map one to one onto the SDK's:
+
+- `DataReference(name)` is a `PipelineData(name)`: a folder one step writes and later steps read.
+- `PipelineParameter(name, default)` is the SDK's `PipelineParameter(name, default_value)`.
+- `Step` is a `PythonScriptStep(name, script_name, arguments, inputs, outputs, allow_reuse)`.
+- `PipelineSpec(name, steps, source_directory, parameters)` is the pipeline plus the experiment it
+  is submitted to; `source_directory` is every step's `source_directory`.
+
+`validate()` applies the rules the SDK applies when it constructs steps and builds the graph
+(azureml-semantics.md §4), with the SDK's own wording, so a spec that validates here does not
+fail later in `Pipeline(...)` for a reason we could have told the user on the laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from champion.errors import InputError
+
+__all__ = [
+    "Argument",
+    "DataReference",
+    "ParameterValue",
+    "PipelineParameter",
+    "PipelineSpec",
+    "Step",
+    "resolve_arguments",
+    "topological_order",
+    "validate",
+]
+
+ParameterValue = str | int | float | bool
+"""The default-value types the SDK's PipelineParameter accepts (DataPath/datasets aside)."""
+
+# PipelineData rejects any name where `re.search(r"\W", name)` matches; the same test, so the same
+# names pass. A name becomes part of an environment variable, AZUREML_DATAREFERENCE_<name>.
+_DATA_REFERENCE_NAME = re.compile(r"\w+")
+# Experiment names (azureml.core.Experiment): no `.`, unlike model names.
+_EXPERIMENT_NAME = re.compile(r"[a-zA-Z0-9][\w\-]{0,254}")
+DATA_REFERENCE_ENV_PREFIX = "AZUREML_DATAREFERENCE_"
+
+
+@dataclass(frozen=True)
+class DataReference:
+    """A folder passed between steps, as `PipelineData(name)`: one step lists it in `outputs`
+    and writes into it, later steps list it in `inputs` and read it.
+
+    The name is checked at construction, as PipelineData does, so a typo fails where it is made.
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise InputError(
+                "PipelineData name cannot be empty", field="DataReference.name", value=self.name
+            )
+        if not _DATA_REFERENCE_NAME.fullmatch(self.name):
+            raise InputError(
+                f"PipelineData name: [{self.name}] is not a valid, as it may contain only "
+                "letters, digits, and underscores.",
+                field="DataReference.name",
+                value=self.name,
+            )
+
+    @property
+    def env_var(self) -> str:
+        """Where Azure ML (mount mode) also puts the folder's path in a step's environment."""
+        return DATA_REFERENCE_ENV_PREFIX + self.name
+
+    def __str__(self) -> str:
+        # What str(PipelineData(name)) gives, the placeholder Azure replaces in argv.
+        return "$" + self.env_var
+
+
+@dataclass(frozen=True)
+class PipelineParameter:
+    """A value chosen per pipeline run (e.g. the build number), with a default.
+
+    Values given at run time are strings (they arrive in argv); the default keeps its type
+    because the SDK records int/float/bool parameters with their type on the published pipeline.
+    """
+
+    name: str
+    default: ParameterValue
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
+            raise InputError(
+                f"pipeline parameter name {self.name!r} must be a non-empty string without "
+                "surrounding whitespace",
+                field="PipelineParameter.name",
+                value=self.name,
+            )
+        if not isinstance(self.default, str | int | float | bool):
+            raise InputError(
+                f"Default value is of unsupported type: {type(self.default).__name__} "
+                f"(pipeline parameter {self.name}); use str, int, float or bool",
+                field="PipelineParameter.default",
+                value=self.default,
+            )
+
+    @property
+    def default_text(self) -> str:
+        """The default as it appears in argv."""
+        return str(self.default)
+
+
+Argument = str | DataReference | PipelineParameter
+"""One entry of a step's command line: literal text, a data folder, or a pipeline parameter."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One script run as a pipeline step (a `PythonScriptStep`).
+
+    `script` is relative to the pipeline's `source_directory`, as `script_name` is relative to a
+    PythonScriptStep's. `arguments` are kept in the declared order: both backends pass them to
+    the script in exactly that order. Lists are accepted and stored as tuples, so a spec is
+    immutable and hashable once built.
+    """
+
+    name: str
+    script: str
+    arguments: tuple[Argument, ...] = ()
+    inputs: tuple[DataReference, ...] = ()
+    outputs: tuple[DataReference, ...] = ()
+    allow_reuse: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("arguments", "inputs", "outputs"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def data_references(self) -> tuple[DataReference, ...]:
+        """Inputs then outputs, each once: every folder the step sees."""
+        return tuple(dict.fromkeys((*self.inputs, *self.outputs)))
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A pipeline: its name (also the experiment its runs go to), steps, the folder the scripts
+    live in, and the parameters a run may set."""
+
+    name: str
+    steps: tuple[Step, ...]
+    source_directory: Path
+    parameters: tuple[PipelineParameter, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "parameters", tuple(self.parameters))
+        object.__setattr__(self, "source_directory", Path(self.source_directory))
+
+    def script_path(self, step: Step) -> Path:
+        """The step's script as an absolute path (where the SDK looks for it at build time)."""
+        return Path(os.path.abspath(self.source_directory / step.script))
+
+    def step(self, name: str) -> Step:
+        """The step called `name`; KeyError if there is none."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    def parameter_defaults(self) -> dict[str, str]:
+        """Each declared parameter's default as the text a step receives."""
+        return {p.name: p.default_text for p in self.parameters}
+
+    def check(self) -> PipelineSpec:
+        """Raise InputError listing every problem `validate` finds; return self when there is none,
+        so `run(spec.check())` reads naturally."""
+        problems = validate(self)
+        if problems:
+            listing = "\n".join(f"  - {p}" for p in problems)
+            raise InputError(
+                f"pipeline {self.name!r} is not valid ({len(problems)} problem"
+                f"{'s' if len(problems) != 1 else ''}):\n{listing}",
+                field="pipeline",
+                value=self.name,
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate(spec: PipelineSpec) -> list[str]:
+    """Every problem with the spec, in the SDK's words where the SDK has words; [] when valid.
+
+    All problems are collected rather than stopping at the first (the SDK raises one at a time),
+    so one run of `--validate` shows everything to fix. One rule is stricter than the SDK's: step
+    names must be unique, because the local runner names each step's child run after its step and
+    the register step finds the training step's run by name (`find_step_run` would return two).
+    """
+    problems: list[str] = []
+    if not isinstance(spec.name, str) or not _EXPERIMENT_NAME.fullmatch(spec.name):
+        problems.append(
+            f"pipeline name {spec.name!r} is used as the experiment name and is not valid: "
+            "Experiment name must be between 1 and 255 characters long. Its first character has "
+            "to be alphanumeric, and the rest may contain hyphens and underscores. No whitespace "
+            "is allowed."
+        )
+    if not spec.steps:
+        problems.append(f"pipeline {spec.name!r} has no steps")
+    problems += _check_parameters(spec)
+    seen: set[str] = set()
+    for step in spec.steps:
+        if not isinstance(step.name, str) or not step.name.strip():
+            problems.append(f"a step has an empty name (script {step.script!r})")
+        elif step.name in seen:
+            problems.append(
+                f"two steps are named {step.name!r}; step names must be unique so that each "
+                "step's run can be found by name"
+            )
+        seen.add(step.name)
+        problems += _check_step(spec, step)
+    problems += _check_graph(spec)
+    return problems
+
+
+def _check_parameters(spec: PipelineSpec) -> list[str]:
+    problems: list[str] = []
+    declared: dict[str, PipelineParameter] = {}
+    for param in spec.parameters:
+        if param.name in declared and declared[param.name] != param:
+            problems.append(f"pipeline parameter {param.name!r} is declared twice")
+        declared.setdefault(param.name, param)
+    for step in spec.steps:
+        for arg in step.arguments:
+            if not isinstance(arg, PipelineParameter):
+                continue
+            known = declared.get(arg.name)
+            if known is None:
+                problems.append(
+                    f"step {step.name!r} uses pipeline parameter {arg.name!r}, which the "
+                    "pipeline does not declare; add it to the spec's parameters"
+                )
+            elif known.default != arg.default or type(known.default) is not type(arg.default):
+                problems.append(
+                    f"step {step.name!r} uses pipeline parameter {arg.name!r} with default "
+                    f"{arg.default!r}, but the pipeline declares it with default {known.default!r}"
+                )
+    return problems
+
+
+def _check_step(spec: PipelineSpec, step: Step) -> list[str]:
+    problems: list[str] = []
+    script = spec.script_path(step)
+    if not script.is_file():
+        problems.append(
+            f"Step [{step.name}]: script not found at: {script}. Make sure to specify an "
+            "appropriate source_directory on the Step or default_source_directory on the Pipeline."
+        )
+    declared = set(step.data_references)
+    for index, arg in enumerate(step.arguments):
+        if isinstance(arg, DataReference):
+            if arg not in declared:
+                problems.append(
+                    f"Input/Output {arg.name} appears in arguments list but is not in the "
+                    f"input/output lists (step {step.name})"
+                )
+        elif not isinstance(arg, str | PipelineParameter):
+            problems.append(
+                f"step {step.name!r}: argument {index} is {type(arg).__name__} {arg!r}; arguments "
+                "must be str, DataReference or PipelineParameter (write str(value))"
+            )
+    for kind, refs in (("input", step.inputs), ("output", step.outputs)):
+        for ref in refs:
+            if not isinstance(ref, DataReference):
+                problems.append(f"step {step.name!r}: {kind} {ref!r} is not a DataReference")
+    return problems
+
+
+def _producers(spec: PipelineSpec) -> dict[DataReference, list[Step]]:
+    producers: dict[DataReference, list[Step]] = {}
+    for step in spec.steps:
+        for ref in _refs(step.outputs):
+            producers.setdefault(ref, []).append(step)
+    return producers
+
+
+def _check_graph(spec: PipelineSpec) -> list[str]:
+    problems: list[str] = []
+    producers = _producers(spec)
+    for ref, steps in producers.items():
+        # The SDK remembers the last step constructed with an output as its producer and then
+        # refuses the output on every other step.
+        owner = steps[-1]
+        for other in steps[:-1]:
+            problems.append(
+                f"Step output {ref.name} can not be used as an output for step {other.name}, as "
+                f"it is already an output of step {owner.name}."
+            )
+    for step in spec.steps:
+        for ref in _refs(step.inputs):
+            if ref not in producers:
+                problems.append(
+                    f"Input {ref.name} on step {step.name} is not connected to any previous step"
+                )
+    cycle = _find_cycle(spec, producers)
+    if cycle is not None:
+        problems.append(f"Cycle detected including node {cycle}")
+    return problems
+
+
+def _upstream(step: Step, producers: Mapping[DataReference, list[Step]]) -> list[int]:
+    """Identities (`id()`) of the steps whose outputs this step reads. Steps are compared by
+    identity, not equality: two identical Step values in one spec are still two nodes."""
+    return [id(p) for ref in _refs(step.inputs) for p in producers.get(ref, [])]
+
+
+def _refs(refs: tuple[DataReference, ...]) -> list[DataReference]:
+    """Each data reference once, skipping entries of the wrong type (reported elsewhere)."""
+    return [r for r in dict.fromkeys(refs) if isinstance(r, DataReference)]
+
+
+def _find_cycle(spec: PipelineSpec, producers: Mapping[DataReference, list[Step]]) -> str | None:
+    """The SDK's depth-first search (white/gray/black) over input edges; the name of a step on
+    the first cycle found, or None."""
+    by_id = {id(step): step for step in spec.steps}
+    color: dict[int, int] = dict.fromkeys(by_id, 0)  # 0 white, 1 gray, 2 black
+
+    def visit(node: int) -> str | None:
+        # An explicit stack instead of recursion: a long chain of steps must not hit the
+        # recursion limit.
+        stack: list[tuple[int, list[int]]] = [(node, _upstream(by_id[node], producers))]
+        color[node] = 1
+        while stack:
+            current, pending = stack[-1]
+            if not pending:
+                color[current] = 2
+                stack.pop()
+                continue
+            neighbour = pending.pop()
+            if color[neighbour] == 1:
+                return by_id[current].name
+            if color[neighbour] == 0:
+                color[neighbour] = 1
+                stack.append((neighbour, _upstream(by_id[neighbour], producers)))
+        return None
+
+    for node in by_id:
+        if color[node] == 0:
+            found = visit(node)
+            if found is not None:
+                return found
+    return None
+
+
+# --------------------------------------------------------------------------- order and argv
+
+
+def topological_order(spec: PipelineSpec) -> list[Step]:
+    """The steps in an order where every producer runs before its consumers.
+
+    Among steps that are ready at the same time the declared order wins, so a spec that is
+    already in order runs as written and the order is the same on every run. Raises InputError
+    on a cycle; inputs with no producer are ignored here (`validate` reports them).
+    """
+    producers = _producers(spec)
+    waiting = {id(step): set(_upstream(step, producers)) - {id(step)} for step in spec.steps}
+    self_loops = [s.name for s in spec.steps if id(s) in _upstream(s, producers)]
+    order: list[Step] = []
+    done: set[int] = set()
+    while len(order) < len(spec.steps):
+        ready = [s for s in spec.steps if id(s) not in done and waiting[id(s)] <= done]
+        if not ready or self_loops:
+            stuck = self_loops or [s.name for s in spec.steps if id(s) not in done]
+            raise InputError(
+                f"pipeline {spec.name!r} has a cycle: steps {', '.join(stuck)} wait on each "
+                "other's outputs",
+                field="pipeline",
+                value=spec.name,
+            )
+        step = ready[0]
+        order.append(step)
+        done.add(id(step))
+    return order
+
+
+def resolve_arguments(
+    step: Step,
+    data_paths: Mapping[str, str | os.PathLike[str]],
+    params: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The step's argv, as Azure ML builds it: literal strings as they are, each data reference
+    replaced by its folder's path, each pipeline parameter by its value for this run (or its
+    default). The declared order is kept exactly: this is the one place arguments become argv.
+
+    `data_paths` maps data reference names to folders; `params` maps parameter names to values.
+    A data reference with no path is an InputError (the runner must create every folder).
+    """
+    values = params or {}
+    argv: list[str] = []
+    for arg in step.arguments:
+        if isinstance(arg, DataReference):
+            if arg.name not in data_paths:
+                raise InputError(
+                    f"step {step.name!r}: no folder for data reference {arg.name!r}",
+                    field="data_paths",
+                    value=arg.name,
+                )
+            argv.append(os.fspath(data_paths[arg.name]))
+        elif isinstance(arg, PipelineParameter):
+            argv.append(values.get(arg.name, arg.default_text))
+        else:
+            argv.append(arg)
+    return argv
