@@ -85,7 +85,10 @@ class LocalPipeline:
         model_path: Path | None = None,
         env: dict[str, str] | None = None,
         script: Path = REGISTER,
+        real_sdk: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """Run the step as a process; with `real_sdk`, under mock_azureml() through the shim the
+        local runner uses, so the real azureml.core classes do the work."""
         step = run.step if isinstance(run, PipelineRun) else run
         path = (
             model_path
@@ -99,8 +102,12 @@ class LocalPipeline:
         else:
             full_env.pop("CHAMPION_RUN_ID", None)
         full_env.update(env or {})
+        full_env.pop("CHAMPION_BACKEND", None)
+        launcher = (
+            [sys.executable, "-m", "champion.pipeline.sdk_shim"] if real_sdk else [sys.executable]
+        )
         return subprocess.run(
-            [sys.executable, str(script), "--model-name", "iris", "--model-path", str(path), *args],
+            [*launcher, str(script), "--model-name", "iris", "--model-path", str(path), *args],
             env=full_env,
             capture_output=True,
             text=True,

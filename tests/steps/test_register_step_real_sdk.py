@@ -1,0 +1,67 @@
+"""The same register step, run against the REAL azureml.core classes under mock_azureml().
+
+This is the Azure path minus the network: the SDK's own Run/Model code builds the REST calls,
+and the local workspace answers them, so what passes here is what the step does in Azure ML.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from champion.local import Model
+
+
+def test_first_win_and_loss_through_the_real_sdk(pipeline, tmp_path):
+    first_run = pipeline.new_run({"accuracy": "0.9", "best_model": "SVC"})
+    first = pipeline.register(first_run, "--build-number", "41", real_sdk=True)
+    assert first.returncode == 0, first.stderr
+    assert "first as iris:1" in first.stdout
+
+    win_run = pipeline.new_run({"accuracy": "0.95"})
+    win = pipeline.register(win_run, "--build-number", "42", real_sdk=True)
+    assert win.returncode == 0, win.stderr
+    assert "promoted as iris:2" in win.stdout
+
+    loss = pipeline.register(pipeline.new_run({"accuracy": "0.93"}), real_sdk=True)
+    assert loss.returncode == 0, loss.stderr
+    assert "rejected" in loss.stdout
+
+    assert pipeline.versions() == [1, 2]
+    champion = Model(pipeline.ws, "iris")
+    assert champion.run_id == win_run.parent.id
+    assert champion.properties["accuracy"] == "0.95"
+    assert champion.properties["build_number"] == "42"
+    assert "model_type" not in champion.properties  # the winning run had no model_type tag
+    assert Model(pipeline.ws, "iris", version=1).properties["model_type"] == "SVC"
+    target = tmp_path / "decision.json"
+    win_run.parent.download_file("outputs/champion_decision.json", str(target))
+    record = json.loads(target.read_text())
+    assert (record["outcome"], record["registered_version"]) == ("promoted", 2)
+
+
+def test_bad_metric_through_the_real_sdk_changes_nothing(pipeline):
+    run = pipeline.new_run({"accuracy": "nan"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, real_sdk=True)
+    assert result.returncode == 2
+    assert "'nan'" in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_retry_through_the_real_sdk_registers_once(pipeline):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    assert pipeline.register(run, real_sdk=True).returncode == 0
+    again = pipeline.register(run, real_sdk=True)
+    assert again.returncode == 0, again.stderr
+    assert "already_registered as iris:1" in again.stdout
+    assert pipeline.versions() == [1]
+
+
+def test_models_registered_by_either_face_are_one_registry(pipeline, tmp_path: Path):
+    assert pipeline.register(pipeline.new_run({"accuracy": "0.9"})).returncode == 0
+    real = pipeline.register(pipeline.new_run({"accuracy": "0.91"}), real_sdk=True)
+    assert real.returncode == 0, real.stderr
+    local = pipeline.register(pipeline.new_run({"accuracy": "0.92"}))
+    assert local.returncode == 0, local.stderr
+    assert pipeline.versions() == [1, 2, 3]
