@@ -77,11 +77,6 @@ def test_write_config_round_trips_from_any_directory(
     assert Workspace.from_config() == ws
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workspace.py:82-84 writes <path>/config.json; azureml.core's write_config "
-    "writes <path>/.azureml/config.json",
-)
 def test_write_config_writes_where_the_sdk_does(ws: Workspace, in_tmp: Path) -> None:
     ws.write_config()
     assert (in_tmp / ".azureml" / "config.json").is_file()
@@ -253,11 +248,6 @@ def test_download_files_keeps_or_strips_the_prefix(uploaded: Run, in_tmp: Path) 
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run.py:417-420 strips the prefix whenever append_prefix=False; the SDK "
-    "(download_artifacts_from_prefix) strips it only when output_directory is given",
-)
 def test_download_files_without_an_output_directory_keeps_artifact_paths(
     uploaded: Run, in_tmp: Path
 ) -> None:

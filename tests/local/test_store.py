@@ -172,11 +172,6 @@ def test_a_sqlite_database_without_a_schema_version_is_refused(tmp_path: Path) -
         Workspace(tmp_path / "ws")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py:272 sets journal_mode=WAL before _check_schema runs, rewriting the header "
-    "of another application's SQLite file that it then refuses to open",
-)
 def test_a_foreign_sqlite_database_is_left_untouched(tmp_path: Path) -> None:
     db = _foreign_sqlite_db(tmp_path / "ws")
     before = _snapshot(db)
@@ -192,18 +187,13 @@ def test_blobs_without_a_database_are_refused(ws: Workspace, in_tmp: Path) -> No
     for leftover in ws.path.glob(DB_NAME + "*"):
         leftover.unlink()
 
-    with pytest.raises(WorkspaceStoreError, match=f"has blobs but no {DB_NAME}"):
+    with pytest.raises(WorkspaceStoreError, match=f"has blobs but no registry in {DB_NAME}"):
         Workspace(ws.path)
 
     assert not db.exists()
     assert len(_blob_files(ws)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py:250-254 looks for orphan blobs only when workspace.db is missing; an "
-    "emptied workspace.db beside existing blobs is silently initialised as an empty registry",
-)
 def test_an_emptied_database_beside_blobs_is_refused(ws: Workspace, in_tmp: Path) -> None:
     (in_tmp / "model.pkl").write_bytes(PAYLOAD)
     Model.register(ws, "model.pkl", "m")
@@ -283,11 +273,6 @@ def test_a_damaged_blob_fails_the_download_and_writes_no_file(
     assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py:608 Store.copy_blob opens the target for writing before the digest is "
-    "checked, so a failed overwrite destroys the file it was meant to replace",
-)
 def test_a_failed_overwrite_keeps_the_previous_file(ws: Workspace, in_tmp: Path) -> None:
     model, _ = _model_and_run(ws)
     out = in_tmp / "out"
@@ -310,11 +295,6 @@ def test_read_blob_returns_the_bytes_and_refuses_a_corrupt_blob(ws: Workspace) -
         store.read_blob(digest)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py:634 Store.read_blob lets FileNotFoundError escape for a missing blob "
-    "instead of raising WorkspaceStoreError as copy_blob does",
-)
 def test_read_blob_reports_a_missing_blob_as_a_store_error(ws: Workspace) -> None:
     digest, _ = ws._store.put_blob(io.BytesIO(PAYLOAD))
     ws._store.blob_path(digest).unlink()

@@ -414,7 +414,7 @@ class Run:
         for index, artifact in enumerate(artifacts):
             if output_paths is not None:
                 target = Path(output_paths[index])
-            elif append_prefix or not prefix:
+            elif append_prefix or not prefix or output_directory is None:
                 target = base / artifact.path
             else:
                 target = base / os.path.relpath(artifact.path, prefix)

@@ -245,41 +245,48 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         _make_private_dir(root)
-        _make_private_dir(root / TMP_DIR)
         db_path = root / DB_NAME
-        if (
-            not db_path.exists()
-            and (root / BLOBS_DIR).exists()
-            and any((root / BLOBS_DIR).iterdir())
-        ):
-            raise WorkspaceStoreError(
-                f"the local workspace at {root} has blobs but no {DB_NAME}; refusing to create an "
-                "empty registry over existing data. Restore the database or choose another folder.",
-                field="workspace",
-                value=str(root),
-            )
+        if not db_path.exists() and self._has_blobs():
+            raise self._orphaned_blobs()
+        fd = os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        self._conn = sqlite3.connect(
+            db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
         try:
-            fd = os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            self._conn = sqlite3.connect(
-                db_path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            self._conn.row_factory = sqlite3.Row
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            # Schema first: a file that is not ours is refused before anything writes to it
+            # (switching to WAL would rewrite its header and add -wal/-shm files).
+            self._init_schema()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._init_schema()
         except sqlite3.DatabaseError as exc:
+            self._conn.close()
             raise WorkspaceStoreError(
                 f"the local workspace database {db_path} cannot be read ({exc}); it is not a "
                 "champion workspace or it is corrupt. Run `champion verify` or restore it.",
                 field="workspace",
                 value=str(db_path),
             ) from exc
+        except WorkspaceStoreError:
+            self._conn.close()
+            raise
+        _make_private_dir(root / TMP_DIR)
+
+    def _has_blobs(self) -> bool:
+        blobs = self.root / BLOBS_DIR
+        return blobs.exists() and any(blobs.iterdir())
+
+    def _orphaned_blobs(self) -> WorkspaceStoreError:
+        return WorkspaceStoreError(
+            f"the local workspace at {self.root} has blobs but no registry in {DB_NAME}; "
+            "refusing to create an empty registry over existing data. Restore the database or "
+            "choose another folder.",
+            field="workspace",
+            value=str(self.root),
+        )
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
@@ -307,6 +314,8 @@ class Store:
                 for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
             if not tables:
+                if self._has_blobs():
+                    raise self._orphaned_blobs()
                 # one statement at a time: executescript() would COMMIT our transaction first
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -598,43 +607,54 @@ class Store:
         return self.root / _blob_relpath(digest)
 
     def copy_blob(self, digest: str | None, target: str | os.PathLike[str]) -> None:
-        """Write a blob to `target`, verifying its digest; a mismatch leaves no file behind."""
+        """Write a blob to `target`, verifying its digest first-to-last.
+
+        The bytes go to a temp file beside the target and replace it only once verified, so a
+        corrupt or missing blob (or a crash mid-copy) never destroys or half-writes the file a
+        user asked to overwrite."""
         target = Path(target)
-        if digest is None:  # an artifact created but never given content is empty
-            target.write_bytes(b"")
-            return
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
         hasher = hashlib.sha256()
         try:
-            with open(self.blob_path(digest), "rb") as src, open(target, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
+            with open(partial, "wb") as out:
+                if digest is not None:  # an artifact created but never given content is empty
+                    with open(self.blob_path(digest), "rb") as src:
+                        while chunk := src.read(CHUNK):
+                            hasher.update(chunk)
+                            out.write(chunk)
+            if digest is not None and hasher.hexdigest() != digest:
+                raise WorkspaceStoreError(
+                    f"blob {digest} is corrupt (its content hashes to {hasher.hexdigest()}); "
+                    "nothing was written. Run `champion verify`.",
+                    field="blob",
+                    value=digest,
+                )
+            os.replace(partial, target)
         except FileNotFoundError as exc:
+            raise self._missing_blob(digest) from exc
+        finally:
             with contextlib.suppress(FileNotFoundError):
-                target.unlink()
-            raise WorkspaceStoreError(
-                f"blob {digest} is missing from {self.root / BLOBS_DIR}; the workspace has lost "
-                "data. Run `champion verify`.",
-                field="blob",
-                value=digest,
-            ) from exc
-        if hasher.hexdigest() != digest:
-            target.unlink()
-            raise WorkspaceStoreError(
-                f"blob {digest} is corrupt (its content hashes to {hasher.hexdigest()}); "
-                "nothing was written. Run `champion verify`.",
-                field="blob",
-                value=digest,
-            )
+                partial.unlink()
 
     def read_blob(self, digest: str | None) -> bytes:
         """Small-artifact convenience with the same digest check as copy_blob."""
         if digest is None:
             return b""
-        data = self.blob_path(digest).read_bytes()
+        try:
+            data = self.blob_path(digest).read_bytes()
+        except FileNotFoundError as exc:
+            raise self._missing_blob(digest) from exc
         if hashlib.sha256(data).hexdigest() != digest:
             raise WorkspaceStoreError(f"blob {digest} is corrupt", field="blob", value=digest)
         return data
+
+    def _missing_blob(self, digest: str | None) -> WorkspaceStoreError:
+        return WorkspaceStoreError(
+            f"blob {digest} is missing from {self.root / BLOBS_DIR}; the workspace has lost "
+            "data. Run `champion verify`.",
+            field="blob",
+            value=digest,
+        )
 
     # ------------------------------------------------------------------ artifacts
 

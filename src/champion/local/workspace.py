@@ -47,11 +47,14 @@ class Workspace:
     ) -> Workspace:
         """Open the workspace a `config.json` names, as the SDK does, or the default one.
 
-        Looks for `config.json` (or `_file_name`) in `path` (or the working directory), its
-        `.azureml/` subfolder and their parents; a `"champion_workspace"` key there names the
-        local folder (relative to the file). Without one: `$CHAMPION_WORKSPACE`, else `.champion`.
-        `path` may also be a local workspace folder itself.
+        `$CHAMPION_WORKSPACE` wins when no `path` is given, so a step run by the local runner
+        opens the same folder as `Run.get_context()`. Otherwise looks for `config.json` (or
+        `_file_name`) in `path` (or the working directory), its `.azureml/` subfolder and their
+        parents; a `"champion_workspace"` key there names the local folder (relative to the
+        file). Without one: `.champion`. `path` may also be a local workspace folder itself.
         """
+        if path is None and os.environ.get(WORKSPACE_ENV):
+            return Workspace()  # the runner's choice for this step wins over any config.json
         start = Path(path) if path is not None else Path.cwd()
         if (start / "workspace.db").exists():
             return Workspace(start)
@@ -79,7 +82,7 @@ class Workspace:
         self, path: str | os.PathLike[str] | None = None, file_name: str | None = None
     ) -> None:
         """Write a config.json that `from_config()` resolves back to this folder."""
-        folder = Path(path) if path is not None else Path.cwd()
+        folder = (Path(path) if path is not None else Path.cwd()) / ".azureml"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / (file_name or "config.json")
         target.write_text(
