@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from champion.local import Model
 
 
@@ -65,3 +67,41 @@ def test_models_registered_by_either_face_are_one_registry(pipeline, tmp_path: P
     local = pipeline.register(pipeline.new_run({"accuracy": "0.92"}))
     assert local.returncode == 0, local.stderr
     assert pipeline.versions() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("status", [500, 401, 403, 429])
+def test_a_lookup_failure_that_is_not_model_not_found_registers_nothing(pipeline, status):
+    """The failure the public versions of this step read as "no champion": here it exits 3."""
+    seed = pipeline.register(pipeline.new_run({"accuracy": "0.9"}), real_sdk=True)
+    assert seed.returncode == 0, seed.stderr
+    run = pipeline.new_run({"accuracy": "0.99"})
+    before = pipeline.snapshot()
+
+    result = pipeline.register(
+        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": f"models.query={status}"}
+    )
+
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Received bad response from Model Management Service" in result.stderr
+    assert f"Response Code: {status}" in result.stderr
+    assert pipeline.versions() == [1]
+    assert pipeline.snapshot() == before
+
+
+def test_a_lookup_failure_with_no_champion_yet_registers_nothing(pipeline):
+    run = pipeline.new_run({"accuracy": "0.99"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.query=503"})
+    assert result.returncode == 3
+    assert pipeline.versions() == []
+    assert pipeline.snapshot() == before
+
+
+def test_a_failed_registration_call_exits_3_and_leaves_no_version(pipeline):
+    run = pipeline.new_run({"accuracy": "0.99"})
+    result = pipeline.register(
+        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.register=500"}
+    )
+    assert result.returncode == 3
+    assert "registering iris failed" in result.stderr
+    assert pipeline.versions() == []

@@ -9,6 +9,11 @@ the script: it starts the mock on `$CHAMPION_WORKSPACE`, selects the azureml bac
 "__main__"`, `sys.argv`, the script's folder first on `sys.path`). A script that calls
 `azureml.core.Run.get_context()` gets the step's run (`$CHAMPION_RUN_ID`) and runs unchanged.
 
+`CHAMPION_MOCK_FAULTS` injects service faults into the mock for the whole step, so a step can
+be tested end to end against a failing Azure ML: a comma-separated list of
+`operation=status[xtimes]`, e.g. `models.query=500` or `models.register=503x2` (operation names:
+`champion.local.mock.OPERATIONS`).
+
 The script's exit status is this process's exit status, including `sys.exit(n)` and an uncaught
 exception (traceback, status 1), so the runner sees what the script did.
 """
@@ -22,6 +27,19 @@ from collections.abc import Sequence
 
 WORKSPACE_ENV = "CHAMPION_WORKSPACE"
 BACKEND_ENV = "CHAMPION_BACKEND"
+FAULTS_ENV = "CHAMPION_MOCK_FAULTS"
+
+
+def parse_faults(spec: str) -> list[tuple[str, int, int]]:
+    """`"models.query=500,models.register=503x2"` -> [(operation, status, times), ...]."""
+    faults = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        operation, _, rest = item.partition("=")
+        status, _, times = rest.partition("x")
+        if not operation or not status.isdigit() or (times and not times.isdigit()):
+            raise ValueError(f"{FAULTS_ENV}: {item!r} is not operation=status[xtimes]")
+        faults.append((operation, int(status), int(times or 1)))
+    return faults
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.argv = [script, *args[1:]]
     # `python script.py` puts the script's folder first on sys.path; `-m` put the cwd there.
     sys.path[0:1] = [os.path.dirname(script)]
-    with mock_azureml(workspace):
+    try:
+        faults = parse_faults(os.environ.get(FAULTS_ENV, ""))
+    except ValueError as exc:
+        sys.stderr.write(f"sdk_shim: {exc}\n")
+        return 2
+    with mock_azureml(workspace) as mock:
+        for operation, status, times in faults:
+            mock.inject_fault(operation, status, times)
         try:
             runpy.run_path(script, run_name="__main__")
         except SystemExit as exc:

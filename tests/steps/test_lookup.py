@@ -1,0 +1,67 @@
+"""find_champion against the real SDK (under mock_azureml) and the local classes alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from champion.decision import Policy
+from champion.errors import InfrastructureError, MetricError, UnscoredChampionError
+from champion.local import Model as LocalModel
+from champion.local import Workspace as LocalWorkspace
+from champion.local import mock_azureml
+from champion.lookup import find_champion, is_model_not_found
+
+
+@pytest.fixture
+def model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.pkl").write_bytes(b"bytes")
+    return "model.pkl"
+
+
+def test_real_sdk_not_found_means_no_champion(tmp_path, model_file):
+    with mock_azureml(tmp_path / "ws") as mock:
+        assert find_champion(mock.workspace, "iris", Policy()) is None
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 409, 429, 500, 503])
+def test_real_sdk_any_other_failure_is_infrastructure(tmp_path, model_file, status):
+    from azureml.core import Model
+
+    with mock_azureml(tmp_path / "ws") as mock:
+        Model.register(mock.workspace, model_file, "iris", properties={"accuracy": "0.9"})
+        mock.inject_fault("models.query", status)
+        with pytest.raises(InfrastructureError) as caught:
+            find_champion(mock.workspace, "iris", Policy())
+    assert "looking up the champion model 'iris' failed" in caught.value.message
+    assert not is_model_not_found(caught.value.__cause__)
+
+
+def test_real_sdk_champion_is_the_latest_version_with_its_metric(tmp_path, model_file):
+    from azureml.core import Model
+
+    with mock_azureml(tmp_path / "ws") as mock:
+        Model.register(mock.workspace, model_file, "iris", properties={"accuracy": "0.9"})
+        Model.register(mock.workspace, model_file, "iris", properties={"accuracy": "0.95"})
+        champion = find_champion(mock.workspace, "iris", Policy())
+    assert champion is not None
+    assert (champion.version, champion.metric) == (2, 0.95)
+
+
+def test_local_champion_unscored_or_unparsable(tmp_path, model_file):
+    ws = LocalWorkspace(tmp_path / "ws")
+    LocalModel.register(ws, model_file, "iris")
+    with pytest.raises(UnscoredChampionError, match="iris:1"):
+        find_champion(ws, "iris", Policy())
+    allowed = find_champion(ws, "iris", Policy(allow_unscored_champion=True))
+    assert allowed is not None and allowed.metric is None
+    LocalModel.register(ws, model_file, "iris", properties={"accuracy": "NaN"})
+    with pytest.raises(MetricError, match="model iris:2 property 'accuracy'"):
+        find_champion(ws, "iris", Policy(allow_unscored_champion=True))
+
+
+def test_other_exceptions_are_not_model_not_found():
+    assert not is_model_not_found(RuntimeError("ModelNotFound"))  # not the SDK's class
+    assert not is_model_not_found(KeyError("iris"))
