@@ -1,0 +1,50 @@
+"""The main job as README tells it, through the CLI a user types: first model, a tie that keeps
+the champion, a better challenger that wins, a worse one that loses; all in `models history`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def champion(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHAMPION_WORKSPACE": str(ws)}
+    env.pop("CHAMPION_RUN_ID", None)
+    return subprocess.run(
+        [sys.executable, "-m", "champion.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    for data in (None, None, "sample_data/iris_clean.csv", "sample_data/iris_noisy.csv"):
+        extra = ["--data", str(ROOT / data)] if data else []
+        result = champion(ws, "run", "pipelines/iris.py", *extra)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+    history = champion(ws, "models", "history", "iris", "--json")
+    assert history.returncode == 0, history.stderr
+    versions = [json.loads(line) for line in history.stdout.splitlines()]
+    assert [(v["version"], v["outcome"]) for v in versions] == [(1, "first"), (2, "promoted")]
+    assert float(versions[1]["accuracy"]) > float(versions[0]["accuracy"])
+    assert versions[1]["previous"] == "1"
+
+    table = champion(ws, "models", "history", "iris")
+    assert "2 version(s)" in table.stdout
+
+    runs = champion(ws, "runs", "list")
+    outcomes = [line.split()[3] for line in runs.stdout.splitlines()[2:]]
+    assert sorted(outcomes) == ["first", "promoted", "rejected", "rejected"]
