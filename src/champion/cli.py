@@ -115,6 +115,22 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("--allow-unscored-champion", action="store_true")
     register.add_argument("--fail-on-reject", action="store_true")
     register.set_defaults(handler=cmd_register)
+
+    verify = commands.add_parser(
+        "verify",
+        help="check the workspace: SQLite integrity, blob digests, model files",
+        description="Read everything, change nothing; exit 3 if any damage is found.",
+    )
+    verify.add_argument("--metric", default="accuracy")
+    verify.set_defaults(handler=cmd_verify)
+    gc = commands.add_parser(
+        "gc",
+        help="remove orphan blobs and stale temp files",
+        description="Remove files no row refers to, once older than "
+        "--min-age seconds (a young orphan may be an upload in flight).",
+    )
+    gc.add_argument("--min-age", type=float, default=3600.0)
+    gc.set_defaults(handler=cmd_gc)
     return parser
 
 
@@ -315,6 +331,38 @@ def cmd_register(args: argparse.Namespace) -> int:
     record = register_file_if_better(ws, request, args.metric_value, args.model_type)
     print(f"champion: {record.verdict}")
     return 1 if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED else 0
+
+
+# ---------------------------------------------------------------------- maintenance
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from champion.local.maintenance import verify
+
+    ws = _workspace(args)
+    report = verify(ws._store, metric=args.metric)
+    for line in report.problems:
+        print(f"PROBLEM  {line}")
+    for line in report.warnings:
+        print(f"warning  {line}")
+    state = "healthy" if report.healthy else f"DAMAGED ({len(report.problems)} problem(s))"
+    print(
+        f"{ws.path}: {state}; {report.blobs_checked} blob(s) and "
+        f"{report.versions_checked} version(s) checked, {len(report.warnings)} warning(s)"
+    )
+    return 0 if report.healthy else 3
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from champion.local.maintenance import gc
+
+    ws = _workspace(args)
+    report = gc(ws._store, grace_seconds=args.min_age)
+    print(
+        f"removed {len(report.removed_blobs)} orphan blob(s) and "
+        f"{len(report.removed_temp_files)} temp file(s), {report.bytes_freed} bytes"
+    )
+    return 0
 
 
 # ---------------------------------------------------------------------- output

@@ -34,6 +34,7 @@ from champion.errors import (
     InputError,
     MetricError,
 )
+from champion.failpoints import failpoint
 from champion.lookup import Champion, find_champion, is_model_not_found
 from champion.metrics import format_metric, parse_metric
 from champion.record import DecisionRecord, write_record
@@ -93,6 +94,7 @@ def register_if_better(run: RunLike, request: RegisterRequest) -> DecisionRecord
             if decision.promote:
                 version = _register(parent, request, challenger, decision, prefix, artifact)
         race = _race_detected(workspace, request.model_name, champion, version)
+        failpoint("gate.registered")
 
     record = DecisionRecord(
         decision=decision,

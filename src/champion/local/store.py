@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from champion.errors import WorkspaceStoreError
+from champion.failpoints import failpoint
 
 SCHEMA_VERSION = 1
 DB_NAME = "workspace.db"
@@ -589,14 +590,17 @@ class Store:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            failpoint("blob.temp_written")
             digest = hasher.hexdigest()
             final = self.root / _blob_relpath(digest)
             if final.exists():
                 tmp.unlink()
+                os.utime(final)  # fresh mtime: `champion gc` spares blobs younger than its grace
             else:
                 _make_private_dir(final.parent, parents=True)
                 os.replace(tmp, final)
                 _fsync_dir(final.parent)
+                failpoint("blob.renamed")
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -792,6 +796,7 @@ class Store:
                 ),
             )
             self._index_kv(c, int(cur.lastrowid or 0), tags or {}, properties or {})
+            failpoint("register.in_transaction")
         record = self.get_model(name, version)
         assert record is not None
         return record
@@ -910,6 +915,10 @@ class Store:
             return cur.rowcount == 1
 
     # ------------------------------------------------------------------ maintenance
+
+    def all_models(self) -> list[ModelRecord]:
+        """Every live version, oldest first (for verification)."""
+        return [_model(r) for r in self._query("SELECT * FROM models WHERE deleted=0 ORDER BY seq")]
 
     def referenced_digests(self) -> set[str]:
         return {

@@ -1,4 +1,5 @@
-"""A pipeline-shaped local workspace and a way to run the register step in it as a real process."""
+"""Shared fixtures: a pipeline-shaped local workspace (`pipeline`) and a way to run the
+register step in it as a real process, used by the step, reliability and docs tests."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from champion.local import Experiment, Model, Run, Workspace
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 REGISTER = ROOT / "steps" / "register_model.py"
 
 

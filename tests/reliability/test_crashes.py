@@ -1,0 +1,89 @@
+"""SIGKILL the register step at each named crash point (champion.failpoints), then reopen.
+
+After every crash the registry holds the old state or the complete new state, `champion verify`
+finds no damage, and re-running the same pipeline run finishes without a duplicate version.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from champion.local import Model, Run, Workspace
+from champion.local.maintenance import gc, verify
+from champion.local.store import Store
+
+TRIALS = 3
+POINTS = ["blob.temp_written", "blob.renamed", "register.in_transaction", "gate.registered"]
+
+
+def _reopen(path) -> Workspace:
+    Store.open(path).close()  # drop this process's cached connection: read as a new process
+    return Workspace(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(TRIALS))
+@pytest.mark.parametrize("point", POINTS)
+def test_crash_leaves_old_or_complete_state_and_rerun_finishes(pipeline, point, trial):
+    champion_run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"champion %d" % trial)
+    assert pipeline.register(champion_run).returncode == 0
+    run = pipeline.new_run({"accuracy": "0.95"}, model_bytes=b"challenger %d" % trial)
+
+    crashed = pipeline.register(run, env={"CHAMPION_CRASH_AT": point})
+
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    ws = _reopen(pipeline.ws_path)
+    versions = sorted(int(m.version) for m in Model.list(ws, name="iris"))
+    assert versions in ([1], [1, 2]), versions  # old state, or the complete new one
+    if versions == [1, 2]:
+        new = Model(ws, "iris", version=2)
+        assert new.properties["accuracy"] == "0.95"  # complete: metric stored with the version
+        assert point == "gate.registered"
+    report = verify(ws._store)
+    assert report.healthy, report.problems
+
+    rerun = pipeline.register(run)
+
+    assert rerun.returncode == 0, rerun.stderr
+    ws = _reopen(pipeline.ws_path)
+    assert sorted(int(m.version) for m in Model.list(ws, name="iris")) == [1, 2]
+    parent = Run.get(ws, run.parent.id)
+    expected = "already_registered" if point == "gate.registered" else "promoted"
+    assert parent.get_tags()["champion.outcome"] == expected
+    assert "outputs/champion_decision.json" in parent.get_file_names()
+    assert verify(ws._store).healthy
+
+
+@pytest.mark.slow
+def test_gc_removes_what_a_crash_left_and_nothing_else(pipeline, tmp_path):
+    run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"left behind")
+    assert pipeline.register(run, env={"CHAMPION_CRASH_AT": "blob.temp_written"}).returncode < 0
+    survivor = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"kept")
+    assert pipeline.register(survivor).returncode == 0
+    ws = _reopen(pipeline.ws_path)
+    stale = verify(ws._store).warnings
+    assert any("stale temp file" in w for w in stale)
+
+    assert gc(ws._store, grace_seconds=3600).removed_temp_files == []  # too young to touch
+    report = gc(ws._store, grace_seconds=0)
+
+    assert len(report.removed_temp_files) == 1
+    assert not any("stale temp file" in w for w in verify(ws._store).warnings)
+    target = Model(ws, "iris").download(str(tmp_path / "dl"))
+    assert (tmp_path / "dl" / "iris" / "model.pkl").read_bytes() == b"kept", target
+
+
+def test_verify_reports_a_corrupt_or_missing_blob(pipeline):
+    run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"to be damaged")
+    assert pipeline.register(run).returncode == 0
+    ws = _reopen(pipeline.ws_path)
+    blobs = sorted(p for p in (pipeline.ws_path / "blobs").rglob("*") if p.is_file())
+    blobs[0].write_bytes(b"bit rot")
+    blobs[-1].unlink() if len(blobs) > 1 else None
+
+    report = verify(ws._store)
+
+    assert not report.healthy
+    assert any("corrupt" in p for p in report.problems)
