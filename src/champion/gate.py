@@ -38,6 +38,7 @@ from champion.failpoints import failpoint
 from champion.lookup import Champion, find_champion, is_model_not_found
 from champion.metrics import format_metric, parse_metric
 from champion.record import DecisionRecord, write_record
+from champion.retry import call_with_retry, classify, describe
 from champion.surface import RunLike
 from champion.validation import LocalArtifact, inspect_artifact, validate_model_name
 
@@ -198,28 +199,80 @@ def _step_tags(
 # ---------------------------------------------------------------------- artifact
 
 
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UPLOAD_PREFIX_ATTEMPTS = 4
+
+
+class _PartialUpload(Exception):
+    """An artifact name holds no bytes: an earlier blob transfer failed after the service had
+    created the artifact. Azure ML has no overwrite, so the model goes under a fresh prefix."""
+
+
 def upload_artifact(parent: RunLike, model_name: str, artifact: LocalArtifact) -> str:
     """Upload to `outputs/<model_name>/...` on the pipeline run and return that prefix.
 
     A name already on the run (a retried step) is compared by digest: the same bytes are reused,
-    different bytes are a conflict, since registering them would misattribute the model."""
-    prefix = f"outputs/{model_name}"
+    different bytes are a conflict, since registering them would misattribute the model. An
+    empty leftover of a failed transfer moves the whole model to `outputs/<model_name>.retryN`
+    (model files are never empty, so an empty artifact is never a real upload)."""
+    for attempt in range(UPLOAD_PREFIX_ATTEMPTS):
+        prefix = f"outputs/{model_name}" + (f".retry{attempt}" if attempt else "")
+        try:
+            _upload_under(parent, prefix, artifact)
+        except _PartialUpload:
+            continue
+        return prefix
+    raise InfrastructureError(
+        f"uploading the model to pipeline run {parent.id} left incomplete artifacts under "
+        f"{UPLOAD_PREFIX_ATTEMPTS} prefixes (outputs/{model_name}...); the artifact service is "
+        "failing transfers. Retry the pipeline later.",
+        field="model_path",
+        value=model_name,
+    )
+
+
+def _upload_under(parent: RunLike, prefix: str, artifact: LocalArtifact) -> None:
     existing = set(_infra("listing the pipeline run's files", parent.get_file_names))
     for relative, local, digest in artifact.files:
         name = f"{prefix}/{relative}"
         if name in existing:
-            found = _remote_digest(parent, name)
-            if found != digest:
-                raise ConflictError(
-                    f"{name} is already on pipeline run {parent.id} with sha256 {found}, but the "
-                    f"model file {local} has sha256 {digest}; a retried step must upload the "
-                    "same model. Start a new pipeline run.",
-                    field="model_path",
-                    value=str(local),
-                )
+            _check_same_bytes(parent, name, local, digest)
             continue
-        _infra(f"uploading {name}", parent.upload_file, name, str(local))
-    return prefix
+
+        def already_there(name: str = name, local: Path = local, digest: str = digest) -> bool:
+            # a timed-out upload may have landed: reuse it if the bytes match
+            if name not in _infra("listing the pipeline run's files", parent.get_file_names):
+                return False
+            _check_same_bytes(parent, name, local, digest)
+            return True
+
+        try:
+            _infra(
+                f"uploading {name}",
+                parent.upload_file,
+                name,
+                str(local),
+                _before_retry=already_there,
+            )
+        except InfrastructureError:
+            # the failed transfer may have left an empty artifact: then try a fresh prefix
+            if name in _infra("listing the pipeline run's files", parent.get_file_names):
+                _check_same_bytes(parent, name, local, digest)
+            raise
+
+
+def _check_same_bytes(parent: RunLike, name: str, local: Path, digest: str) -> None:
+    found = _remote_digest(parent, name)
+    if found == EMPTY_SHA256 and digest != EMPTY_SHA256:
+        raise _PartialUpload(name)
+    if found != digest:
+        raise ConflictError(
+            f"{name} is already on pipeline run {parent.id} with sha256 {found}, but the "
+            f"model file {local} has sha256 {digest}; a retried step must upload the "
+            "same model. Start a new pipeline run.",
+            field="model_path",
+            value=str(local),
+        )
 
 
 def _remote_digest(run: RunLike, name: str) -> str:
@@ -246,9 +299,16 @@ def _register(
 ) -> int:
     """One call carries everything: a crash can leave no version without its metric."""
     tags, properties, description = _metadata(request, challenger, decision, artifact, parent.id)
+    workspace = parent.experiment.workspace
+
+    def committed_by_this_run() -> Any:
+        # a registration that timed out may have been committed by the service
+        return _registered_by(workspace, request.model_name, parent.id) or False
+
     model = _infra(
         f"registering {request.model_name}",
         parent.register_model,
+        _before_retry=committed_by_this_run,
         model_name=request.model_name,
         model_path=prefix,
         tags=tags,
@@ -430,22 +490,27 @@ def _race_detected(
 # ---------------------------------------------------------------------- errors
 
 
-def _infra(action: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run one workspace call; any failure that is not already ours becomes an
-    InfrastructureError naming what was being done, so the step exits 3 and says why."""
+def _infra(action: str, call: Any, *args: Any, _before_retry: Any = None, **kwargs: Any) -> Any:
+    """Run one workspace call, retrying transient failures (see champion.retry); any other
+    failure that is not already ours becomes an InfrastructureError naming what was being done,
+    so the step exits 3 and says why. `_before_retry` may return a truthy result that makes a
+    further attempt unnecessary (the earlier attempt did land)."""
+
+    def check() -> Any:
+        found = _before_retry() if _before_retry is not None else None
+        return found or None
+
     with _failing_as_infrastructure(action):
-        return call(*args, **kwargs)
+        return call_with_retry(action, lambda: call(*args, **kwargs), before_retry=check)
 
 
 @contextmanager
 def _failing_as_infrastructure(action: str) -> Iterator[None]:
     try:
         yield
-    except ChampionError:
+    except (ChampionError, _PartialUpload):
         raise
     except Exception as exc:
-        message = getattr(exc, "message", None) or str(exc)
-        first = message.strip().splitlines()[0] if message.strip() else ""
         raise InfrastructureError(
-            f"{action} failed: {type(exc).__name__}: {first}", field="workspace", value=action
+            f"{action} failed: {describe(exc, classify(exc)[2])}", field="workspace", value=action
         ) from exc

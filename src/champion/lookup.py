@@ -16,6 +16,7 @@ from champion.context import model_class
 from champion.decision import Policy
 from champion.errors import InfrastructureError, UnscoredChampionError
 from champion.metrics import parse_metric
+from champion.retry import call_with_retry, classify, describe
 from champion.surface import ModelLike
 
 
@@ -45,15 +46,18 @@ def find_champion(workspace: Any, name: str, policy: Policy) -> Champion | None:
     model of that name. Fails closed: any other lookup error is an InfrastructureError, and a
     champion whose metric is missing fails unless the policy allows an unscored champion."""
     model_cls = model_class(workspace)
+    action = f"looking up the champion model {name!r}"
     try:
-        model = model_cls(workspace, name, expand=False)
+        model = call_with_retry(action, lambda: model_cls(workspace, name, expand=False))
+    except InfrastructureError as exc:  # transient failures, retried until exhausted
+        raise InfrastructureError(
+            f"{exc.message}; nothing was registered", field="model_name", value=name
+        ) from exc
     except Exception as exc:
         if is_model_not_found(exc):
             return None
-        message = getattr(exc, "message", None) or str(exc)
         raise InfrastructureError(
-            f"looking up the champion model {name!r} failed ({type(exc).__name__}: "
-            f"{message.splitlines()[0] if message else ''}); nothing was registered. "
+            f"{action} failed ({describe(exc, classify(exc)[2])}); nothing was registered. "
             "Check the workspace connection and permissions, then retry.",
             field="model_name",
             value=name,

@@ -26,17 +26,42 @@ def test_real_sdk_not_found_means_no_champion(tmp_path, model_file):
         assert find_champion(mock.workspace, "iris", Policy()) is None
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 409, 429, 500, 503])
-def test_real_sdk_any_other_failure_is_infrastructure(tmp_path, model_file, status):
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAMPION_RETRY_BASE_SECONDS", "0.001")
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 409])
+def test_real_sdk_client_errors_fail_at_once(tmp_path, model_file, status):
     from azureml.core import Model
 
     with mock_azureml(tmp_path / "ws") as mock:
         Model.register(mock.workspace, model_file, "iris", properties={"accuracy": "0.9"})
         mock.inject_fault("models.query", status)
+        calls_before = mock.calls.count("models.query")
         with pytest.raises(InfrastructureError) as caught:
             find_champion(mock.workspace, "iris", Policy())
+        assert mock.calls.count("models.query") - calls_before == 1  # never retried
     assert "looking up the champion model 'iris' failed" in caught.value.message
+    assert f"HTTP {status}" in caught.value.message
     assert not is_model_not_found(caught.value.__cause__)
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_real_sdk_transient_errors_are_retried(tmp_path, model_file, status):
+    from azureml.core import Model
+
+    with mock_azureml(tmp_path / "ws") as mock:
+        Model.register(mock.workspace, model_file, "iris", properties={"accuracy": "0.9"})
+        mock.inject_fault("models.query", status, times=2)
+        champion = find_champion(mock.workspace, "iris", Policy())
+        assert champion is not None and champion.metric == 0.9
+        mock.inject_fault("models.query", status, times=5)
+        with pytest.raises(InfrastructureError) as caught:
+            find_champion(mock.workspace, "iris", Policy())
+    message = caught.value.message
+    assert "failed after 5 attempts" in message and "nothing was registered" in message
+    assert message.count(f"HTTP {status}") == 5  # every attempt listed
 
 
 def test_real_sdk_champion_is_the_latest_version_with_its_metric(tmp_path, model_file):

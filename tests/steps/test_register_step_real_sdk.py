@@ -69,29 +69,49 @@ def test_models_registered_by_either_face_are_one_registry(pipeline, tmp_path: P
     assert pipeline.versions() == [1, 2, 3]
 
 
-@pytest.mark.parametrize("status", [500, 401, 403, 429])
-def test_a_lookup_failure_that_is_not_model_not_found_registers_nothing(pipeline, status):
-    """The failure the public versions of this step read as "no champion": here it exits 3."""
+FAST_RETRIES = {"CHAMPION_RETRY_BASE_SECONDS": "0.001"}
+
+
+@pytest.mark.parametrize(("status", "times"), [(500, 5), (503, 5), (429, 5), (401, 1), (403, 1)])
+def test_a_lookup_failure_that_is_not_model_not_found_registers_nothing(pipeline, status, times):
+    """The failure the public versions of this step read as "no champion": here it exits 3,
+    after retrying the transient ones (5xx, 429) until they are exhausted."""
     seed = pipeline.register(pipeline.new_run({"accuracy": "0.9"}), real_sdk=True)
     assert seed.returncode == 0, seed.stderr
     run = pipeline.new_run({"accuracy": "0.99"})
     before = pipeline.snapshot()
 
     result = pipeline.register(
-        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": f"models.query={status}"}
+        run,
+        real_sdk=True,
+        env={"CHAMPION_MOCK_FAULTS": f"models.query={status}x{times}", **FAST_RETRIES},
     )
 
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "Received bad response from Model Management Service" in result.stderr
-    assert f"Response Code: {status}" in result.stderr
+    assert f"HTTP {status}" in result.stderr
+    if times > 1:
+        assert "failed after 5 attempts" in result.stderr
     assert pipeline.versions() == [1]
     assert pipeline.snapshot() == before
+
+
+def test_transient_failures_are_retried_and_the_step_succeeds(pipeline):
+    run = pipeline.new_run({"accuracy": "0.99"})
+    faults = "models.query=503x2,artifacts.upload=500,models.register=429,runs.patch=502"
+    result = pipeline.register(
+        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": faults, **FAST_RETRIES}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "first as iris:1" in result.stdout
+    assert pipeline.versions() == [1]
 
 
 def test_a_lookup_failure_with_no_champion_yet_registers_nothing(pipeline):
     run = pipeline.new_run({"accuracy": "0.99"})
     before = pipeline.snapshot()
-    result = pipeline.register(run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.query=503"})
+    result = pipeline.register(
+        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.query=503x5", **FAST_RETRIES}
+    )
     assert result.returncode == 3
     assert pipeline.versions() == []
     assert pipeline.snapshot() == before
@@ -100,7 +120,7 @@ def test_a_lookup_failure_with_no_champion_yet_registers_nothing(pipeline):
 def test_a_failed_registration_call_exits_3_and_leaves_no_version(pipeline):
     run = pipeline.new_run({"accuracy": "0.99"})
     result = pipeline.register(
-        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.register=500"}
+        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.register=400"}
     )
     assert result.returncode == 3
     assert "registering iris failed" in result.stderr

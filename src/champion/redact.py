@@ -1,0 +1,46 @@
+"""Strip secrets from any text the library prints, raises or records.
+
+Why: SDK errors quote request URLs (SAS tokens in `sig=`), headers (`Authorization: Bearer`),
+and connection strings (`AccountKey=`); a build log is read by many more people than the
+workspace's key vault. Everything leaving through an error message, the step's stderr or the
+decision record passes through `redact` first.
+"""
+
+from __future__ import annotations
+
+import re
+
+REDACTED = "***"
+_PATTERNS = [
+    # SAS token signatures and other signed query strings
+    (re.compile(r"(?i)([?&](?:sig|se|skoid|sktid|skv|st|sv)=)[^&\s'\"]+"), r"\1" + REDACTED),
+    # Authorization headers, in a dict repr or a raw header line
+    (
+        re.compile(
+            r"(?i)(['\"]?authorization['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+|basic\s+)?"
+            r"[^\s'\",}]+"
+        ),
+        r"\1" + REDACTED,
+    ),
+    # storage connection strings and account keys
+    (
+        re.compile(r"(?i)((?:accountkey|sharedaccesskey|account_key)\s*[=:]\s*['\"]?)[^;\s'\",}]+"),
+        r"\1" + REDACTED,
+    ),
+    # service principal secrets, passwords, generic secret/token keys
+    (
+        re.compile(
+            r"(?i)(['\"]?(?:client_?secret|password|secret|token|api_?key)['\"]?"
+            r"\s*[=:]\s*['\"]?)[^\s'\",&}]+"
+        ),
+        r"\1" + REDACTED,
+    ),
+    # bare JWTs (AML run tokens, AAD access tokens)
+    (re.compile(r"\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}"), REDACTED),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
