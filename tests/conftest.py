@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from champion.local import Experiment, Model, Run, Workspace
+from champion.pipeline.local import create_pipeline_run, create_step_run
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTER = ROOT / "steps" / "register_model.py"
@@ -67,17 +68,25 @@ class LocalPipeline:
         step_name: str = "train",
     ) -> PipelineRun:
         self._count += 1
-        parent = self.exp.start_logging()
-        train = parent.child_run(name=step_name)
+        parent = self._run()
+        train = self._run(parent, step_name)
         if step_tags:
             train.set_tags(step_tags)
         if parent_tags:
             parent.set_tags(parent_tags)
-        step = parent.child_run(name="register")
+        step = self._run(parent, "register")
         model_dir = self.root / f"model_{self._count}"
         model_dir.mkdir()
         (model_dir / "model.pkl").write_bytes(model_bytes or f"model {self._count}".encode())
         return PipelineRun(parent, step, model_dir)
+
+    def _run(self, parent: Run | None = None, name: str | None = None) -> Run:
+        """Runs shaped exactly as the local runner makes them (and Azure ML does)."""
+        store = self.ws._store
+        if parent is None:
+            return Run.get(self.ws, create_pipeline_run(store, self.exp.name))
+        node = f"{len(name or ''):08x}"
+        return Run.get(self.ws, create_step_run(store, self.exp.name, parent.id, name or "", node))
 
     def register(
         self,

@@ -13,7 +13,7 @@ from azureml._restclient.exceptions import ServiceException
 from azureml.core.run import _OfflineRun
 from azureml.exceptions import RunEnvironmentException, UserErrorException
 
-from .conftest import Target, xfail_target
+from .conftest import Target
 
 # --------------------------------------------------------------------------- files
 
@@ -109,18 +109,6 @@ def test_c38_get_children_is_a_filtered_generator(target: Target) -> None:
     assert list(parent.get_children(tags=["k"])) == []
 
 
-@xfail_target(
-    "local",
-    reason=(
-        "src/champion/local/run.py:155 (Run.parent, via Run.get at :80) and :106 (Run._wrap, "
-        "used by get_children at :210) always build a plain Run; the SDK rehydrates a run whose "
-        "run_type is azureml.PipelineRun into PipelineRun, so step_run.parent.find_step_run(name) "
-        "(a list) and get_steps() exist there and raise AttributeError locally. Fix: give the "
-        "local Run find_step_run(name) -> [c for c in get_children() if c.name == name] and "
-        "get_steps(), or return a PipelineRun subclass from Run.get/_wrap when run_type is "
-        "azureml.PipelineRun."
-    ),
-)
 def test_c39_step_names_and_find_step_run(target: Target) -> None:
     pipeline = target.new_run(run_type="azureml.PipelineRun", experiment="pipe")
     for node, name in (("n1", "train"), ("n2", "register")):

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from azureml._restclient.exceptions import ServiceException
 from azureml.core.run import _OfflineRun
 from azureml.exceptions import (
     ModelPathNotFoundException,
@@ -115,7 +116,7 @@ def test_get_context_returns_the_run_named_by_the_environment(
 
     assert isinstance(run, Run)
     assert run.id == step.id
-    assert run.name == "register"
+    assert run.name == f"{parent.name or ''}>register"  # the SDK chains child run names
     assert run.parent is not None and run.parent.id == parent.id
     assert run.parent is run.parent  # looked up once, as the SDK caches it
     run.parent.tag("accuracy", 0.953)
@@ -127,8 +128,9 @@ def test_get_context_with_an_unknown_run_id_fails_loudly(
 ) -> None:
     monkeypatch.setenv("CHAMPION_WORKSPACE", str(ws.path))
     monkeypatch.setenv("CHAMPION_RUN_ID", "no-such-run")
-    with pytest.raises(UserErrorException, match="no-such-run"):
+    with pytest.raises(ServiceException, match="no-such-run") as caught:
         Run.get_context()
+    assert caught.value.status_code == 404  # what run history answers for an unknown run
 
 
 def test_get_context_outside_a_step_is_the_sdks_offline_run(

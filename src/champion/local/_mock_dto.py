@@ -82,7 +82,7 @@ def service_error(
     status: int, message: str, *, code: str = "UserError", retry_after: float | None = None
 ) -> Exception:
     """The `ServiceException` that `ClientBase._execute_with_arguments` makes of an error reply."""
-    body = {"error": {"code": code, "message": message}}
+    body = {"error": {"code": code, "message": message, "details": []}}
     inner = rest.ErrorResponseException(_DESERIALIZER, _response(status, body, retry_after))
     return cast(Exception, ServiceException(inner))
 

@@ -48,7 +48,7 @@ class Run:
         self._store = experiment.workspace._store
         record = kwargs.get("_record") or self._store.get_run(run_id)
         if record is None:
-            raise _sdk.user_error(f"Run {run_id} was not found in experiment {experiment.name}")
+            raise _sdk.service_error(f"Run {run_id} was not found", status_code=404)
         self._record: RunRecord = record
         self._parent: Run | None = None
 
@@ -80,12 +80,9 @@ class Run:
     def get(workspace: Workspace, run_id: str) -> Run:
         record = workspace._store.get_run(run_id)
         if record is None:
-            raise _sdk.user_error(f"Run {run_id} was not found in workspace {workspace.name}")
-        return Run(
-            Experiment(workspace, record.experiment, _skip_name_validation=True),
-            run_id,
-            _record=record,
-        )
+            raise _sdk.service_error(f"Run {run_id} was not found", status_code=404)
+        experiment = Experiment(workspace, record.experiment, _skip_name_validation=True)
+        return _run_class(record)(experiment, run_id, _record=record)
 
     @staticmethod
     def list(
@@ -104,7 +101,7 @@ class Run:
                 yield run
 
     def _wrap(self, record: RunRecord) -> Run:
-        return Run(self._experiment, record.run_id, _record=record)
+        return _run_class(record)(self._experiment, record.run_id, _record=record)
 
     def _refresh(self) -> RunRecord:
         record = self._store.get_run(self.id)
@@ -202,8 +199,14 @@ class Run:
     def child_run(
         self, name: str | None = None, run_id: str | None = None, outputs: Any = None
     ) -> Run:
+        # the SDK chains names (`RunHistoryFacade.chain_names`): "<parent name>><name>"
+        chained = f"{self.name or ''}>{name or ''}"
         record = self._store.create_run(
-            self._experiment.name, run_id=run_id, parent_id=self.id, name=name, display_name=name
+            self._experiment.name,
+            run_id=run_id,
+            parent_id=self.id,
+            name=chained,
+            display_name=chained,
         )
         return self._wrap(record)
 
@@ -289,7 +292,8 @@ class Run:
             self._record = self._store.update_run(self.id, add_properties=_sdk.wire_str(properties))
         except PropertyConflict as exc:
             raise _sdk.service_error(
-                f"Properties are immutable and cannot be modified: {','.join(exc.keys)}"
+                f"Properties are immutable and cannot be modified: {','.join(exc.keys)}",
+                status_code=409,
             ) from None
 
     def get_properties(self) -> dict[str, str | None]:
@@ -355,7 +359,10 @@ class Run:
         datastore_name: str | None = None,
     ) -> Any:
         if len(names) != len(paths):
-            raise TypeError("names and paths must be lists of the same length")
+            raise TypeError(
+                "names and paths must be lists of equal lengths. "
+                f"Names was of length {len(names)} and paths of length {len(paths)}."
+            )
         self._refuse_existing(names)
         entries = [
             (name, *self._store.put_blob(path)) for name, path in zip(names, paths, strict=True)
@@ -391,7 +398,9 @@ class Run:
         """Default target: basename(name) in the CWD; a folder target gets the basename."""
         artifact = self._store.get_artifact(RUN_ORIGIN, self._container, name)
         if artifact is None:
-            raise _sdk.user_error(f"Cannot find the artifact '{name}' in container '{self.id}'")
+            raise _sdk.user_error(
+                f"Cannot find the artifact '{name}' in container '{self._container}'"
+            )
         target = output_file_path or os.path.basename(name)
         if os.path.isdir(target):
             target = os.path.join(target, os.path.basename(name))
@@ -465,6 +474,25 @@ class Run:
             run_id=self.id,
             experiment_name=self._experiment.name,
         )
+
+
+class PipelineRun(Run):
+    """A pipeline's parent run. The SDK rehydrates runs of type `azureml.PipelineRun` into its
+    `PipelineRun`, whose step lookup Azure-written code uses (`find_step_run`)."""
+
+    def find_step_run(self, name: str) -> builtins.list[Run]:
+        """Every step run with that step name (a list: names need not be unique)."""
+        return [child for child in self.get_children() if child.name == name]
+
+    def get_steps(self) -> Iterator[Run]:
+        return self.get_children()
+
+
+PIPELINE_RUN_TYPE = "azureml.PipelineRun"
+
+
+def _run_class(record: RunRecord) -> type[Run]:
+    return PipelineRun if record.run_type == PIPELINE_RUN_TYPE else Run
 
 
 # ---------------------------------------------------------------------- helpers

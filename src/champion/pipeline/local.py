@@ -121,6 +121,50 @@ class PipelineResult:
         return f"{line}) in workspace {self.workspace}"
 
 
+def create_pipeline_run(
+    store: Store,
+    experiment: str,
+    *,
+    run_id: str | None = None,
+    tags: Mapping[str, str | None] | None = None,
+) -> str:
+    """A pipeline's parent run, shaped as Azure ML makes it (so the real SDK rehydrates it into
+    `PipelineRun`); returns its id."""
+    record = store.create_run(
+        experiment,
+        run_id=run_id or str(uuid.uuid4()),
+        display_name=experiment,
+        run_type=PIPELINE_RUN_TYPE,
+        tags=tags,
+        properties={"azureml.runsource": PIPELINE_RUN_TYPE},
+    )
+    return record.run_id
+
+
+def create_step_run(
+    store: Store,
+    experiment: str,
+    parent_id: str,
+    step_name: str,
+    node_id: str,
+    *,
+    run_id: str | None = None,
+) -> str:
+    """A step's run: named like the step and tagged with its node and pipeline, as Azure ML
+    does (the SDK's StepRun reads `azureml.nodeid`); returns its id."""
+    record = store.create_run(
+        experiment,
+        run_id=run_id or str(uuid.uuid4()),
+        parent_id=parent_id,
+        name=step_name,
+        display_name=step_name,
+        run_type=STEP_RUN_TYPE,
+        tags={"azureml.nodeid": node_id, "azureml.pipeline": parent_id},
+        properties={"azureml.runsource": STEP_RUN_TYPE, "StepType": "PythonScriptStep"},
+    )
+    return record.run_id
+
+
 def run_pipeline(
     spec: PipelineSpec,
     workspace: str | os.PathLike[str],
@@ -150,14 +194,7 @@ def run_pipeline(
     parent_id = str(uuid.uuid4())
     # Parameters last: the tag must be the value the steps actually received.
     parent_tags = {**_as_tags(tags or {}), **values}
-    store.create_run(
-        spec.name,
-        run_id=parent_id,
-        display_name=spec.name,
-        run_type=PIPELINE_RUN_TYPE,
-        tags=parent_tags,
-        properties={"azureml.runsource": PIPELINE_RUN_TYPE},
-    )
+    create_pipeline_run(store, spec.name, run_id=parent_id, tags=parent_tags)
     parent = Run.get(ws, parent_id)
 
     data_paths: dict[str, Path] = {}
@@ -248,16 +285,7 @@ def _run_step(
     """Create the step's run, run its script to the end, upload its log, set its status."""
     root = ws.path
     run_id = str(uuid.uuid4())
-    store.create_run(
-        spec.name,
-        run_id=run_id,
-        parent_id=parent_id,
-        name=step.name,
-        display_name=step.name,
-        run_type=STEP_RUN_TYPE,
-        tags={"azureml.nodeid": _node_id(spec, step), "azureml.pipeline": parent_id},
-        properties={"azureml.runsource": STEP_RUN_TYPE, "StepType": "PythonScriptStep"},
-    )
+    create_step_run(store, spec.name, parent_id, step.name, _node_id(spec, step), run_id=run_id)
     run = Run.get(ws, run_id)
     step_dir = root / STEPS_FOLDER / parent_id / run_id
     cwd = step_dir / "cwd"
