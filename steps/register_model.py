@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from champion.errors import ChampionError
     from champion.gate import RegisterRequest, register_if_better
     from champion.record import devops_commands
+    from champion.redact import redact
 
     try:
         policy = Policy(
@@ -94,14 +95,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         record = register_if_better(get_run(), request)
     except ChampionError as exc:
-        print(f"champion: error [{exc.code}]: {exc.message}", file=sys.stderr)
+        print(redact(f"champion: error [{exc.code}]: {exc.message}"), file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # the run context or the SDK failed outside the gate
-        traceback.print_exc()
-        print(f"champion: infrastructure failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        print(
+            redact(f"champion: infrastructure failure: {type(exc).__name__}: {exc}"),
+            file=sys.stderr,
+        )
         return 3
 
-    print(f"champion: {record.verdict}")
+    print(redact(f"champion: {record.verdict}"))
     if os.environ.get("TF_BUILD", "").lower() == "true":
         for line in devops_commands(record):
             print(line)

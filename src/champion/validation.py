@@ -77,7 +77,15 @@ def inspect_artifact(path: str | os.PathLike[str]) -> LocalArtifact:
         for name in sorted(names):
             full = Path(current, name)
             _check_regular(full, full.lstat(), root)
-            files.append((full.relative_to(root).as_posix(), full, _sha256(full)))
+            relative = full.relative_to(root).as_posix()
+            if "\\" in relative or "\x00" in relative:
+                raise ModelPathError(
+                    f"{str(full)!r} in model path {str(root)!r} has a name that cannot be an "
+                    "artifact name (backslash or NUL); rename it",
+                    field="model_path",
+                    value=str(full),
+                )
+            files.append((relative, full, _sha256(full)))
     if not files:
         raise ModelPathError(
             f"model folder {str(root)!r} is empty; nothing to register",

@@ -64,7 +64,13 @@ from requests.adapters import HTTPAdapter
 
 from champion.local import _mock_dto as dto
 from champion.local.mock import RUN_ID_ENV, MockAzureML, UnmockedServiceCall
-from champion.local.store import ArtifactExists, PropertyConflict, RunRecord, Store
+from champion.local.store import (
+    ArtifactExists,
+    InvalidArtifactPath,
+    PropertyConflict,
+    RunRecord,
+    Store,
+)
 
 #: Where the SDK believes the services are. Loopback, port 9 (discard): a request that somehow
 #: escaped every guard is refused at once instead of waiting on DNS or retries.
@@ -617,6 +623,8 @@ class LocalService:
                 records = self.store.add_artifacts(origin, container, [(p, None, 0) for p in paths])
             except ArtifactExists as exc:
                 return dto.batch_conflict(origin, container, exc.paths)
+            except InvalidArtifactPath as exc:
+                raise dto.service_error(400, str(exc)) from None
             return dto.batch_result(records)
         if name == "list_in_container":
             self._begin("artifacts.list", self._rest_error)

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from champion.local import _sdk
-from champion.local.store import RUN_ORIGIN, ArtifactExists, PropertyConflict, RunRecord
+from champion.local.store import (
+    RUN_ORIGIN,
+    ArtifactExists,
+    InvalidArtifactPath,
+    PropertyConflict,
+    RunRecord,
+    check_artifact_path,
+)
 from champion.local.workspace import Experiment, Workspace
 
 if TYPE_CHECKING:
@@ -379,6 +386,11 @@ class Run:
         return self.upload_files(names, files)
 
     def _refuse_existing(self, names: Sequence[str]) -> None:
+        for name in names:
+            try:
+                check_artifact_path(name)
+            except InvalidArtifactPath as exc:
+                raise _sdk.user_error(str(exc)) from None
         existing = [n for n in names if self._store.get_artifact(RUN_ORIGIN, self._container, n)]
         if existing:
             raise _conflict(ArtifactExists(RUN_ORIGIN, self._container, existing))

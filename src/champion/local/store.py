@@ -200,6 +200,30 @@ class ArtifactExists(StoreConflict):
         )
 
 
+class InvalidArtifactPath(StoreConflict):
+    """An artifact name that could escape a download folder: absolute, a `..` segment, a
+    backslash, a NUL or empty. (svc: Azure's exact rule is unverified; we refuse these so
+    that `download()` can never write outside its target.)"""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"Invalid artifact path {path!r}: artifact names must be relative, use '/' and "
+            "contain no '..' segment"
+        )
+
+
+def check_artifact_path(path: str) -> None:
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise InvalidArtifactPath(path)
+
+
 class PropertyConflict(StoreConflict):
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys = list(keys)
@@ -668,6 +692,8 @@ class Store:
         """Create artifacts `(path, digest, size)` all or none: an existing path is a conflict,
         as the service has no overwrite."""
         now = utcnow()
+        for path, _, _ in entries:
+            check_artifact_path(path)
         with self.transaction() as c:
             paths = [p for p, _, _ in entries]
             clash = [
