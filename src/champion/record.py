@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from champion.decision import Decision
+from champion.redact import redact
 from champion.surface import RunLike
 
 SCHEMA_VERSION = 1
@@ -82,7 +83,7 @@ def write_record(run: RunLike, record: DecisionRecord) -> dict[str, Any]:
         on_run = _read_json(run, DECISION_ARTIFACT)
     else:
         on_run = record.to_dict()
-        body = json.dumps(on_run, indent=2, sort_keys=True).encode()
+        body = redact(json.dumps(on_run, indent=2, sort_keys=True)).encode()
         run.upload_file(DECISION_ARTIFACT, io.BytesIO(body))
     tags = {OUTCOME_TAG: str(on_run["outcome"])}
     if on_run.get("registered_version") is not None:
