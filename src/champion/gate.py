@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,19 +83,17 @@ def register_if_better(run: RunLike, request: RegisterRequest) -> DecisionRecord
         _infra("recording the decision", write_record, parent, record)
         return record
 
-    champion = find_champion(workspace, request.model_name, request.policy)
-    decision = _decide(challenger, champion, request.policy)
+    decision = _decide(
+        challenger, find_champion(workspace, request.model_name, request.policy), request.policy
+    )
     prefix = upload_artifact(parent, request.model_name, artifact)
-
-    version, race = None, False
-    if decision.promote:
-        with registry_lock(workspace):
-            champion = find_champion(workspace, request.model_name, request.policy)
-            decision = _decide(challenger, champion, request.policy)
-            if decision.promote:
-                version = _register(parent, request, challenger, decision, prefix, artifact)
-        race = _race_detected(workspace, request.model_name, champion, version)
-        failpoint("gate.registered")
+    decision, version, race = _decide_and_register(
+        workspace,
+        request,
+        challenger,
+        decision,
+        lambda d: _register(parent, request, challenger, d, prefix, artifact),
+    )
 
     record = DecisionRecord(
         decision=decision,
@@ -123,6 +121,29 @@ def _parent_of(run: RunLike) -> RunLike:
             value=None,
         )
     return parent
+
+
+def _decide_and_register(
+    workspace: Any,
+    request: RegisterRequest,
+    challenger: Challenger,
+    first_look: Decision,
+    register: Callable[[Decision], int],
+) -> tuple[Decision, int | None, bool]:
+    """The critical section: a winner at first look is re-decided against the champion read
+    again while holding the registry, and registered only if it still wins. Returns the final
+    decision, the new version (None if none) and whether another version slipped in."""
+    if not first_look.promote:
+        return first_look, None, False
+    version = None
+    with registry_lock(workspace):
+        champion = find_champion(workspace, request.model_name, request.policy)
+        decision = _decide(challenger, champion, request.policy)
+        if decision.promote:
+            version = register(decision)
+    race = _race_detected(workspace, request.model_name, champion, version)
+    failpoint("gate.registered")
+    return decision, version, race
 
 
 def _decide(challenger: Challenger, champion: Champion | None, policy: Policy) -> Decision:
@@ -374,16 +395,16 @@ def register_file_if_better(
         valid_range=request.policy.valid_range,
     )
     challenger = Challenger(value, source, model_type)
-    champion = find_champion(workspace, request.model_name, request.policy)
-    decision = _decide(challenger, champion, request.policy)
-    version, race = None, False
-    if decision.promote:
-        with registry_lock(workspace):
-            champion = find_champion(workspace, request.model_name, request.policy)
-            decision = _decide(challenger, champion, request.policy)
-            if decision.promote:
-                version = _register_file(workspace, request, challenger, decision, artifact)
-        race = _race_detected(workspace, request.model_name, champion, version)
+    decision = _decide(
+        challenger, find_champion(workspace, request.model_name, request.policy), request.policy
+    )
+    decision, version, race = _decide_and_register(
+        workspace,
+        request,
+        challenger,
+        decision,
+        lambda d: _register_file(workspace, request, challenger, d, artifact),
+    )
     return DecisionRecord(
         decision=decision,
         model_name=request.model_name,

@@ -428,17 +428,3 @@ def model_dto(record: ModelRecord) -> Any:
         derived_model_ids=[],
     )
     return dto
-
-
-def filter_pairs(query: str | None) -> list[tuple[str, str | None]]:
-    """The SDK's `"k1,k2=v2"` tag/property query as the store's `(key, value | None)` filters.
-
-    The SDK joins items without escaping, so a value containing `,` or `=` cannot be expressed;
-    it is split here exactly as the string reads."""
-    if not query:
-        return []
-    pairs: list[tuple[str, str | None]] = []
-    for term in query.split(","):
-        key, sep, value = term.partition("=")
-        pairs.append((key, value if sep else None))
-    return pairs

@@ -70,6 +70,7 @@ from champion.local.store import (
     PropertyConflict,
     RunRecord,
     Store,
+    parse_filter_query,
 )
 
 #: Where the SDK believes the services are. Loopback, port 9 (discard): a request that somehow
@@ -549,13 +550,13 @@ class LocalService:
     def _model_query(self, params: Mapping[str, Any]) -> list[Any]:
         if params.get("dataset_id"):
             return []  # the local workspace links no datasets, so no model matches
-        tags = dto.filter_pairs(params.get("tags"))
+        tags = parse_filter_query(params.get("tags"))
         if params.get("tag"):
             tags.append((str(params["tag"]), None))
         records = self.store.query_models(
             name=params.get("name"),
             tags=tags,
-            properties=dto.filter_pairs(params.get("properties")),
+            properties=parse_filter_query(params.get("properties")),
             run_id=params.get("run_id"),
             framework=params.get("framework"),
             latest_only=bool(params.get("latest_version_only")),
