@@ -30,7 +30,10 @@ def _local_run() -> Any:
 def _azureml_run() -> Any:
     from azureml.core import Run
 
-    return Run.get_context(allow_offline=False)
+    from champion.retry import call_with_retry
+
+    # get_context() GETs the run: a transient failure at start-up is retried like any other
+    return call_with_retry("loading the step's run", lambda: Run.get_context(allow_offline=False))
 
 
 def _local_workspace() -> Any:

@@ -87,3 +87,33 @@ def test_verify_reports_a_corrupt_or_missing_blob(pipeline):
 
     assert not report.healthy
     assert any("corrupt" in p for p in report.problems)
+
+
+def test_cli_verify_exits_3_on_damage_and_gc_reports(pipeline, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"precious")
+    assert pipeline.register(run).returncode == 0
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CHAMPION_WORKSPACE": str(pipeline.ws_path)}
+        return subprocess.run(
+            [sys.executable, "-m", "champion.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    healthy = cli("verify")
+    assert healthy.returncode == 0, healthy.stdout
+    assert "healthy" in healthy.stdout
+    assert "removed 0 orphan blob(s)" in cli("gc", "--min-age", "0").stdout
+    for blob in (pipeline.ws_path / "blobs").rglob("*"):
+        if blob.is_file() and blob.read_bytes() == b"precious":
+            blob.write_bytes(b"rotten")
+    damaged = cli("verify")
+    assert damaged.returncode == 3
+    assert "PROBLEM" in damaged.stdout and "corrupt" in damaged.stdout

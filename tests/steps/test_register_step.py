@@ -195,6 +195,17 @@ def test_parent_and_step_disagreeing_is_a_conflict(pipeline):
     assert pipeline.snapshot() == before
 
 
+def test_two_step_runs_of_that_name_both_carrying_the_metric_is_a_conflict(pipeline):
+    run = pipeline.new_run(step_tags={"accuracy": "0.91"})
+    twin = pipeline._run(run.parent, "train")
+    twin.set_tags({"accuracy": "0.91"})  # e.g. a retried training step
+    before = pipeline.snapshot()
+    result = pipeline.register(run)
+    assert result.returncode == 2
+    assert "ambiguous" in result.stderr
+    assert pipeline.snapshot() == before
+
+
 def test_champion_without_metric_fails_closed(pipeline, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "old.pkl").write_bytes(b"old model")
@@ -227,7 +238,7 @@ def test_champion_with_unparsable_metric_fails_closed(pipeline, tmp_path, monkey
     assert pipeline.snapshot() == before
 
 
-@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "a:b", "-lead", "x" * 256, "é"])
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "a:b", "-lead", "x" * 256, "é", ""])
 def test_invalid_model_name_exits_2(pipeline, name):
     run = pipeline.new_run({"accuracy": "0.9"})
     before = pipeline.snapshot()

@@ -125,3 +125,29 @@ def test_a_failed_registration_call_exits_3_and_leaves_no_version(pipeline):
     assert result.returncode == 3
     assert "registering iris failed" in result.stderr
     assert pipeline.versions() == []
+
+
+def test_a_registration_committed_before_a_timeout_is_found_not_repeated(pipeline, tmp_path):
+    """The service registered the version, the client timed out: the retry must find that
+    version by the pipeline run's id instead of registering a second one."""
+    seed = pipeline.register(pipeline.new_run({"accuracy": "0.9"}), real_sdk=True)
+    assert seed.returncode == 0, seed.stderr
+    run = pipeline.new_run({"accuracy": "0.95"})
+    result = pipeline.register(
+        run,
+        real_sdk=True,
+        env={"CHAMPION_MOCK_FAULTS": "models.register=timeout-after-commit", **FAST_RETRIES},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "promoted as iris:2" in result.stdout
+    assert pipeline.versions() == [1, 2]  # not [1, 2, 3]
+
+
+def test_timeouts_are_retried(pipeline):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    faults = "models.query=timeout x2,runs.get=timeout,artifacts.create=timeout"
+    result = pipeline.register(
+        run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": faults, **FAST_RETRIES}
+    )
+    assert result.returncode == 0, result.stderr
+    assert pipeline.versions() == [1]

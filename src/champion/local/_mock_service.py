@@ -63,7 +63,7 @@ from azureml.core.run import _SubmittedRun
 from requests.adapters import HTTPAdapter
 
 from champion.local import _mock_dto as dto
-from champion.local.mock import RUN_ID_ENV, MockAzureML, UnmockedServiceCall
+from champion.local.mock import RUN_ID_ENV, MockAzureML, UnmockedServiceCall, _Fault
 from champion.local.store import (
     ArtifactExists,
     InvalidArtifactPath,
@@ -145,6 +145,13 @@ def _bind(
     return params
 
 
+def _timeout(operation: str) -> Exception:
+    """What `requests` raises when the service does not answer in time."""
+    import requests
+
+    return requests.exceptions.ReadTimeout(f"injected timeout for {operation}: read timed out")
+
+
 class LocalService:
     """The store, speaking the service's protocol to one `MockAzureML` session."""
 
@@ -183,10 +190,19 @@ class LocalService:
         ws._discovery_url_internal = ENDPOINT
         return ws
 
-    def _begin(self, operation: str, error: Callable[[int, str, float | None], Exception]) -> None:
+    def _begin(
+        self, operation: str, error: Callable[[int, str, float | None], Exception]
+    ) -> _Fault | None:
+        """Count the call and raise its injected fault; a timeout injected `after_commit` is
+        returned instead, for the caller to raise once the operation is done."""
         fault = self._mock._record(operation)
-        if fault is not None:
-            raise error(fault.status, f"injected fault for {operation}", fault.retry_after)
+        if fault is None:
+            return None
+        if fault.status == 0:
+            if fault.after_commit:
+                return fault
+            raise _timeout(operation)
+        raise error(fault.status, f"injected fault for {operation}", fault.retry_after)
 
     @staticmethod
     def _rest_error(status: int, message: str, retry_after: float | None) -> Exception:
@@ -489,7 +505,13 @@ class LocalService:
                 f"mock_azureml: the local workspace does not implement the model operation {name}"
             )
         params = _bind(func, client._workspace_arguments, args, kwargs)
-        self._begin(operation, self._model_error)
+        committed_then_timeout = self._begin(operation, self._model_error)
+        result = self._models_dispatch(name, params)
+        if committed_then_timeout is not None:
+            raise _timeout(operation)
+        return result
+
+    def _models_dispatch(self, name: str, params: dict[str, Any]) -> Any:
         if name == "register":
             return self._model_register(params["body"])
         if name == "list_query":

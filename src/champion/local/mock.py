@@ -69,9 +69,10 @@ class UnmockedServiceCall(RuntimeError):
 
 @dataclass
 class _Fault:
-    status: int
+    status: int  # 0 for a timeout
     retry_after: float | None
     remaining: int
+    after_commit: bool = False  # the service did the work, then the client timed out
 
 
 # Active sessions, innermost last: patches nest, so they must be undone in reverse order.
@@ -188,6 +189,20 @@ class MockAzureML:
             raise ValueError(f"times must be at least 1, got {times!r}")
         with self._lock:
             self._faults.setdefault(operation, []).append(_Fault(status, retry_after, times))
+
+    def inject_timeout(self, operation: str, times: int = 1, after_commit: bool = False) -> None:
+        """Make the next `times` calls of `operation` time out on the client side, as a dropped
+        connection or a slow service does (`requests.exceptions.ReadTimeout`). With
+        `after_commit` the service completes the operation first, so a retry that repeats it
+        blindly would do it twice: the case a registration retry must handle."""
+        if operation not in OPERATIONS:
+            raise ValueError(
+                f"unknown operation {operation!r}; expected one of {', '.join(sorted(OPERATIONS))}"
+            )
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times!r}")
+        with self._lock:
+            self._faults.setdefault(operation, []).append(_Fault(0, None, times, after_commit))
 
     # ------------------------------------------------------------------ used by the service
 

@@ -11,7 +11,8 @@ the script: it starts the mock on `$CHAMPION_WORKSPACE`, selects the azureml bac
 
 `CHAMPION_MOCK_FAULTS` injects service faults into the mock for the whole step, so a step can
 be tested end to end against a failing Azure ML: a comma-separated list of
-`operation=status[xtimes]`, e.g. `models.query=500` or `models.register=503x2` (operation names:
+`operation=status|timeout|timeout-after-commit[xtimes]`, e.g. `models.query=500`,
+`models.register=503x2` or `models.register=timeout-after-commit` (operation names:
 `champion.local.mock.OPERATIONS`).
 
 The script's exit status is this process's exit status, including `sys.exit(n)` and an uncaught
@@ -30,15 +31,18 @@ BACKEND_ENV = "CHAMPION_BACKEND"
 FAULTS_ENV = "CHAMPION_MOCK_FAULTS"
 
 
-def parse_faults(spec: str) -> list[tuple[str, int, int]]:
-    """`"models.query=500,models.register=503x2"` -> [(operation, status, times), ...]."""
+def parse_faults(spec: str) -> list[tuple[str, str, int]]:
+    """`"models.query=500,models.register=timeout-after-commit x2"` -> [(operation, kind, times)]
+    where kind is an HTTP status, `timeout`, or `timeout-after-commit` (the service did the work,
+    then the client timed out)."""
     faults = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         operation, _, rest = item.partition("=")
-        status, _, times = rest.partition("x")
-        if not operation or not status.isdigit() or (times and not times.isdigit()):
-            raise ValueError(f"{FAULTS_ENV}: {item!r} is not operation=status[xtimes]")
-        faults.append((operation, int(status), int(times or 1)))
+        kind, _, times = rest.replace(" ", "").partition("x")
+        valid_kind = kind.isdigit() or kind in ("timeout", "timeout-after-commit")
+        if not operation or not valid_kind or (times and not times.isdigit()):
+            raise ValueError(f"{FAULTS_ENV}: {item!r} is not operation=status|timeout[xtimes]")
+        faults.append((operation, kind, int(times or 1)))
     return faults
 
 
@@ -72,8 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"sdk_shim: {exc}\n")
         return 2
     with mock_azureml(workspace) as mock:
-        for operation, status, times in faults:
-            mock.inject_fault(operation, status, times)
+        for operation, kind, times in faults:
+            if kind.isdigit():
+                mock.inject_fault(operation, int(kind), times)
+            else:
+                mock.inject_timeout(operation, times, after_commit=kind.endswith("after-commit"))
         try:
             runpy.run_path(script, run_name="__main__")
         except SystemExit as exc:
