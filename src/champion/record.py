@@ -12,10 +12,12 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from champion.decision import Decision
+from champion.decision import Decision, Outcome
+from champion.errors import InputError
 from champion.redact import redact
 from champion.surface import RunLike
 
@@ -94,6 +96,16 @@ def write_record(run: RunLike, record: DecisionRecord) -> dict[str, Any]:
     return on_run
 
 
+def read_record(run: RunLike) -> dict[str, Any] | None:
+    """The decision record on `run` (a pipeline run), or None when no register step wrote one.
+
+    The counterpart of `write_record`, for whoever submitted the pipeline: a build reads the
+    verdict back from the run rather than from the step's console."""
+    if DECISION_ARTIFACT not in run.get_file_names():
+        return None
+    return _read_json(run, DECISION_ARTIFACT)
+
+
 def _read_json(run: RunLike, name: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         target = os.path.join(tmp, "record.json")
@@ -107,6 +119,12 @@ def _read_json(run: RunLike, name: str) -> dict[str, Any]:
 
 _VSO_ESCAPES = {"%": "%AZP25", "\r": "%0D", "\n": "%0A", "]": "%5D", ";": "%3B"}
 _VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+_VALUE_SHAPES = {
+    "champion_outcome": re.compile("|".join(outcome.value for outcome in Outcome)),
+    "champion_version": re.compile(r"[1-9][0-9]{0,9}|"),
+    # Azure ML's model name rule (azureml._model_management._util.model_name_validation).
+    "champion_model": re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-._]{0,254}"),
+}
 
 
 def escape_vso(value: str) -> str:
@@ -124,8 +142,51 @@ def devops_commands(record: DecisionRecord) -> list[str]:
         "champion_version": str(record.registered_version or ""),
         "champion_model": record.model_name,
     }
+    return _setvariable_lines(values)
+
+
+def devops_commands_for(on_run: Mapping[str, Any]) -> list[str]:
+    """`devops_commands` for a record read back from a run (`read_record`): the same variables
+    from the JSON's `outcome`, `registered_version` and `model_name`.
+
+    A record on a run can be edited by anyone with access to the workspace, and a later job may
+    echo the variable unescaped, so each value must also have the shape a register step writes
+    (an outcome name, a version number, a valid model name): InputError otherwise."""
+    keys = {
+        "champion_outcome": "outcome",
+        "champion_version": "registered_version",
+        "champion_model": "model_name",
+    }
+    values = {name: "" if on_run.get(k) is None else str(on_run[k]) for name, k in keys.items()}
+    for name, value in values.items():
+        if not _VALUE_SHAPES[name].fullmatch(value):
+            raise InputError(
+                f"the decision record's value for {name} is not what a register step writes: "
+                f"{value!r}",
+                field=name,
+                value=value,
+            )
+    return _setvariable_lines(values)
+
+
+def _setvariable_lines(values: Mapping[str, str]) -> list[str]:
     lines = []
     for name, value in values.items():
         assert _VARIABLE_NAME.fullmatch(name)
         lines.append(f"##vso[task.setvariable variable={name};isOutput=true]{escape_vso(value)}")
     return lines
+
+
+# Characters at which the agent's line reader (or a wrapping console) may start a new line.
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def neutralize_logging_commands(text: str) -> str:
+    """`text` made safe to print on an Azure DevOps agent: no logging command can start in it.
+
+    The agent acts on `##vso[` anywhere in a line (any case) and on `##[` formatting commands,
+    so every `##` is broken up, and every character that could start a new line is shown as its
+    `%XX` code. Use it for anything read from a run (tags, record, logs); only our own
+    `devops_commands` lines may reach the agent unfiltered."""
+    text = _LINE_BREAKS.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    return text.replace("##", "#%23")

@@ -246,7 +246,9 @@ def test_iris_spec_carries_what_the_azure_builder_needs() -> None:
     model_dir = DataReference("model_dir")
     build = PipelineParameter("build_number", "local")
     assert spec.source_directory == ROOT / "steps" and spec.parameters == (build,)
-    assert train.script == "train.py" and train.outputs == (model_dir,) and train.allow_reuse
+    assert train.script == "train.py" and train.outputs == (model_dir,)
+    # a reused train step would not tag the new pipeline run with its metric
+    assert not train.allow_reuse
     assert train.arguments == ("--data", "/d.csv", "--seed", "3", "--output-dir", model_dir)
     assert register.script == "register_model.py" and register.inputs == (model_dir,)
     assert register.arguments == (
