@@ -76,17 +76,24 @@ def register_if_better(run: RunLike, request: RegisterRequest) -> DecisionRecord
     parent = _parent_of(run)
     workspace = parent.experiment.workspace
     challenger = read_challenger(parent, request.policy, request.training_step_name)
+    files = set(_infra("listing the pipeline run's files", parent.get_file_names))
 
-    earlier = _registered_by(workspace, request.model_name, parent.id)
+    # Only a run that already holds this model's artifact can have registered it: the
+    # registry is asked only then, which keeps the common path one round trip shorter.
+    earlier = (
+        _registered_by(workspace, request.model_name, parent.id)
+        if _has_model_artifacts(files, request.model_name)
+        else None
+    )
     if earlier is not None:
         record = _already_registered(request, parent, challenger, earlier, artifact)
-        _infra("recording the decision", write_record, parent, record)
+        _record(parent, record, files)
         return record
 
     decision = _decide(
         challenger, find_champion(workspace, request.model_name, request.policy), request.policy
     )
-    prefix = upload_artifact(parent, request.model_name, artifact)
+    prefix = upload_artifact(parent, request.model_name, artifact, files)
     decision, version, race = _decide_and_register(
         workspace,
         request,
@@ -107,8 +114,26 @@ def register_if_better(run: RunLike, request: RegisterRequest) -> DecisionRecord
         model_type=challenger.model_type,
         race_detected=race,
     )
-    _infra("recording the decision", write_record, parent, record)
+    _record(parent, record, files)
     return record
+
+
+def _record(parent: RunLike, record: DecisionRecord, files: set[str]) -> None:
+    """Write the record; the listing taken at the start spares a round trip on the first try
+    only, since a failed try may have uploaded the record already."""
+    hint: list[set[str] | None] = [files]
+
+    def attempt() -> None:
+        known, hint[0] = hint[0], None
+        write_record(parent, record, known)
+
+    _infra("recording the decision", attempt)
+
+
+def _has_model_artifacts(files: set[str], model_name: str) -> bool:
+    return any(
+        f.startswith((f"outputs/{model_name}/", f"outputs/{model_name}.retry")) for f in files
+    )
 
 
 def _parent_of(run: RunLike) -> RunLike:
@@ -164,7 +189,8 @@ def read_challenger(parent: RunLike, policy: Policy, training_step_name: str | N
     Two sources that disagree, or two step runs of that name that both carry the metric, are a
     conflict: guessing which one is right could promote the wrong model."""
     metric = policy.metric
-    parent_tags = dict(_infra("reading the pipeline run's tags", parent.get_tags))
+    # `run.parent` has just fetched the pipeline run; its tags are current, no second GET
+    parent_tags = dict(parent.tags or {})
     step_tags = _step_tags(parent, metric, training_step_name)
     sources = []
     if metric in parent_tags:
@@ -214,7 +240,8 @@ def _step_tags(
     if not step_name:
         return []
     children = _infra("listing the pipeline's step runs", lambda: list(parent.get_children()))
-    return [(child.id, dict(child.get_tags())) for child in children if child.name == step_name]
+    # the listing carries each child's tags: no GET per child
+    return [(child.id, dict(child.tags or {})) for child in children if child.name == step_name]
 
 
 # ---------------------------------------------------------------------- artifact
@@ -229,7 +256,9 @@ class _PartialUpload(Exception):
     created the artifact. Azure ML has no overwrite, so the model goes under a fresh prefix."""
 
 
-def upload_artifact(parent: RunLike, model_name: str, artifact: LocalArtifact) -> str:
+def upload_artifact(
+    parent: RunLike, model_name: str, artifact: LocalArtifact, files: set[str] | None = None
+) -> str:
     """Upload to `outputs/<model_name>/...` on the pipeline run and return that prefix.
 
     A name already on the run (a retried step) is compared by digest: the same bytes are reused,
@@ -239,7 +268,7 @@ def upload_artifact(parent: RunLike, model_name: str, artifact: LocalArtifact) -
     for attempt in range(UPLOAD_PREFIX_ATTEMPTS):
         prefix = f"outputs/{model_name}" + (f".retry{attempt}" if attempt else "")
         try:
-            _upload_under(parent, prefix, artifact)
+            _upload_under(parent, prefix, artifact, files if attempt == 0 else None)
         except _PartialUpload:
             continue
         return prefix
@@ -252,8 +281,14 @@ def upload_artifact(parent: RunLike, model_name: str, artifact: LocalArtifact) -
     )
 
 
-def _upload_under(parent: RunLike, prefix: str, artifact: LocalArtifact) -> None:
-    existing = set(_infra("listing the pipeline run's files", parent.get_file_names))
+def _upload_under(
+    parent: RunLike, prefix: str, artifact: LocalArtifact, files: set[str] | None
+) -> None:
+    existing = (
+        files
+        if files is not None
+        else set(_infra("listing the pipeline run's files", parent.get_file_names))
+    )
     for relative, local, digest in artifact.files:
         name = f"{prefix}/{relative}"
         if name in existing:

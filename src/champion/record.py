@@ -75,13 +75,16 @@ class DecisionRecord:
         )
 
 
-def write_record(run: RunLike, record: DecisionRecord) -> dict[str, Any]:
-    """Upload the JSON and tag the run; return the record that is on the run.
+def write_record(
+    run: RunLike, record: DecisionRecord, files: set[str] | None = None
+) -> dict[str, Any]:
+    """Upload the JSON and tag the run; return the record that is on the run. `files` is the
+    run's file listing if the caller has one (it saves a round trip).
 
     A retried step finds the first attempt's record in place (artifacts have no overwrite) and
     keeps it: the first verdict is the one that happened, and the tags are set from it, so the
     JSON and the tags never disagree, even after a crash between the upload and the tagging."""
-    if DECISION_ARTIFACT in run.get_file_names():
+    if DECISION_ARTIFACT in (files if files is not None else run.get_file_names()):
         on_run = _read_json(run, DECISION_ARTIFACT)
     else:
         on_run = record.to_dict()
