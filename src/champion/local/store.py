@@ -860,24 +860,38 @@ class Store:
     ) -> list[ModelRecord]:
         """Models newest first; each `(key, None)` filter means "key present", `(key, v)` means
         "key equals v"; all filters must hold. `latest_only` keeps the newest match per name."""
-        where = ["m.deleted=0"]
-        params: list[Any] = []
-        for column, value in (("m.name", name), ("m.run_id", run_id), ("m.framework", framework)):
-            if value is not None:
+        filters = [
+            (kind, key, value)
+            for kind, pairs in (("t", tags), ("p", properties))
+            for key, value in pairs
+        ]
+        # Drive the query from the most selective filter's index range (a key=value one if
+        # any), so a tag search costs the number of matches, not the number of versions.
+        filters.sort(key=lambda f: f[2] is None)
+        source, params = "models m", []
+        if filters:
+            kind, key, value = filters.pop(0)
+            source = "model_kv d CROSS JOIN models m ON m.seq = d.model_seq"
+            where = ["d.kind=?", "d.key=?"] + (["d.value=?"] if value is not None else [])
+            params += [kind, key] + ([value] if value is not None else [])
+            where.append("m.deleted=0")
+        else:
+            where = ["m.deleted=0"]
+        for column, wanted in (("m.name", name), ("m.run_id", run_id), ("m.framework", framework)):
+            if wanted is not None:
                 where.append(f"{column}=?")
+                params.append(wanted)
+        for kind, key, value in filters:
+            clause = (
+                "EXISTS (SELECT 1 FROM model_kv kv WHERE kv.model_seq=m.seq AND kv.kind=?"
+                " AND kv.key=?"
+            )
+            params += [kind, key]
+            if value is not None:
+                clause += " AND kv.value=?"
                 params.append(value)
-        for kind, pairs in (("t", tags), ("p", properties)):
-            for key, value in pairs:
-                clause = (
-                    "EXISTS (SELECT 1 FROM model_kv kv WHERE kv.model_seq=m.seq AND kv.kind=?"
-                    " AND kv.key=?"
-                )
-                params += [kind, key]
-                if value is not None:
-                    clause += " AND kv.value=?"
-                    params.append(value)
-                where.append(clause + ")")
-        sql = f"SELECT m.* FROM models m WHERE {' AND '.join(where)} ORDER BY m.seq DESC"
+            where.append(clause + ")")
+        sql = f"SELECT m.* FROM {source} WHERE {' AND '.join(where)} ORDER BY m.seq DESC"
         if limit is not None and not latest_only:
             sql += f" LIMIT {int(limit)}"
         records = [_model(r) for r in self._query(sql, params)]
