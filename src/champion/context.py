@@ -105,3 +105,18 @@ def registry_lock(workspace: Any) -> contextlib.AbstractContextManager[Any]:
     if isinstance(workspace, LocalWorkspace):
         return workspace._store.transaction()
     return contextlib.nullcontext()
+
+
+def latest_model(workspace: Any, name: str) -> Any:
+    """`Model(ws, name)`: the latest version of `name`, or None for the local workspace when
+    there is none. Azure's answer to "none" is the SDK's ModelNotFound exception (the caller
+    tells it apart); the local workspace answers directly, because building the SDK's exception
+    imports azureml (~600 modules, ~0.6 s) on a first model's otherwise light path."""
+    from champion.local import Workspace as LocalWorkspace
+
+    if isinstance(workspace, LocalWorkspace):
+        from champion.local import Model as LocalModel
+
+        found = workspace._store.query_models(name=name, limit=1)
+        return LocalModel(workspace, _record=found[0], expand=False) if found else None
+    return model_class(workspace)(workspace, name, expand=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from champion.context import model_class
+from champion.context import latest_model
 from champion.decision import Policy
 from champion.errors import InfrastructureError, UnscoredChampionError
 from champion.metrics import parse_metric
@@ -45,10 +45,9 @@ def find_champion(workspace: Any, name: str, policy: Policy) -> Champion | None:
     """The latest registered version of `name` and its metric property, or None if there is no
     model of that name. Fails closed: any other lookup error is an InfrastructureError, and a
     champion whose metric is missing fails unless the policy allows an unscored champion."""
-    model_cls = model_class(workspace)
     action = f"looking up the champion model {name!r}"
     try:
-        model = call_with_retry(action, lambda: model_cls(workspace, name, expand=False))
+        model = call_with_retry(action, lambda: latest_model(workspace, name))
     except InfrastructureError as exc:  # transient failures, retried until exhausted
         raise InfrastructureError(
             f"{exc.message}; nothing was registered", field="model_name", value=name
@@ -62,6 +61,8 @@ def find_champion(workspace: Any, name: str, policy: Policy) -> Champion | None:
             field="model_name",
             value=name,
         ) from exc
+    if model is None:
+        return None
     return _score(model, name, policy)
 
 

@@ -90,7 +90,7 @@ CREATE TABLE models (
     UNIQUE (name, version)
 );
 CREATE INDEX models_name ON models(name, deleted, seq);
-CREATE INDEX models_run ON models(run_id);
+CREATE INDEX models_run ON models(run_id, name, deleted, seq);
 CREATE TABLE model_kv (
     model_seq INTEGER NOT NULL REFERENCES models(seq),
     kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT
