@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SRC    := src tests steps pipelines
+SRC    := src tests steps pipelines bench
 
 .PHONY: run test lint format bench clean
 
