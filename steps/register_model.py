@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     from champion.redact import redact
 
     try:
-        policy = Policy(
+        policy = Policy.from_flags(
             args.metric,
-            direction="lower" if args.lower_is_better else "higher",
+            lower_is_better=args.lower_is_better,
             min_delta=args.min_delta,
             floor=args.floor,
             allow_unscored_champion=args.allow_unscored_champion,

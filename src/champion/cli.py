@@ -312,9 +312,9 @@ def cmd_register(args: argparse.Namespace) -> int:
     from champion.decision import Outcome, Policy
     from champion.gate import RegisterRequest, register_file_if_better
 
-    policy = Policy(
+    policy = Policy.from_flags(
         args.metric,
-        direction="lower" if args.lower_is_better else "higher",
+        lower_is_better=args.lower_is_better,
         min_delta=args.min_delta,
         floor=args.floor,
         allow_unscored_champion=args.allow_unscored_champion,

@@ -84,6 +84,25 @@ class Policy:
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
+    @classmethod
+    def from_flags(
+        cls,
+        metric: str,
+        *,
+        lower_is_better: bool,
+        min_delta: float,
+        floor: float | None,
+        allow_unscored_champion: bool,
+    ) -> Policy:
+        """The policy the step's and the CLI's flags describe (`--lower-is-better` etc.)."""
+        return cls(
+            metric,
+            direction="lower" if lower_is_better else "higher",
+            min_delta=min_delta,
+            floor=floor,
+            allow_unscored_champion=allow_unscored_champion,
+        )
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready, numbers as exact strings, so the record shows the rule actually applied."""
         return {

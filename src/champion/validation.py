@@ -17,12 +17,12 @@ from pathlib import Path
 from champion.errors import InputError, ModelPathError
 
 # azureml-core's model_name_validation, so a name we accept is one Azure ML accepts.
-_MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
+MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
 _CHUNK = 1024 * 1024
 
 
 def validate_model_name(name: str) -> str:
-    if not _MODEL_NAME.fullmatch(name):
+    if not MODEL_NAME.fullmatch(name):
         raise InputError(
             f"model name {name!r} is invalid: use 1-255 letters, digits, '-', '.' or '_', "
             "starting with a letter or digit (Azure ML's rule)",

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_MODEL_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
+from champion.validation import MODEL_NAME
+
 _EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
 
 
@@ -72,7 +73,7 @@ def model_not_found(**criteria: Any) -> Exception:
 
 
 def validate_model_name(name: object) -> None:
-    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+    if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise webservice_error(
             "Error, provided model name is invalid. It must only consist of letters, numbers, "
             "dashes, periods, or underscores, start with a letter or number, and be between 1 and "

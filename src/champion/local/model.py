@@ -9,7 +9,6 @@ tags, `Model.register` resolves paths against the working directory and refuses 
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import uuid
 from collections.abc import Mapping, Sequence
@@ -530,12 +529,3 @@ def _collect_paths(
     else:
         return [model_path], [os.path.basename(os.path.abspath(model_path))]
     return files, [os.path.relpath(f, parent).replace(os.sep, "/") for f in files]
-
-
-def dumps_record(model: Model) -> str:
-    """A compact JSON view of a model for the CLI."""
-    return json.dumps(
-        {k: v for k, v in model.serialize().items() if v not in (None, [], {})},
-        indent=2,
-        default=str,
-    )

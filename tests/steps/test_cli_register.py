@@ -1,0 +1,82 @@
+"""`champion register`: the same gate for a model trained outside a pipeline, as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from champion.local import Model, Workspace
+
+
+def register(ws: Path, model: Path, value: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHAMPION_WORKSPACE": str(ws)}
+    env.pop("CHAMPION_RUN_ID", None)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "champion.cli",
+            "register",
+            "--model-name",
+            "iris",
+            "--model-path",
+            str(model),
+            "--metric-value",
+            value,
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ws.parent,
+    )
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    elsewhere = tmp_path / "trained" / "model.pkl"  # outside the CWD: Model.register's rule
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(b"a model trained by hand")
+    return elsewhere
+
+
+def test_first_then_loss_then_win(tmp_path, model):
+    ws = tmp_path / "ws"
+    first = register(ws, model, "0.9", "--build-number", "7", "--model-type", "SVC")
+    assert first.returncode == 0, first.stderr
+    assert "first as iris:1" in first.stdout
+
+    loss = register(ws, model, "0.85", "--fail-on-reject")
+    assert loss.returncode == 1
+    win = register(ws, model, "0.95")
+    assert win.returncode == 0, win.stderr
+
+    champion = Model(Workspace(ws), "iris")
+    assert champion.version == 2
+    assert champion.properties["accuracy"] == "0.95"
+    assert champion.properties["champion.previous_version"] == "1"
+    assert Model(Workspace(ws), "iris", version=1).properties["build_number"] == "7"
+    assert champion.run_id is None  # workspace-level registration: no run to link
+
+
+@pytest.mark.parametrize("value", ["95%", "nan", "1.5", ""])
+def test_bad_metric_value_exits_2_and_changes_nothing(pipeline, model, value):
+    ws = pipeline.ws_path
+    assert register(ws, model, "0.9").returncode == 0
+    before = pipeline.snapshot()
+    result = register(ws, model, value)
+    assert result.returncode == 2
+    assert "--metric-value" in result.stderr and repr(value) in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_missing_model_path_exits_2(tmp_path):
+    ws = tmp_path / "ws"
+    result = register(ws, tmp_path / "missing.pkl", "0.9")
+    assert result.returncode == 2
+    assert "missing.pkl" in result.stderr
