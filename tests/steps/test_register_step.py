@@ -160,6 +160,8 @@ BAD_VALUES = [
     "0x1p-1",
     "95",
     "-0.01",
+    "1e-400",  # underflows to 0.0: stored and compared as a number the tag does not say
+    "1.00000000000000000001",  # outside [0, 1], though the float it rounds to is 1.0
 ]
 
 
@@ -226,15 +228,36 @@ def test_champion_without_metric_fails_closed(pipeline, tmp_path, monkeypatch):
     assert record["policy"]["allow_unscored_champion"] is True
 
 
-def test_champion_with_unparsable_metric_fails_closed(pipeline, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stored", ["95%", "1e-400", "0.99999999999999999999"])
+def test_champion_with_unparsable_metric_fails_closed(pipeline, tmp_path, monkeypatch, stored):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "old.pkl").write_bytes(b"old model")
-    Model.register(pipeline.ws, "old.pkl", "iris", properties={"accuracy": "95%"})
+    Model.register(pipeline.ws, "old.pkl", "iris", properties={"accuracy": stored})
     run = pipeline.new_run({"accuracy": "0.99"})
     before = pipeline.snapshot()
     result = pipeline.register(run, "--allow-unscored-champion")
     assert result.returncode == 2
-    assert "model iris:1 property 'accuracy'" in result.stderr
+    assert "model iris:1 property 'accuracy'" in result.stderr and repr(stored) in result.stderr
+    assert pipeline.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"),
+    [
+        ("--floor", "1e-400", "underflows to 0.0"),
+        ("--min-delta", "0.00000000000000000001e-400", "underflows to 0.0"),
+        ("--floor", "0.99999999999999999999", "stored and compared as 1.0"),
+        ("--min-delta", "0.0_1", "not a plain decimal"),  # float() takes underscores
+        ("--min-delta", "nan", "not a plain decimal"),
+    ],
+)
+def test_policy_flags_are_parsed_as_exactly_as_metrics(pipeline, flag, value, reason):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, flag, value)
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "policy_invalid" in line and flag in line and repr(value) in line and reason in line
     assert pipeline.snapshot() == before
 
 
