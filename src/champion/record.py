@@ -18,6 +18,7 @@ from typing import Any
 
 from champion.decision import Decision, Outcome
 from champion.errors import InputError
+from champion.failpoints import failpoint
 from champion.redact import redact
 from champion.surface import RunLike
 
@@ -146,6 +147,7 @@ def write_record(
         on_run = record.to_dict()
         body = redact(json.dumps(on_run, indent=2, sort_keys=True)).encode()
         run.upload_file(name, io.BytesIO(body))
+        failpoint("record.uploaded")
     tags = tags_for(name, on_run)
     # Tags of an earlier attempt that this record does not have (the version of a registration
     # the retry did not repeat). Only a run that already held a record can have any, so only a
