@@ -183,9 +183,10 @@ def _check_exact(
         raw,
         source,
         name,
-        f"is not exactly a float: it would be stored and compared as {value!r}, a different "
-        "number (a float holds 15 to 17 significant digits)",
-        expected=f"a number a float holds exactly, e.g. {value!r} if that is what you mean",
+        f"has more digits than a float keeps: it would be stored and compared as {value!r}, "
+        "a different number",
+        expected=f"the number as a float writes it back, e.g. {value!r} if that is what you "
+        "mean (a float keeps 15 to 17 significant digits)",
     )
 
 
