@@ -16,8 +16,8 @@ let rounding decide: ``0.8 - 0.6 > 0.2`` is True in binary floating point while
 ``0.8 > 0.6 + 0.2`` is False, yet a person reading the tags sees a tie. Exact decimal arithmetic
 makes ``challenger - champion > min_delta`` and ``challenger > champion + min_delta`` the same
 test, and makes the result what the recorded strings say. And the recorded strings are what
-the tags say: ``parse_metric`` refuses any text whose float would be a different number. Floor checks need no arithmetic, so
-plain float comparison is already exact.
+the tags say: ``parse_metric`` refuses any text whose float would be a different number. Floor
+checks need no arithmetic, so plain float comparison is already exact.
 """
 
 from __future__ import annotations
