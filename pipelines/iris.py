@@ -80,7 +80,7 @@ def build_spec(
     """
     model_dir = DataReference("model_dir")
     build_number = PipelineParameter("build_number", "local")
-    data_args = ["--data", data] if data is not None else []
+    data_args = ["--data", data if data is not None else str(DEFAULT_DATA)]
     train = Step(
         name=TRAIN_STEP,
         script="train.py",

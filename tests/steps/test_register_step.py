@@ -299,10 +299,15 @@ def test_no_parent_run_exits_2(pipeline):
     assert pipeline.snapshot() == before
 
 
-def test_outside_any_run_exits_3(pipeline):
-    result = pipeline.register(None)
-    assert result.returncode == 3
-    assert "RunEnvironmentException" in result.stderr
+@pytest.mark.parametrize("real_sdk", [False, True], ids=["local", "real-sdk"])
+def test_outside_any_run_exits_2_with_one_line_saying_what_to_do(pipeline, real_sdk):
+    before = pipeline.snapshot()
+    result = pipeline.register(None, real_sdk=real_sdk)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()  # no traceback
+    assert "not running inside a run" in line
+    assert "CHAMPION_RUN_ID" in line and "champion register" in line
+    assert pipeline.snapshot() == before
 
 
 # ---------------------------------------------------------------------- retries and folders
