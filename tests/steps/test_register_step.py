@@ -138,13 +138,47 @@ def test_parent_tag_wins_when_both_agree(pipeline, tmp_path):
     assert "pipeline run" in decision_of(run.parent, tmp_path)["challenger_source"]
 
 
-def test_step_with_another_name_is_not_read(pipeline):
+def test_step_with_another_name_is_not_read_and_the_names_seen_are_listed(pipeline):
     run = pipeline.new_run(step_tags={"accuracy": "0.91"}, step_name="prep")
     before = pipeline.snapshot()
     result = pipeline.register(run)
     assert result.returncode == 2
-    assert "no 'accuracy' tag" in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "no 'accuracy' tag" in line
+    assert "step runs seen: 'prep', 'register'" in line
     assert pipeline.snapshot() == before
+
+
+@pytest.mark.parametrize("real_sdk", [False, True], ids=["local", "real-sdk"])
+def test_a_training_run_made_with_child_run_is_found_by_its_step_name(pipeline, real_sdk):
+    """`parent.child_run(name="train")` is named "<parent name>>train" by the SDK: the gate
+    matches the last segment, as a user who called it "train" expects."""
+    run = pipeline.new_run()
+    hand_made = run.parent.child_run(name="train")
+    assert hand_made.name.endswith(">train")
+    hand_made.set_tags({"accuracy": "0.91"})
+    result = pipeline.register(run, real_sdk=real_sdk)
+    assert result.returncode == 0, result.stderr
+    assert "first as iris:1" in result.stdout
+    assert f"step run {hand_made.id} (train)" in read_record(run.parent)["challenger_source"]
+
+
+def test_a_chained_and_an_exact_training_run_both_tagged_are_a_conflict(pipeline):
+    run = pipeline.new_run(step_tags={"accuracy": "0.91"})
+    run.parent.child_run(name="train").set_tags({"accuracy": "0.91"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run)
+    assert result.returncode == 2
+    assert "ambiguous" in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_a_name_that_only_ends_like_the_step_is_not_the_step(pipeline):
+    run = pipeline.new_run(step_name="prep")
+    run.parent.child_run(name="pretrain").set_tags({"accuracy": "0.91"})
+    result = pipeline.register(run)
+    assert result.returncode == 2
+    assert ">pretrain'" in result.stderr  # listed among the names seen, and not read
 
 
 # ---------------------------------------------------------------------- bad input changes nothing
