@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import IO
+from typing import IO, Any
 
 from champion.errors import InputError
 from champion.local.run import RUN_ID_ENV, Run
@@ -82,13 +82,29 @@ class StepResult:
 
 @dataclass(frozen=True)
 class PipelineResult:
-    """How a pipeline run ended: the parent run, each step that ran, the steps never started."""
+    """How a pipeline run ended: the parent run, each step that ran, the steps never started,
+    and the decision a register step recorded on the pipeline run (`decision`: the newest
+    `outputs/champion_decision*.json` as a dict, None when no step wrote one), so a caller or a
+    test reads the verdict from the result rather than from the console."""
 
     run_id: str
     experiment: str
     workspace: Path
     steps: tuple[StepResult, ...]
     skipped: tuple[str, ...] = ()
+    decision: dict[str, Any] | None = None
+
+    @property
+    def exit_codes(self) -> dict[str, int]:
+        """Each step that ran, by name, with its exit code (negative: killed by that signal)."""
+        return {step.name: step.exit_code for step in self.steps}
+
+    def step(self, name: str) -> StepResult:
+        """The step called `name`; KeyError if it did not run (see `skipped`)."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
 
     @property
     def failed_step(self) -> StepResult | None:
@@ -234,6 +250,7 @@ def run_pipeline(
         workspace=root,
         steps=tuple(results),
         skipped=tuple(step.name for step in order[len(results) :]),
+        decision=_decision(parent),
     )
     failed = outcome.failed_step
     if failed is None:
@@ -244,6 +261,18 @@ def run_pipeline(
             error_code="UserError",
         )
     return outcome
+
+
+def _decision(parent: Run) -> dict[str, Any] | None:
+    """The newest decision record on the pipeline run. A record that cannot be read must not
+    hide how the steps ended, so that is reported and None returned."""
+    from champion.record import read_record
+
+    try:
+        return read_record(parent)
+    except Exception as exc:
+        sys.stderr.write(f"warning: could not read the decision record of run {parent.id}: {exc}\n")
+        return None
 
 
 def _parameter_values(spec: PipelineSpec, given: Mapping[str, str] | None) -> dict[str, str]:
