@@ -294,9 +294,14 @@ def _as_tags(values: Mapping[str, object]) -> dict[str, str | None]:
     return {str(k): None if v is None else str(v) for k, v in values.items()}
 
 
+def node_id(pipeline: str, step_name: str) -> str:
+    """An 8-hex-digit node id like Azure's, stable for the same pipeline and step name; the
+    `azureml.nodeid` tag of the step's run (`champion.testing` makes its step runs with it)."""
+    return hashlib.sha256(f"{pipeline}/{step_name}".encode()).hexdigest()[:8]
+
+
 def _node_id(spec: PipelineSpec, step: Step) -> str:
-    """An 8-hex-digit node id like Azure's, stable for the same pipeline and step name."""
-    return hashlib.sha256(f"{spec.name}/{step.name}".encode()).hexdigest()[:8]
+    return node_id(spec.name, step.name)
 
 
 def _run_step(
