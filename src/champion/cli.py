@@ -56,13 +56,43 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run a pipeline file on the local workspace",
-        description="Run a pipeline file (e.g. pipelines/iris.py) locally; "
-        "arguments after the file go to its main().",
+        help="run a pipeline file (as `python FILE`; same as `champion pipeline run`)",
+        description="Run a pipeline file (e.g. pipelines/iris.py) on the local workspace, with "
+        "the options of `python FILE` (--validate, --submit, --publish choose Azure ML).",
     )
     run.add_argument("pipeline_file", type=Path)
     run.add_argument("pipeline_args", nargs=argparse.REMAINDER)
     run.set_defaults(handler=cmd_run)
+
+    pipeline = commands.add_parser(
+        "pipeline",
+        help="run, validate, submit or publish a pipeline file",
+        description="Drive a pipeline file, a module defining build_spec(*, ...) -> "
+        "PipelineSpec: locally, or on Azure ML. Options after FILE include the file's own "
+        "(its build_spec parameters); `champion pipeline MODE FILE --help` lists them.",
+    )
+    pipeline.set_defaults(handler=_help_of(pipeline))
+    modes = pipeline.add_subparsers(title="pipeline commands", metavar="COMMAND")
+    for mode, text, example in (
+        ("run", "run it on the local workspace", "--data sample_data/iris_clean.csv"),
+        ("validate", "build the Azure ML pipeline offline and check it", ""),
+        ("submit", "submit a run to the Azure ML workspace in config.json", "--wait"),
+        ("publish", "publish it to Azure ML, version = --build-number", "--build-number 42"),
+    ):
+        sub = modes.add_parser(
+            mode,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}.",
+            epilog=f"example: champion pipeline {mode} pipelines/iris.py {example}".rstrip(),
+        )
+        sub.add_argument("pipeline_file", type=Path, metavar="FILE", help="the pipeline file")
+        sub.add_argument(
+            "pipeline_args",
+            nargs=argparse.REMAINDER,
+            metavar="...",
+            help="--data, --build-number, the file's own options; FILE --help lists them",
+        )
+        sub.set_defaults(handler=cmd_pipeline, pipeline_mode=mode)
 
     models = commands.add_parser("models", help="registered models").add_subparsers(
         title="models commands", metavar="COMMAND"
@@ -147,19 +177,39 @@ def _workspace(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from champion.pipeline.local import load_pipeline_file
+    """`champion run FILE ...`: `python FILE ...` through the driver (mode flags included)."""
+    from champion.pipeline.driver import main as drive
 
-    if not args.pipeline_file.is_file():
-        raise InputError(
-            f"pipeline file {str(args.pipeline_file)!r} does not exist",
-            field="pipeline_file",
-            value=str(args.pipeline_file),
-        )
-    module = load_pipeline_file(args.pipeline_file)
-    pipeline_args = list(args.pipeline_args)
-    if args.workspace is not None:
-        pipeline_args = ["--workspace", str(args.workspace), *pipeline_args]
-    return int(module.main(pipeline_args))
+    return drive(_pipeline_args(args), file=args.pipeline_file, prog="champion run")
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from champion.pipeline.driver import main as drive
+
+    mode = args.pipeline_mode
+    return drive(
+        _pipeline_args(args, local=mode == "run"),
+        file=args.pipeline_file,
+        mode=mode,
+        prog=f"champion pipeline {mode}",
+    )
+
+
+def _pipeline_args(args: argparse.Namespace, *, local: bool = True) -> list[str]:
+    """The arguments after FILE, with the global --workspace passed on to a local run."""
+    if args.workspace is None or not local:
+        return list(args.pipeline_args)
+    return ["--workspace", str(args.workspace), *args.pipeline_args]
+
+
+def _help_of(parser: argparse.ArgumentParser) -> Handler:
+    """A handler for a command group given no command: its own help, exit 2."""
+
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show
 
 
 # ---------------------------------------------------------------------- models

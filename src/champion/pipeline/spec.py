@@ -36,6 +36,7 @@ __all__ = [
     "PipelineParameter",
     "PipelineSpec",
     "Step",
+    "experiment_name_problem",
     "resolve_arguments",
     "topological_order",
     "validate",
@@ -206,12 +207,11 @@ def validate(spec: PipelineSpec) -> list[str]:
     the register step finds the training step's run by name (`find_step_run` would return two).
     """
     problems: list[str] = []
-    if not isinstance(spec.name, str) or not _EXPERIMENT_NAME.fullmatch(spec.name):
+    name_problem = experiment_name_problem(spec.name)
+    if name_problem:
         problems.append(
             f"pipeline name {spec.name!r} is used as the experiment name and is not valid: "
-            "Experiment name must be between 1 and 255 characters long. Its first character has "
-            "to be alphanumeric, and the rest may contain hyphens and underscores. No whitespace "
-            "is allowed."
+            + name_problem
         )
     if not spec.steps:
         problems.append(f"pipeline {spec.name!r} has no steps")
@@ -227,8 +227,56 @@ def validate(spec: PipelineSpec) -> list[str]:
             )
         seen.add(step.name)
         problems += _check_step(spec, step)
+        problems += _check_names_in_arguments(spec, step)
     problems += _check_graph(spec)
     return problems
+
+
+def experiment_name_problem(name: object) -> str | None:
+    """Why `name` cannot name an experiment, in the SDK's words; None when it can."""
+    if isinstance(name, str) and _EXPERIMENT_NAME.fullmatch(name):
+        return None
+    return (
+        "Experiment name must be between 1 and 255 characters long. Its first character has "
+        "to be alphanumeric, and the rest may contain hyphens and underscores. No whitespace "
+        "is allowed."
+    )
+
+
+def _check_names_in_arguments(spec: PipelineSpec, step: Step) -> list[str]:
+    """The names a register step will use, checked here so that a bad one stops the pipeline
+    before its first step rather than after training: `--model-name` must be a valid model name,
+    and `--training-step-name` must name a step of this pipeline."""
+    from champion.validation import validate_model_name
+
+    problems: list[str] = []
+    for flag, value in _flag_values(step.arguments):
+        if flag == "--model-name":
+            try:
+                validate_model_name(value)
+            except InputError as exc:
+                problems.append(f"step {step.name!r}: --model-name {value!r}: {exc}")
+        elif flag == "--training-step-name" and value and value not in {s.name for s in spec.steps}:
+            names = ", ".join(repr(s.name) for s in spec.steps)
+            problems.append(
+                f"step {step.name!r}: --training-step-name {value!r} names no step of pipeline "
+                f"{spec.name!r} (its steps: {names})"
+            )
+    return problems
+
+
+def _flag_values(arguments: tuple[Argument, ...]) -> list[tuple[str, str]]:
+    """(flag, text) for each `--flag value` and `--flag=value` whose value is literal text."""
+    found = []
+    for index, arg in enumerate(arguments):
+        if not isinstance(arg, str) or not arg.startswith("--"):
+            continue
+        flag, equals, value = arg.partition("=")
+        if equals:
+            found.append((flag, value))
+        elif index + 1 < len(arguments) and isinstance(arguments[index + 1], str):
+            found.append((flag, str(arguments[index + 1])))
+    return found
 
 
 def _check_parameters(spec: PipelineSpec) -> list[str]:
