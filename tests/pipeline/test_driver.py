@@ -279,3 +279,41 @@ def test_python_iris_still_runs_the_sample_end_to_end(tmp_path: Path) -> None:
     assert "[register] champion: first as iris:1" in done.stdout
     (parent,) = Workspace(ws).experiments["iris-pipeline"].get_runs()
     assert Run.get(Workspace(ws), parent.id).get_tags()["champion.outcome"] == "first"
+
+
+def test_a_reader_that_stops_early_changes_no_exit_code(project: Path) -> None:
+    """`... | head -1`: the rest of the output is dropped, no traceback, and the exit code is
+    still the command's (2 for an invalid pipeline, whose problems come after the first line)."""
+    for args, code in ((), 0), (("--model-name", "a b"), 2):
+        shell = subprocess.run(
+            f"{sys.executable} -m champion.cli pipeline validate pipeline.py --data data.csv "
+            f"{' '.join(repr(a) for a in args)} | head -1; exit ${{PIPESTATUS[0]}}",
+            shell=True,
+            executable="/bin/bash",
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert shell.returncode == code, shell.stderr
+        assert shell.stdout.startswith("Azure ML pipeline tiny:") and shell.stdout.count("\n") == 1
+        assert "BrokenPipe" not in shell.stderr and "Traceback" not in shell.stderr
+
+
+def test_output_to_a_closed_pipe_is_dropped_and_the_exit_code_kept(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from champion.pipeline import driver, load_pipeline_file
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone: every write raises BrokenPipeError
+    closed = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr(sys, "stdout", closed)
+    spec = load_pipeline_file(project / "pipeline.py").build_spec
+    try:
+        code = driver.main(["--validate", "--model-name", "a b"], spec_builder=spec, prog="p")
+    finally:
+        monkeypatch.undo()
+        closed.close()  # its descriptor now points at /dev/null: closing raises nothing
+    assert code == 2
+    assert "p: error: pipeline 'tiny' is not valid:" in capsys.readouterr().err

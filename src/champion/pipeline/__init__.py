@@ -3,8 +3,9 @@
 `spec` says what a pipeline is (steps, scripts, arguments, data passed between steps,
 parameters) and checks it with the SDK's rules; `local` runs it against the local workspace, one
 subprocess and one child run per step; `azure` builds it with the SDK; `driver` is the command
-line over a pipeline file (`champion pipeline run|validate|submit|publish FILE`). Keeping the description separate from both backends is
-what lets a laptop run and an Azure submission be the same pipeline.
+line over a pipeline file (`champion pipeline run|validate|submit|publish FILE`). Keeping the
+description separate from both backends is what lets a laptop run and an Azure submission be the
+same pipeline.
 """
 
 from __future__ import annotations

@@ -282,6 +282,13 @@ def main(
         print(f"{name}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     args = parser.parse_args(argv)
+    with contextlib.redirect_stdout(_PipeSafeStream(sys.stdout)):
+        return _drive(parser, args, builder, name)
+
+
+def _drive(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, builder: SpecBuilder, name: str
+) -> int:
     if args.wait and args.mode != "submit":
         parser.error("--wait applies to --submit (champion pipeline submit) only")
     if args.mode != "run" and (args.real_sdk or args.workspace is not None):
@@ -513,7 +520,47 @@ def build_wheel(dest: Path) -> Path:
     return wheels[-1]
 
 
-# --------------------------------------------------------------------------- Azure DevOps console
+# --------------------------------------------------------------------------- console
+
+
+class _PipeSafeStream(io.TextIOBase):
+    """stdout that outlives its reader: once the pipe is closed (`... | head -1`) the rest of
+    the output is dropped instead of raising, so the work still finishes and the exit code
+    still says how it went."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self._target = target
+        self.broken = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self._target.write(text)
+            except BrokenPipeError:
+                self._close_quietly()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._target.flush()
+            except BrokenPipeError:
+                self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        """Point the descriptor at /dev/null, so the interpreter's own flush at exit does not
+        print "Exception ignored ... BrokenPipeError"."""
+        self.broken = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._target.fileno())
+        except (OSError, ValueError):  # not a real file (a test's capture): nothing to quiet
+            pass
+        finally:
+            os.close(devnull)
 
 
 class _AgentSafeStream(io.TextIOBase):
