@@ -181,14 +181,19 @@ class PipelineSpec:
         return {p.name: p.default_text for p in self.parameters}
 
     def check(self) -> PipelineSpec:
-        """Raise InputError listing every problem `validate` finds; return self when there is none,
-        so `run(spec.check())` reads naturally."""
+        """Raise InputError listing every problem `validate` finds (one problem: one line);
+        return self when there is none, so `run(spec.check())` reads naturally."""
         problems = validate(self)
+        if len(problems) == 1:
+            raise InputError(
+                f"pipeline {self.name!r} is not valid: {problems[0]}",
+                field="pipeline",
+                value=self.name,
+            )
         if problems:
             listing = "\n".join(f"  - {p}" for p in problems)
             raise InputError(
-                f"pipeline {self.name!r} is not valid ({len(problems)} problem"
-                f"{'s' if len(problems) != 1 else ''}):\n{listing}",
+                f"pipeline {self.name!r} is not valid ({len(problems)} problems):\n{listing}",
                 field="pipeline",
                 value=self.name,
             )
