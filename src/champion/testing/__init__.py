@@ -65,7 +65,9 @@ _INHERITED_NOT = ("CHAMPION_RUN_ID", "CHAMPION_BACKEND", "TF_BUILD", "BUILD_BUIL
 
 
 def create_workspace(path: str | os.PathLike[str]) -> Workspace:
-    """A new local workspace at `path`: the one place the kit creates one."""
+    """A new local workspace at `path`: the one place the kit (and our own tests) create one,
+    so that a change in how workspaces are created (an explicit `Workspace.create`) is one line
+    here."""
     from champion.local import Workspace
 
     return Workspace(path)
