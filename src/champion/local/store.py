@@ -9,7 +9,8 @@ both faces of the local workspace, the `champion.local` classes and the real SDK
 - artifacts addressed like Azure's artifact service, `(origin, container, path)`, whose content is
   a content-addressed blob (`blobs/sha256/ab/<digest>`);
 - assets, lists of artifact prefixes, which is what a model's `url` (`aml://asset/<id>`) points at;
-- models, `(name, version)` rows, soft-deleted so that a version number is never handed out twice.
+- models, `(name, version)` rows, soft-deleted so that a version number is never handed out twice;
+- datastores, datasets and the links from a model to them (`_store_data.py`, mixed in here).
 
 Durability and sharing between processes: SQLite in WAL mode with `synchronous=FULL`, a busy
 timeout, and `BEGIN IMMEDIATE` for every read-then-write, so two processes never compute the same
@@ -34,8 +35,9 @@ from typing import IO, Any
 
 from champion.errors import WorkspaceStoreError
 from champion.failpoints import failpoint
+from champion.local._store_data import DataStoreMixin, migrate_1_to_2
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "workspace.db"
 BLOBS_DIR = "blobs"
 TMP_DIR = "tmp"
@@ -172,6 +174,10 @@ class ModelRecord:
     modified_utc: str | None
     deleted: bool = False
     seq: int = field(default=0, compare=False)
+    resource_configuration: dict[str, Any] | None = None
+    datasets: tuple[tuple[str, str], ...] = ()  # (scenario, saved dataset id)
+    sample_input_dataset: str | None = None  # a saved dataset id
+    sample_output_dataset: str | None = None
 
     @property
     def id(self) -> str:
@@ -258,8 +264,8 @@ def _blob_relpath(digest: str) -> str:
     return f"{BLOBS_DIR}/sha256/{digest[:2]}/{digest}"
 
 
-class Store:
-    """One local workspace folder: `workspace.db` plus `blobs/` and `tmp/`.
+class Store(DataStoreMixin):
+    """One local workspace folder: `workspace.db` plus `blobs/`, `tmp/` and `datastores/`.
 
     Open it with `Store.open(path)`, which returns one shared instance per folder and process, so
     that every local object of a workspace sees the same connection and the same lock depth.
@@ -345,18 +351,19 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
+                workspace_id, now = str(uuid.uuid4()), utcnow()
                 self._conn.executemany(
                     "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [
-                        ("schema_version", str(SCHEMA_VERSION)),
-                        ("workspace_id", str(uuid.uuid4())),
-                        ("created_utc", utcnow()),
-                    ],
+                    [("schema_version", "1"), ("workspace_id", workspace_id), ("created_utc", now)],
                 )
+                # a new workspace is a version 1 one, upgraded: the upgrade runs on every create
+                migrate_1_to_2(self._conn, workspace_id, now)
                 return
-        self._check_schema(tables)
+            self._check_schema(tables)
 
     def _check_schema(self, tables: set[str]) -> None:
+        """Refuse a database that is not ours or is newer than this code; upgrade a version 1
+        workspace in place (inside the open's transaction: all of it or none of it)."""
         where = self.root / DB_NAME
         if "meta" not in tables:
             raise WorkspaceStoreError(
@@ -366,6 +373,12 @@ class Store:
             )
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         found = row[0] if row else None
+        if found == "1":
+            workspace_id = self._conn.execute(
+                "SELECT value FROM meta WHERE key='workspace_id'"
+            ).fetchone()[0]
+            migrate_1_to_2(self._conn, str(workspace_id), utcnow())
+            return
         if found != str(SCHEMA_VERSION):
             raise WorkspaceStoreError(
                 f"{where} has schema version {found!r}; this champion reads version "
@@ -794,9 +807,15 @@ class Store:
         run_id: str | None = None,
         experiment_name: str | None = None,
         mime_type: str = "application/json",
+        resource_configuration: Mapping[str, Any] | None = None,
+        datasets: Sequence[tuple[str, str]] = (),
+        sample_input_dataset: str | None = None,
+        sample_output_dataset: str | None = None,
     ) -> ModelRecord:
         """Register the next version of `name`: max(version, including deleted) + 1, in one
-        transaction, so concurrent writers get distinct, contiguous numbers."""
+        transaction, so concurrent writers get distinct, contiguous numbers. The metadata Azure
+        keeps with a version (resource configuration, dataset links by scenario, sample input
+        and output datasets, each a saved dataset id) is stored in the same row."""
         now = utcnow()
         with self.transaction() as c:
             version = c.execute(
@@ -805,7 +824,8 @@ class Store:
             cur = c.execute(
                 "INSERT INTO models(name, version, asset_id, description, framework,"
                 " framework_version, tags, properties, run_id, experiment_name, mime_type,"
-                " created_utc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " created_utc, resource_configuration, datasets, sample_input_dataset,"
+                " sample_output_dataset) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     name,
                     version,
@@ -819,9 +839,14 @@ class Store:
                     experiment_name,
                     mime_type,
                     now,
+                    json.dumps(dict(resource_configuration)) if resource_configuration else None,
+                    json.dumps([list(link) for link in datasets]),
+                    sample_input_dataset,
+                    sample_output_dataset,
                 ),
             )
             self._index_kv(c, int(cur.lastrowid or 0), tags or {}, properties or {})
+            self._link_model_datasets(c, int(cur.lastrowid or 0), datasets)
             failpoint("register.in_transaction")
         record = self.get_model(name, version)
         assert record is not None
@@ -857,9 +882,11 @@ class Store:
         framework: str | None = None,
         latest_only: bool = False,
         limit: int | None = None,
+        dataset_id: str | None = None,
     ) -> list[ModelRecord]:
         """Models newest first; each `(key, None)` filter means "key present", `(key, v)` means
-        "key equals v"; all filters must hold. `latest_only` keeps the newest match per name."""
+        "key equals v"; all filters must hold. `latest_only` keeps the newest match per name;
+        `dataset_id` keeps versions linked to that saved dataset."""
         filters = [
             (kind, key, value)
             for kind, pairs in (("t", tags), ("p", properties))
@@ -891,6 +918,12 @@ class Store:
                 clause += " AND kv.value=?"
                 params.append(value)
             where.append(clause + ")")
+        if dataset_id is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM model_datasets md WHERE md.model_seq=m.seq"
+                " AND md.dataset_id=?)"
+            )
+            params.append(dataset_id)
         sql = f"SELECT m.* FROM {source} WHERE {' AND '.join(where)} ORDER BY m.seq DESC"
         if limit is not None and not latest_only:
             sql += f" LIMIT {int(limit)}"
@@ -912,9 +945,14 @@ class Store:
         tags: Mapping[str, str | None] | None = None,
         properties: Mapping[str, str | None] | None = None,
         description: str | None = None,
+        add_datasets: Sequence[tuple[str, str]] = (),
+        sample_input_dataset: str | None = None,
+        sample_output_dataset: str | None = None,
+        resource_configuration: Mapping[str, Any] | None = None,
     ) -> ModelRecord:
         """Replace tags and/or description; merge properties, refusing any existing key (the
-        service treats model properties as immutable)."""
+        service treats model properties as immutable); add dataset links; replace the sample
+        datasets and the resource configuration."""
         with self.transaction() as c:
             row = c.execute(
                 "SELECT seq, tags, properties FROM models WHERE name=? AND version=? AND deleted=0",
@@ -938,6 +976,22 @@ class Store:
             if description is not None:
                 sets.append("description=?")
                 params.append(description)
+            if add_datasets:
+                old = c.execute("SELECT datasets FROM models WHERE seq=?", (seq,)).fetchone()[0]
+                links = [*json.loads(old), *(list(link) for link in add_datasets)]
+                sets.append("datasets=?")
+                params.append(json.dumps(links))
+                self._link_model_datasets(c, seq, add_datasets)
+            for column, value in (
+                ("sample_input_dataset", sample_input_dataset),
+                ("sample_output_dataset", sample_output_dataset),
+            ):
+                if value is not None:
+                    sets.append(f"{column}=?")
+                    params.append(value)
+            if resource_configuration is not None:
+                sets.append("resource_configuration=?")
+                params.append(json.dumps(dict(resource_configuration)))
             c.execute(f"UPDATE models SET {', '.join(sets)} WHERE seq=?", [*params, seq])
             self._index_kv(c, seq, new_tags, new_props)
         record = self.get_model(name, version)
@@ -1018,6 +1072,12 @@ def _model(r: sqlite3.Row) -> ModelRecord:
         modified_utc=r["modified_utc"],
         deleted=bool(r["deleted"]),
         seq=r["seq"],
+        resource_configuration=(
+            json.loads(r["resource_configuration"]) if r["resource_configuration"] else None
+        ),
+        datasets=tuple((str(s), str(i)) for s, i in json.loads(r["datasets"])),
+        sample_input_dataset=r["sample_input_dataset"],
+        sample_output_dataset=r["sample_output_dataset"],
     )
 
 
