@@ -23,6 +23,10 @@ DELIBERATE_DIFFERENCES: dict[tuple[str, str], str] = {
         "a local workspace is a folder, not subscription/resource group/name"
     ),
     ("Workspace", "path"): "the folder behind a local workspace; an Azure workspace has none",
+    ("Run", "input_datasets"): (
+        "the SDK has it on _SubmittedRun, the Run get_context() returns in a job; one local Run"
+        " class plays both"
+    ),
 }
 
 

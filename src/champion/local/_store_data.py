@@ -16,8 +16,10 @@ reasons, and the data plane has rules of its own, written once here:
   resolve to, in name order, each file contributing its path inside the datastore and the
   sha256 of its bytes (`content_digest`). Two datasets with the same digest hold the same files
   under the same names; the gate uses it to tell whether two metrics were measured on the same
-  data. Datasets are references, as on Azure: a later read sees the files as they are then, and
-  the digest records what they were when the version was registered;
+  data. It is kept with the definition's properties (`champion.content_sha256`, which the SDK
+  carries as the dataset's `_properties`) and read with `Store.dataset_digest(name, version)`.
+  Datasets are references, as on Azure: a later read sees the files as they are then, and the
+  digest records what they were when the version was registered;
 - a model version may name a resource configuration, datasets by scenario and sample input and
   output datasets; they are stored with the version (`models` columns) and the dataset links are
   also indexed (`model_datasets`) for `Model.list(dataset_id=...)`.
@@ -49,7 +51,7 @@ BLOB_TYPE = "AzureBlob"
 FILE_TYPE = "AzureFile"
 TABULAR = "Tabular"
 FILE = "File"
-DIGEST_TAG = "champion.content_sha256"
+DIGEST_PROPERTY = "champion.content_sha256"
 _CHUNK = 1024 * 1024
 _GLOB = set("*?[")
 
@@ -382,7 +384,7 @@ class DataStoreMixin:
             dataset_type=dataset_type,
             definition=dict(definition),
             dataflow=dataflow,
-            properties={**dict(properties or {}), DIGEST_TAG: digest},
+            properties={**dict(properties or {}), DIGEST_PROPERTY: digest},
             digest=digest,
             created_utc=_now(),
         )
@@ -446,7 +448,6 @@ class DataStoreMixin:
             version = c.execute(
                 "SELECT coalesce(max(version), 0) + 1 FROM datasets WHERE name=?", (name,)
             ).fetchone()[0]
-            all_tags = {**dict(tags or {}), DIGEST_TAG: saved.digest}
             c.execute(
                 "INSERT INTO datasets(registered_id, name, version, saved_id, description, tags,"
                 " digest, created_utc) VALUES (?,?,?,?,?,?,?,?)",
@@ -456,7 +457,7 @@ class DataStoreMixin:
                     version,
                     saved.id,
                     description,
-                    json.dumps(all_tags),
+                    json.dumps(dict(tags or {})),
                     saved.digest,
                     _now(),
                 ),

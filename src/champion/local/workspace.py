@@ -17,6 +17,8 @@ from champion.local import _sdk
 from champion.local.store import Store
 
 if TYPE_CHECKING:
+    from champion.local.dataset import AbstractDataset
+    from champion.local.datastore import AbstractAzureStorageDatastore
     from champion.local.model import Model
     from champion.local.run import Run
 
@@ -48,21 +50,34 @@ class Workspace:
         """Open the workspace a `config.json` names, as the SDK does, or the default one.
 
         `$CHAMPION_WORKSPACE` wins when no `path` is given, so a step run by the local runner
-        opens the same folder as `Run.get_context()`. Otherwise looks for `config.json` (or
-        `_file_name`) in `path` (or the working directory), its `.azureml/` subfolder and their
-        parents; a `"champion_workspace"` key there names the local folder (relative to the
-        file). Without one: `.champion`. `path` may also be a local workspace folder itself.
+        opens the same folder as `Run.get_context()`. Otherwise `path` may be the config file
+        itself; else, as the SDK searches, `.azureml/`, `aml_config/` and the folder itself are
+        tried for `config.json` and `project.json` (or `_file_name`), from `path` (or the
+        working directory) up to the root. A `"champion_workspace"` key in the file names the
+        local folder (relative to the file); a file without one (an Azure workspace's) means
+        `.champion`. A `path` with no file anywhere is the SDK's UserErrorException; no `path`
+        and no file is the default workspace. `path` may also be a local workspace folder.
         """
         if path is None and os.environ.get(WORKSPACE_ENV):
             return Workspace()  # the runner's choice for this step wins over any config.json
         start = Path(path) if path is not None else Path.cwd()
-        if (start / "workspace.db").exists():
+        if start.is_dir() and (start / "workspace.db").exists():
             return Workspace(start)
-        config = _find_config(start, _file_name or "config.json")
-        if config is not None:
-            data = json.loads(config.read_text())
-            if CONFIG_KEY in data:
-                return Workspace(config.parent / str(data[CONFIG_KEY]))
+        config = start if start.is_file() else _find_config(start, _file_name)
+        if config is None:
+            if path is None:
+                return Workspace()
+            raise _sdk.user_error(
+                "The workspace configuration file config.json, could not be found in "
+                f"{os.path.abspath(start)} or its parent directories. Please check whether the "
+                "workspace configuration file exists, or provide the full path to the "
+                "configuration file as an argument. You can download a configuration file for "
+                "your workspace, via http://ml.azure.com and clicking on the name of your "
+                "workspace in the right top."
+            )
+        data = json.loads(config.read_text())
+        if CONFIG_KEY in data:
+            return Workspace(config.parent / str(data[CONFIG_KEY]))
         return Workspace()
 
     @staticmethod
@@ -166,6 +181,28 @@ class Workspace:
 
         return Run.get(self, run_id)
 
+    @property
+    def datastores(self) -> dict[str, AbstractAzureStorageDatastore]:
+        from champion.local.datastore import _datastore
+
+        return {r.name: _datastore(self, r) for r in self._store.list_datastores()}
+
+    def get_default_datastore(self) -> AbstractAzureStorageDatastore:
+        from champion.local.datastore import Datastore
+
+        return Datastore.get_default(self)  # type: ignore[no-any-return]
+
+    def set_default_datastore(self, name: str) -> None:
+        from champion.local.datastore import Datastore
+
+        Datastore._set_default(self, name)
+
+    @property
+    def datasets(self) -> dict[str, AbstractDataset]:
+        from champion.local.dataset import Dataset
+
+        return Dataset.get_all(self)
+
 
 class Experiment:
     """A named group of runs; created on first use, as `Experiment(ws, name)` does over REST."""
@@ -250,9 +287,15 @@ class Experiment:
         return hash((self._name, self._workspace))
 
 
-def _find_config(start: Path, file_name: str) -> Path | None:
-    for folder in [start, *start.resolve().parents]:
-        for candidate in (folder / file_name, folder / ".azureml" / file_name):
-            if candidate.is_file():
-                return candidate
+def _find_config(start: Path, file_name: str | None) -> Path | None:
+    """The SDK's search order: each subfolder kind (`.azureml`, `aml_config`, the folder
+    itself) and each file name, walking up from `start`, before the next kind."""
+    names = [file_name] if file_name else ["config.json", "project.json"]
+    folders = [start.resolve(), *start.resolve().parents]
+    for sub in (".azureml", "aml_config", None):
+        for name in names:
+            for folder in folders:
+                candidate = (folder / sub / name) if sub else folder / name
+                if candidate.is_file():
+                    return candidate
     return None
