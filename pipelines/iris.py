@@ -236,8 +236,9 @@ def run_local(args: argparse.Namespace, spec_builder: SpecBuilder = build_spec) 
     from champion.pipeline import run_pipeline
 
     workspace = args.workspace or Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
-    # Steps run in a scratch folder, so a relative path must be made absolute here.
-    data = str(Path(args.data).resolve()) if args.data is not None else None
+    # Each step runs in a copy of steps/ (its snapshot, as on Azure ML), which does not hold the
+    # sample data: the CSV is passed by absolute path, the bundled sample when none is given.
+    data = str(Path(args.data if args.data is not None else DEFAULT_DATA).resolve())
     parameters = {} if args.build_number is None else {"build_number": args.build_number}
     try:
         spec = spec_builder(data=data, seed=args.seed, model_name=args.model_name)

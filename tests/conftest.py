@@ -135,3 +135,15 @@ class LocalPipeline:
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[LocalPipeline]:
     yield LocalPipeline(tmp_path)
+
+
+def create_workspace(path: Path) -> Workspace:
+    """The one place new tests create a local workspace (how a workspace is created is about to
+    change: `Workspace.create(path)`); everything else opens it."""
+    return Workspace(path)
+
+
+@pytest.fixture
+def local_ws(tmp_path: Path) -> Workspace:
+    """A new, empty local workspace at `tmp_path / "ws"`."""
+    return create_workspace(tmp_path / "ws")

@@ -270,7 +270,9 @@ def test_iris_spec_carries_what_the_azure_builder_needs() -> None:
 
 @pytest.mark.slow
 def test_iris_train_step_tags_the_pipeline_run_with_accuracy(tmp_path: Path) -> None:
-    spec = load_pipeline_file(IRIS).build_spec()
+    iris = load_pipeline_file(IRIS)
+    # the step runs in a copy of steps/, as on Azure: its data comes by absolute path
+    spec = iris.build_spec(data=str(iris.DEFAULT_DATA))
     train_only = dataclasses.replace(spec, steps=(spec.step("train"),))
     result = run_pipeline(train_only, tmp_path / "ws", stream_output=False)
     assert result.succeeded, result.summary()
