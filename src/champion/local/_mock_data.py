@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, unquote, urlparse
 
-import azureml.data._dataset_rest_helper as dataset_rest_module
 import azureml.data.azure_storage_datastore as storage_module
 import yaml  # type: ignore[import-untyped]
 from azureml._restclient import models as rest
@@ -75,6 +74,10 @@ _FROM_SDK_TYPE = {v: k for k, v in _SDK_TYPES.items()}
 AZUREML_URI = re.compile(
     r"azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/"
     r"(?P<ws>[^/]+)/datastores/(?P<ds>[^/]+)/paths/(?P<path>[^\"'\s]*)"
+)
+_PORTABLE_BASE = re.compile(
+    r'(?P<head>GetPortablePath.*?\{\\"r\\": \[\\"Value\\", \\")(?P<base>[^\\"]+)'
+    r'(?P<tail>\\"\]\}\]\]\])'  # the last argument: its list, the call and the body close
 )
 _REMOTE = re.compile(r"\b(?:https?|wasbs?|abfss?|adl|azureml|hdfs|dbfs)://[^\"'\s]*")
 _DATASET_MODULES = (
@@ -126,13 +129,18 @@ class DataService:
             (storage_module, "ShareDirectoryClient", self._share_directory),
             (storage_module, "ShareFileClient", self._share_file),
             (storage_module, "FileProperties", _FileProperties),
-            (dataset_rest_module, "_fetch_rslex_dataflow_yaml", self._fetch_dataflow_yaml),
-            (dataset_rest_module, "_fetch_v2_data_asset", self._fetch_v2_asset),
         ]
+        # each dataset module imported these helpers by name: patch every copy
+        helpers = {
+            "_restclient": client,
+            "_fetch_rslex_dataflow_yaml": self._fetch_dataflow_yaml,
+            "_fetch_v2_data_asset": self._fetch_v2_asset,
+        }
         for module_name in _DATASET_MODULES:
             module = importlib.import_module(module_name)
-            if hasattr(module, "_restclient"):
-                patches.append((module, "_restclient", client))
+            for attribute, replacement in helpers.items():
+                if hasattr(module, attribute):
+                    patches.append((module, attribute, replacement))
         for name, handler in {
             "get": self._datastore_get,
             "get_default": self._datastore_get_default,
@@ -193,7 +201,7 @@ class DataService:
         self._begin("datastores.get")
         record = self.store.get_datastore(p["name"])
         if record is None:
-            raise _error(404, f"(UserError) Datastore {p['name']} was not found")
+            raise _error(404, f"Datastore {p['name']} was not found")
         return self._datastore_dto(record)
 
     def _datastore_get_default(self, p: Mapping[str, Any]) -> Any:
@@ -242,24 +250,24 @@ class DataService:
                 overwrite=overwrite,
             )
         except DatastoreConflict as exc:
-            raise _error(400, f"(UserError) {exc}") from None
+            raise _error(400, f"{exc}") from None
         except DataPathError as exc:
-            raise _error(400, f"(UserError) {exc}") from None
+            raise _error(400, f"{exc}") from None
 
     def _datastore_delete(self, p: Mapping[str, Any]) -> None:
         self._begin("datastores.delete")
         try:
             if not self.store.delete_datastore(p["name"]):
-                raise _error(404, f"(UserError) Datastore {p['name']} was not found")
+                raise _error(404, f"Datastore {p['name']} was not found")
         except DatastoreConflict as exc:
-            raise _error(400, f"(UserError) {exc}") from None
+            raise _error(400, f"{exc}") from None
 
     def _datastore_set_default(self, p: Mapping[str, Any]) -> None:
         self._begin("datastores.set_default")
         try:
             self.store.set_default_datastore(p["name"])
         except DatastoreConflict as exc:
-            raise _error(404, f"(UserError) {exc}") from None
+            raise _error(404, f"{exc}") from None
 
     def _datastore_for(self, account_url: str, container: str) -> DatastoreRecord:
         account = (urlparse(account_url).hostname or "").split(".", 1)[0]
@@ -315,7 +323,7 @@ class DataService:
                 dataset_type, definition, dataflow=dataflow, properties=dict(properties or {})
             )
         except DataPathError as exc:
-            raise _error(400, f"(UserError) {exc}") from None
+            raise _error(400, f"{exc}") from None
 
     def _dataset_register(self, p: Mapping[str, Any]) -> Any:
         self._begin("datasets.register")
@@ -336,7 +344,7 @@ class DataService:
                 create_new_version=create_new_version,
             )
         except DatasetConflict as exc:
-            raise _error(409, f"(UserError) {exc}") from None
+            raise _error(409, f"{exc}") from None
         return self._dataset_dto(record)
 
     def _dataset_by_name(self, p: Mapping[str, Any]) -> Any:
@@ -344,7 +352,7 @@ class DataService:
         version = p.get("version_id")
         record = self.store.get_dataset(p["dataset_name"], int(version) if version else None)
         if record is None:
-            raise _error(404, f"(UserError) Dataset {p['dataset_name']} was not found")
+            raise _error(404, f"Dataset {p['dataset_name']} was not found")
         return self._dataset_dto(record)
 
     def _datasets_by_saved_id(self, p: Mapping[str, Any]) -> Any:
@@ -357,7 +365,7 @@ class DataService:
         self._begin("datasets.get")
         saved = self.store.get_saved_dataset(p["id"])
         if saved is None:
-            raise _error(404, f"(UserError) Dataset {p['id']} was not found")
+            raise _error(404, f"Dataset {p['id']} was not found")
         return self._saved_dto(saved)
 
     def _dataset_list(self, p: Mapping[str, Any]) -> Any:
@@ -381,19 +389,19 @@ class DataService:
                 tags=dto.as_str_dict(body.tags) if body.tags is not None else None,
             )
         except KeyError:
-            raise _error(404, f"(UserError) Dataset {name} was not found") from None
+            raise _error(404, f"Dataset {name} was not found") from None
         return self._dataset_dto(record)
 
     def _name_of(self, registered_id: str) -> str:
         for record in self.store.list_datasets():
             if record.registered_id == registered_id:
                 return record.name
-        raise _error(404, f"(UserError) Dataset {registered_id} was not found")
+        raise _error(404, f"Dataset {registered_id} was not found")
 
     def _dataset_unregister(self, p: Mapping[str, Any]) -> None:
         self._begin("datasets.delete")
         if not self.store.unregister_dataset(p["name"]):
-            raise _error(404, f"(UserError) Dataset {p['name']} was not found")
+            raise _error(404, f"Dataset {p['name']} was not found")
 
     def _fetch_dataflow_yaml(self, workspace: Any, fetch_id: str) -> str:
         """The service's answer to GET .../dataversion/unregistered-<saved id>/versions/1: the
@@ -401,13 +409,13 @@ class DataService:
         self._begin("datasets.get")
         saved = self.store.get_saved_dataset(fetch_id.removeprefix("unregistered-"))
         if saved is None:
-            raise _error(404, f"(UserError) Dataset {fetch_id} was not found")
+            raise _error(404, f"Dataset {fetch_id} was not found")
         return _rs_yaml(self.dataflow_of(saved))
 
     def _fetch_v2_asset(self, workspace: Any, name: str, version: Any) -> Any:
         """The local workspace has no SDK v2 data assets: the service's 404."""
         self._begin("datasets.get")
-        raise _error(404, f"(UserError) Data asset {name} was not found")
+        raise _error(404, f"Data asset {name} was not found")
 
     def _saved_dto(self, saved: SavedDatasetRecord) -> Any:
         return rest.SavedDatasetDto(
@@ -510,10 +518,22 @@ class DataService:
                 folder = self.store.datastore_folder(match["ds"])
             except DataPathError as exc:
                 raise UnmockedServiceCall(f"mock_azureml: {exc}") from None
-            path = unquote(match["path"])
-            return (folder / path).as_uri() if path else folder.as_uri() + "/"
+            # the path part stays as dataprep quoted it (`*` and `/` kept: globs still work)
+            uri = "file://" + quote(folder.as_posix(), safe="/")
+            return f"{uri}/{match['path']}" if match["path"] else uri
 
-        rewritten = AZUREML_URI.sub(local, text)
+        def local_base(match: re.Match[str]) -> str:
+            # A file's portable path is its path relative to a base that dataprep computed from
+            # the datastore URI ("<datastore>/<path>"); the local file's own id is its absolute
+            # path, so the base must be the folder's, or every path comes out absolute.
+            datastore, _, rest = match["base"].partition("/")
+            if self.store.get_datastore(datastore) is None:
+                return match.group(0)
+            folder = self.store.datastore_folder(datastore)
+            local_path = (folder / unquote(rest)).as_posix() if rest else folder.as_posix()
+            return f"{match['head']}{local_path}{match['tail']}"
+
+        rewritten = _PORTABLE_BASE.sub(local_base, AZUREML_URI.sub(local, text))
         remote = _REMOTE.search(rewritten)
         if remote:
             raise UnmockedServiceCall(

@@ -339,11 +339,15 @@ class FileDataset(AbstractDataset):
     """Files in datastores, delivered as paths."""
 
     def to_path(self) -> builtins.list[str]:
-        """Each file's path as `download()` would lay it out: relative to the files' common
-        folder, with a leading `/`."""
-        names = [name for name, _ in self._files()]
-        base = _common_folder(names)
-        return ["/" + (n[len(base) + 1 :] if base else n) for n in names]
+        """Each file's path as `download()` lays it out, with a leading `/`: relative to the
+        folder the dataset's path names (its folder for one file, the part before the first
+        wildcard for a glob), as dataprep computes it."""
+        return ["/" + relative for relative, _ in self._portable_files()]
+
+    def _portable_files(self) -> builtins.list[tuple[str, Path]]:
+        files = self._files()
+        base = _portable_base(self._definition, [name for name, _ in files])
+        return [(n[len(base) + 1 :] if base else n, path) for n, path in files]
 
     def download(
         self,
@@ -354,24 +358,22 @@ class FileDataset(AbstractDataset):
         """Copy the files under `target_path` (a fresh temporary folder when None) keeping
         their layout below their common folder; an existing file is an error unless
         `overwrite`. Returns the written paths."""
-        files = self._files()
+        files = self._portable_files()
         if not files and not ignore_not_found:
             raise _sdk.user_error("Failed to download: the dataset's paths match no file.")
-        target = target_path or tempfile.mkdtemp(prefix="champion-dataset-")
-        names = [name for name, _ in files]
-        base = _common_folder(names)
-        written = []
-        for name, source in files:
-            relative = name[len(base) + 1 :] if base else name
-            destination = os.path.join(os.path.abspath(target), *relative.split("/"))
-            if os.path.exists(destination) and not overwrite:
-                raise _sdk.user_error(
-                    f"File {destination} already exists. Set overwrite=True to replace it."
-                )
+        target = os.path.abspath(target_path or tempfile.mkdtemp(prefix="champion-dataset-"))
+        plan = [(os.path.join(target, *relative.split("/")), src) for relative, src in files]
+        if not overwrite:
+            for destination, _ in plan:
+                if os.path.exists(destination):
+                    raise _sdk.user_error(
+                        f'File "{destination}" already exists. Set overwrite=True to overwrite '
+                        "it,                             or choose an empty target path."
+                    )
+        for destination, source in plan:
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             shutil.copyfile(source, destination)
-            written.append(destination)
-        return written
+        return [destination for destination, _ in plan]
 
     def mount(self, mount_point: str | None = None, **kwargs: Any) -> _MountContext:
         """A context whose `mount_point` holds the files while it is open. Locally a copy
@@ -640,18 +642,27 @@ def _describe(entry: Mapping[str, Any]) -> str:
     return str(entry.get("url"))
 
 
-def _common_folder(names: Sequence[str]) -> str:
-    """The longest folder every name is under ("" for files in different top folders)."""
-    if not names:
-        return ""
+def _portable_base(definition: Mapping[str, Any], names: Sequence[str]) -> str:
+    """The folder a file dataset's paths are relative to (dataprep's `_find_path_prefix`):
+    for one path, the part before the first wildcard of a glob, the folder of a single file, or
+    the folder itself; for several paths (which dataprep does not reduce) the longest folder
+    every file is under."""
+    paths = [p for p in definition.get("paths", []) if "datastore" in p]
+    if len(paths) == 1:
+        pattern = str(paths[0].get("path", "")).strip("/")
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        if "*" in pattern:
+            return "/".join(pattern.split("*")[0].split("/")[:-1])
+        if names == [pattern]:
+            return pattern.rpartition("/")[0]
+        return pattern
     folders = [n.split("/")[:-1] for n in names]
     common: list[str] = []
     for parts in zip(*folders, strict=False):
         if len(set(parts)) != 1:
             break
         common.append(parts[0])
-    if len(names) == 1:
-        return "/".join(folders[0])
     return "/".join(common)
 
 

@@ -298,10 +298,7 @@ class Datastore:
     def get(workspace: Workspace, datastore_name: str) -> Any:
         record = workspace._store.get_datastore(datastore_name)
         if record is None:
-            raise _sdk.user_error(
-                f"(UserError) Datastore {datastore_name} was not found in workspace "
-                f"{workspace.name}"
-            )
+            raise _sdk.user_error(f"(UserError) Datastore {datastore_name} was not found")
         return _datastore(workspace, record)
 
     @staticmethod

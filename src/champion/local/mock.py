@@ -87,11 +87,11 @@ class UnmockedServiceCall(BaseException):
     `except UnmockedServiceCall` catch it. For code that catches even `BaseException`, each
     distinct refusal is also logged once as a warning (logger `champion.local.mock`)."""
 
-    def __init__(self, detail: str) -> None:
-        self.member = sdk_member()
+    def __init__(self, detail: str, *, member: str | None = None) -> None:
+        self.member = member or sdk_member()
         self.reason = _why_azure(self.member, detail)
-        self.detail = detail.removeprefix("mock_azureml: ")
-        message = f"{self.member} needs Azure: {self.reason} (mock_azureml: {self.detail})"
+        self.detail = detail
+        message = f"{self.member} needs Azure: {self.reason} ({detail})"
         super().__init__(message)
         self.message = message
         with _warned_lock:

@@ -188,6 +188,9 @@ class Model:
             run = workspace._store.get_run(record.run_id)
             self.run = Run.get(workspace, record.run_id) if run else None
 
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Model", name)
+
     def __repr__(self) -> str:
         return (
             f"Model(workspace={self.workspace!r}, name={self.name}, id={self.id}, "

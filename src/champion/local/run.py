@@ -220,6 +220,9 @@ class Run:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other.id == self.id and other._store is self._store
 
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Run", name)
+
     def __hash__(self) -> int:
         return hash(self.id)
 

@@ -155,6 +155,9 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace.create(name='{self.name}', path='{self._store.root}')"
 
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Workspace", name)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Workspace) and other._store is self._store
 
@@ -275,6 +278,9 @@ class Experiment:
 
     def __repr__(self) -> str:
         return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"
+
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Experiment", name)
 
     def __eq__(self, other: object) -> bool:
         return (
