@@ -2,10 +2,10 @@
 and against the real `azureml.core` classes under `mock_azureml()`, on the same kind of store.
 
 A test asks only for `target`; it gets the face's workspace (`ws`) and its `Experiment`, `Run`,
-`Model`, `Dataset` and `Datastore` classes, a way to make runs the same way on both, and a list of the service calls the
-face makes (the mock's REST round trips, or the local store's operations), so "makes no REST
-call" is checkable on both. A check one face is known to miss is marked
-`@xfail_target("local", reason=...)`, which becomes a strict xfail for that face only.
+`Model`, `Dataset` and `Datastore` classes, a way to make runs the same way on both, and a list
+of the service calls the face makes (the mock's REST round trips, or the local store's
+operations), so "makes no REST call" is checkable on both. A check one face is known to miss
+is marked `@xfail_target("local", reason=...)`, which becomes a strict xfail for that face only.
 """
 
 from __future__ import annotations
@@ -70,11 +70,11 @@ class Target:
     Run: Any
     Model: Any
     store: Store
-    Dataset: Any = None
-    Datastore: Any = None
     mock: MockAzureML | None
     workdir: Path
     calls: list[str] = field(default_factory=list)
+    Dataset: Any = None
+    Datastore: Any = None
 
     def new_run(
         self,

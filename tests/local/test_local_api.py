@@ -65,6 +65,7 @@ def test_from_config_accepts_a_workspace_folder(ws: Workspace, in_tmp: Path) -> 
 def test_write_config_round_trips_from_any_directory(
     ws: Workspace, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (in_tmp / "project").mkdir()  # as with the SDK, only .azureml is created
     ws.write_config(path=str(in_tmp / "project"))
     ws.write_config(path=str(in_tmp / "project"), file_name="alt.json")
     elsewhere = in_tmp / "elsewhere"

@@ -45,10 +45,10 @@ class AbstractDatastore:
         return self._datastore_type
 
     def set_as_default(self) -> None:
-        Datastore(self._workspace, self._name).set_as_default()
+        Datastore._set_default(self._workspace, self._name)
 
     def unregister(self) -> None:
-        Datastore(self._workspace, self._name).unregister()
+        Datastore._unregister(self._workspace, self._name)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -287,12 +287,16 @@ class Datastore:
         Datastore._set_default(self.workspace, str(self.name))
 
     def unregister(self) -> None:
+        Datastore._unregister(self.workspace, str(self.name))
+
+    @staticmethod
+    def _unregister(workspace: Workspace, name: str) -> None:
         try:
-            found = self.workspace._store.delete_datastore(str(self.name))
+            found = workspace._store.delete_datastore(name)
         except DatastoreConflict as exc:
             raise _sdk.user_error(f"(UserError) {exc}") from None
         if not found:
-            raise _sdk.user_error(f"(UserError) Datastore {self.name} was not found")
+            raise _sdk.user_error(f"(UserError) Datastore {name} was not found")
 
     @staticmethod
     def get(workspace: Workspace, datastore_name: str) -> Any:

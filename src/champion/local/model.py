@@ -161,6 +161,7 @@ class Model:
             run_id=run_id,
             framework=model_framework,
             latest_only=bool(latest),
+            dataset_id=dataset_id or None,
         )
         return [Model(workspace, _record=r, expand=expand) for r in records]
 

@@ -96,10 +96,16 @@ class Workspace:
     def write_config(
         self, path: str | os.PathLike[str] | None = None, file_name: str | None = None
     ) -> None:
-        """Write a config.json that `from_config()` resolves back to this folder."""
+        """Write a config.json that `from_config()` resolves back to this folder, where the
+        SDK writes it: `<path>/.azureml/<file_name>`; like the SDK, only `.azureml` is created
+        (a missing `path` is the SDK's UserErrorException)."""
         folder = (Path(path) if path is not None else Path.cwd()) / ".azureml"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (file_name or "config.json")
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise _sdk.user_error(f"Could not write the config file to: {folder}\n{exc}") from None
+        name = file_name or "config.json"
+        target = folder / (name if name.endswith(".json") else f"{name}.json")
         target.write_text(
             json.dumps(
                 {
