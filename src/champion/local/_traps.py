@@ -402,9 +402,16 @@ def check_offline_context(result: Any) -> None:
 
 
 class _StepLike(Protocol):
-    name: str
-    script: str
-    allow_reuse: bool
+    """`champion.pipeline.spec.Step`, read-only (local/ does not import pipeline/)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def script(self) -> str: ...
+
+    @property
+    def allow_reuse(self) -> bool: ...
 
     @property
     def inputs(self) -> tuple[Any, ...]: ...
