@@ -91,11 +91,11 @@ class Run:
         include_children: bool = False,
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
-        for run in experiment.get_runs(
+        status = query_filter("status", status)
+        runs = experiment.get_runs(
             type=type, tags=tags, properties=properties, include_children=include_children
-        ):
-            if status is None or run.get_status() == status:
-                yield run
+        )
+        return (run for run in runs if status is None or run.get_status() == status)
 
     def _wrap(self, record: RunRecord) -> Run:
         return _run_class(record)(self._experiment, record.run_id, _record=record)
@@ -516,6 +516,26 @@ def matches(
         and (type is None or record.run_type == type)
         and (status is None or record.status == status)
     )
+
+
+_QUERY_FIELDS = {
+    "tags": "run tags",
+    "properties": "run properties",
+    "type": "run type",
+    "status": "run status",
+}
+
+
+def query_filter(field: str, value: Any) -> Any:
+    """A filter of `Experiment.get_runs` / `Run.list`, which the SDK turns into a service query
+    (`_odata/runs.py`) as it is called: a str is kept; a tags/properties dict is compared as the
+    service compares it, each value as its string (`{'n': 1}` matches '1'); anything else raises
+    the SDK's ValueError. Unlike `get_children`'s client-side filter, nothing matches silently."""
+    if value is None or isinstance(value, str):
+        return value
+    if field in ("tags", "properties") and isinstance(value, dict):
+        return {k: None if v is None else str(v) for k, v in value.items()}
+    raise ValueError(f"Unknown filter type for {_QUERY_FIELDS[field]}: {builtins.type(value)}")
 
 
 def _kv_match(values: Mapping[str, Any], wanted: Any) -> bool:
