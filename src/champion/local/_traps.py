@@ -72,6 +72,8 @@ class AzureMLTrapWarning(UserWarning):
     test fail on it: `pytest -W error::champion.local.AzureMLTrapWarning`, the `filterwarnings`
     ini line `error::champion.local.AzureMLTrapWarning`, or `raise_on_traps()` in a script."""
 
+    __module__ = "champion.local"  # its public home, as tracebacks and -W filters name it
+
 
 #: The pytest `filterwarnings` / `-W` entry that turns every trap into a failing test.
 PYTEST_FILTER = "error::champion.local.AzureMLTrapWarning"
@@ -134,7 +136,6 @@ def _warn(trap: str, text: str, *, whole_package: bool = False) -> None:
         lineno,
         module=frame.f_globals.get("__name__", "<unknown>"),
         registry=registry,
-        module_globals=frame.f_globals,
     )
 
 
