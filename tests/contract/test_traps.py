@@ -246,7 +246,8 @@ def test_the_warning_points_at_the_callers_line(target: Target) -> None:
     _three_builds(target)
     with pytest.warns(AzureMLTrapWarning) as caught:
         line = _lookup_line(lambda: target.Model(target.ws, NAME, tags={"build_number": "x"}))
-    assert (caught[0].filename, caught[0].lineno) == (__file__, line)
+    (warned,) = [w for w in caught if issubclass(w.category, AzureMLTrapWarning)]
+    assert (warned.filename, warned.lineno) == (__file__, line)
 
 
 def _lookup_line(call: Callable[[], object]) -> int:

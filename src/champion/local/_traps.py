@@ -186,6 +186,8 @@ def check_model_lookup(
         if ignored:
             _warn_ignored_filters(name, id, version, ignored)
         return
+    if not tags and not properties:
+        return  # the common lookup, Model(ws, name): nothing to check
     call = _call("Model", "ws", *([repr(name)] if name else []), tags=tags, properties=properties)
     for field, value in (("tags", tags), ("properties", properties)):
         _check_filter_items(call, field, value, name)
@@ -194,6 +196,8 @@ def check_model_lookup(
 def check_model_list(*, name: Any = None, tags: Any = None, properties: Any = None) -> None:
     """`Model.list(...)`: tags that are not a list raise in the SDK (nothing to warn about);
     properties are not checked by the SDK, so a dict or str there is iterated like the lookup."""
+    if not tags and not properties:
+        return
     call = _call("Model.list", "ws", name=name, tags=tags, properties=properties)
     if type(tags) is list:
         _check_filter_items(call, "tags", tags, name)
