@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from champion.errors import ChampionError, InputError
+from champion.local._traps import check_pipeline_spec
 from champion.pipeline._azure_env import (
     ALSO_PINNED,
     AzureCliTokens,
@@ -333,6 +334,8 @@ def build_pipeline(
     """
     core, steps_module = _pipelines_sdk()
     from azureml.core.runconfig import RunConfiguration
+
+    check_pipeline_spec(spec)  # a reused step that is or feeds a register step
 
     runconfig = RunConfiguration()
     runconfig.target = compute.name

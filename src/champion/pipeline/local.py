@@ -15,7 +15,9 @@ What is created for one call of `run_pipeline`:
   tagged `azureml.nodeid` and `azureml.pipeline` (the parent's id), as Azure tags step runs;
 - `<workspace>/pipeline-data/<parent id>/<data reference>/`: the folders passed between steps;
 - `<workspace>/pipeline-steps/<parent id>/<step run id>/`: the step's scratch working directory
-  (`cwd/`) and its console log, also uploaded to the step run as `logs/azureml/70_driver_log.txt`.
+  (`cwd/`), its console log, also uploaded to the step run as `logs/azureml/70_driver_log.txt`,
+  and `champion-step.json`, which lets `Run.get_context()` warn when a process started in the
+  step lost the step's run variables (it returns an offline run, as Azure's SDK does).
 
 Statuses follow Azure: a step run is Completed on exit code 0, Failed otherwise; the first failing
 step stops the pipeline (later steps get no run) and fails the parent run. Ctrl-C cancels both.
@@ -40,6 +42,7 @@ from types import ModuleType
 from typing import IO
 
 from champion.errors import InputError
+from champion.local import _traps
 from champion.local.run import RUN_ID_ENV, Run
 from champion.local.store import Store
 from champion.local.workspace import WORKSPACE_ENV, Workspace
@@ -185,6 +188,7 @@ def run_pipeline(
     spec, and re-raises anything that interrupts the runner itself after marking the runs.
     """
     spec.check()
+    _traps.check_pipeline_spec(spec)  # the runner runs every step; Azure may reuse some
     values = _parameter_values(spec, parameters)
     order = topological_order(spec)
     root = Path(workspace).expanduser().resolve()
@@ -290,6 +294,7 @@ def _run_step(
     step_dir = root / STEPS_FOLDER / parent_id / run_id
     cwd = step_dir / "cwd"
     cwd.mkdir(parents=True, exist_ok=True)
+    _traps.mark_step_workdir(cwd, step=step.name, run_id=run_id)
     log_path = step_dir / "70_driver_log.txt"
 
     script = str(spec.script_path(step))
