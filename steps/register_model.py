@@ -35,13 +35,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lower-is-better", action="store_true")
     parser.add_argument(
         "--min-delta",
-        type=float,
         default=0.0,
         help="absolute improvement the challenger must exceed",
     )
     parser.add_argument(
         "--floor",
-        type=float,
         default=None,
         help="value the challenger must reach even with no champion",
     )

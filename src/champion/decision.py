@@ -15,8 +15,9 @@ Arithmetic: the improvement is compared EXACTLY on the decimal values the metric
 let rounding decide: ``0.8 - 0.6 > 0.2`` is True in binary floating point while
 ``0.8 > 0.6 + 0.2`` is False, yet a person reading the tags sees a tie. Exact decimal arithmetic
 makes ``challenger - champion > min_delta`` and ``challenger > champion + min_delta`` the same
-test, and makes the result what the recorded strings say. Floor checks need no arithmetic, so
-plain float comparison is already exact.
+test, and makes the result what the recorded strings say. And the recorded strings are what
+the tags say: ``parse_metric`` refuses any text whose float would be a different number. Floor
+checks need no arithmetic, so plain float comparison is already exact.
 """
 
 from __future__ import annotations
@@ -90,16 +91,20 @@ class Policy:
         metric: str,
         *,
         lower_is_better: bool,
-        min_delta: float,
-        floor: float | None,
+        min_delta: float | str,
+        floor: float | str | None,
         allow_unscored_champion: bool,
     ) -> Policy:
-        """The policy the step's and the CLI's flags describe (`--lower-is-better` etc.)."""
+        """The policy the step's and the CLI's flags describe (`--lower-is-better` etc.).
+
+        `min_delta` and `floor` may be the flags' text: it is parsed as strictly and exactly as
+        a metric tag (``parse_metric``), so `--floor 1e-400` is refused instead of silently
+        becoming 0.0, and the recorded policy says the number that was typed."""
         return cls(
             metric,
             direction="lower" if lower_is_better else "higher",
-            min_delta=min_delta,
-            floor=floor,
+            min_delta=_flag_value("min_delta", min_delta),
+            floor=None if floor is None else _flag_value("floor", floor),
             allow_unscored_champion=allow_unscored_champion,
         )
 
@@ -334,6 +339,16 @@ def _check_version(version: int | None) -> None:
 
 def _policy_error(field: str, value: object, fix: str) -> PolicyError:
     return PolicyError(f"policy {field} {value!r} is invalid: {fix}", field=field, value=value)
+
+
+def _flag_value(field: str, value: float | str) -> float:
+    """A policy number given as text, parsed by the metrics' rule; errors are PolicyErrors."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_metric(value, source=f"--{field.replace('_', '-')}", name=field)
+    except MetricError as exc:
+        raise PolicyError(exc.message, field=field, value=value) from None
 
 
 def _check_metric_name(metric: str) -> str:

@@ -11,6 +11,7 @@ Points:
 - `blob.renamed`         the blob is in place, no row refers to it yet
 - `register.in_transaction`  the model row is inserted, the transaction not yet committed
 - `gate.registered`      the version is committed, the decision record not yet written
+- `record.uploaded`      the decision record is uploaded, the run's tags not yet set from it
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import signal
 
 CRASH_ENV = "CHAMPION_CRASH_AT"
 POINTS = frozenset(
-    {"blob.temp_written", "blob.renamed", "register.in_transaction", "gate.registered"}
+    {
+        "blob.temp_written",
+        "blob.renamed",
+        "register.in_transaction",
+        "gate.registered",
+        "record.uploaded",
+    }
 )
 
 

@@ -18,12 +18,31 @@ Accepted:
       but never ``bool``.
 
 Then the value must be finite and, when a range is given, inside it (bounds inclusive).
+
+Exactness: the value the tag says is the value stored and compared. Metrics are floats inside
+(``format_metric`` records the shortest round-trip ``repr``, and ``decide`` compares those
+decimals exactly), so text is accepted only when its exact decimal value equals the decimal of
+``repr(float(text))``. "0.1", "0.953000000" and "9.53e-1" are accepted: the float they parse to
+is written "0.1" / "0.953", the same numbers. Refused, naming the reason:
+
+    * underflow: "1e-400" would silently become 0.0;
+    * overflow: "1e400" would become inf;
+    * more significant digits than a float holds, when the float is a different number:
+      "1.00000000000000000001" would become 1.0 (and pass a [0, 1] range it lies outside),
+      "0.99999999999999999999" would become 1.0, "4.9e-324" would become 5e-324.
+
+The same rule holds for a real ``int`` (10**17 + 1 is not a float) and, through
+``Policy.from_flags``, for policy values given as text (``--min-delta``, ``--floor``). A float
+is its own exact value, so floats need no check. The alternative, keeping the exact decimal
+string as the value, would spread a second numeric type through every reader; refusing the
+handful of values no training script writes on purpose keeps one type and one meaning.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from champion.errors import MetricError
@@ -38,6 +57,8 @@ _ACCEPTED: Final = (
     "(no '%', ',', '_', hex, 'nan' or 'inf'), or a real int/float (not bool)"
 )
 _MAX_SHOWN: Final = 80
+_FLOAT_MAX: Final = 1.7976931348623157e308
+_TINY: Final = 5e-324
 
 ACCURACY_LIKE_METRICS: Final = frozenset(
     {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "f1_score", "auc", "roc_auc"}
@@ -107,9 +128,11 @@ def _to_float(raw: object, *, source: str, name: str) -> float:
         return float(raw)
     if isinstance(raw, int):
         try:
-            return float(raw)
+            value = float(raw)
         except OverflowError:
             raise _error(raw, source, name, "is too large for a float") from None
+        _check_exact(Decimal(int(raw)), value, raw, source=source, name=name)
+        return value
     if isinstance(raw, str):
         return _parse_text(raw, source=source, name=name)
     raise _error(raw, source, name, f"has unsupported type {type(raw).__name__}")
@@ -121,8 +144,50 @@ def _parse_text(raw: str, *, source: str, name: str) -> float:
         raise _error(raw, source, name, "is empty")
     if _DECIMAL.fullmatch(text) is None:
         raise _error(raw, source, name, "is not a plain decimal number")
-    # Cannot raise: the regex admits only syntax float() accepts. Overflow gives inf, caught later.
-    return float(text)
+    # Cannot raise: the regex admits only syntax float() accepts.
+    value = float(text)
+    if not math.isfinite(value):
+        raise _error(
+            raw,
+            source,
+            name,
+            f"overflows a float (the largest is {_FLOAT_MAX!r})",
+            expected="a number a float holds",
+        )
+    mantissa = re.split("[eE]", text, maxsplit=1)[0]
+    if value == 0.0:
+        if mantissa.strip("+-.0"):
+            raise _error(
+                raw,
+                source,
+                name,
+                f"underflows to 0.0 (the smallest float is {_TINY!r})",
+                expected="a number a float holds, or 0 if you mean zero",
+            )
+        return value  # an exact zero, whatever its exponent ("0e-999999999999999999999")
+    try:
+        exact = Decimal(text)
+    except InvalidOperation:  # an exponent beyond Decimal's: no finite, non-zero float is it
+        exact = None
+    _check_exact(exact, value, raw, source=source, name=name)
+    return value
+
+
+def _check_exact(
+    exact: Decimal | None, value: float, raw: object, *, source: str, name: str
+) -> None:
+    """Refuse a number the float `value` does not mean: see "Exactness" in the module doc."""
+    if exact is not None and exact == Decimal(repr(value)):
+        return
+    raise _error(
+        raw,
+        source,
+        name,
+        f"has more digits than a float keeps: it would be stored and compared as {value!r}, "
+        "a different number",
+        expected=f"the number as a float writes it back, e.g. {value!r} if that is what you "
+        "mean (a float keeps 15 to 17 significant digits)",
+    )
 
 
 def _check_range(

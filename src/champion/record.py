@@ -12,19 +12,38 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from champion.decision import Decision, Outcome
 from champion.errors import InputError
+from champion.failpoints import failpoint
 from champion.redact import redact
 from champion.surface import RunLike
 
 SCHEMA_VERSION = 1
 DECISION_ARTIFACT = "outputs/champion_decision.json"
+"""The first attempt's record; a retry that decides differently adds `record_name(n)`, n >= 2."""
 OUTCOME_TAG = "champion.outcome"
 VERSION_TAG = "champion.version"
+RECORD_TAG = "champion.record"
+"""Names the record the run's `champion.*` tags were set from, so a reader can tell whether the
+tags describe the newest record (see `tags_for` and `write_record`)."""
+RACE_TAG = "champion.race_detected"
+CHAMPION_TAGS = frozenset({OUTCOME_TAG, VERSION_TAG, RECORD_TAG, RACE_TAG})
+"""The run tags a register step sets, all from one record."""
+_NUMBERED = re.compile(r"outputs/champion_decision\.([1-9][0-9]{0,8})\.json")
+# What a later record must differ in to be a new decision rather than the same one restated.
+_VERDICT_KEYS = (
+    "model_name",
+    "outcome",
+    "registered_version",
+    "challenger",
+    "champion",
+    "champion_version",
+    "policy",
+)
 
 
 @dataclass(frozen=True)
@@ -75,46 +94,130 @@ class DecisionRecord:
         )
 
 
+def record_name(number: int) -> str:
+    """The artifact name of the `number`th record on a run (1 is `DECISION_ARTIFACT`)."""
+    return DECISION_ARTIFACT if number == 1 else f"outputs/champion_decision.{number}.json"
+
+
+def record_names(files: Iterable[str]) -> list[str]:
+    """The decision records among a run's files, oldest first."""
+    numbered = {1: DECISION_ARTIFACT} if DECISION_ARTIFACT in files else {}
+    for name in files:
+        match = _NUMBERED.fullmatch(name)
+        if match and int(match.group(1)) >= 2:
+            numbered[int(match.group(1))] = name
+    return [numbered[n] for n in sorted(numbered)]
+
+
+def tags_for(name: str, on_run: Mapping[str, Any]) -> dict[str, str]:
+    """The `champion.*` tags that describe the record `on_run`, stored on the run as `name`.
+    `VERSION_TAG` and `RACE_TAG` are absent when the record has no version or saw no race."""
+    tags = {OUTCOME_TAG: str(on_run.get("outcome")), RECORD_TAG: name}
+    if on_run.get("registered_version") is not None:
+        tags[VERSION_TAG] = str(on_run["registered_version"])
+    if on_run.get("race_detected"):
+        tags[RACE_TAG] = "True"
+    return tags
+
+
 def write_record(
-    run: RunLike, record: DecisionRecord, files: set[str] | None = None
+    run: RunLike, record: DecisionRecord, files: Iterable[str] | None = None
 ) -> dict[str, Any]:
     """Upload the JSON and tag the run; return the record that is on the run. `files` is the
     run's file listing if the caller has one (it saves a round trip).
 
-    A retried step finds the first attempt's record in place (artifacts have no overwrite) and
-    keeps it: the first verdict is the one that happened, and the tags are set from it, so the
-    JSON and the tags never disagree, even after a crash between the upload and the tagging."""
-    if DECISION_ARTIFACT in (files if files is not None else run.get_file_names()):
-        on_run = _read_json(run, DECISION_ARTIFACT)
+    The record and the tags always describe the latest attempt. Artifacts have no overwrite,
+    so a retried step whose verdict differs from the newest record on the run (rejected, then
+    the champion was deleted and the retry registered a version) adds the next numbered record,
+    `outputs/champion_decision.<n>.json`, and keeps the earlier ones as history. A retry that
+    decides the same thing (or finds the version an earlier attempt registered) keeps the
+    newest record, so retries do not pile records up.
+
+    Crash safety: the record is uploaded before the tags are set, and the tags name the record
+    they describe (`RECORD_TAG`). A crash in between leaves the previous, consistent tags and a
+    newer record that readers take as the verdict (`read_record` reads the newest); the mismatch
+    is visible (`wait_for_decision` reports it) and the next retry repairs it by tagging from the
+    newest record. An empty record, the leftover of a failed transfer, counts as absent."""
+    names = record_names(files if files is not None else run.get_file_names())
+    newest = _newest(run, names)
+    if newest is not None and _same_verdict(newest[1], record):
+        name, on_run = newest
     else:
+        name = record_name(_number(names[-1]) + 1 if names else 1)
         on_run = record.to_dict()
         body = redact(json.dumps(on_run, indent=2, sort_keys=True)).encode()
-        run.upload_file(DECISION_ARTIFACT, io.BytesIO(body))
-    tags = {OUTCOME_TAG: str(on_run["outcome"])}
-    if on_run.get("registered_version") is not None:
-        tags[VERSION_TAG] = str(on_run["registered_version"])
-    if on_run.get("race_detected"):
-        tags["champion.race_detected"] = "True"
+        run.upload_file(name, io.BytesIO(body))
+        failpoint("record.uploaded")
+    tags = tags_for(name, on_run)
+    # Tags of an earlier attempt that this record does not have (the version of a registration
+    # the retry did not repeat). Only a run that already held a record can have any, so only a
+    # retry pays for reading them. Removed after the new tags are set: a crash in between
+    # leaves RECORD_TAG naming the new record beside a stale version that disagrees with it.
+    current = run.get_tags() if names else {}
+    stale = [key for key in (VERSION_TAG, RACE_TAG) if key in current and key not in tags]
     run.set_tags(tags)
+    if stale:
+        run.remove_tags(stale)
     return on_run
 
 
 def read_record(run: RunLike) -> dict[str, Any] | None:
-    """The decision record on `run` (a pipeline run), or None when no register step wrote one.
+    """The newest decision record on `run` (a pipeline run), or None when no register step
+    wrote one.
 
     The counterpart of `write_record`, for whoever submitted the pipeline: a build reads the
     verdict back from the run rather than from the step's console."""
-    if DECISION_ARTIFACT not in run.get_file_names():
-        return None
-    return _read_json(run, DECISION_ARTIFACT)
+    newest = newest_record(run)
+    return None if newest is None else newest[1]
 
 
-def _read_json(run: RunLike, name: str) -> dict[str, Any]:
+def newest_record(
+    run: RunLike, files: Iterable[str] | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """The newest decision record on `run` and its artifact name, or None."""
+    return _newest(run, record_names(files if files is not None else run.get_file_names()))
+
+
+def _newest(run: RunLike, names: list[str]) -> tuple[str, dict[str, Any]] | None:
+    for name in reversed(names):
+        data = _read_json(run, name)
+        if data is not None:
+            return name, data
+    return None
+
+
+def _number(name: str) -> int:
+    match = _NUMBERED.fullmatch(name)
+    return int(match.group(1)) if match else 1
+
+
+def _same_verdict(on_run: Mapping[str, Any], record: DecisionRecord) -> bool:
+    """Whether `record` restates the record already on the run rather than deciding anew."""
+    new = record.to_dict()
+    if record.decision.outcome is Outcome.ALREADY_REGISTERED:
+        # the retry found the version an earlier attempt registered: the record of that
+        # registration (first/promoted) says more, and is still true
+        return all(on_run.get(k) == new[k] for k in ("model_name", "registered_version"))
+    return all(on_run.get(k) == new[k] for k in _VERDICT_KEYS)
+
+
+def _read_json(run: RunLike, name: str) -> dict[str, Any] | None:
+    """The JSON artifact `name`, or None when it is empty (an upload whose transfer failed)."""
     with tempfile.TemporaryDirectory() as tmp:
         target = os.path.join(tmp, "record.json")
         run.download_file(name, target)
         with open(target, encoding="utf-8") as fh:
-            data: dict[str, Any] = json.load(fh)
+            text = fh.read()
+    if not text.strip():
+        return None
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise InputError(
+            f"the decision record {name} on run {run.id} is not a JSON object; it was not "
+            "written by a register step",
+            field="record",
+            value=name,
+        )
     return data
 
 

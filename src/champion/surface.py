@@ -60,6 +60,8 @@ class RunLike(Protocol):
 
     def set_tags(self, tags: Mapping[str, Any]) -> None: ...
 
+    def remove_tags(self, tags: list[str]) -> Any: ...
+
     def get_children(
         self,
         recursive: bool = ...,

@@ -17,7 +17,7 @@ from azureml.exceptions import (
     UserErrorException,
 )
 
-from champion.local import Experiment, Model, Run, Workspace
+from champion.local import AzureMLTrapWarning, Experiment, Model, Run, Workspace
 from champion.local.store import RUN_ORIGIN
 
 
@@ -290,8 +290,10 @@ def test_version_wins_over_tag_filters(ws: Workspace) -> None:
     run.register_model("m", model_path="outputs/model.pkl")
 
     assert Model(ws, "m", tags=["a"]).version == 2
-    assert Model(ws, "m", tags=["a"], version=1).version == 1
-    assert Model(ws, "m", tags=[["a", "1"]], version="3").version == 3
+    with pytest.warns(AzureMLTrapWarning, match="with version= Azure ML fetches m:1"):
+        assert Model(ws, "m", tags=["a"], version=1).version == 1
+    with pytest.warns(AzureMLTrapWarning, match="with version= Azure ML fetches m:3"):
+        assert Model(ws, "m", tags=[["a", "1"]], version="3").version == 3
 
 
 def test_model_run_is_the_registering_run(ws: Workspace, in_tmp: Path) -> None:

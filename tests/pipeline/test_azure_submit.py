@@ -32,7 +32,13 @@ from azureml.pipeline.core._aeva_provider import _AevaModuleSnapshotUploader, _A
 
 from champion.pipeline import load_pipeline_file
 from champion.pipeline._azure_offline import offline_session
-from champion.record import DECISION_ARTIFACT, OUTCOME_TAG, VERSION_TAG
+from champion.record import (
+    DECISION_ARTIFACT,
+    OUTCOME_TAG,
+    RECORD_TAG,
+    VERSION_TAG,
+    record_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 iris = load_pipeline_file(ROOT / "pipelines" / "iris.py")
@@ -154,7 +160,7 @@ class FakePipelineRun:
     _service_endpoint: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "Finished"
-    record: dict[str, Any] | None = None
+    files: dict[str, str] = field(default_factory=dict)  # artifact name -> content
     waited: list[bool] = field(default_factory=list)
 
     @property
@@ -177,11 +183,11 @@ class FakePipelineRun:
         return self.status
 
     def get_file_names(self) -> list[str]:
-        return [DECISION_ARTIFACT] if self.record is not None else []
+        return [*self.files, "outputs/iris/model.pkl", "logs/azureml/70_driver_log.txt"]
 
     def download_file(self, name: str, output_file_path: str | None = None) -> None:
-        assert name == DECISION_ARTIFACT and output_file_path is not None
-        Path(output_file_path).write_text(json.dumps(self.record))
+        assert output_file_path is not None
+        Path(output_file_path).write_text(self.files[name])
 
 
 @dataclass
@@ -192,6 +198,7 @@ class Azure:
     wheels: list[str]
     auths: list[Any] = field(default_factory=list)
     next_record: dict[str, Any] | None = None
+    earlier_records: list[dict[str, Any] | None] = field(default_factory=list)
     next_status: str = "Finished"
     next_tags: dict[str, str] = field(default_factory=dict)
 
@@ -205,7 +212,13 @@ def azure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Azure]:
 
         def new_run(experiment: Any, run_id: str, _service_endpoint: str | None = None) -> Any:
             run = FakePipelineRun(experiment, run_id, _service_endpoint, status=fake.next_status)
-            run.record, run.tags = fake.next_record, dict(fake.next_tags)
+            records = [*fake.earlier_records, fake.next_record]
+            run.files = {
+                record_name(n): "" if record is None else json.dumps(record)  # "": failed upload
+                for n, record in enumerate(records, start=1)
+                if record is not None or n < len(records)
+            }
+            run.tags = dict(fake.next_tags)
             fake.runs.append(run)
             return run
 
@@ -373,7 +386,7 @@ def test_wait_prints_the_decision_read_from_the_pipeline_run(
     azure: Azure, wheel: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     azure.next_record = RECORD
-    azure.next_tags = {OUTCOME_TAG: "promoted", VERSION_TAG: "4"}
+    azure.next_tags = {OUTCOME_TAG: "promoted", VERSION_TAG: "4", RECORD_TAG: DECISION_ARTIFACT}
     assert submit("--wait", "--build-number", "20240611.4", wheel=wheel) == 0
     out = capsys.readouterr().out
     assert "pipeline run run-1: Finished" in out
@@ -412,6 +425,58 @@ def test_wait_exit_codes(
         assert "disagrees with the decision record" in captured.err
 
 
+REJECTED = {**RECORD, "outcome": "rejected", "registered_version": None, "reason": "0.9 < 0.95"}
+FIRST_AFTER_RETRY = {**RECORD, "outcome": "first", "registered_version": 5, "champion": None}
+SECOND = "outputs/champion_decision.2.json"
+
+
+def test_wait_reads_the_newest_record_when_a_retry_decided_differently(
+    azure: Azure, wheel: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The register step was rejected, the champion was deleted, the retried step registered
+    version 5: the build must see version 5, so Deploy runs, not the first attempt's rejection."""
+    monkeypatch.setenv("TF_BUILD", "True")
+    azure.earlier_records = [REJECTED]
+    azure.next_record = FIRST_AFTER_RETRY
+    azure.next_tags = {OUTCOME_TAG: "first", VERSION_TAG: "5", RECORD_TAG: SECOND}
+    assert submit("--wait", wheel=wheel) == 0
+    out = capsys.readouterr().out
+    assert "champion: first as iris:5:" in out
+    assert "##vso[task.setvariable variable=champion_outcome;isOutput=true]first" in out
+    assert "##vso[task.setvariable variable=champion_version;isOutput=true]5" in out
+    assert "rejected" not in out
+
+
+def test_wait_reports_tags_left_describing_an_older_record(
+    azure: Azure, wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The step stopped after uploading its new record and before tagging the run: the newest
+    record is still the verdict shown, and the disagreement fails the build (exit 3)."""
+    azure.earlier_records = [REJECTED]
+    azure.next_record = FIRST_AFTER_RETRY
+    azure.next_tags = {OUTCOME_TAG: "rejected", RECORD_TAG: DECISION_ARTIFACT}
+    assert submit("--wait", wheel=wheel) == 3
+    captured = capsys.readouterr()
+    assert "champion: first as iris:5:" in captured.out
+    assert (
+        f"tag {RECORD_TAG}={DECISION_ARTIFACT!r} disagrees with the decision record {SECOND}"
+        in captured.err
+    )
+    assert f"tag {VERSION_TAG}=None disagrees" in captured.err
+
+
+def test_wait_skips_a_record_whose_upload_failed(
+    azure: Azure, wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty artifact is the leftover of a failed transfer, not a verdict: the newest record
+    with content, which the tags describe, is the one read."""
+    azure.earlier_records = [RECORD]
+    azure.next_record = None  # the second record's upload failed: an empty artifact
+    azure.next_tags = {OUTCOME_TAG: "promoted", VERSION_TAG: "4", RECORD_TAG: DECISION_ARTIFACT}
+    assert submit("--wait", wheel=wheel) == 0
+    assert "champion: promoted as iris:4:" in capsys.readouterr().out
+
+
 # --- under an Azure DevOps agent ----------------------------------------------------------------
 
 
@@ -426,7 +491,11 @@ def test_under_the_agent_only_the_verdict_sets_variables(
         "registered_version": None,
         "reason": evil,
     }
-    azure.next_tags = {"log": "##VSO[task.complete result=Succeeded]done"}
+    azure.next_tags = {
+        "log": "##VSO[task.complete result=Succeeded]done",
+        OUTCOME_TAG: "rejected",
+        RECORD_TAG: DECISION_ARTIFACT,
+    }
     assert submit("--wait", wheel=wheel) == 0
     out = capsys.readouterr().out
     commands = [line for line in out.splitlines() if "##" in line.lower()]

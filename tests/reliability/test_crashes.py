@@ -15,7 +15,13 @@ from champion.local.maintenance import gc, verify
 from champion.local.store import Store
 
 TRIALS = 3
-POINTS = ["blob.temp_written", "blob.renamed", "register.in_transaction", "gate.registered"]
+POINTS = [
+    "blob.temp_written",
+    "blob.renamed",
+    "register.in_transaction",
+    "gate.registered",
+    "record.uploaded",
+]
 
 
 def _reopen(path) -> Workspace:
@@ -40,7 +46,7 @@ def test_crash_leaves_old_or_complete_state_and_rerun_finishes(pipeline, point, 
     if versions == [1, 2]:
         new = Model(ws, "iris", version=2)
         assert new.properties["accuracy"] == "0.95"  # complete: metric stored with the version
-        assert point == "gate.registered"
+        assert point in ("gate.registered", "record.uploaded")
     report = verify(ws._store)
     assert report.healthy, report.problems
 
@@ -52,7 +58,12 @@ def test_crash_leaves_old_or_complete_state_and_rerun_finishes(pipeline, point, 
     parent = Run.get(ws, run.parent.id)
     expected = "already_registered" if point == "gate.registered" else "promoted"
     assert parent.get_tags()["champion.outcome"] == expected
-    assert "outputs/champion_decision.json" in parent.get_file_names()
+    assert parent.get_tags()["champion.version"] == "2"
+    assert parent.get_tags()["champion.record"] == "outputs/champion_decision.json"
+    # one verdict, one record: the rerun restates what the killed attempt recorded
+    assert [f for f in parent.get_file_names() if "champion_decision" in f] == [
+        "outputs/champion_decision.json"
+    ]
     assert verify(ws._store).healthy
 
 

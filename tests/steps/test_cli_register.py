@@ -64,7 +64,9 @@ def test_first_then_loss_then_win(tmp_path, model):
     assert champion.run_id is None  # workspace-level registration: no run to link
 
 
-@pytest.mark.parametrize("value", ["95%", "nan", "1.5", ""])
+@pytest.mark.parametrize(
+    "value", ["95%", "nan", "1.5", "", "1e-400", "1.00000000000000000001", "4.9e-324"]
+)
 def test_bad_metric_value_exits_2_and_changes_nothing(pipeline, model, value):
     ws = pipeline.ws_path
     assert register(ws, model, "0.9").returncode == 0
@@ -72,6 +74,16 @@ def test_bad_metric_value_exits_2_and_changes_nothing(pipeline, model, value):
     result = register(ws, model, value)
     assert result.returncode == 2
     assert "--metric-value" in result.stderr and repr(value) in result.stderr
+    assert pipeline.snapshot() == before
+
+
+def test_a_policy_flag_a_float_would_change_exits_2_and_changes_nothing(pipeline, model):
+    ws = pipeline.ws_path
+    assert register(ws, model, "0.9").returncode == 0
+    before = pipeline.snapshot()
+    result = register(ws, model, "0.95", "--min-delta", "1e-400")
+    assert result.returncode == 2
+    assert "--min-delta" in result.stderr and "'1e-400' underflows to 0.0" in result.stderr
     assert pipeline.snapshot() == before
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from champion.local import Model, Run
+from champion.record import read_record
 
 
 def decision_of(run: Run, tmp_path: Path) -> dict[str, object]:
@@ -160,6 +164,8 @@ BAD_VALUES = [
     "0x1p-1",
     "95",
     "-0.01",
+    "1e-400",  # underflows to 0.0: stored and compared as a number the tag does not say
+    "1.00000000000000000001",  # outside [0, 1], though the float it rounds to is 1.0
 ]
 
 
@@ -226,15 +232,36 @@ def test_champion_without_metric_fails_closed(pipeline, tmp_path, monkeypatch):
     assert record["policy"]["allow_unscored_champion"] is True
 
 
-def test_champion_with_unparsable_metric_fails_closed(pipeline, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stored", ["95%", "1e-400", "0.99999999999999999999"])
+def test_champion_with_unparsable_metric_fails_closed(pipeline, tmp_path, monkeypatch, stored):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "old.pkl").write_bytes(b"old model")
-    Model.register(pipeline.ws, "old.pkl", "iris", properties={"accuracy": "95%"})
+    Model.register(pipeline.ws, "old.pkl", "iris", properties={"accuracy": stored})
     run = pipeline.new_run({"accuracy": "0.99"})
     before = pipeline.snapshot()
     result = pipeline.register(run, "--allow-unscored-champion")
     assert result.returncode == 2
-    assert "model iris:1 property 'accuracy'" in result.stderr
+    assert "model iris:1 property 'accuracy'" in result.stderr and repr(stored) in result.stderr
+    assert pipeline.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"),
+    [
+        ("--floor", "1e-400", "underflows to 0.0"),
+        ("--min-delta", "0.00000000000000000001e-400", "underflows to 0.0"),
+        ("--floor", "0.99999999999999999999", "stored and compared as 1.0"),
+        ("--min-delta", "0.0_1", "not a plain decimal"),  # float() takes underscores
+        ("--min-delta", "nan", "not a plain decimal"),
+    ],
+)
+def test_policy_flags_are_parsed_as_exactly_as_metrics(pipeline, flag, value, reason):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, flag, value)
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "policy_invalid" in line and flag in line and repr(value) in line and reason in line
     assert pipeline.snapshot() == before
 
 
@@ -292,6 +319,79 @@ def test_retry_of_the_same_parent_run_registers_nothing_new(pipeline, tmp_path):
     # the first verdict stays on the run, in the JSON and in the tags alike
     assert run.parent.get_tags()["champion.outcome"] == "first"
     assert decision_of(run.parent, tmp_path)["outcome"] == "first"
+    assert records_on(run.parent) == ["outputs/champion_decision.json"]  # no second record
+
+
+def records_on(run: Run) -> list[str]:
+    """The decision records on the run, oldest first: champion_decision.json, then .2, .3..."""
+    files = Run.get(run.experiment.workspace, run.id).get_file_names()
+    numbered = [re.fullmatch(r"outputs/champion_decision(?:\.([0-9]+))?\.json", f) for f in files]
+    return [m.group(0) for m in sorted(filter(None, numbered), key=lambda m: int(m[1] or 1))]
+
+
+def champion_tags(run: Run) -> dict[str, str]:
+    tags = Run.get(run.experiment.workspace, run.id).get_tags()
+    return {k: v for k, v in tags.items() if k.startswith("champion.")}
+
+
+@pytest.mark.parametrize("real_sdk", [False, True], ids=["local", "real-sdk"])
+def test_a_retry_that_decides_differently_gets_a_new_record_and_tags(pipeline, real_sdk):
+    """Rejected, then the champion is deleted and the step retried: the retry registers a
+    version, and the run's newest record and its tags must say so (a build reads them to
+    decide whether to deploy), while the rejection stays on the run as history."""
+    seed_champion(pipeline, "0.95")
+    run = pipeline.new_run({"accuracy": "0.9"})
+    assert pipeline.register(run, real_sdk=real_sdk).returncode == 0
+    again = pipeline.register(run, real_sdk=real_sdk)  # same verdict: no second record
+    assert again.returncode == 0 and "rejected" in again.stdout
+    assert records_on(run.parent) == ["outputs/champion_decision.json"]
+    Model(pipeline.ws, "iris", version=1).delete()
+
+    retried = pipeline.register(run, real_sdk=real_sdk)
+
+    assert retried.returncode == 0, retried.stderr
+    assert "first as iris:2" in retried.stdout
+    assert pipeline.versions() == [2]
+    first, second = "outputs/champion_decision.json", "outputs/champion_decision.2.json"
+    assert records_on(run.parent) == [first, second]
+    newest = read_record(Run.get(pipeline.ws, run.parent.id))
+    assert newest is not None
+    assert (newest["outcome"], newest["registered_version"]) == ("first", 2)
+    assert champion_tags(run.parent) == {
+        "champion.outcome": "first",
+        "champion.version": "2",
+        "champion.record": second,
+    }
+    old = record_at(run.parent, first)
+    assert (old["outcome"], old["registered_version"], old["champion_version"]) == (
+        "rejected",
+        None,
+        1,
+    )
+
+    # Retried again: it finds version 2 registered by this run and restates it, no new record.
+    restated = pipeline.register(run, real_sdk=real_sdk)
+    assert "already_registered as iris:2" in restated.stdout
+    assert records_on(run.parent) == [first, second]
+    assert champion_tags(run.parent)["champion.record"] == second
+
+    # Version 2 deleted, a better champion registered meanwhile: the next retry is rejected,
+    # and the run's version tag, which no longer describes the newest record, is removed.
+    Model(pipeline.ws, "iris", version=2).delete()
+    seed_champion(pipeline, "0.99")
+    rejected = pipeline.register(run, real_sdk=real_sdk)
+    assert rejected.returncode == 0 and "rejected" in rejected.stdout
+    third = "outputs/champion_decision.3.json"
+    assert records_on(run.parent) == [first, second, third]
+    assert champion_tags(run.parent) == {"champion.outcome": "rejected", "champion.record": third}
+    assert read_record(Run.get(pipeline.ws, run.parent.id))["champion_version"] == 3
+
+
+def record_at(run: Run, name: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "record.json"
+        Run.get(run.experiment.workspace, run.id).download_file(name, str(target))
+        return json.loads(target.read_text())
 
 
 def test_retry_with_different_bytes_is_a_conflict(pipeline):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from champion.decision import Decision, Outcome, Policy, decide
 from champion.errors import InputError, MetricError, PolicyError, UnscoredChampionError
+from champion.metrics import parse_metric
 
 LOWER = Policy("rmse", direction="lower")
 
@@ -437,3 +438,63 @@ def test_decide_never_promotes_on_non_finite_input(
         return
     assert all(math.isfinite(v) for v in values)
     assert decision.outcome in (Outcome.FIRST, Outcome.PROMOTED, Outcome.REJECTED)
+
+
+# --- exactness: the numbers compared are the numbers the tags and flags say ----------------------
+
+_TAG_TEXT = st.decimals(min_value=0, max_value=1, places=20, allow_nan=False).map(str) | st.floats(
+    0.0, 1.0
+).map(repr)
+
+
+@given(_TAG_TEXT, _TAG_TEXT, st.sampled_from(["0", "0.01", "1e-17", "0.000000000000000000001"]))
+def test_a_decision_on_tag_texts_is_the_exact_decimal_comparison_of_those_texts(
+    challenger: str, champion: str, min_delta: str
+) -> None:
+    """Ground truth from the texts themselves: any text the parser accepts must be decided as
+    the decimal it spells, and any other must be refused, never rounded into a verdict."""
+    policy = Policy.from_flags(
+        "accuracy",
+        lower_is_better=False,
+        min_delta=min_delta,
+        floor=None,
+        allow_unscored_champion=False,
+    )
+    try:
+        ch = parse_metric(challenger, source="challenger", valid_range=policy.valid_range)
+        cp = parse_metric(champion, source="champion", valid_range=policy.valid_range)
+    except MetricError as exc:
+        assert "more digits than a float keeps" in str(exc)
+        return
+    expected = Decimal(challenger) - Decimal(champion) > Decimal(min_delta)
+    assert decide(ch, cp, policy).promote == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "reason"),
+    [
+        ("floor", "1e-400", "underflows to 0.0"),
+        ("min_delta", "1e400", "overflows a float"),
+        ("min_delta", "0.01000000000000000000001", "stored and compared as 0.01"),
+        ("floor", "0.9_5", "not a plain decimal"),
+        ("floor", "inf", "not a plain decimal"),
+    ],
+)
+def test_policy_values_given_as_text_are_parsed_exactly(field: str, text: str, reason: str) -> None:
+    flags = {"min_delta": "0", "floor": None, field: text}
+    with pytest.raises(PolicyError) as excinfo:
+        Policy.from_flags("accuracy", lower_is_better=False, allow_unscored_champion=False, **flags)
+    assert reason in str(excinfo.value) and repr(text) in str(excinfo.value)
+    assert excinfo.value.field == field and excinfo.value.exit_code == 2
+
+
+def test_policy_text_that_is_exactly_a_float_is_kept_as_typed() -> None:
+    policy = Policy.from_flags(
+        "accuracy",
+        lower_is_better=False,
+        min_delta="0.0100",
+        floor="9.0e-1",
+        allow_unscored_champion=False,
+    )
+    assert (policy.min_delta, policy.floor) == (0.01, 0.9)
+    assert policy.to_dict()["min_delta"] == "0.01" and policy.to_dict()["floor"] == "0.9"

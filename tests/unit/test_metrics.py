@@ -269,14 +269,120 @@ def test_any_text_parses_to_a_finite_in_range_float_or_raises_metric_error(raw: 
     assert 0.0 <= result <= 1.0
 
 
-@given(st.from_regex(r"\A[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?\Z"))
-def test_every_plain_decimal_is_accepted_with_float_semantics(raw: str) -> None:
-    expected = float(raw)
-    if not math.isfinite(expected):
-        with pytest.raises(MetricError):
-            parse_metric(raw, source=SOURCE)
+_PLAIN_DECIMAL = st.from_regex(
+    r"\A[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?\Z"
+) | st.from_regex(r"\A[+-]?0\.[0-9]{15,30}\Z")
+
+
+@given(_PLAIN_DECIMAL)
+def test_every_plain_decimal_is_stored_as_the_value_it_says_or_refused(raw: str) -> None:
+    """The record stores format_metric(value) and decide() compares that decimal: it must be
+    the number the tag says, never a neighbour of it."""
+    try:
+        value = parse_metric(raw, source=SOURCE)
+    except MetricError as exc:
+        assert SOURCE in str(exc) and repr(raw) in str(exc)
+        assert any(
+            reason in str(exc)
+            for reason in ("overflows", "underflows", "more digits than a float keeps")
+        )
         return
+    assert value == float(raw)
+    assert Decimal(format_metric(value)) == Decimal(raw)
+
+
+def _written_otherwise(value: float, zeros: int, plain: bool) -> str:
+    """repr(value) as another text of the same number: more zeros, an exponent, or none."""
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)
+    text = f"{'-' if sign else ''}{''.join(map(str, digits))}{'0' * zeros}e{exponent - zeros}"
+    return f"{Decimal(text):f}" if plain else text
+
+
+@given(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(0, 20),
+    st.booleans(),
+)
+def test_any_text_that_is_exactly_a_float_is_accepted(
+    value: float, zeros: int, plain: bool
+) -> None:
+    text = _written_otherwise(value, zeros, plain)
+    assert Decimal(text) == Decimal(repr(value))
+    parsed = parse_metric(text, source=SOURCE)
+    assert parsed == value
+    assert format_metric(parsed) == format_metric(value)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(bool), st.integers(1, 9))
+def test_a_digit_beyond_what_a_float_holds_is_refused(value: float, digit: int) -> None:
+    exact = Decimal(repr(value))
+    text = str(exact + digit * Decimal(10).scaleb(exact.adjusted() - 25))  # 26 significant digits
+    with pytest.raises(MetricError, match="more digits than a float keeps"):
+        parse_metric(text, source=SOURCE)
+
+
+@given(st.integers(1, 9), st.integers(325, 10**6), st.sampled_from(["", "-", "+"]))
+def test_any_non_zero_value_below_the_smallest_float_is_refused(
+    digit: int, exponent: int, sign: str
+) -> None:
+    with pytest.raises(MetricError, match=r"underflows to 0\.0"):
+        parse_metric(f"{sign}{digit}e-{exponent}", source=SOURCE)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("1e-400", "underflows to 0.0"),
+        ("-1e-400", "underflows to 0.0"),
+        ("0.0000001e-320", "underflows to 0.0"),
+        ("2.4e-324", "underflows to 0.0"),
+        ("1e-99999999999999999999", "underflows to 0.0"),  # beyond Decimal's own exponents
+        ("1e400", "overflows a float"),
+        ("1.7976931348623159e308", "overflows a float"),
+        ("1.00000000000000000001", "stored and compared as 1.0"),
+        ("0.99999999999999999999", "stored and compared as 1.0"),
+        ("4.9e-324", "stored and compared as 5e-324"),
+        ("200000.00000000001", "stored and compared as 200000.0"),
+        ("0.1000000000000000055511151231257827021181583404541015625", "compared as 0.1,"),
+        (10**17 + 1, "stored and compared as 1e+17"),
+    ],
+)
+def test_values_a_float_would_change_are_refused_with_the_reason(raw: object, reason: str) -> None:
+    with pytest.raises(MetricError) as excinfo:
+        parse_metric(raw, source=SOURCE, valid_range=UNIT)
+    message = str(excinfo.value)
+    assert reason in message
+    assert message.startswith(SOURCE) and repr(raw) in message
+    assert "\n" not in message
+    assert excinfo.value.value == raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0.953000000", 0.953),
+        ("0.1", 0.1),
+        ("9530e-4", 0.953),
+        ("5e-324", 5e-324),
+        ("2.2250738585072014e-308", 2.2250738585072014e-308),
+        ("1.7976931348623157e308", 1.7976931348623157e308),
+        ("0e-99999999999999999999", 0.0),
+        ("-0.000", 0.0),
+        (2**53, 2.0**53),
+        (10**22, 1e22),
+    ],
+)
+def test_long_or_extreme_values_that_are_exactly_a_float_are_accepted(
+    raw: object, expected: float
+) -> None:
     assert parse_metric(raw, source=SOURCE) == expected
+
+
+def test_a_value_just_above_one_is_not_let_into_the_unit_range_as_one() -> None:
+    with pytest.raises(MetricError, match="more digits than a float keeps"):
+        parse_metric("1.00000000000000000001", source=SOURCE, valid_range=UNIT)
+    assert parse_metric("1.000000000000000000", source=SOURCE, valid_range=UNIT) == 1.0
 
 
 @given(st.floats())

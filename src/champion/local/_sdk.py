@@ -123,3 +123,22 @@ def registration_dict(value: object, what: str) -> dict[str, str | None]:
         raise webservice_error(f"{what} must be a dict")
     json.dumps(value)
     return wire_str(value)
+
+
+# Metric.get_converted_value: these exact types are kept, these numpy scalars converted to
+# Python ones; any other value is logged as repr(value).
+_METRIC_TYPES = (int, float, str, bool, type(None))
+_NUMPY_METRIC_SCALARS = frozenset(
+    {"bool_", "str_", "int8", "int16", "int32", "uint8", "uint16", "uint32"}
+    | {"float16", "float32", "float64"}
+)
+
+
+def metric_kept(value: object) -> bool:
+    """True when `run.log` stores `value` as a value (kept or converted to a Python scalar),
+    False when the SDK stores the string `repr(value)`: the rule goes by exact type, so an
+    IntEnum, a tuple, a Decimal or np.int64 become strings."""
+    kind = type(value)
+    if kind in _METRIC_TYPES:
+        return True
+    return kind.__module__ == "numpy" and kind.__name__ in _NUMPY_METRIC_SCALARS

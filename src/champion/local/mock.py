@@ -21,6 +21,10 @@ Azure; it is a `BaseException`, so a bare `except Exception:` in step code canno
 SDK's own transport retries sit below the patch points, so a failure (including one injected
 with `inject_fault`) surfaces at once.
 
+Calls that Azure ML answers with something other than what they read like (a tags dict in a
+`Model` lookup, a list filter in `get_children`, ...) warn with `AzureMLTrapWarning`, as the
+local classes do; the SDK still does exactly what it does on Azure.
+
 Importing this module does not import azureml; the SDK is imported when a mock starts.
 """
 
@@ -189,10 +193,15 @@ class MockAzureML:
                 return
             try:
                 from champion.local._mock_service import LocalService
+                from champion.local._traps import sdk_observers
                 from champion.local.store import Store
 
                 service = LocalService(Store.open(self._resolve_path()), self)
                 for owner, name, value in service.patches():
+                    self._patch(owner, name, value)
+                # On top of the service's patches: they look at the SDK's arguments and warn
+                # about its silent traps (champion.local._traps), and change nothing.
+                for owner, name, value in sdk_observers():
                     self._patch(owner, name, value)
             except BaseException:
                 self._restore()

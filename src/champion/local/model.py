@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from champion.local import _sdk
+from champion.local import _sdk, _traps
 from champion.local.store import (
     UPLOAD_ORIGIN,
     ArtifactRecord,
@@ -82,6 +82,15 @@ class Model:
         if record is not None and workspace is not None:
             self._load(workspace, record, expand)
         elif workspace is not None:
+            _traps.check_model_lookup(
+                name=name,
+                id=id,
+                tags=tags,
+                properties=properties,
+                version=version,
+                run_id=run_id,
+                model_framework=model_framework,
+            )
             record = self._get(
                 workspace, name, id, tags, properties, version, model_framework, run_id
             )
@@ -145,6 +154,7 @@ class Model:
         model_framework: str | None = None,
     ) -> builtins.list[Model]:
         """Every matching version, newest first; `latest=True` keeps one per name."""
+        _traps.check_model_list(name=name, tags=tags, properties=properties)
         if page_count and (page_count < 20 or page_count > 255):
             raise _sdk.user_error(
                 f"Expected page_count value is between 20 and 255. Provided: {page_count}"

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from champion.local import _sdk
+from champion.local import _sdk, _traps
 from champion.local.store import (
     RUN_ORIGIN,
     ArtifactExists,
@@ -32,18 +32,6 @@ if TYPE_CHECKING:
 
 RUN_ID_ENV = "CHAMPION_RUN_ID"
 DATASET_INPUTS_ENV = "AZUREML_DATASET_ENVIRONMENT_VARS"
-_NUMPY_SCALARS = {
-    "bool_",
-    "int8",
-    "int16",
-    "int32",
-    "uint8",
-    "uint16",
-    "uint32",
-    "float16",
-    "float32",
-    "float64",
-}
 
 
 class Run:
@@ -78,7 +66,9 @@ class Run:
             raise _sdk.run_environment_error()
         from azureml.core.run import _OfflineRun
 
-        return _OfflineRun(**kwargs)
+        offline = _OfflineRun(**kwargs)
+        _traps.check_offline_context(offline)
+        return offline
 
     @classmethod
     def get_submitted_run(cls, **kwargs: Any) -> Run:
@@ -102,11 +92,11 @@ class Run:
         include_children: bool = False,
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
-        for run in experiment.get_runs(
+        status = query_filter("status", status)
+        runs = experiment.get_runs(
             type=type, tags=tags, properties=properties, include_children=include_children
-        ):
-            if status is None or run.get_status() == status:
-                yield run
+        )
+        return (run for run in runs if status is None or run.get_status() == status)
 
     def _wrap(self, record: RunRecord) -> Run:
         return _run_class(record)(self._experiment, record.run_id, _record=record)
@@ -251,10 +241,14 @@ class Run:
         status: str | None = None,
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
-        """A generator, newest first, filtered with the SDK's client-side rules."""
-        for record in self._store.list_children(self.id, recursive=recursive):
-            if matches(record, tags=tags, properties=properties, type=type, status=status):
-                yield self._wrap(record)
+        """A generator, newest first, filtered with the SDK's client-side rules. The filters
+        are checked for traps at the call, as the SDK reads them there."""
+        _traps.check_children_filter(tags=tags, properties=properties)
+        return (
+            self._wrap(record)
+            for record in self._store.list_children(self.id, recursive=recursive)
+            if matches(record, tags=tags, properties=properties, type=type, status=status)
+        )
 
     # ------------------------------------------------------------------ status
 
@@ -336,6 +330,7 @@ class Run:
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         if isinstance(value, list | range | types.GeneratorType):
             raise _sdk.user_error("run.log does not support list type. Use run.log_list instead")
+        _traps.check_metric_value(name, value)
         self._store.log_metric(self.id, name, _metric_value(value), step)
 
     def log_list(self, name: str, value: Sequence[Any], description: str = "") -> None:
@@ -552,6 +547,26 @@ def matches(
     )
 
 
+_QUERY_FIELDS = {
+    "tags": "run tags",
+    "properties": "run properties",
+    "type": "run type",
+    "status": "run status",
+}
+
+
+def query_filter(field: str, value: Any) -> Any:
+    """A filter of `Experiment.get_runs` / `Run.list`, which the SDK turns into a service query
+    (`_odata/runs.py`) as it is called: a str is kept; a tags/properties dict is compared as the
+    service compares it, each value as its string (`{'n': 1}` matches '1'); anything else raises
+    the SDK's ValueError. Unlike `get_children`'s client-side filter, nothing matches silently."""
+    if value is None or isinstance(value, str):
+        return value
+    if field in ("tags", "properties") and isinstance(value, dict):
+        return {k: None if v is None else str(v) for k, v in value.items()}
+    raise ValueError(f"Unknown filter type for {_QUERY_FIELDS[field]}: {builtins.type(value)}")
+
+
 def _kv_match(values: Mapping[str, Any], wanted: Any) -> bool:
     if wanted is None:
         return True
@@ -563,12 +578,12 @@ def _kv_match(values: Mapping[str, Any], wanted: Any) -> bool:
 
 
 def _metric_value(value: Any) -> Any:
-    """The SDK's `Metric.get_converted_value`: plain scalars kept, small numpy scalars turned
-    into Python ones, anything else stored as its repr (so np.int64(5) is 'np.int64(5)')."""
-    if value is None or isinstance(value, bool | int | float | str):
+    """The SDK's `Metric.get_converted_value` (`_sdk.metric_kept`): plain values kept, small
+    numpy scalars turned into Python ones, anything else (an IntEnum, a tuple, np.int64) stored
+    as its repr, so np.int64(5) is 'np.int64(5)'."""
+    if value is None or type(value) in (int, float, str, bool):
         return value
-    kind = type(value)
-    if kind.__module__ == "numpy" and kind.__name__ in _NUMPY_SCALARS:
+    if _sdk.metric_kept(value):
         return value.item()
     return repr(value)
 

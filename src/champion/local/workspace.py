@@ -273,14 +273,21 @@ class Experiment:
         properties: Any = None,
         include_children: bool = False,
     ) -> Iterator[Run]:
-        """Runs newest first; top-level only unless `include_children`."""
-        from champion.local.run import Run, matches
+        """Runs newest first; top-level only unless `include_children`. The filters are the
+        service's (the SDK sends them as a query), checked when called, as the SDK builds the
+        query then: a list raises ValueError, dict values compare as strings."""
+        from champion.local.run import Run, matches, query_filter
 
-        for record in self._workspace._store.list_runs(self._name):
-            if record.parent_id is not None and not include_children:
-                continue
-            if matches(record, tags=tags, properties=properties, type=type, status=None):
-                yield Run(self, record.run_id, _record=record)
+        tags = query_filter("tags", tags)
+        properties = query_filter("properties", properties)
+        type = query_filter("type", type)
+        records = self._workspace._store.list_runs(self._name)
+        return (
+            Run(self, record.run_id, _record=record)
+            for record in records
+            if (record.parent_id is None or include_children)
+            and matches(record, tags=tags, properties=properties, type=type, status=None)
+        )
 
     def __repr__(self) -> str:
         return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from champion.errors import ChampionError, InputError
+from champion.local._traps import check_pipeline_spec
 from champion.pipeline._azure_env import (
     ALSO_PINNED,
     AzureCliTokens,
@@ -51,7 +52,7 @@ from champion.pipeline.spec import (
     PipelineSpec,
     validate,
 )
-from champion.record import OUTCOME_TAG, VERSION_TAG, read_record
+from champion.record import CHAMPION_TAGS, newest_record, tags_for
 
 __all__ = [
     "ALSO_PINNED",
@@ -338,6 +339,8 @@ def build_pipeline(
     core, steps_module = _pipelines_sdk()
     from azureml.core.runconfig import RunConfiguration
 
+    check_pipeline_spec(spec)  # a reused step that is or feeds a register step
+
     runconfig = RunConfiguration()
     runconfig.target = compute.name
     runconfig.environment = environment.to_azureml()
@@ -521,25 +524,26 @@ class RunOutcome:
 
 
 def wait_for_decision(run: Any, *, show_output: bool = True) -> RunOutcome:
-    """Wait for `run` to end, then read the decision from the run itself: the JSON record the
-    register step uploaded (`outputs/champion_decision.json`) and its outcome/version tags,
-    which must agree with it. A run that failed may still carry a decision (a rejection with
-    --fail-on-reject), so the record is read whatever the status."""
+    """Wait for `run` to end, then read the decision from the run itself: the newest JSON
+    record the register step uploaded (`outputs/champion_decision.json`, or
+    `outputs/champion_decision.<n>.json` when a retry decided differently) and the run's
+    `champion.*` tags, which must describe exactly that record (`record.tags_for`): a step
+    stopped between uploading a new record and tagging the run leaves tags that name an older
+    record, and that is reported rather than trusted. A run that failed may still carry a
+    decision (a rejection with --fail-on-reject), so the record is read whatever the status."""
     status = str(run.wait_for_completion(show_output=show_output, raise_on_error=False))
-    record = read_record(run)
+    newest = newest_record(run)
     problems: list[str] = []
-    if record is None:
+    if newest is None:
         problems.append(f"run {run.id} ({status}) has no decision record; see its register step")
-    else:
-        tags = run.get_tags()
-        expected = {
-            OUTCOME_TAG: record.get("outcome"),
-            VERSION_TAG: record.get("registered_version"),
-        }
-        for tag, value in expected.items():
-            if value is not None and tag in tags and str(tags[tag]) != str(value):
-                problems.append(
-                    f"run {run.id}: tag {tag}={tags[tag]!r} disagrees with the decision record "
-                    f"({value!r})"
-                )
+        return RunOutcome(str(run.id), status, None, tuple(problems))
+    name, record = newest
+    expected = tags_for(name, record)
+    tags = {k: str(v) for k, v in (run.get_tags() or {}).items() if k in CHAMPION_TAGS}
+    for tag in sorted(expected.keys() | tags.keys()):
+        if tags.get(tag) != expected.get(tag):
+            problems.append(
+                f"run {run.id}: tag {tag}={tags.get(tag)!r} disagrees with the decision record "
+                f"{name} ({expected.get(tag)!r})"
+            )
     return RunOutcome(str(run.id), status, record, tuple(problems))

@@ -19,8 +19,10 @@ What is created for one call of `run_pipeline`:
 - `<workspace>/pipeline-data/<parent id>/<data reference>/`: the folders passed between steps;
 - `<workspace>/pipeline-steps/<parent id>/<step run id>/`: the step's working directory (`cwd/`,
   a copy of the source directory without `__pycache__`, `.git`, the workspace itself and what
-  `.amlignore` lists), downloaded inputs (`inputs/`) and its console log, also uploaded to the
-  step run as `logs/azureml/70_driver_log.txt`.
+  `.amlignore` lists), downloaded inputs (`inputs/`), its console log, also uploaded to the
+  step run as `logs/azureml/70_driver_log.txt`, and `champion-step.json`, which lets
+  `Run.get_context()` warn when a process started in the step lost the step's run variables
+  (it returns an offline run, as Azure's SDK does).
 
 Statuses follow Azure: a step run is Completed on exit code 0, Failed otherwise; the first failing
 step stops the pipeline (later steps get no run) and fails the parent run. A step that cancels
@@ -50,6 +52,7 @@ from types import ModuleType
 from typing import IO
 
 from champion.errors import InputError
+from champion.local import _traps
 from champion.local._store_data import DataPathError
 from champion.local.run import DATASET_INPUTS_ENV, RUN_ID_ENV, Run
 from champion.local.store import Store
@@ -223,6 +226,7 @@ def run_pipeline(
     spec, and re-raises anything that interrupts the runner itself after marking the runs.
     """
     spec.check()
+    _traps.check_pipeline_spec(spec)  # the runner runs every step; Azure may reuse some
     values = _parameter_values(spec, parameters)
     order = topological_order(spec)
     root = Path(workspace).expanduser().resolve()
@@ -357,6 +361,7 @@ def _run_step(
     log_path = step_dir / "70_driver_log.txt"
     try:
         _snapshot(spec.source_directory, cwd, workspace=root)
+        _traps.mark_step_workdir(cwd, step=step.name, run_id=run_id)
         inputs = _step_inputs(step, ws, step_dir, datasets)
     except BaseException as exc:
         run.fail(error_details=f"the step could not be prepared: {exc!r}", error_code="SystemError")
