@@ -42,12 +42,14 @@ def seed_spec(source: Path, accuracy: float) -> PipelineSpec:
                 "train.py",
                 ("--accuracy", str(accuracy), "--output-dir", model_dir),
                 outputs=(model_dir,),
+                allow_reuse=False,
             ),
             Step(
                 "register",
                 "register.py",
                 ("--model-name", "iris", "--model-dir", model_dir),
                 inputs=(model_dir,),
+                allow_reuse=False,
             ),
         ),
         source,
@@ -96,8 +98,13 @@ def mlops_spec(source: Path, accuracy: float) -> PipelineSpec:
     return PipelineSpec(
         "mlops-shape",
         (
-            Step("evaluate", "evaluate/evaluate_model.py", ("--accuracy", str(accuracy))),
-            Step("register", "register/register_model.py"),
+            Step(
+                "evaluate",
+                "evaluate/evaluate_model.py",
+                ("--accuracy", str(accuracy)),
+                allow_reuse=False,
+            ),
+            Step("register", "register/register_model.py", allow_reuse=False),
         ),
         source,
     )
