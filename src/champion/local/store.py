@@ -377,7 +377,16 @@ class Store(DataStoreMixin):
             workspace_id = self._conn.execute(
                 "SELECT value FROM meta WHERE key='workspace_id'"
             ).fetchone()[0]
-            migrate_1_to_2(self._conn, str(workspace_id), utcnow())
+            try:
+                migrate_1_to_2(self._conn, str(workspace_id), utcnow())
+            except sqlite3.DatabaseError as exc:
+                raise WorkspaceStoreError(
+                    f"{where} is a version 1 workspace and could not be upgraded to version "
+                    f"{SCHEMA_VERSION} ({exc}); it was left unchanged. Check free disk space and "
+                    "permissions, then open it again.",
+                    field="schema_version",
+                    value=found,
+                ) from exc
             return
         if found != str(SCHEMA_VERSION):
             raise WorkspaceStoreError(
