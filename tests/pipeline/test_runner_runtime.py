@@ -197,3 +197,32 @@ def test_a_canceled_pipeline_reads_canceled_with_its_own_exit_code() -> None:
     failed_after_cancel = StepResult("evaluate", "r", exit_code=1, duration=1.0, canceled=True)
     assert PipelineResult("p", "e", Path("w"), (failed_after_cancel,)).exit_code == 4
     assert os.environ.get("CHAMPION_RUN_ID") is None
+
+
+NEEDS_AZURE = """
+from azureml.core import Run
+
+run = Run.get_context()
+try:
+    targets = run.experiment.workspace.compute_targets
+except Exception:
+    targets = {}  # would hide the call on a mock whose refusal were an ordinary error
+print("not reached", targets)
+"""
+
+
+def test_a_step_that_needs_azure_stops_with_one_line_and_exit_3(
+    tmp_path: Path, local_ws: Workspace
+) -> None:
+    src = tmp_path / "src"
+    script = write(src, "step.py", NEEDS_AZURE)
+    spec = PipelineSpec("azure-only", (Step("s", "step.py", allow_reuse=False),), src)
+    result = run_pipeline(spec, local_ws.path, real_sdk=True, stream_output=False)
+    assert result.exit_code == 3 and result.status == "Failed"
+    run = Run.get(local_ws, result.steps[0].run_id)
+    run.download_file(DRIVER_LOG, str(tmp_path / "log.txt"))
+    log = (tmp_path / "log.txt").read_text()
+    assert "not reached" not in log
+    # the step's line in its snapshot copy, then the SDK member and why
+    assert f"/cwd/{script.name}:6: Workspace.compute_targets needs Azure: compute targets" in log
+    assert "Traceback" not in log

@@ -16,7 +16,10 @@ be tested end to end against a failing Azure ML: a comma-separated list of
 `champion.local.mock.OPERATIONS`).
 
 The script's exit status is this process's exit status, including `sys.exit(n)` and an uncaught
-exception (traceback, status 1), so the runner sees what the script did.
+exception (traceback, status 1), so the runner sees what the script did. A call that needs Azure
+(`UnmockedServiceCall`: compute, image builds, deployments, Key Vault) ends the step with one
+line naming the script's line and the SDK member, and exit status 3 (`UNMOCKED_EXIT_CODE`): the
+step cannot run on this machine, whatever its `except` clauses said.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Sequence
 WORKSPACE_ENV = "CHAMPION_WORKSPACE"
 BACKEND_ENV = "CHAMPION_BACKEND"
 FAULTS_ENV = "CHAMPION_MOCK_FAULTS"
+UNMOCKED_EXIT_CODE = 3
 
 
 def parse_faults(spec: str) -> list[tuple[str, str, int]]:
@@ -65,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from champion.local import mock_azureml
+    from champion.local.mock import UnmockedServiceCall
 
     os.environ[BACKEND_ENV] = "azureml"
     sys.argv = [script, *args[1:]]
@@ -85,7 +90,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             runpy.run_path(script, run_name="__main__")
         except SystemExit as exc:
             return _exit_status(exc.code)
+        except UnmockedServiceCall as exc:
+            sys.stderr.write(f"sdk_shim: {_call_site(exc, script)}{exc}\n")
+            return UNMOCKED_EXIT_CODE
     return 0
+
+
+def _call_site(exc: BaseException, script: str) -> str:
+    """`file:line: ` of the innermost frame in the step's own code (its snapshot folder), so
+    the one line says where the step asked for Azure."""
+    import traceback
+
+    folder = os.path.dirname(script)
+    own = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)]
+    return f"{own[-1].filename}:{own[-1].lineno}: " if own else ""
 
 
 def _exit_status(code: object) -> int:
