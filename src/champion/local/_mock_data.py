@@ -23,7 +23,8 @@ normalisation, dataflow building, the `Datastore`/`Dataset` objects) runs as shi
   is refused before the Rust engine could reach the network. The dataset keeps its datastore
   URIs, as on Azure: only execution sees the local path.
 
-`FileDataset.mount()` needs FUSE and the mount service, and is not answered (local face only).
+`FileDataset.mount()` (a FUSE mount of Azure storage) is refused with `UnmockedServiceCall` before
+the engine could try: the local classes' `mount()` (a copy) is local-face only.
 """
 
 from __future__ import annotations
@@ -174,6 +175,16 @@ class DataService:
             return original(executor, self.localize(script))
 
         patches.append((_RsLexExecutor, "_ensure_dataflow", ensure_dataflow))
+        from azureml.dataprep.api.engineless_dataflow import EnginelessDataflow
+
+        def mount(dataflow: Any, *args: Any, **kwargs: Any) -> Any:
+            raise UnmockedServiceCall(
+                "mock_azureml: a FUSE mount of Azure storage; the local workspace answers "
+                "download() and to_path() instead",
+                member="FileDataset.mount",
+            )
+
+        patches.append((EnginelessDataflow, "mount", mount))
         return patches
 
     # ------------------------------------------------------------------ datastores

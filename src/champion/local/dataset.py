@@ -542,13 +542,21 @@ class FileDatasetFactory:
         return FileDatasetFactory.from_files((datastore, entry["path"]), validate=False)
 
 
-class Dataset(AbstractDataset):
-    """`azureml.core.Dataset`: the factories and lookups (`Dataset.Tabular`, `Dataset.File`,
-    `get_by_name`, `get_by_id`, `get_all`)."""
-
-
 AbstractDataset.Tabular = TabularDatasetFactory
 AbstractDataset.File = FileDatasetFactory
+
+
+class Dataset:
+    """`azureml.core.Dataset` as code uses it today: the factories and the lookups
+    (`Dataset.Tabular`, `Dataset.File`, `get_by_name`, `get_by_id`, `get_all`). The SDK's
+    deprecated members of this class (its constructor, `get`, `from_delimited_files`, ...) are
+    not here."""
+
+    Tabular = TabularDatasetFactory
+    File = FileDatasetFactory
+    get_by_name = AbstractDataset.get_by_name
+    get_by_id = AbstractDataset.get_by_id
+    get_all = AbstractDataset.get_all
 
 
 # ---------------------------------------------------------------------- helpers

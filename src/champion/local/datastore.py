@@ -99,6 +99,11 @@ class AbstractAzureStorageDatastore(AbstractDatastore):
             indent=2,
         )
 
+    @property
+    def is_sas(self) -> bool:
+        """Deprecated in the SDK (use `credential_type`): whether a SAS token is the credential."""
+        return bool(self.sas_token)
+
     # ------------------------------------------------------------------ data references
 
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> Any:
