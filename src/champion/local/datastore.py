@@ -431,17 +431,28 @@ def _targets(files: list[str], target_path: str, root: str) -> list[tuple[str, s
         prefix = prefix[1:] if prefix[0] in "/\\" else prefix[2:]
     pairs = []
     for file in files:
-        name = (os.path.relpath(file, root) if root != "/" else file.lstrip("/")).replace(
-            os.sep, "/"
-        )
+        relative = os.path.relpath(file, root or ".") if root != "/" else file.lstrip("/")
+        name = relative.replace(os.sep, "/")
         pairs.append((file, f"{prefix.rstrip('/')}/{name}" if prefix else name))
     return pairs
 
 
 def _common_path(files: list[str]) -> str:
+    """The SDK's `common_path`: a single file's folder ("" for a bare name), else the folder
+    segments all files share ("/" for absolute paths that share only the root)."""
+    if not files:
+        return ""
     if len(files) == 1:
-        return os.path.dirname(files[0]) or "."
-    return os.path.commonpath(files)
+        return os.path.split(files[0])[0]
+    common = files[0].replace("\\", "/").split("/")
+    for file in files[1:]:
+        parts = file.replace("\\", "/").split("/")
+        pairs = enumerate(zip(common, parts, strict=False))
+        length = next((i for i, (a, b) in pairs if a != b), None)
+        common = common[: min(len(common), len(parts)) if length is None else length]
+        if not common:
+            return ""
+    return "/".join(common) or "/"
 
 
 def _copy(source: Any, target: str) -> None:
