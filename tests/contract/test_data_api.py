@@ -289,3 +289,17 @@ def test_c54_a_call_that_needs_azure_is_not_swallowed_by_except_exception(
     warnings = [r for r in caplog.records if "Workspace.compute_targets needs Azure" in r.message]
     assert len(warnings) <= 1  # logged once per process (it may have been logged before)
     assert os.environ.get("CHAMPION_RUN_ID") is None
+
+
+def test_c46b_upload_directory_returns_a_file_dataset(target: Target) -> None:
+    folder = target.workdir / "upload"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "1.txt").write_text("one")
+    (folder / "2.txt").write_text("two")
+    datastore = target.ws.get_default_datastore()
+    dataset = target.Dataset.File.upload_directory(
+        str(folder), (datastore, "up"), show_progress=False
+    )
+    assert sorted(dataset.to_path()) == ["/2.txt", "/a/1.txt"]
+    names = [name for name, _ in target.store.datastore_files("workspaceblobstore", "up")]
+    assert names == ["up/2.txt", "up/a/1.txt"]

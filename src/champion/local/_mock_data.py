@@ -185,7 +185,30 @@ class DataService:
             )
 
         patches.append((EnginelessDataflow, "mount", mount))
+        patches.append(self._location_patch())
         return patches
+
+    def _location_patch(self) -> tuple[object, str, object]:
+        """`FileDatasetFactory.upload_directory` copies with the engine's `Copier` to a
+        destination made by `PyLocationInfo.from_uri(azureml://...)`: the same door, for writes.
+        The engine's class cannot be patched, so its module name is a stand-in that builds the
+        real objects, with this workspace's datastore URIs pointed at their folders."""
+        import azureml.dataprep.rslex as rslex
+
+        real = rslex.PyLocationInfo
+        service = self
+
+        class PyLocationInfo:
+            def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+                return real(*args, **kwargs)
+
+            @staticmethod
+            def from_uri(uri: str, *args: Any, **kwargs: Any) -> Any:
+                for match in AZUREML_URI.finditer(uri):
+                    service.store.datastore_folder(match["ds"]).mkdir(parents=True, exist_ok=True)
+                return real.from_uri(service.localize(uri), *args, **kwargs)
+
+        return (rslex, "PyLocationInfo", PyLocationInfo)
 
     # ------------------------------------------------------------------ datastores
 
