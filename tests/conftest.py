@@ -147,3 +147,9 @@ def create_workspace(path: Path) -> Workspace:
 def local_ws(tmp_path: Path) -> Workspace:
     """A new, empty local workspace at `tmp_path / "ws"`."""
     return create_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def new_workspace() -> Any:
+    """`create_workspace` as a fixture, for a test that creates a workspace at a path of its own."""
+    return create_workspace

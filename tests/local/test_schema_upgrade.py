@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,7 +116,7 @@ def test_a_failed_upgrade_leaves_the_workspace_as_it_was(
 
 
 def test_a_new_workspace_is_created_at_version_2_through_the_same_upgrade(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_workspace: Any
 ) -> None:
     seen: list[str] = []
     real = _store_data.migrate_1_to_2
@@ -125,6 +126,6 @@ def test_a_new_workspace_is_created_at_version_2_through_the_same_upgrade(
         real(c, workspace_id, now)
 
     monkeypatch.setattr(store, "migrate_1_to_2", spy)
-    ws = Workspace(tmp_path / "new")
+    ws = new_workspace(tmp_path / "new")
     assert len(seen) == 1 and seen[0] == ws._workspace_id
     assert schema_version(tmp_path / "new") == str(store.SCHEMA_VERSION) == "2"
