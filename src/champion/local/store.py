@@ -1013,6 +1013,10 @@ class Store:
             finally:
                 os.close(root_fd)
             done = True
+        except OSError as exc:
+            if exc.filename is None or not os.path.isabs(os.fsdecode(exc.filename)):
+                exc.filename, exc.filename2 = str(target), None  # named relative to a folder fd
+            raise
         finally:
             if not done:
                 for folder in reversed(created):
