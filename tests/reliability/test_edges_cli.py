@@ -357,3 +357,49 @@ def test_debug_shows_the_traceback_the_one_line_hides(cli, tmp_path):
     assert quiet.returncode == loud.returncode == 2
     one_line_error(quiet)
     assert "Traceback" in loud.stderr and "not a champion workspace" in loud.stderr
+
+
+@pytest.mark.parametrize("real_sdk", [False, True], ids=["local", "real-sdk"])
+def test_the_register_step_refuses_a_workspace_that_does_not_exist(pipeline, real_sdk):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    typo = pipeline.root / "wrokspace"
+
+    result = pipeline.register(run, env={"CHAMPION_WORKSPACE": str(typo)}, real_sdk=real_sdk)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"not a champion workspace: {typo}" in one_line_error(result)
+    assert not typo.exists()
+    assert pipeline.versions() == []
+
+
+def test_schema_drift_is_damage_to_verify_and_stops_gc(pipeline, cli, model):
+    _champion_of(pipeline, cli, model)
+    close_stores(pipeline.ws_path)
+    with contextlib.closing(sqlite3.connect(pipeline.ws_path / "workspace.db")) as conn:
+        conn.execute("ALTER TABLE models ADD COLUMN approved_by TEXT")
+        conn.execute("DROP INDEX models_run")
+        conn.commit()
+
+    checked = cli("verify", workspace=pipeline.ws_path)
+    collected = cli("gc", "--min-age", "0", workspace=pipeline.ws_path)
+
+    assert checked.returncode == 3
+    assert "schema drift: unexpected column models.approved_by TEXT" in checked.stdout
+    assert "schema drift: missing index models_run on models" in checked.stdout
+    assert collected.returncode == 3
+    assert "refusing to collect garbage" in one_line_error(collected)
+
+
+def test_writing_to_a_read_only_workspace_is_one_line(pipeline, cli, model):
+    _champion_of(pipeline, cli, model, "0.9")
+    close_stores(pipeline.ws_path)
+    with read_only(pipeline.ws_path):
+        result = cli(
+            "register", "--model-name", "iris", "--model-path", str(model),
+            "--metric-value", "0.95", workspace=pipeline.ws_path,
+        )  # fmt: skip
+    assert result.returncode in (2, 3)  # a mode the user set (2), a read-only mount (3)
+    line = one_line_error(result)
+    assert "read-only" in line
+    with contextlib.closing(sqlite3.connect(pipeline.ws_path / "workspace.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM models").fetchone() == (1,)

@@ -339,6 +339,14 @@ class Store:
             if self._has_blobs():
                 raise self._orphaned_blobs()
             raise NotAWorkspaceError(root)
+        if not read_only and not (os.access(root, os.W_OK) and os.access(db_path, os.W_OK)):
+            raise WorkspaceStoreError(
+                f"the workspace {root} is read-only here, and this command writes to it. "
+                "Listing, showing, downloading and verifying work on a read-only workspace; "
+                "to write, use a writable copy.",
+                field="workspace",
+                value=str(root),
+            )
         try:
             self._conn = self._connect(db_path)
         except sqlite3.DatabaseError as exc:
