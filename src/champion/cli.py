@@ -250,8 +250,8 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     """Download and check every byte against what was registered, before anything is moved
     into place: each blob's digest and, when the gate registered it, the whole model's
     `artifact_sha256` over exactly the files written."""
+    from champion.local._export import TargetExists
     from champion.local.model import download_verified
-    from champion.local.store import TargetExists
 
     model = _model(args)
     try:

@@ -17,12 +17,12 @@ from typing import Any
 
 from champion.errors import WorkspaceStoreError
 from champion.local import _sdk
+from champion.local._export import TargetExists
 from champion.local.store import (
     UPLOAD_ORIGIN,
     ArtifactRecord,
     ModelRecord,
     PropertyConflict,
-    TargetExists,
     parse_filter_query,
 )
 from champion.local.workspace import Workspace
