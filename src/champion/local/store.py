@@ -13,8 +13,14 @@ both faces of the local workspace, the `champion.local` classes and the real SDK
 
 Durability and sharing between processes: SQLite in WAL mode with `synchronous=FULL`, a busy
 timeout, and `BEGIN IMMEDIATE` for every read-then-write, so two processes never compute the same
-next version. A blob is streamed to a temp file, fsynced and renamed into place before any row
-refers to it, so a crash leaves at worst an orphan file, never a row pointing at nothing.
+next version. A blob is streamed to a temp file and fsynced with no lock held, then renamed into
+place inside the transaction that inserts the row naming it: a crash leaves at worst an orphan
+file, never a row pointing at nothing, and gc (which decides under the same lock) cannot delete
+a blob between "stored" and "referenced".
+
+Opening never creates a workspace unless asked (`Store.create`), and readers (`read_only=True`)
+open the database with `mode=ro`, take no lock and write nothing, so a read-only workspace can be
+read and a long write never blocks a reader.
 """
 
 from __future__ import annotations
