@@ -56,6 +56,7 @@ DB_NAME = "workspace.db"
 BLOBS_DIR = "blobs"
 TMP_DIR = "tmp"
 CHUNK = 1024 * 1024
+VERIFY_IN_PLACE_MAX = 4 * CHUNK  # stored blobs up to this size are compared, not replaced
 BUSY_TIMEOUT_MS = 60_000
 
 RUN_ORIGIN = "ExperimentRun"
@@ -945,15 +946,20 @@ class Store:
     def _publish(self, staged: StagedBlob) -> None:
         """Inside the transaction that references it: the staged file becomes the blob.
 
-        Bytes already stored under this digest are replaced by the fresh copy, which was hashed
-        as it was written: a stored blob that rotted since is repaired, never kept in place of
-        the good bytes, and this costs no extra read of the stored one."""
+        Bytes already stored under this digest are checked: a small stored blob equal to the
+        fresh copy (which was hashed as it was written) stays, and the copy is dropped; any
+        other is replaced by the fresh copy, so a stored blob that rotted since is repaired,
+        never kept in place of the good bytes. A large one is replaced without reading it: one
+        rename costs less than reading gigabytes under the lock."""
         if self._depth == 0:
             raise RuntimeError("a blob is published only inside the transaction naming it")
         final = self.blob_path(staged.digest)
-        _make_private_dir(final.parent, parents=True)
-        os.replace(staged.path, final)
-        _fsync_dir(final.parent)
+        if staged.size <= VERIFY_IN_PLACE_MAX and _same_file_bytes(final, staged):
+            staged.path.unlink()
+        else:
+            _make_private_dir(final.parent, parents=True)
+            os.replace(staged.path, final)
+            _fsync_dir(final.parent)
         failpoint("blob.renamed")
 
     def _require_blobs(self, digests: Iterable[str | None]) -> None:
@@ -1516,6 +1522,20 @@ def _schema_shape(conn: sqlite3.Connection) -> set[str]:
         else:
             shape.add(f"{kind} {name} on {table}")
     return shape
+
+
+def _same_file_bytes(path: Path, staged: StagedBlob) -> bool:
+    """Whether the stored blob at `path` holds exactly the staged bytes (read both: small)."""
+    try:
+        if path.stat().st_size != staged.size:
+            return False
+        with open(path, "rb") as stored, open(staged.path, "rb") as fresh:
+            while chunk := fresh.read(CHUNK):
+                if stored.read(len(chunk)) != chunk:
+                    return False
+            return stored.read(1) == b""
+    except FileNotFoundError:
+        return False
 
 
 def _file_key(path: str | os.PathLike[str]) -> tuple[str, int, int, int, int]:
