@@ -153,16 +153,18 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser(
         "verify",
-        help="check the workspace: SQLite integrity, blob digests, model files",
-        description="Read everything, change nothing; exit 3 if any damage is found.",
+        help="check the workspace: SQLite integrity, schema, artifact paths, blobs, models",
+        description="Read everything, change nothing (the workspace may be read-only); report "
+        "damage as PROBLEM lines and exit 3.",
     )
     verify.add_argument("--metric", default="accuracy")
     verify.set_defaults(handler=cmd_verify)
     gc = commands.add_parser(
         "gc",
         help="remove orphan blobs and stale temp files",
-        description="Remove files no row refers to, once older than "
-        "--min-age seconds (a young orphan may be an upload in flight).",
+        description="Remove blobs no row refers to and temp files no upload is using, once "
+        "older than --min-age seconds. Refuses (exit 3, deleting nothing) if the database "
+        "fails its integrity or schema check. Safe while others write, --min-age 0 included.",
     )
     gc.add_argument("--min-age", type=float, default=3600.0)
     gc.set_defaults(handler=cmd_gc)
