@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from champion.errors import NotAWorkspaceError
 from champion.local import _sdk
-from champion.local.store import Store
+from champion.local.store import Store, is_workspace
 
 if TYPE_CHECKING:
     from champion.local.model import Model
@@ -30,13 +31,89 @@ def default_workspace_path() -> Path:
     return Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_FOLDER)
 
 
+def find_workspace(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest `.champion/` workspace in `start` (default: the working directory) or its
+    parents, as git finds `.git`: a command run from a subfolder of a project uses the
+    project's registry instead of starting an empty one."""
+    folder = Path(start if start is not None else Path.cwd()).resolve()
+    for candidate in [folder, *folder.parents]:
+        if is_workspace(candidate / DEFAULT_FOLDER):
+            return candidate / DEFAULT_FOLDER
+    return None
+
+
+def resolve_workspace_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """Which workspace a command means, and how it was chosen: the explicit path, else
+    `$CHAMPION_WORKSPACE`, else the nearest `.champion/` up from here, else `./.champion`
+    (which then must be created, or is refused as not a workspace)."""
+    if explicit is not None:
+        return Path(explicit), "--workspace"
+    if os.environ.get(WORKSPACE_ENV):
+        return Path(os.environ[WORKSPACE_ENV]), f"${WORKSPACE_ENV}"
+    found = find_workspace()
+    if found is not None:
+        return found, "found from the working directory"
+    return Path(DEFAULT_FOLDER), "the default"
+
+
 class Workspace:
-    """A local workspace folder, created on first use and shared by every process that opens it."""
+    """A local workspace folder, shared by every process that opens it.
+
+    As in the SDK, `Workspace(...)`, `Workspace.get` and `Workspace.from_config` open a workspace
+    that exists and raise `ProjectSystemException` ("not a champion workspace") otherwise;
+    `Workspace.create(name)` creates one, `name` being the folder."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self._store = Store.open(path if path is not None else default_workspace_path())
+        self._store = _open_store(path if path is not None else default_workspace_path())
+
+    @classmethod
+    def _open(cls, path: str | os.PathLike[str], *, read_only: bool) -> Workspace:
+        """Open an existing workspace; `read_only` reads without writing a byte or taking the
+        write lock (what the CLI's listing, show, download and verify use)."""
+        workspace = cls.__new__(cls)
+        workspace._store = _open_store(path, read_only=read_only)
+        return workspace
 
     # ------------------------------------------------------------------ constructors
+
+    @staticmethod
+    def create(
+        name: str | os.PathLike[str],
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        create_resource_group: bool = True,
+        sku: str = "basic",
+        tags: Any = None,
+        friendly_name: str | None = None,
+        storage_account: str | None = None,
+        key_vault: str | None = None,
+        app_insights: str | None = None,
+        container_registry: str | None = None,
+        adb_workspace: str | None = None,
+        primary_user_assigned_identity: str | None = None,
+        cmk_keyvault: str | None = None,
+        resource_cmk_uri: str | None = None,
+        hbi_workspace: bool = False,
+        default_cpu_compute_target: Any = None,
+        default_gpu_compute_target: Any = None,
+        private_endpoint_config: Any = None,
+        private_endpoint_auto_approval: bool = True,
+        exist_ok: bool = False,
+        show_output: bool = True,
+        user_assigned_identity_for_cmk_encryption: str | None = None,
+        system_datastores_auth_mode: str = "accessKey",
+        v1_legacy_mode: bool | None = None,
+    ) -> Workspace:
+        """Create a local workspace in the folder `name` (new or empty). As in the SDK, an
+        existing workspace raises `WorkspaceException` unless `exist_ok`; the Azure resource
+        arguments are accepted and ignored."""
+        if is_workspace(name) and not exist_ok:
+            raise _sdk.workspace_exists(str(name))
+        workspace = Workspace.__new__(Workspace)
+        workspace._store = Store.create(name)
+        return workspace
 
     @staticmethod
     def from_config(
@@ -45,25 +122,25 @@ class Workspace:
         _logger: Any = None,
         _file_name: str | None = None,
     ) -> Workspace:
-        """Open the workspace a `config.json` names, as the SDK does, or the default one.
+        """Open the workspace a `config.json` names, as the SDK does, or the nearest one.
 
         `$CHAMPION_WORKSPACE` wins when no `path` is given, so a step run by the local runner
         opens the same folder as `Run.get_context()`. Otherwise looks for `config.json` (or
         `_file_name`) in `path` (or the working directory), its `.azureml/` subfolder and their
         parents; a `"champion_workspace"` key there names the local folder (relative to the
-        file). Without one: `.champion`. `path` may also be a local workspace folder itself.
-        """
+        file). Without one: the nearest `.champion/` in the folder or its parents. `path` may
+        also be a local workspace folder itself. Never creates one."""
         if path is None and os.environ.get(WORKSPACE_ENV):
             return Workspace()  # the runner's choice for this step wins over any config.json
         start = Path(path) if path is not None else Path.cwd()
-        if (start / "workspace.db").exists():
+        if is_workspace(start):
             return Workspace(start)
         config = _find_config(start, _file_name or "config.json")
         if config is not None:
             data = json.loads(config.read_text())
             if CONFIG_KEY in data:
                 return Workspace(config.parent / str(data[CONFIG_KEY]))
-        return Workspace()
+        return Workspace(find_workspace(start) or start / DEFAULT_FOLDER)
 
     @staticmethod
     def get(
@@ -75,7 +152,7 @@ class Workspace:
         cloud: str = "AzureCloud",
         id: str | None = None,
     ) -> Workspace:
-        """Open a local workspace by folder (the SDK's name argument is the folder here)."""
+        """Open an existing local workspace by folder (the SDK's name argument is the folder)."""
         return Workspace(name)
 
     def write_config(
@@ -263,3 +340,13 @@ def _find_config(start: Path, file_name: str) -> Path | None:
             if candidate.is_file():
                 return candidate
     return None
+
+
+def _open_store(path: str | os.PathLike[str], *, read_only: bool = False) -> Store:
+    """The SDK answers a missing workspace with ProjectSystemException; ours is that class and
+    champion's NotAWorkspaceError at once, so SDK-style and champion-style callers both catch
+    it (imported only on this error path: azureml costs most of a second)."""
+    try:
+        return Store.open(path, read_only=read_only)
+    except NotAWorkspaceError as exc:
+        raise _sdk.workspace_not_found(exc) from None
