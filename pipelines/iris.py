@@ -41,7 +41,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from champion.errors import ChampionError, InputError
+from champion.errors import ChampionError, InputError, from_environment
+from champion.local.workspace import resolve_workspace_path
 from champion.pipeline import DataReference, PipelineParameter, PipelineSpec, Step
 from champion.record import devops_commands_for, neutralize_logging_commands
 
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace",
         type=Path,
         default=None,
-        help=f"local workspace folder (default: ${WORKSPACE_ENV}, else {DEFAULT_WORKSPACE})",
+        help=f"local workspace folder, created if needed (default: ${WORKSPACE_ENV}, else the "
+        f"nearest {DEFAULT_WORKSPACE}/ in this folder or its parents, else ./{DEFAULT_WORKSPACE})",
     )
     parser.add_argument("--data", default=None, help="training CSV (default: the bundled sample)")
     parser.add_argument("--seed", type=int, default=42, help="split and model seed (default: 42)")
@@ -235,7 +237,9 @@ def run_local(args: argparse.Namespace, spec_builder: SpecBuilder = build_spec) 
     """Run the pipeline locally and print a one-line summary; return the pipeline's exit code."""
     from champion.pipeline import run_pipeline
 
-    workspace = args.workspace or Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    # --workspace, else $CHAMPION_WORKSPACE, else the nearest .champion/ up from here, else a
+    # new ./.champion: the local runner creates the workspace it is given.
+    workspace, _ = resolve_workspace_path(args.workspace)
     # Each step runs in a copy of steps/ (its snapshot, as on Azure ML), which does not hold the
     # sample data: the CSV is passed by absolute path, the bundled sample when none is given.
     data = str(Path(args.data if args.data is not None else DEFAULT_DATA).resolve())
@@ -243,9 +247,12 @@ def run_local(args: argparse.Namespace, spec_builder: SpecBuilder = build_spec) 
     try:
         spec = spec_builder(data=data, seed=args.seed, model_name=args.model_name)
         result = run_pipeline(spec, workspace, parameters=parameters, real_sdk=args.real_sdk)
-    except InputError as exc:
-        print(f"iris.py: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except Exception as exc:  # a bad spec, or a workspace that cannot be created or opened
+        known = from_environment(exc)
+        if known is None:
+            raise
+        print(f"iris.py: error: {known.message}", file=sys.stderr)
+        return known.exit_code
     print(result.summary())
     return result.exit_code
 

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,22 @@ from champion.pipeline.local import create_pipeline_run, create_step_run
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTER = ROOT / "steps" / "register_model.py"
+
+
+def new_workspace(path: Path) -> Workspace:
+    """Create a local workspace for a test. Opening never creates one (a mistyped path must
+    not become an empty registry), so tests create theirs here, or with the fixture below."""
+    return Workspace.create(path)
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path) -> Callable[..., Workspace]:
+    """`make_workspace()` creates `tmp_path/ws`; `make_workspace(path)` creates `path`."""
+
+    def make(path: Path | None = None) -> Workspace:
+        return new_workspace(path if path is not None else tmp_path / "ws")
+
+    return make
 
 
 def snapshot(ws_path: Path) -> dict[str, Any]:
@@ -55,7 +71,7 @@ class LocalPipeline:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.ws_path = root / "ws"
-        self.ws = Workspace(self.ws_path)
+        self.ws = new_workspace(self.ws_path)
         self.exp = Experiment(self.ws, "iris-pipeline")
         self._count = 0
 
@@ -137,19 +153,7 @@ def pipeline(tmp_path: Path) -> Iterator[LocalPipeline]:
     yield LocalPipeline(tmp_path)
 
 
-def create_workspace(path: Path) -> Workspace:
-    """The one place new tests create a local workspace (how a workspace is created is about to
-    change: `Workspace.create(path)`); everything else opens it."""
-    return Workspace(path)
-
-
 @pytest.fixture
 def local_ws(tmp_path: Path) -> Workspace:
     """A new, empty local workspace at `tmp_path / "ws"`."""
-    return create_workspace(tmp_path / "ws")
-
-
-@pytest.fixture
-def new_workspace() -> Any:
-    """`create_workspace` as a fixture, for a test that creates a workspace at a path of its own."""
-    return create_workspace
+    return new_workspace(tmp_path / "ws")

@@ -169,7 +169,7 @@ def target(
     opened_before = set(store_module._open_stores)
     try:
         if request.param == "local":
-            ws = champion.local.Workspace(tmp_path / "ws")
+            ws = champion.local.Workspace.create(tmp_path / "ws")
             face = Target(
                 name="local",
                 ws=ws,

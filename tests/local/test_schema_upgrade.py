@@ -116,7 +116,7 @@ def test_a_failed_upgrade_leaves_the_workspace_as_it_was(
 
 
 def test_a_new_workspace_is_created_at_version_2_through_the_same_upgrade(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_workspace: Any
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_workspace: Any
 ) -> None:
     seen: list[str] = []
     real = _store_data.migrate_1_to_2
@@ -126,6 +126,28 @@ def test_a_new_workspace_is_created_at_version_2_through_the_same_upgrade(
         real(c, workspace_id, now)
 
     monkeypatch.setattr(store, "migrate_1_to_2", spy)
-    ws = new_workspace(tmp_path / "new")
+    ws = make_workspace(tmp_path / "new")
     assert len(seen) == 1 and seen[0] == ws._workspace_id
     assert schema_version(tmp_path / "new") == str(store.SCHEMA_VERSION) == "2"
+
+
+def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Reading commands open read-only and never write, so they cannot upgrade: one line that
+    says what to do, and the workspace stays a version 1 one, byte for byte."""
+    import subprocess
+    import sys
+
+    folder = restore_v1(tmp_path / "old")
+    before = (folder / "workspace.db").read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "champion.cli", "--workspace", str(folder), "models", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "version 1 workspace" in done.stderr and "upgrade" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (folder / "workspace.db").read_bytes() == before and schema_version(folder) == "1"

@@ -117,7 +117,7 @@ def ws(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CHAMPION_RUN_ID", raising=False)
     Path("model.pkl").write_bytes(b"m")
-    ws = Workspace(tmp_path / "ws")
+    ws = Workspace.create(tmp_path / "ws")
     for build in ("20190809.1", "20190809.2"):
         Model.register(ws, "model.pkl", "m", tags={"build_number": build}, properties={"p": build})
     return ws

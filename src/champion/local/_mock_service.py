@@ -737,8 +737,8 @@ class LocalService:
         origin, container, path = dto.parse_artifact_uri(url)
         if self.store.get_artifact(origin, container, path) is None:
             raise AzureHttpError(f"The specified blob does not exist: {url}", 404)
-        digest, size = self.store.put_blob(stream)
-        self.store.set_artifact_content(origin, container, path, digest, size)
+        with self.store.staging() as session:
+            self.store.set_artifact_content(origin, container, path, session.stage(stream))
 
     def _artifact_digest(self, uri: str) -> str | None:
         origin, container, path = dto.parse_artifact_uri(uri)

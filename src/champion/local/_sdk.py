@@ -7,11 +7,13 @@ it. Each function imports the SDK's class at the point of raising, so user code 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from champion.errors import ChampionError, InputError, NotAWorkspaceError
 from champion.validation import MODEL_NAME
 
 _EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
@@ -82,6 +84,43 @@ def missing_member(owner: str, name: str) -> BaseException:
                 f"the local workspace does not implement {owner}.{name}", member=f"{owner}.{name}"
             )
     return AttributeError(f"'{owner}' object has no attribute '{name}'")
+
+
+@functools.cache
+def _both(sdk_name: str, ours: type[ChampionError]) -> type[Exception]:
+    """An exception class that is the SDK's `sdk_name` and champion's `ours` at once: SDK-style
+    code catches the SDK's class, while the CLI and the step read `code`, `exit_code` and
+    `message` as for any ChampionError."""
+    import azureml.exceptions
+
+    sdk: type[Exception] = getattr(azureml.exceptions, sdk_name)
+
+    def __init__(self: Any, message: str, field: str | None, value: object) -> None:
+        sdk.__init__(self, message)
+        self.message, self.field, self.value = message, field, value
+
+    return type(
+        f"Local{sdk_name}",
+        (sdk, ours),
+        {"__init__": __init__, "__str__": lambda self: self.message, "__module__": __name__},
+    )
+
+
+def workspace_not_found(error: NotAWorkspaceError) -> Exception:
+    """What the SDK raises for a workspace that does not exist (its text is "Workspace not
+    found."); ours names the folder and how to create one."""
+    return _both("ProjectSystemException", NotAWorkspaceError)(
+        error.message, error.field, error.value
+    )
+
+
+def workspace_exists(name: str) -> Exception:
+    """The SDK's text for `Workspace.create(..., exist_ok=False)` over an existing one."""
+    return _both("WorkspaceException", InputError)(
+        f"Workspace with name '{name}' already exists under resource group with name 'local'.",
+        "workspace",
+        name,
+    )
 
 
 def model_not_found(**criteria: Any) -> Exception:

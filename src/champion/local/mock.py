@@ -196,7 +196,8 @@ class MockAzureML:
                 from champion.local._traps import sdk_observers
                 from champion.local.store import Store
 
-                service = LocalService(Store.open(self._resolve_path()), self)
+                # created if new, as moto starts empty: the mock is a test's own registry
+                service = LocalService(Store.create(self._resolve_path()), self)
                 for owner, name, value in service.patches():
                     self._patch(owner, name, value)
                 # On top of the service's patches: they look at the SDK's arguments and warn

@@ -11,11 +11,13 @@ from __future__ import annotations
 import builtins
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from champion.errors import WorkspaceStoreError
 from champion.local import _sdk, _traps
+from champion.local._export import TargetExists
 from champion.local.store import (
     UPLOAD_ORIGIN,
     ArtifactRecord,
@@ -24,6 +26,7 @@ from champion.local.store import (
     parse_filter_query,
 )
 from champion.local.workspace import Workspace
+from champion.validation import model_files_digest
 
 
 class Model:
@@ -239,8 +242,10 @@ class Model:
         store = workspace._store
         container = f"{datetime.now().strftime('%y%m%dT%H%M%S')}-{str(uuid.uuid4())[:8]}"
         files, names = _collect_paths(model_path, child_paths)
-        entries = [(name, *store.put_blob(path)) for path, name in zip(files, names, strict=True)]
-        store.add_artifacts(UPLOAD_ORIGIN, container, entries)
+        with store.staging() as session:
+            staged = [session.stage(path) for path in files]
+            entries = [(n, b.digest, b.size) for n, b in zip(names, staged, strict=True)]
+            store.add_artifacts(UPLOAD_ORIGIN, container, entries, staged)
         base_name = os.path.basename(os.path.abspath(os.path.normpath(model_path)))
         print(f"Registering model {model_name}")
         return Model._register_asset(
@@ -440,37 +445,43 @@ class Model:
         self, target_dir: str = ".", exist_ok: bool = False, exists_ok: bool | None = None
     ) -> str:
         """Write the model's files under `target_dir` and return their common path: the file
-        for a one-file model, the folder for a folder model. Digests are verified."""
+        for a one-file model, the folder for a folder model. All files or none: each blob's
+        digest is verified in a temp folder before anything is moved into place, and no
+        symlink under `target_dir` is followed."""
         if exists_ok is not None:
             if exist_ok is not None:
                 raise _sdk.webservice_error(
                     "Both exists_ok and exist_ok are set. Please use exist_ok only."
                 )
             exist_ok = exists_ok
-        plan = self._download_plan(target_dir)
-        if not plan:
+        try:
+            written = self._export(target_dir, exist_ok=exist_ok)
+        except TargetExists as exc:
+            raise _sdk.webservice_error(
+                f"File already exists. To overwrite, set exist_ok to True. {exc.path}"
+            ) from None
+        return os.path.commonpath(written)
+
+    def _export(
+        self,
+        target_dir: str | os.PathLike[str],
+        *,
+        exist_ok: bool,
+        check: Callable[[dict[str, str]], None] | None = None,
+    ) -> builtins.list[str]:
+        files = self._files()
+        if not files:
             raise _sdk.webservice_error("No files to download. Did you upload files?")
         store = self._workspace()._store
-        for target, artifact in plan:
-            if not exist_ok and os.path.exists(target):
-                raise _sdk.webservice_error(
-                    f"File already exists. To overwrite, set exist_ok to True. {target}"
-                )
-            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            store.copy_blob(artifact.digest, target)
-        return os.path.commonpath([target for target, _ in plan])
+        return store.export_files(
+            [(relative, artifact.digest) for relative, artifact in files],
+            target_dir,
+            exist_ok=exist_ok,
+            check=check,
+        )
 
-    def _download_plan(self, target_dir: str) -> builtins.list[tuple[str, ArtifactRecord]]:
-        """Files land relative to the folder that holds the registered path, as the SDK strips
-        `dirname(<path in the asset prefix>)`: outputs/model.pkl -> <t>/model.pkl."""
-        store = self._workspace()._store
-        target_dir = os.path.normpath(target_dir)
-        plan = []
-        for prefix, artifact in store.asset_artifacts(self._asset_id or ""):
-            strip = os.path.dirname(prefix.split("/", 2)[-1])
-            relative = os.path.relpath(artifact.path, strip) if strip else artifact.path
-            plan.append((os.path.join(target_dir, relative), artifact))
-        return plan
+    def _files(self) -> builtins.list[tuple[str, ArtifactRecord]]:
+        return self._workspace()._store.model_files(self._asset_id or "")
 
     def get_sas_urls(self) -> dict[str, str]:
         """Local files have no SAS: each artifact maps to its verified blob's file URL."""
@@ -665,3 +676,26 @@ def _collect_paths(
     else:
         return [model_path], [os.path.basename(os.path.abspath(model_path))]
     return files, [os.path.relpath(f, parent).replace(os.sep, "/") for f in files]
+
+
+def download_verified(
+    model: Model, target_dir: str | os.PathLike[str], *, exist_ok: bool = False
+) -> tuple[str, bool]:
+    """`model.download`, plus the whole model checked against its registered `artifact_sha256`
+    (when the gate registered it) over exactly the files written, before any is moved into
+    place; returns the download's path and whether that check ran. What `champion models
+    download` does: a tampered or mixed-up model is never left where it could be loaded."""
+    expected = (model.properties or {}).get("artifact_sha256")
+
+    def check(written: dict[str, str]) -> None:
+        actual = model_files_digest(written)
+        if actual != expected:
+            raise WorkspaceStoreError(
+                f"the files of {model.id} hash to {actual}, not its registered artifact_sha256 "
+                f"{expected}; nothing was written. Do not use this version; run `champion verify`.",
+                field="artifact_sha256",
+                value=actual,
+            )
+
+    written = model._export(target_dir, exist_ok=exist_ok, check=check if expected else None)
+    return os.path.commonpath(written), bool(expected)

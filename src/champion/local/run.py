@@ -23,6 +23,7 @@ from champion.local.store import (
     InvalidArtifactPath,
     PropertyConflict,
     RunRecord,
+    StagedBlob,
     check_artifact_path,
 )
 from champion.local.workspace import Experiment, Workspace
@@ -374,8 +375,9 @@ class Run:
                 "types: file path or file"
             )
         self._refuse_existing([name])
-        digest, size = self._store.put_blob(path_or_stream)  # type: ignore[arg-type]
-        return self._add_artifacts([(name, digest, size)])[0]
+        with self._store.staging() as session:
+            staged = session.stage(path_or_stream)  # type: ignore[arg-type]
+            return self._add_artifacts([(name, staged.digest, staged.size)], [staged])[0]
 
     def upload_files(
         self,
@@ -391,10 +393,10 @@ class Run:
                 f"Names was of length {len(names)} and paths of length {len(paths)}."
             )
         self._refuse_existing(names)
-        entries = [
-            (name, *self._store.put_blob(path)) for name, path in zip(names, paths, strict=True)
-        ]
-        artifacts = self._add_artifacts(entries)
+        with self._store.staging() as session:
+            staged = [session.stage(path) for path in paths]
+            entries = [(n, b.digest, b.size) for n, b in zip(names, staged, strict=True)]
+            artifacts = self._add_artifacts(entries, staged)
         return artifacts if return_artifacts else None
 
     def upload_folder(self, name: str, path: str, datastore_name: str | None = None) -> Any:
@@ -415,9 +417,11 @@ class Run:
         if existing:
             raise _conflict(ArtifactExists(RUN_ORIGIN, self._container, existing))
 
-    def _add_artifacts(self, entries: Sequence[tuple[str, str | None, int]]) -> builtins.list[Any]:
+    def _add_artifacts(
+        self, entries: Sequence[tuple[str, str | None, int]], blobs: Sequence[StagedBlob] = ()
+    ) -> builtins.list[Any]:
         try:
-            return list(self._store.add_artifacts(RUN_ORIGIN, self._container, entries))
+            return list(self._store.add_artifacts(RUN_ORIGIN, self._container, entries, blobs))
         except ArtifactExists as exc:
             raise _conflict(exc) from None
 

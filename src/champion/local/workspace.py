@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from champion.errors import NotAWorkspaceError
 from champion.local import _sdk
-from champion.local.store import Store
+from champion.local.store import Store, is_workspace
 
 if TYPE_CHECKING:
     from champion.local.dataset import AbstractDataset
@@ -32,13 +33,89 @@ def default_workspace_path() -> Path:
     return Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_FOLDER)
 
 
+def find_workspace(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest `.champion/` workspace in `start` (default: the working directory) or its
+    parents, as git finds `.git`: a command run from a subfolder of a project uses the
+    project's registry instead of starting an empty one."""
+    folder = Path(start if start is not None else Path.cwd()).resolve()
+    for candidate in [folder, *folder.parents]:
+        if is_workspace(candidate / DEFAULT_FOLDER):
+            return candidate / DEFAULT_FOLDER
+    return None
+
+
+def resolve_workspace_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """Which workspace a command means, and how it was chosen: the explicit path, else
+    `$CHAMPION_WORKSPACE`, else the nearest `.champion/` up from here, else `./.champion`
+    (which then must be created, or is refused as not a workspace)."""
+    if explicit is not None:
+        return Path(explicit), "--workspace"
+    if os.environ.get(WORKSPACE_ENV):
+        return Path(os.environ[WORKSPACE_ENV]), f"${WORKSPACE_ENV}"
+    found = find_workspace()
+    if found is not None:
+        return found, "found from the working directory"
+    return Path(DEFAULT_FOLDER), "the default"
+
+
 class Workspace:
-    """A local workspace folder, created on first use and shared by every process that opens it."""
+    """A local workspace folder, shared by every process that opens it.
+
+    As in the SDK, `Workspace(...)`, `Workspace.get` and `Workspace.from_config` open a workspace
+    that exists and raise `ProjectSystemException` ("not a champion workspace") otherwise;
+    `Workspace.create(name)` creates one, `name` being the folder."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self._store = Store.open(path if path is not None else default_workspace_path())
+        self._store = _open_store(path if path is not None else default_workspace_path())
+
+    @classmethod
+    def _open(cls, path: str | os.PathLike[str], *, read_only: bool) -> Workspace:
+        """Open an existing workspace; `read_only` reads without writing a byte or taking the
+        write lock (what the CLI's listing, show, download and verify use)."""
+        workspace = cls.__new__(cls)
+        workspace._store = _open_store(path, read_only=read_only)
+        return workspace
 
     # ------------------------------------------------------------------ constructors
+
+    @staticmethod
+    def create(
+        name: str | os.PathLike[str],
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        create_resource_group: bool = True,
+        sku: str = "basic",
+        tags: Any = None,
+        friendly_name: str | None = None,
+        storage_account: str | None = None,
+        key_vault: str | None = None,
+        app_insights: str | None = None,
+        container_registry: str | None = None,
+        adb_workspace: str | None = None,
+        primary_user_assigned_identity: str | None = None,
+        cmk_keyvault: str | None = None,
+        resource_cmk_uri: str | None = None,
+        hbi_workspace: bool = False,
+        default_cpu_compute_target: Any = None,
+        default_gpu_compute_target: Any = None,
+        private_endpoint_config: Any = None,
+        private_endpoint_auto_approval: bool = True,
+        exist_ok: bool = False,
+        show_output: bool = True,
+        user_assigned_identity_for_cmk_encryption: str | None = None,
+        system_datastores_auth_mode: str = "accessKey",
+        v1_legacy_mode: bool | None = None,
+    ) -> Workspace:
+        """Create a local workspace in the folder `name` (new or empty). As in the SDK, an
+        existing workspace raises `WorkspaceException` unless `exist_ok`; the Azure resource
+        arguments are accepted and ignored."""
+        if is_workspace(name) and not exist_ok:
+            raise _sdk.workspace_exists(str(name))
+        workspace = Workspace.__new__(Workspace)
+        workspace._store = Store.create(name)
+        return workspace
 
     @staticmethod
     def from_config(
@@ -47,26 +124,25 @@ class Workspace:
         _logger: Any = None,
         _file_name: str | None = None,
     ) -> Workspace:
-        """Open the workspace a `config.json` names, as the SDK does, or the default one.
+        """Open the workspace a `config.json` names, as the SDK does, or the nearest one.
 
         `$CHAMPION_WORKSPACE` wins when no `path` is given, so a step run by the local runner
         opens the same folder as `Run.get_context()`. Otherwise `path` may be the config file
         itself; else, as the SDK searches, `.azureml/`, `aml_config/` and the folder itself are
         tried for `config.json` and `project.json` (or `_file_name`), from `path` (or the
         working directory) up to the root. A `"champion_workspace"` key in the file names the
-        local folder (relative to the file); a file without one (an Azure workspace's) means
-        `.champion`. A `path` with no file anywhere is the SDK's UserErrorException; no `path`
-        and no file is the default workspace. `path` may also be a local workspace folder.
+        local folder (relative to the file); a file without one (an Azure workspace's), or no
+        `path` and no file, means the nearest `.champion/` in the folder or its parents. A `path`
+        with no file anywhere is the SDK's UserErrorException. `path` may also be a local
+        workspace folder. Never creates one.
         """
         if path is None and os.environ.get(WORKSPACE_ENV):
             return Workspace()  # the runner's choice for this step wins over any config.json
         start = Path(path) if path is not None else Path.cwd()
-        if start.is_dir() and (start / "workspace.db").exists():
+        if is_workspace(start):
             return Workspace(start)
         config = start if start.is_file() else _find_config(start, _file_name)
-        if config is None:
-            if path is None:
-                return Workspace()
+        if config is None and path is not None:
             raise _sdk.user_error(
                 "The workspace configuration file config.json, could not be found in "
                 f"{os.path.abspath(start)} or its parent directories. Please check whether the "
@@ -75,10 +151,11 @@ class Workspace:
                 "your workspace, via http://ml.azure.com and clicking on the name of your "
                 "workspace in the right top."
             )
-        data = json.loads(config.read_text())
-        if CONFIG_KEY in data:
-            return Workspace(config.parent / str(data[CONFIG_KEY]))
-        return Workspace()
+        if config is not None:
+            data = json.loads(config.read_text())
+            if CONFIG_KEY in data:
+                return Workspace(config.parent / str(data[CONFIG_KEY]))
+        return Workspace(find_workspace(start) or start / DEFAULT_FOLDER)
 
     @staticmethod
     def get(
@@ -90,7 +167,7 @@ class Workspace:
         cloud: str = "AzureCloud",
         id: str | None = None,
     ) -> Workspace:
-        """Open a local workspace by folder (the SDK's name argument is the folder here)."""
+        """Open an existing local workspace by folder (the SDK's name argument is the folder)."""
         return Workspace(name)
 
     def write_config(
@@ -318,3 +395,13 @@ def _find_config(start: Path, file_name: str | None) -> Path | None:
                 if candidate.is_file():
                     return candidate
     return None
+
+
+def _open_store(path: str | os.PathLike[str], *, read_only: bool = False) -> Store:
+    """The SDK answers a missing workspace with ProjectSystemException; ours is that class and
+    champion's NotAWorkspaceError at once, so SDK-style and champion-style callers both catch
+    it (imported only on this error path: azureml costs most of a second)."""
+    try:
+        return Store.open(path, read_only=read_only)
+    except NotAWorkspaceError as exc:
+        raise _sdk.workspace_not_found(exc) from None

@@ -230,8 +230,8 @@ def run_pipeline(
     values = _parameter_values(spec, parameters)
     order = topological_order(spec)
     root = Path(workspace).expanduser().resolve()
-    store = Store.open(root)
-    ws = Workspace(root)
+    ws = Workspace.create(root, exist_ok=True)  # the runner creates its workspace (README)
+    store = ws._store
     datasets = _dataset_ids(spec, store)
 
     parent_id = str(uuid.uuid4())

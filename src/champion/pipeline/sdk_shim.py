@@ -80,7 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         sys.stderr.write(f"sdk_shim: {exc}\n")
         return 2
-    with mock_azureml(workspace) as mock:
+    from champion.errors import ChampionError, NotAWorkspaceError
+    from champion.local.store import is_workspace
+
+    mock = mock_azureml(workspace)
+    try:
+        if not is_workspace(workspace):  # a step never creates its workspace (the runner does)
+            raise NotAWorkspaceError(os.path.abspath(workspace))
+        mock.start()
+    except ChampionError as exc:
+        sys.stderr.write(f"champion: error [{exc.code}]: {exc.message}\n")
+        return exc.exit_code
+    try:
         for operation, kind, times in faults:
             if kind.isdigit():
                 mock.inject_fault(operation, int(kind), times)
@@ -93,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UnmockedServiceCall as exc:
             sys.stderr.write(f"sdk_shim: {_call_site(exc, script)}{exc}\n")
             return UNMOCKED_EXIT_CODE
+    finally:
+        mock.stop()
     return 0
 
 
