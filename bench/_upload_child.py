@@ -31,7 +31,7 @@ def main() -> int:
     ws_path, file = Path(sys.argv[1]), Path(sys.argv[2])
     from champion.local import Experiment, Workspace
 
-    ws = Workspace(ws_path)
+    ws = Workspace.create(ws_path, exist_ok=True)
     run = Experiment(ws, "upload").start_logging()
     reset = reset_vm_hwm()
     before = rss_mib()

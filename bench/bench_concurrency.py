@@ -108,7 +108,7 @@ def ours_trial(ctx, folder: Path, writers: int, flows: int) -> dict[str, Any]:
 
     folder.mkdir(parents=True, exist_ok=True)
     ws = folder / "ws"
-    Workspace(ws)._store.close()  # the schema exists before the race; no versions yet
+    Workspace.create(ws)._store.close()  # the schema exists before the race; no versions yet
     barrier = folder / "barrier"
     barrier.mkdir()
     procs = [

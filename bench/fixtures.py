@@ -74,7 +74,7 @@ def populate(ws_path: Path, versions: int, *, model_file: Path, name: str = MODE
     from champion.local.store import RUN_ORIGIN, Store
 
     ws_path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store.open(ws_path)
+    store = Store.create(ws_path)
     digest, size = store.put_blob(model_file)
     listing = hashlib.sha256(f"model.pkl\0{digest}\n".encode()).hexdigest()
     with store.transaction():
@@ -134,7 +134,7 @@ class Pipeline:
 
         self.ws_path = ws_path
         ws_path.parent.mkdir(parents=True, exist_ok=True)
-        self.ws = Workspace(ws_path)
+        self.ws = Workspace.create(ws_path, exist_ok=True)
         self.exp = Experiment(self.ws, EXPERIMENT)
 
     def new_run(self, accuracy: str, model_type: str = "SVC") -> Any:

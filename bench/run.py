@@ -35,7 +35,7 @@ from _common import (
 )
 from fixtures import FixtureCache
 
-FAMILIES = ("cold", "gate", "lookup", "upload", "concurrency", "azure")
+FAMILIES = ("cold", "gate", "lookup", "upload", "concurrency", "azure", "availability")
 
 
 @dataclass

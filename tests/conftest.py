@@ -4,7 +4,7 @@ kit that users get, so our own tests exercise it on every run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,23 @@ from champion.testing import (
 )
 
 REGISTER = "champion.steps.register"  # the packaged step, as `python -m` runs it
+
+
+def new_workspace(path: Path) -> Workspace:
+    """Create a local workspace for a test. Opening never creates one (a mistyped path must
+    not become an empty registry), so tests create theirs here (through the kit's one place),
+    or with the fixtures below."""
+    return create_workspace(path)
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path) -> Callable[..., Workspace]:
+    """`make_workspace()` creates `tmp_path/ws`; `make_workspace(path)` creates `path`."""
+
+    def make(path: Path | None = None) -> Workspace:
+        return new_workspace(path if path is not None else tmp_path / "ws")
+
+    return make
 
 
 def snapshot(ws_path: Path) -> dict[str, Any]:
@@ -49,7 +66,7 @@ class LocalPipeline:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.ws_path = root / "ws"
-        self.ws: Workspace = create_workspace(self.ws_path)
+        self.ws: Workspace = new_workspace(self.ws_path)
         self.experiment = "iris-pipeline"
         self._count = 0
 
@@ -117,3 +134,9 @@ class LocalPipeline:
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[LocalPipeline]:
     yield LocalPipeline(tmp_path)
+
+
+@pytest.fixture
+def local_ws(tmp_path: Path) -> Workspace:
+    """A new, empty local workspace at `tmp_path / "ws"`."""
+    return new_workspace(tmp_path / "ws")

@@ -1,7 +1,16 @@
 """`champion`: a thin command line over the library and the local workspace.
 
-Each command parses its arguments, makes one or two library calls and prints; library errors
-become one line on stderr and the error's exit code (2 bad input, 3 infrastructure).
+Each command parses its arguments, makes one or two library calls and prints; every failure
+becomes one line on stderr and an exit code: 2 when the user must change something (a path, a
+value, a flag), 3 when the machine or the workspace failed. `--debug` adds the traceback.
+
+Which workspace: `--workspace`, else `$CHAMPION_WORKSPACE`, else the nearest `.champion/` in
+the working directory or its parents. Only `champion init` (and `champion run`, through the
+local runner) creates one; every other command refuses a folder that is not a workspace, and
+the read-only ones (`models`, `runs`, `verify`) open it read-only. Every command that writes
+says which workspace it wrote to. Values read from the workspace are printed escaped
+(`record.neutralize_logging_commands`), so a tag cannot repaint the terminal or issue an Azure
+DevOps logging command.
 """
 
 from __future__ import annotations
@@ -9,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from champion.errors import ChampionError, InputError
+from champion.errors import InputError, from_environment
+from champion.record import neutralize_logging_commands as escape
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -27,15 +38,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return handler(args)
-    except ChampionError as exc:
-        print(f"champion: error [{exc.code}]: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+    except KeyboardInterrupt:
+        print("champion: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        known = from_environment(exc)
+        if known is not None:
+            print(f"champion: error [{known.code}]: {escape(known.message)}", file=sys.stderr)
+            return known.exit_code
         if type(exc).__module__.startswith("azureml."):  # the SDK's own errors: say them plainly
             message = getattr(exc, "message", None) or str(exc)
-            print(f"champion: {type(exc).__name__}: {message}", file=sys.stderr)
+            print(f"champion: {type(exc).__name__}: {escape(message)}", file=sys.stderr)
             return 2 if "ModelNotFound" in message or "Cannot find" in message else 3
-        raise
+        if not args.debug:
+            print(
+                f"champion: internal error: {type(exc).__name__}: {escape(str(exc))} "
+                "(a bug in champion; run again with --debug for the traceback and report it)",
+                file=sys.stderr,
+            )
+        return 1
 
 
 # ---------------------------------------------------------------------- parser
@@ -50,9 +73,21 @@ def _parser() -> argparse.ArgumentParser:
         "--workspace",
         type=Path,
         default=None,
-        help="local workspace folder (default: $CHAMPION_WORKSPACE or .champion)",
+        help="local workspace folder (default: $CHAMPION_WORKSPACE, else the nearest "
+        ".champion/ in this folder or its parents)",
     )
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error, too")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    init = commands.add_parser(
+        "init",
+        help="create a local workspace",
+        description="Create a local workspace in PATH (default: --workspace, "
+        "$CHAMPION_WORKSPACE, else .champion): a new or empty folder. An existing workspace "
+        "is left as it is.",
+    )
+    init.add_argument("path", nargs="?", type=Path)
+    init.set_defaults(handler=cmd_init)
 
     run = commands.add_parser(
         "run",
@@ -148,29 +183,51 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser(
         "verify",
-        help="check the workspace: SQLite integrity, blob digests, model files",
-        description="Read everything, change nothing; exit 3 if any damage is found.",
+        help="check the workspace: SQLite integrity, schema, artifact paths, blobs, models",
+        description="Read everything, change nothing (the workspace may be read-only); report "
+        "damage as PROBLEM lines and exit 3.",
     )
     verify.add_argument("--metric", default="accuracy")
     verify.set_defaults(handler=cmd_verify)
     gc = commands.add_parser(
         "gc",
         help="remove orphan blobs and stale temp files",
-        description="Remove files no row refers to, once older than "
-        "--min-age seconds (a young orphan may be an upload in flight).",
+        description="Remove blobs no row refers to and temp files no upload is using, once "
+        "older than --min-age seconds. Refuses (exit 3, deleting nothing) if the database "
+        "fails its integrity or schema check. Safe while others write, --min-age 0 included.",
     )
     gc.add_argument("--min-age", type=float, default=3600.0)
     gc.set_defaults(handler=cmd_gc)
     return parser
 
 
-def _workspace(args: argparse.Namespace) -> Any:
-    from champion.local import Workspace
+def _workspace(args: argparse.Namespace, *, write: bool = False) -> Any:
+    """Open the workspace the command means: an existing one only, read-only unless `write`
+    (then say which one, so a write never lands in a registry the user did not mean)."""
+    from champion.local.workspace import Workspace, resolve_workspace_path
 
-    path = args.workspace
-    if path is not None and not Path(path).exists():
-        raise InputError(f"no local workspace at {path}", field="--workspace", value=str(path))
-    return Workspace(path)
+    path, _ = resolve_workspace_path(args.workspace)
+    ws = Workspace._open(path, read_only=not write)
+    if write:
+        print(f"champion: workspace {ws.path}")
+    return ws
+
+
+# ---------------------------------------------------------------------- init
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from champion.local.store import is_workspace
+    from champion.local.workspace import Workspace, default_workspace_path
+
+    path = args.path or args.workspace or default_workspace_path()
+    existed = is_workspace(path)
+    ws = Workspace.create(path, exist_ok=True)
+    if existed:
+        print(f"champion: {ws.path} is already a champion workspace; nothing changed")
+    else:
+        print(f"champion: created workspace {ws.path}")
+    return 0
 
 
 # ---------------------------------------------------------------------- run
@@ -237,29 +294,28 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 def cmd_models_show(args: argparse.Namespace) -> int:
     model = _model(args)
-    print(json.dumps(model.serialize(), indent=2, sort_keys=True, default=str))
+    print(_json(model.serialize(), indent=2))
     return 0
 
 
 def cmd_models_download(args: argparse.Namespace) -> int:
-    """Download and check every byte against what was registered: each blob's digest (by the
-    store) and, when the gate registered it, the whole model's `artifact_sha256`."""
-    from champion.validation import folder_digest
+    """Download and check every byte against what was registered, before anything is moved
+    into place: each blob's digest and, when the gate registered it, the whole model's
+    `artifact_sha256` over exactly the files written."""
+    from champion.local._export import TargetExists
+    from champion.local.model import download_verified
 
     model = _model(args)
-    path = Path(model.download(str(args.target), exist_ok=args.exist_ok))
-    expected = (model.properties or {}).get("artifact_sha256")
-    if expected:
-        folder = path if path.is_dir() else path.parent
-        actual = folder_digest(folder)
-        if actual != expected:
-            raise InputError(
-                f"{model.id} downloaded to {folder} hashes to {actual}, not the registered "
-                f"artifact_sha256 {expected}; do not load it",
-                field="artifact_sha256",
-                value=actual,
-            )
-    print(f"{model.id} -> {path}" + (" (sha256 verified)" if expected else ""))
+    try:
+        path, verified = download_verified(model, args.target, exist_ok=args.exist_ok)
+    except TargetExists as exc:
+        raise InputError(
+            f"{exc.path} already exists; nothing was written. Pass --exist-ok to replace it, "
+            "or choose another --target",
+            field="--target",
+            value=exc.path,
+        ) from None
+    print(escape(f"{model.id} -> {path}" + (" (sha256 verified)" if verified else "")))
     return 0
 
 
@@ -275,7 +331,7 @@ def cmd_models_history(args: argparse.Namespace) -> int:
     entries = [_history_entry(m, args.metric) for m in versions]
     if args.json:
         for entry in entries:
-            print(json.dumps(entry, sort_keys=True))
+            print(_json(entry))
         return 0
     rows = [
         (
@@ -289,7 +345,7 @@ def cmd_models_history(args: argparse.Namespace) -> int:
         )
         for e in entries
     ]
-    print(f"{args.name}: {len(entries)} version(s), oldest first; the last is the champion")
+    print(escape(f"{args.name}: {len(entries)} version(s), oldest first; the last is the champion"))
     _table(("version", args.metric, "decision", "replaced", "build", "run", "registered"), rows)
     return 0
 
@@ -351,7 +407,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         "files": run.get_file_names(),
         "children": [{"id": c.id, "name": c.name, "status": c.status} for c in run.get_children()],
     }
-    print(json.dumps(details, indent=2, sort_keys=True, default=str))
+    print(_json(details, indent=2))
     return 0
 
 
@@ -377,9 +433,9 @@ def cmd_register(args: argparse.Namespace) -> int:
         build_number=args.build_number,
         model_framework=args.model_framework,
     )
-    ws = _workspace(args)
+    ws = _workspace(args, write=True)
     record = register_file_if_better(ws, request, args.metric_value, args.model_type)
-    print(f"champion: {record.verdict}")
+    print(escape(f"champion: {record.verdict}"))
     return 1 if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED else 0
 
 
@@ -387,18 +443,21 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from champion.local.maintenance import verify
+    from champion.local.maintenance import verify_path
+    from champion.local.workspace import resolve_workspace_path
 
-    ws = _workspace(args)
-    report = verify(ws._store, metric=args.metric)
+    path, _ = resolve_workspace_path(args.workspace)
+    report = verify_path(path, metric=args.metric)
     for line in report.problems:
-        print(f"PROBLEM  {line}")
+        print(escape(f"PROBLEM  {line}"))
     for line in report.warnings:
-        print(f"warning  {line}")
+        print(escape(f"warning  {line}"))
     state = "healthy" if report.healthy else f"DAMAGED ({len(report.problems)} problem(s))"
     print(
-        f"{ws.path}: {state}; {report.blobs_checked} blob(s) and "
-        f"{report.versions_checked} version(s) checked, {len(report.warnings)} warning(s)"
+        escape(
+            f"{Path(path).resolve()}: {state}; {report.blobs_checked} blob(s) and "
+            f"{report.versions_checked} version(s) checked, {len(report.warnings)} warning(s)"
+        )
     )
     return 0 if report.healthy else 3
 
@@ -406,11 +465,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     from champion.local.maintenance import gc
 
-    ws = _workspace(args)
+    ws = _workspace(args, write=True)
     report = gc(ws._store, grace_seconds=args.min_age)
     print(
         f"removed {len(report.removed_blobs)} orphan blob(s) and "
         f"{len(report.removed_temp_files)} temp file(s), {report.bytes_freed} bytes"
+        + ("; temp files left: a writer is uploading" if report.temp_in_use else "")
     )
     return 0
 
@@ -424,7 +484,8 @@ def _date(model: Any) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [list(map(str, header)), *[[str(c) for c in row] for row in rows]]
+    """Columns padded to fit; every cell escaped, since cells come from the workspace."""
+    cells = [[escape(str(c)) for c in header], *[[escape(str(c)) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for index, row in enumerate(cells):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -432,6 +493,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
             print("  ".join("-" * w for w in widths))
     if not rows:
         print("(none)")
+
+
+def _json(data: Any, indent: int | None = None) -> str:
+    """JSON that stays JSON (control characters escaped by json.dumps, non-ASCII as \\uXXXX)
+    and holds no `##`: a `#` after another is written `\\u0023`, which reads back the same,
+    so no value can issue an Azure DevOps logging command."""
+    return json.dumps(data, indent=indent, sort_keys=True, default=str).replace("##", "#\\u0023")
 
 
 if __name__ == "__main__":

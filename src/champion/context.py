@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from champion.errors import InputError
@@ -104,6 +105,19 @@ def registry_lock(workspace: Any) -> contextlib.AbstractContextManager[Any]:
 
     if isinstance(workspace, LocalWorkspace):
         return workspace._store.transaction()
+    return contextlib.nullcontext()
+
+
+def staged_upload(workspace: Any, paths: Sequence[Path]) -> contextlib.AbstractContextManager[Any]:
+    """Upload these files' bytes before `registry_lock` is taken, where the backend can.
+
+    The local workspace streams and hashes them into its tmp/ now, and `Model.register` inside
+    the lock then takes the staged copies: the lock is held for the lookup, the decision and a
+    rename, never for copying a large model. Azure ML holds no lock, so there is nothing to do."""
+    from champion.local import Workspace as LocalWorkspace
+
+    if isinstance(workspace, LocalWorkspace) and paths:
+        return workspace._store.prestaged(paths)
     return contextlib.nullcontext()
 
 

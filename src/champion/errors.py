@@ -18,6 +18,7 @@ Our exception hierarchy::
         - ModelPathError                code=model_path_invalid
         - UnscoredChampionError         code=champion_unscored
         - ConflictError                 code=conflict
+        - NotAWorkspaceError            code=not_a_workspace
       + InfrastructureError             code=infrastructure       exit 3
         - WorkspaceStoreError           code=workspace_store
       + RejectedError                   code=rejected             exit 1
@@ -25,6 +26,9 @@ Our exception hierarchy::
 
 from __future__ import annotations
 
+import errno
+import os
+import shlex
 from typing import ClassVar
 
 __all__ = [
@@ -34,10 +38,12 @@ __all__ = [
     "InputError",
     "MetricError",
     "ModelPathError",
+    "NotAWorkspaceError",
     "PolicyError",
     "RejectedError",
     "UnscoredChampionError",
     "WorkspaceStoreError",
+    "from_environment",
 ]
 
 
@@ -103,6 +109,22 @@ class ConflictError(InputError):
     code: ClassVar[str] = "conflict"
 
 
+class NotAWorkspaceError(InputError):
+    """Raised when a path that should hold a local workspace does not: a mistyped path must never
+    become a fresh, empty registry in which every challenger is 'first'."""
+
+    code: ClassVar[str] = "not_a_workspace"
+
+    def __init__(self, path: str | os.PathLike[str], detail: str = "") -> None:
+        shown = str(path)
+        super().__init__(
+            f"not a champion workspace: {shown}{detail}; create one with "
+            f"'champion init {shlex.quote(shown)}'",
+            field="workspace",
+            value=shown,
+        )
+
+
 class InfrastructureError(ChampionError):
     """Raised when the workspace, registry or service fails; distinct so callers may retry it."""
 
@@ -121,3 +143,46 @@ class RejectedError(ChampionError):
 
     code: ClassVar[str] = "rejected"
     exit_code: ClassVar[int] = 1
+
+
+# errno -> (who acts: 2 the user, 3 the machine; what to do). Anything else is the machine's.
+_OS_ADVICE: dict[int, tuple[int, str]] = {
+    errno.ENOSPC: (3, "the disk is full; free space there and retry"),
+    errno.EDQUOT: (3, "the disk quota is exhausted; free space there and retry"),
+    errno.EROFS: (3, "the file system is read-only; use a writable location"),
+    errno.EIO: (3, "the disk reported an I/O error; check the disk, then run 'champion verify'"),
+    errno.EACCES: (2, "permission denied; choose a location you may write to, or fix its mode"),
+    errno.EPERM: (2, "operation not permitted; choose a location you may write to"),
+    errno.EEXIST: (2, "it already exists; remove it or choose another path"),
+    errno.ENOTDIR: (2, "a part of this path is a file, not a folder; choose a folder"),
+    errno.EISDIR: (2, "it is a folder where a file was expected; choose another path"),
+    errno.ENOENT: (2, "it does not exist; check the path"),
+    errno.ENAMETOOLONG: (2, "the path is too long; choose a shorter one"),
+    errno.ELOOP: (2, "it is a symlink; champion never writes through one"),
+}
+
+
+def from_environment(exc: BaseException) -> ChampionError | None:
+    """The one clear error for an OS or SQLite failure that reached a command's edge.
+
+    Why here: the CLI and the step must turn the same `OSError` into the same line and exit code
+    (2 when the user named a bad path, 3 when the machine failed), never a traceback. Returns
+    None for anything else, which the caller lets surface as the bug it is."""
+    if isinstance(exc, ChampionError):
+        return exc
+    if isinstance(exc, OSError):
+        code, advice = _OS_ADVICE.get(exc.errno or -1, (3, "the operating system refused"))
+        where = exc.filename if exc.filename is not None else "?"
+        if exc.filename2 is not None:
+            where = f"{where} -> {exc.filename2}"
+        text = exc.strerror or str(exc)
+        cls = InputError if code == 2 else InfrastructureError
+        return cls(f"{where}: {text}; {advice}", field="path", value=where)
+    if type(exc).__module__ == "sqlite3" and isinstance(exc, Exception):
+        return WorkspaceStoreError(
+            f"the workspace database failed: {exc}; run 'champion verify' and restore the "
+            "workspace from a copy if it reports damage",
+            field="workspace",
+            value=None,
+        )
+    return None

@@ -4,11 +4,14 @@ Why in the product: "a crash leaves the old state or the complete new state" is 
 if a test kills the process between the steps that could leave half a state behind. Setting
 `CHAMPION_CRASH_AT=<point>` makes the process kill itself (SIGKILL: no cleanup, no atexit, like
 a machine losing power for this process) when it reaches that point. Unset, a point costs one
-dictionary lookup.
+dictionary lookup. `CHAMPION_PAUSE_AT=<point>` stops the process there instead (SIGSTOP), so a
+test can look at the workspace while a writer is mid-way (e.g. that no lock is held while a
+model is being streamed in) and then let it go on with SIGCONT.
 
 Points:
-- `blob.temp_written`    a blob's temp file is written and fsynced, not yet renamed
-- `blob.renamed`         the blob is in place, no row refers to it yet
+- `blob.temp_written`    a blob's bytes are streamed into tmp/ and fsynced, not yet a blob
+- `blob.renamed`         the blob is in place, inside the transaction that names it, which is
+                         not yet committed
 - `register.in_transaction`  the model row is inserted, the transaction not yet committed
 - `gate.registered`      the version is committed, the decision record not yet written
 - `record.uploaded`      the decision record is uploaded, the run's tags not yet set from it
@@ -20,6 +23,7 @@ import os
 import signal
 
 CRASH_ENV = "CHAMPION_CRASH_AT"
+PAUSE_ENV = "CHAMPION_PAUSE_AT"
 POINTS = frozenset(
     {
         "blob.temp_written",
@@ -34,3 +38,5 @@ POINTS = frozenset(
 def failpoint(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(PAUSE_ENV) == name:
+        os.kill(os.getpid(), signal.SIGSTOP)

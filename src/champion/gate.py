@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from champion.context import model_class, registry_lock
+from champion.context import model_class, registry_lock, staged_upload
 from champion.decision import Decision, Outcome, Policy, decide
 from champion.errors import (
     ChampionError,
@@ -33,6 +33,7 @@ from champion.errors import (
     InfrastructureError,
     InputError,
     MetricError,
+    from_environment,
 )
 from champion.failpoints import failpoint
 from champion.lookup import Champion, find_champion, is_model_not_found
@@ -447,13 +448,17 @@ def register_file_if_better(
     decision = _decide(
         challenger, find_champion(workspace, request.model_name, request.policy), request.policy
     )
-    decision, version, race = _decide_and_register(
-        workspace,
-        request,
-        challenger,
-        decision,
-        lambda d: _register_file(workspace, request, challenger, d, artifact),
-    )
+    # A likely winner's files are streamed into the workspace before the registry is held, so
+    # a large model never makes other writers wait (or time out) behind the lock.
+    files = [local for _, local, _ in artifact.files] if decision.promote else []
+    with staged_upload(workspace, files):
+        decision, version, race = _decide_and_register(
+            workspace,
+            request,
+            challenger,
+            decision,
+            lambda d: _register_file(workspace, request, challenger, d, artifact),
+        )
     return DecisionRecord(
         decision=decision,
         model_name=request.model_name,
@@ -581,6 +586,8 @@ def _failing_as_infrastructure(action: str) -> Iterator[None]:
     except (ChampionError, _PartialUpload):
         raise
     except Exception as exc:
+        known = from_environment(exc) if isinstance(exc, OSError) else None
+        detail = known.message if known is not None else describe(exc, classify(exc)[2])
         raise InfrastructureError(
-            f"{action} failed: {describe(exc, classify(exc)[2])}", field="workspace", value=action
+            f"{action} failed: {detail}", field="workspace", value=action
         ) from exc

@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,11 +102,19 @@ def listing_digest(entries: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
-def folder_digest(folder: str | os.PathLike[str]) -> str:
-    """`listing_digest` of a downloaded model folder, to compare with `artifact_sha256`."""
-    root = Path(folder)
+def model_files_digest(files: Mapping[str, str]) -> str:
+    """`artifact_sha256` of a downloaded model, from `{path relative to the download folder:
+    sha256}` of exactly the files the download wrote (never whatever else the folder holds).
+
+    A folder model lands as one top folder (`iris/model.pkl`, `mdir/sub/a.txt`) and was hashed
+    with names inside it; a file model lands as its file name. So names are taken relative to
+    the common top folder when there is one, as they were when the model was registered."""
+    parts = [name.split("/") for name in files]
+    tops = {p[0] for p in parts}
+    nested = len(tops) == 1 and all(len(p) > 1 for p in parts)
     return listing_digest(
-        (p.relative_to(root).as_posix(), _sha256(p)) for p in root.rglob("*") if p.is_file()
+        ("/".join(p[1:]) if nested else "/".join(p), digest)
+        for p, digest in zip(parts, files.values(), strict=True)
     )
 
 

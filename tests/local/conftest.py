@@ -34,7 +34,7 @@ def _close_stores() -> Iterator[None]:
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     """A new, empty local workspace in its own folder."""
-    return Workspace(tmp_path / "ws")
+    return Workspace.create(tmp_path / "ws")
 
 
 @pytest.fixture

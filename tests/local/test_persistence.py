@@ -42,7 +42,7 @@ WRITER = """
     import io, json
     from champion.local import Experiment, Model, Workspace
 
-    ws = Workspace("ws")
+    ws = Workspace.create("ws")
     run = Experiment(ws, "train").start_logging()
     run.upload_file("outputs/model.pkl", "model.pkl")
     run.upload_file("outputs/notes.txt", io.BytesIO(b"written by process A"))
@@ -125,7 +125,7 @@ REGISTRAR = """
     from pathlib import Path
     from champion.local import Model, Workspace
 
-    ws = Workspace("ws")
+    ws = Workspace.create("ws", exist_ok=True)  # all start at once: one creates, all share it
     Path(f"ready-{sys.argv[1]}").touch()
     deadline = time.monotonic() + 30
     while not Path("go").exists():
@@ -194,7 +194,7 @@ HAPPY_PATH = """
     def azureml_modules():
         return sorted(m for m in sys.modules if m == "azureml" or m.startswith("azureml."))
 
-    ws = Workspace("ws")
+    ws = Workspace.create("ws")
     parent = Experiment(ws, "pipeline").start_logging()
     parent.tag("accuracy", "0.953")
     step = parent.child_run("register")

@@ -401,3 +401,26 @@ def test_a_failing_outer_transaction_rolls_back_its_savepoints_too(ws: Workspace
     assert store.list_experiments() == []
     store.get_or_create_experiment("later")  # the store is usable again afterwards
     assert _committed_experiments(ws.path / DB_NAME) == ["later"]
+
+
+@pytest.mark.parametrize("size", [len(PAYLOAD), 5 * MiB], ids=["compared", "replaced"])
+def test_storing_known_bytes_repairs_a_rotted_blob_and_keeps_a_sound_one(
+    ws: Workspace, size: int
+) -> None:
+    """Small stored blobs are compared with the fresh copy, large ones replaced by it: either
+    way the blob ends up holding the bytes its name promises."""
+    data = (PAYLOAD * (size // len(PAYLOAD) + 1))[:size]
+    first = Experiment(ws, "exp").start_logging().upload_file("outputs/m.bin", io.BytesIO(data))
+    blob = ws._store.blob_path(first.digest)
+    sound = blob.stat().st_ino
+    Experiment(ws, "exp").start_logging().upload_file("outputs/m.bin", io.BytesIO(data))
+    if size <= 4 * MiB:
+        assert blob.stat().st_ino == sound  # equal bytes: the stored blob stays as it is
+    _corrupt(blob)
+    assert blob.stat().st_size == size
+
+    again = Experiment(ws, "exp").start_logging().upload_file("outputs/m.bin", io.BytesIO(data))
+
+    assert again.digest == first.digest
+    assert blob.read_bytes() == data
+    assert list((ws.path / "tmp").iterdir()) == []

@@ -445,3 +445,44 @@ def test_parameter_values_keep_the_defaults_type_and_refuse_unknown_names() -> N
         azure.parameter_values(spec, {"nope": "1"})
     with pytest.raises(InputError, match="'five' is not a int"):
         azure.parameter_values(spec, {"epochs": "five"})
+
+
+def test_datastore_input_argv_is_the_same_for_both_backends(
+    tmp_path: Path, session: OfflineSession
+) -> None:
+    """A datastore path reaches the step in argv (and AZUREML_DATAREFERENCE_<name>) as Azure's
+    DataReference does: the local runner's argv is what the built step resolves to."""
+    from champion.pipeline import DatastoreInput
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "consume.py").write_text(RECORD_ARGV)
+    raw = DatastoreInput("raw_in", "raw/table.csv")
+    folder = DatastoreInput("all_raw", "raw", mode="download")
+    step = Step(
+        "consume",
+        "consume.py",
+        ("--raw", raw, "--folder", folder, "--literal", "x"),
+        inputs=(raw, folder),
+        allow_reuse=False,
+    )
+    spec = PipelineSpec("datastore-parity", (step,), src)
+    result = run_pipeline(spec, tmp_path / "ws", stream_output=False)
+    assert result.succeeded, result.summary()
+    ws = Workspace(tmp_path / "ws")
+    local_argv = json.loads(str(Run.get(ws, result.steps[0].run_id).get_tags()["argv"]))
+    paths = {"raw_in": local_argv[1], "all_raw": local_argv[3]}
+    assert local_argv[1] == str(
+        tmp_path / "ws" / "datastores" / "workspaceblobstore" / "raw" / "table.csv"
+    )
+    built = build(spec, session)
+    assert built.validate() == []
+    assert built.step("consume").argv(paths, {}) == local_argv
+    assert built.step("consume").arguments == (
+        ("Literal", "--raw"),
+        ("Input", "raw_in"),
+        ("Literal", "--folder"),
+        ("Input", "all_raw"),
+        ("Literal", "--literal"),
+        ("Literal", "x"),
+    )  # what the service receives: the datastore paths are data ports, as PipelineData is

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from champion.decision import Policy, decide
 from champion.errors import InputError
-from champion.local import Experiment, Workspace
+from champion.local import Experiment
 from champion.pipeline import driver, load_pipeline_file
 from champion.record import (
     DecisionRecord,
@@ -76,8 +76,8 @@ def test_a_record_value_of_the_wrong_shape_is_refused(change: dict[str, Any]) ->
         devops_commands_for({**record().to_dict(), **change})
 
 
-def test_read_record_returns_what_write_record_left_on_the_run(tmp_path: Path) -> None:
-    run = Experiment(Workspace(tmp_path / "ws"), "e").start_logging()
+def test_read_record_returns_what_write_record_left_on_the_run(make_workspace) -> None:
+    run = Experiment(make_workspace(), "e").start_logging()
     assert read_record(run) is None
     written = write_record(run, record())
     assert read_record(run) == written

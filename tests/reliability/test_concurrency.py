@@ -119,7 +119,7 @@ class Workbench:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.ws_path = root / "ws"
-        self.ws = Workspace(self.ws_path)
+        self.ws = Workspace.create(self.ws_path)
         self.exp = Experiment(self.ws, "iris-pipeline")
         self._count = 0
 

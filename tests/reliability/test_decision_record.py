@@ -60,7 +60,7 @@ REJECTED_AGAIN = record(decide(0.9, 0.99, Policy(), champion_version=3), None)
 def attempt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
     """Returns the pipeline run as a new attempt of the step sees it: fetched afresh."""
     if request.param == "local":
-        ws = champion.local.Workspace(tmp_path / "ws")
+        ws = champion.local.Workspace.create(tmp_path / "ws")
         exp = champion.local.Experiment(ws, "iris-pipeline")
         run_id = exp.start_logging().id
         yield lambda: champion.local.Run(exp, run_id)

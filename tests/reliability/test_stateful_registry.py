@@ -84,7 +84,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.root = Path(tempfile.mkdtemp(prefix="champion-stateful-"))
         (self.root / "model.pkl").write_bytes(b"model bytes")
         self.ws_path = self.root / "ws"
-        self.ws = Workspace(self.ws_path)
+        self.ws = Workspace.create(self.ws_path)
         self.ref = Reference()
         self.reopened = 0
 

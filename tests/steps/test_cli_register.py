@@ -12,6 +12,19 @@ import pytest
 from champion.local import Model, Workspace
 
 
+def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHAMPION_WORKSPACE": str(ws)}
+    env.pop("CHAMPION_RUN_ID", None)
+    return subprocess.run(
+        [sys.executable, "-m", "champion.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ws.parent,
+    )
+
+
 def register(ws: Path, model: Path, value: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHAMPION_WORKSPACE": str(ws)}
     env.pop("CHAMPION_RUN_ID", None)
@@ -47,9 +60,13 @@ def model(tmp_path: Path) -> Path:
 
 def test_first_then_loss_then_win(tmp_path, model):
     ws = tmp_path / "ws"
+    created = cli(ws, "init")  # $CHAMPION_WORKSPACE names the folder to create
+    assert created.returncode == 0, created.stderr
+    assert f"created workspace {ws}" in created.stdout
     first = register(ws, model, "0.9", "--build-number", "7", "--model-type", "SVC")
     assert first.returncode == 0, first.stderr
     assert "first as iris:1" in first.stdout
+    assert f"champion: workspace {ws}" in first.stdout  # every write says where it wrote
 
     loss = register(ws, model, "0.85", "--fail-on-reject")
     assert loss.returncode == 1
@@ -87,8 +104,8 @@ def test_a_policy_flag_a_float_would_change_exits_2_and_changes_nothing(pipeline
     assert pipeline.snapshot() == before
 
 
-def test_missing_model_path_exits_2(tmp_path):
-    ws = tmp_path / "ws"
+def test_missing_model_path_exits_2(tmp_path, make_workspace):
+    ws = make_workspace().path
     result = register(ws, tmp_path / "missing.pkl", "0.9")
     assert result.returncode == 2
     assert "missing.pkl" in result.stderr

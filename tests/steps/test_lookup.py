@@ -9,7 +9,6 @@ import pytest
 from champion.decision import Policy
 from champion.errors import InfrastructureError, MetricError, UnscoredChampionError
 from champion.local import Model as LocalModel
-from champion.local import Workspace as LocalWorkspace
 from champion.local import mock_azureml
 from champion.lookup import find_champion, is_model_not_found
 
@@ -75,8 +74,8 @@ def test_real_sdk_champion_is_the_latest_version_with_its_metric(tmp_path, model
     assert (champion.version, champion.metric) == (2, 0.95)
 
 
-def test_local_champion_unscored_or_unparsable(tmp_path, model_file):
-    ws = LocalWorkspace(tmp_path / "ws")
+def test_local_champion_unscored_or_unparsable(make_workspace, model_file):
+    ws = make_workspace()
     LocalModel.register(ws, model_file, "iris")
     with pytest.raises(UnscoredChampionError, match="iris:1"):
         find_champion(ws, "iris", Policy())

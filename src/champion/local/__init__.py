@@ -1,13 +1,21 @@
-"""The local workspace: `azureml.core`'s Workspace, Experiment, Run and Model on a folder.
+"""The local workspace: `azureml.core`'s Workspace, Experiment, Run, Model, Datastore and
+Dataset on a folder.
 
 Code written for Azure ML runs against it unchanged (same names, signatures and exceptions), and
 `mock_azureml()` makes the real SDK classes talk to the same folder, as moto does for AWS.
+
+Both return exactly what Azure ML returns, also where Azure quietly does something other than the
+call reads like, and then warn with `AzureMLTrapWarning` (`pytest -W
+error::champion.local.AzureMLTrapWarning` turns each such call into a failing test).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from champion.local._traps import AzureMLTrapWarning
+from champion.local.dataset import Dataset, FileDataset, TabularDataset
+from champion.local.datastore import Datastore
 from champion.local.model import Model
 from champion.local.run import Run
 from champion.local.workspace import Experiment, Workspace
@@ -15,7 +23,19 @@ from champion.local.workspace import Experiment, Workspace
 if TYPE_CHECKING:
     from champion.local.mock import MockAzureML, mock_azureml
 
-__all__ = ["Experiment", "MockAzureML", "Model", "Run", "Workspace", "mock_azureml"]
+__all__ = [
+    "AzureMLTrapWarning",
+    "Dataset",
+    "Datastore",
+    "Experiment",
+    "FileDataset",
+    "MockAzureML",
+    "Model",
+    "Run",
+    "TabularDataset",
+    "Workspace",
+    "mock_azureml",
+]
 
 
 def __getattr__(name: str) -> Any:

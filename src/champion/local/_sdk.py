@@ -7,11 +7,13 @@ it. Each function imports the SDK's class at the point of raising, so user code 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from champion.errors import ChampionError, InputError, NotAWorkspaceError
 from champion.validation import MODEL_NAME
 
 _EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
@@ -66,6 +68,61 @@ def service_error(message: str, status_code: int = 400) -> Exception:
     return ServiceException(inner)  # type: ignore[no-any-return]
 
 
+def missing_member(owner: str, name: str) -> BaseException:
+    """What a local object raises for a member it lacks. A public member of the SDK class is
+    one the local workspace cannot do (compute, deployment, Key Vault, ...): that is
+    `UnmockedServiceCall`, as the real SDK under `mock_azureml()` raises, so a bare
+    `except Exception:` in step code cannot hide it. Anything else is an AttributeError."""
+    if not name.startswith("_"):
+        import azureml.core
+
+        sdk_class = getattr(azureml.core, owner, None)
+        if sdk_class is not None and hasattr(sdk_class, name):
+            from champion.local.mock import UnmockedServiceCall
+
+            return UnmockedServiceCall(
+                f"the local workspace does not implement {owner}.{name}", member=f"{owner}.{name}"
+            )
+    return AttributeError(f"'{owner}' object has no attribute '{name}'")
+
+
+@functools.cache
+def _both(sdk_name: str, ours: type[ChampionError]) -> type[Exception]:
+    """An exception class that is the SDK's `sdk_name` and champion's `ours` at once: SDK-style
+    code catches the SDK's class, while the CLI and the step read `code`, `exit_code` and
+    `message` as for any ChampionError."""
+    import azureml.exceptions
+
+    sdk: type[Exception] = getattr(azureml.exceptions, sdk_name)
+
+    def __init__(self: Any, message: str, field: str | None, value: object) -> None:
+        sdk.__init__(self, message)
+        self.message, self.field, self.value = message, field, value
+
+    return type(
+        f"Local{sdk_name}",
+        (sdk, ours),
+        {"__init__": __init__, "__str__": lambda self: self.message, "__module__": __name__},
+    )
+
+
+def workspace_not_found(error: NotAWorkspaceError) -> Exception:
+    """What the SDK raises for a workspace that does not exist (its text is "Workspace not
+    found."); ours names the folder and how to create one."""
+    return _both("ProjectSystemException", NotAWorkspaceError)(
+        error.message, error.field, error.value
+    )
+
+
+def workspace_exists(name: str) -> Exception:
+    """The SDK's text for `Workspace.create(..., exist_ok=False)` over an existing one."""
+    return _both("WorkspaceException", InputError)(
+        f"Workspace with name '{name}' already exists under resource group with name 'local'.",
+        "workspace",
+        name,
+    )
+
+
 def model_not_found(**criteria: Any) -> Exception:
     """The SDK's exact text (`populate_model_not_found_details`): only the criteria given."""
     details = ", ".join(f"{key} {value}" for key, value in criteria.items() if value)
@@ -105,3 +162,22 @@ def registration_dict(value: object, what: str) -> dict[str, str | None]:
         raise webservice_error(f"{what} must be a dict")
     json.dumps(value)
     return wire_str(value)
+
+
+# Metric.get_converted_value: these exact types are kept, these numpy scalars converted to
+# Python ones; any other value is logged as repr(value).
+_METRIC_TYPES = (int, float, str, bool, type(None))
+_NUMPY_METRIC_SCALARS = frozenset(
+    {"bool_", "str_", "int8", "int16", "int32", "uint8", "uint16", "uint32"}
+    | {"float16", "float32", "float64"}
+)
+
+
+def metric_kept(value: object) -> bool:
+    """True when `run.log` stores `value` as a value (kept or converted to a Python scalar),
+    False when the SDK stores the string `repr(value)`: the rule goes by exact type, so an
+    IntEnum, a tuple, a Decimal or np.int64 become strings."""
+    kind = type(value)
+    if kind in _METRIC_TYPES:
+        return True
+    return kind.__module__ == "numpy" and kind.__name__ in _NUMPY_METRIC_SCALARS

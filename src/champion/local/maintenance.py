@@ -1,20 +1,37 @@
 """`champion verify` and `champion gc`: check a local workspace end to end, and tidy it.
 
 Why: a registry is trusted only if its damage is found before a model is loaded from it. Verify
-reads everything (SQLite's own integrity check, every blob's digest, every version's files and
-metric) and changes nothing. GC removes only what no row refers to, and only once it is older
-than a grace period, because a writer makes a blob durable *before* the row that names it
-(store.put_blob): a young orphan may be a registration in flight.
+reads everything (SQLite's own integrity check, the schema, every artifact path, every blob's
+digest, every version's files and metric), changes nothing, and reports what it finds instead
+of failing on it: damage is exactly what it exists to describe.
+
+GC deletes only blobs no row refers to, and refuses to run at all on a database that fails its
+integrity or schema check: a damaged page hides rows, and every blob they name would look like
+an orphan. It decides and deletes under the write lock that writers hold while they make a
+staged blob durable and insert the row naming it (`Store.add_artifacts`), so no blob can be
+deleted between "stored" and "referenced", whatever `--min-age` says. Temp files are cleared
+only while no writer is staging (`Store.exclusive_staging`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from champion.local.store import BLOBS_DIR, CHUNK, TMP_DIR, Store
+from champion.errors import NotAWorkspaceError, WorkspaceStoreError
+from champion.local.store import (
+    BLOBS_DIR,
+    CHUNK,
+    TMP_DIR,
+    InvalidArtifactPath,
+    Store,
+    check_artifact_path,
+)
 
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -38,52 +55,128 @@ class GcReport:
     removed_blobs: list[str] = field(default_factory=list)
     removed_temp_files: list[str] = field(default_factory=list)
     bytes_freed: int = 0
+    temp_in_use: bool = False  # a writer was staging: tmp/ left for next time
+
+
+def verify_path(path: str | os.PathLike[str], metric: str = "accuracy") -> VerifyReport:
+    """Open the workspace read-only and verify it; a database too damaged to open is a
+    finding too. Raises only NotAWorkspaceError: a path that is no workspace is the user's."""
+    try:
+        store = Store.open(path, read_only=True)
+    except NotAWorkspaceError:
+        raise
+    except (WorkspaceStoreError, sqlite3.DatabaseError, OSError) as exc:
+        return VerifyReport(problems=[f"cannot open the workspace: {exc}"])
+    return verify(store, metric=metric)
 
 
 def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
     report = VerifyReport()
-    report.problems += [f"sqlite integrity: {line}" for line in store.integrity_check()]
-    referenced = store.referenced_digests()
-    for digest in sorted(referenced):
-        report.blobs_checked += 1
-        path = store.blob_path(digest)
-        if not path.exists():
-            report.problems.append(f"blob {digest} is missing")
-        elif _sha256(path) != digest:
-            report.problems.append(f"blob {digest} is corrupt (content does not match digest)")
-    for model in store.all_models():
-        report.versions_checked += 1
-        files = store.asset_artifacts(model.asset_id)
-        if not files:
-            report.problems.append(f"model {model.id} has no files")
-        elif any(artifact.digest is None for _, artifact in files):
-            report.problems.append(f"model {model.id} has a file that was never uploaded")
-        if metric not in model.properties:
-            report.warnings.append(f"model {model.id} has no {metric!r} property (unscored)")
-    for orphan in _orphan_blobs(store, referenced):
-        report.warnings.append(f"orphan blob {orphan.name} (no artifact refers to it)")
-    for temp in sorted((store.root / TMP_DIR).glob("*")):
-        report.warnings.append(f"stale temp file {temp.name}")
+
+    def check(what: str, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except (WorkspaceStoreError, sqlite3.DatabaseError, OSError) as exc:
+            report.problems.append(f"{what}: {exc}")
+
+    def integrity() -> None:
+        report.problems.extend(f"sqlite integrity: {line}" for line in store.integrity_check())
+
+    def schema() -> None:
+        report.problems.extend(f"schema drift: {line}" for line in store.schema_drift())
+
+    referenced: set[str] = set()
+
+    def blobs() -> None:
+        referenced.update(store.referenced_digests())
+        for digest in sorted(referenced):
+            report.blobs_checked += 1
+            path = store.blob_path(digest)
+            if not path.exists():
+                report.problems.append(f"blob {digest} is missing")
+            elif _sha256(path) != digest:
+                report.problems.append(f"blob {digest} is corrupt (content does not match digest)")
+
+    def artifact_paths() -> None:
+        for artifact in store.all_artifacts():
+            try:
+                check_artifact_path(artifact.path)
+            except InvalidArtifactPath:
+                report.problems.append(
+                    f"unsafe artifact path {artifact.path!r} in {artifact.origin}/"
+                    f"{artifact.container} (could escape a download folder)"
+                )
+
+    def models() -> None:
+        for model in store.all_models():
+            report.versions_checked += 1
+            files = store.model_files(model.asset_id)
+            if not files:
+                report.problems.append(f"model {model.id} has no files")
+            elif any(artifact.digest is None for _, artifact in files):
+                report.problems.append(f"model {model.id} has a file that was never uploaded")
+            for relative, _ in files:
+                try:
+                    check_artifact_path(relative)
+                except InvalidArtifactPath:
+                    report.problems.append(
+                        f"model {model.id} would download {relative!r}, outside its folder"
+                    )
+            if metric not in model.properties:
+                report.warnings.append(f"model {model.id} has no {metric!r} property (unscored)")
+
+    def leftovers() -> None:
+        for orphan in _orphan_blobs(store, referenced):
+            report.warnings.append(f"orphan blob {orphan.name} (no artifact refers to it)")
+        for temp in _temp_files(store):
+            report.warnings.append(f"stale temp file {temp.name}")
+
+    with store.snapshot():
+        check("sqlite integrity", integrity)
+        check("schema", schema)
+        check("blobs", blobs)
+        check("artifact paths", artifact_paths)
+        check("models", models)
+        if not report.problems:
+            check("leftovers", leftovers)
     return report
 
 
 def gc(store: Store, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
+    damage = store.integrity_check() + [f"schema drift: {p}" for p in store.schema_drift()]
+    if damage:
+        raise WorkspaceStoreError(
+            f"refusing to collect garbage in {store.root}: its database is damaged "
+            f"({damage[0]}{'; ...' if len(damage) > 1 else ''}), and rows a damaged page hides "
+            "would make their blobs look like orphans. Nothing was deleted. Run `champion "
+            "verify`, and restore the database from a copy.",
+            field="workspace",
+            value=str(store.root),
+        )
     report = GcReport()
     cutoff = time.time() - grace_seconds
-    referenced = store.referenced_digests()
-    candidates = [(p, report.removed_blobs) for p in _orphan_blobs(store, referenced)]
-    candidates += [(p, report.removed_temp_files) for p in (store.root / TMP_DIR).glob("*")]
-    for path, removed in candidates:
+    with store.transaction():  # the lock writers hold to publish and reference a blob
+        referenced = store.referenced_digests()
+        _remove(_orphan_blobs(store, referenced), cutoff, report, report.removed_blobs)
+    with store.exclusive_staging() as free:
+        if free:
+            _remove(_temp_files(store), cutoff, report, report.removed_temp_files)
+        else:
+            report.temp_in_use = True
+    return report
+
+
+def _remove(paths: list[Path], cutoff: float, report: GcReport, removed: list[str]) -> None:
+    for path in paths:
         try:
-            stat = path.stat()
+            info = path.stat()
         except FileNotFoundError:
             continue
-        if stat.st_mtime > cutoff:
+        if info.st_mtime > cutoff:
             continue
         path.unlink(missing_ok=True)
         removed.append(path.name)
-        report.bytes_freed += stat.st_size
-    return report
+        report.bytes_freed += info.st_size
 
 
 def _orphan_blobs(store: Store, referenced: set[str]) -> list[Path]:
@@ -91,6 +184,13 @@ def _orphan_blobs(store: Store, referenced: set[str]) -> list[Path]:
     if not root.exists():
         return []
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in referenced)
+
+
+def _temp_files(store: Store) -> list[Path]:
+    tmp = store.root / TMP_DIR
+    if not tmp.exists():
+        return []
+    return sorted(p for p in tmp.iterdir() if p.is_file())
 
 
 def _sha256(path: Path) -> str:

@@ -16,13 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from champion.local import _sdk
+from champion.local import _sdk, _traps
 from champion.local.store import (
     RUN_ORIGIN,
     ArtifactExists,
     InvalidArtifactPath,
     PropertyConflict,
     RunRecord,
+    StagedBlob,
     check_artifact_path,
 )
 from champion.local.workspace import Experiment, Workspace
@@ -31,18 +32,7 @@ if TYPE_CHECKING:
     from champion.local.model import Model
 
 RUN_ID_ENV = "CHAMPION_RUN_ID"
-_NUMPY_SCALARS = {
-    "bool_",
-    "int8",
-    "int16",
-    "int32",
-    "uint8",
-    "uint16",
-    "uint32",
-    "float16",
-    "float32",
-    "float64",
-}
+DATASET_INPUTS_ENV = "AZUREML_DATASET_ENVIRONMENT_VARS"
 
 
 class Run:
@@ -77,7 +67,9 @@ class Run:
             raise _sdk.run_environment_error()
         from azureml.core.run import _OfflineRun
 
-        return _OfflineRun(**kwargs)
+        offline = _OfflineRun(**kwargs)
+        _traps.check_offline_context(offline)
+        return offline
 
     @classmethod
     def get_submitted_run(cls, **kwargs: Any) -> Run:
@@ -101,11 +93,11 @@ class Run:
         include_children: bool = False,
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
-        for run in experiment.get_runs(
+        status = query_filter("status", status)
+        runs = experiment.get_runs(
             type=type, tags=tags, properties=properties, include_children=include_children
-        ):
-            if status is None or run.get_status() == status:
-                yield run
+        )
+        return (run for run in runs if status is None or run.get_status() == status)
 
     def _wrap(self, record: RunRecord) -> Run:
         return _run_class(record)(self._experiment, record.run_id, _record=record)
@@ -173,6 +165,27 @@ class Run:
     def get_status(self) -> str:
         return self._refresh().status
 
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """The datasets a step was given (`dataset.as_named_input(name)`), read from the
+        environment as the SDK reads it: `AZUREML_DATASET_ENVIRONMENT_VARS` lists `name:mode`
+        pairs, and `$name` holds the saved dataset id (direct mode: the dataset object is
+        returned) or the folder the data was delivered to (download or mount: the path)."""
+        from champion.local.dataset import Dataset
+
+        found: dict[str, Any] = {}
+        for pair in os.environ.get(DATASET_INPUTS_ENV, "").split(","):
+            parts = [p for p in pair.split(":") if p]
+            if len(parts) != 2:
+                continue
+            name, mode = parts
+            value = os.environ.get(name)
+            if value and mode.lower() == "direct":
+                found[name] = Dataset.get_by_id(self._experiment.workspace, value)
+            else:
+                found[name] = value
+        return found
+
     def get_details(self) -> dict[str, Any]:
         r = self._refresh()
         return {
@@ -197,6 +210,9 @@ class Run:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other.id == self.id and other._store is self._store
+
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Run", name)
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -226,10 +242,14 @@ class Run:
         status: str | None = None,
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
-        """A generator, newest first, filtered with the SDK's client-side rules."""
-        for record in self._store.list_children(self.id, recursive=recursive):
-            if matches(record, tags=tags, properties=properties, type=type, status=status):
-                yield self._wrap(record)
+        """A generator, newest first, filtered with the SDK's client-side rules. The filters
+        are checked for traps at the call, as the SDK reads them there."""
+        _traps.check_children_filter(tags=tags, properties=properties)
+        return (
+            self._wrap(record)
+            for record in self._store.list_children(self.id, recursive=recursive)
+            if matches(record, tags=tags, properties=properties, type=type, status=status)
+        )
 
     # ------------------------------------------------------------------ status
 
@@ -311,6 +331,7 @@ class Run:
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         if isinstance(value, list | range | types.GeneratorType):
             raise _sdk.user_error("run.log does not support list type. Use run.log_list instead")
+        _traps.check_metric_value(name, value)
         self._store.log_metric(self.id, name, _metric_value(value), step)
 
     def log_list(self, name: str, value: Sequence[Any], description: str = "") -> None:
@@ -354,8 +375,9 @@ class Run:
                 "types: file path or file"
             )
         self._refuse_existing([name])
-        digest, size = self._store.put_blob(path_or_stream)  # type: ignore[arg-type]
-        return self._add_artifacts([(name, digest, size)])[0]
+        with self._store.staging() as session:
+            staged = session.stage(path_or_stream)  # type: ignore[arg-type]
+            return self._add_artifacts([(name, staged.digest, staged.size)], [staged])[0]
 
     def upload_files(
         self,
@@ -371,10 +393,10 @@ class Run:
                 f"Names was of length {len(names)} and paths of length {len(paths)}."
             )
         self._refuse_existing(names)
-        entries = [
-            (name, *self._store.put_blob(path)) for name, path in zip(names, paths, strict=True)
-        ]
-        artifacts = self._add_artifacts(entries)
+        with self._store.staging() as session:
+            staged = [session.stage(path) for path in paths]
+            entries = [(n, b.digest, b.size) for n, b in zip(names, staged, strict=True)]
+            artifacts = self._add_artifacts(entries, staged)
         return artifacts if return_artifacts else None
 
     def upload_folder(self, name: str, path: str, datastore_name: str | None = None) -> Any:
@@ -395,9 +417,11 @@ class Run:
         if existing:
             raise _conflict(ArtifactExists(RUN_ORIGIN, self._container, existing))
 
-    def _add_artifacts(self, entries: Sequence[tuple[str, str | None, int]]) -> builtins.list[Any]:
+    def _add_artifacts(
+        self, entries: Sequence[tuple[str, str | None, int]], blobs: Sequence[StagedBlob] = ()
+    ) -> builtins.list[Any]:
         try:
-            return list(self._store.add_artifacts(RUN_ORIGIN, self._container, entries))
+            return list(self._store.add_artifacts(RUN_ORIGIN, self._container, entries, blobs))
         except ArtifactExists as exc:
             raise _conflict(exc) from None
 
@@ -485,6 +509,10 @@ class Run:
             model_framework_version=model_framework_version,
             run_id=self.id,
             experiment_name=self._experiment.name,
+            datasets=datasets,
+            sample_input_dataset=sample_input_dataset,
+            sample_output_dataset=sample_output_dataset,
+            resource_configuration=resource_configuration,
         )
 
 
@@ -523,6 +551,26 @@ def matches(
     )
 
 
+_QUERY_FIELDS = {
+    "tags": "run tags",
+    "properties": "run properties",
+    "type": "run type",
+    "status": "run status",
+}
+
+
+def query_filter(field: str, value: Any) -> Any:
+    """A filter of `Experiment.get_runs` / `Run.list`, which the SDK turns into a service query
+    (`_odata/runs.py`) as it is called: a str is kept; a tags/properties dict is compared as the
+    service compares it, each value as its string (`{'n': 1}` matches '1'); anything else raises
+    the SDK's ValueError. Unlike `get_children`'s client-side filter, nothing matches silently."""
+    if value is None or isinstance(value, str):
+        return value
+    if field in ("tags", "properties") and isinstance(value, dict):
+        return {k: None if v is None else str(v) for k, v in value.items()}
+    raise ValueError(f"Unknown filter type for {_QUERY_FIELDS[field]}: {builtins.type(value)}")
+
+
 def _kv_match(values: Mapping[str, Any], wanted: Any) -> bool:
     if wanted is None:
         return True
@@ -534,12 +582,12 @@ def _kv_match(values: Mapping[str, Any], wanted: Any) -> bool:
 
 
 def _metric_value(value: Any) -> Any:
-    """The SDK's `Metric.get_converted_value`: plain scalars kept, small numpy scalars turned
-    into Python ones, anything else stored as its repr (so np.int64(5) is 'np.int64(5)')."""
-    if value is None or isinstance(value, bool | int | float | str):
+    """The SDK's `Metric.get_converted_value` (`_sdk.metric_kept`): plain values kept, small
+    numpy scalars turned into Python ones, anything else (an IntEnum, a tuple, np.int64) stored
+    as its repr, so np.int64(5) is 'np.int64(5)'."""
+    if value is None or type(value) in (int, float, str, bool):
         return value
-    kind = type(value)
-    if kind.__module__ == "numpy" and kind.__name__ in _NUMPY_SCALARS:
+    if _sdk.metric_kept(value):
         return value.item()
     return repr(value)
 

@@ -14,6 +14,8 @@ from champion.pipeline.local import PipelineResult, StepResult, load_pipeline_fi
 from champion.pipeline.spec import (
     Argument,
     DataReference,
+    DatasetInput,
+    DatastoreInput,
     PipelineParameter,
     PipelineSpec,
     Step,
@@ -25,6 +27,8 @@ from champion.pipeline.spec import (
 __all__ = [
     "Argument",
     "DataReference",
+    "DatasetInput",
+    "DatastoreInput",
     "PipelineParameter",
     "PipelineResult",
     "PipelineSpec",

@@ -42,7 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from champion.errors import ChampionError, InputError
+from champion.errors import ChampionError, InputError, from_environment
 from champion.pipeline.spec import PipelineSpec, experiment_name_problem
 from champion.record import devops_commands_for, neutralize_logging_commands
 
@@ -192,7 +192,8 @@ def build_parser(
     option(
         "workspace",
         type=Path,
-        help=f"local workspace folder (default: ${WORKSPACE_ENV}, else {DEFAULT_WORKSPACE})",
+        help=f"local workspace folder, created if needed (default: ${WORKSPACE_ENV}, else the "
+        f"nearest {DEFAULT_WORKSPACE}/ in this folder or its parents, else ./{DEFAULT_WORKSPACE})",
     )
     option(
         "build_number",
@@ -306,10 +307,12 @@ def _reporting(prog: str, action: Callable[[], int]) -> int:
     """Run `action`; our errors and the SDK's become one line and their exit code."""
     try:
         return action()
-    except ChampionError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except Exception as exc:  # the SDK or the service failed; its message says why
+    except Exception as exc:
+        known = from_environment(exc)  # ours, or an OS/SQLite failure said in one line
+        if known is not None:
+            print(f"{prog}: error: {known.message}", file=sys.stderr)
+            return known.exit_code
+        # the SDK or the service failed; its message says why
         print(f"{prog}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3
 
@@ -359,9 +362,12 @@ def _check_experiment(args: argparse.Namespace) -> None:
 def run_local(args: argparse.Namespace, builder: SpecBuilder) -> int:
     """Run the pipeline on the local workspace, print a one-line summary; return the pipeline's
     exit code (the failing step's own)."""
+    from champion.local.workspace import resolve_workspace_path
     from champion.pipeline.local import run_pipeline
 
-    workspace = args.workspace or Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    # --workspace, else $CHAMPION_WORKSPACE, else the nearest .champion/ up from here, else a
+    # new ./.champion: the local runner creates the workspace it is given.
+    workspace, _ = resolve_workspace_path(args.workspace)
     kwargs = _spec_kwargs(args)
     if kwargs.get(DATA_OPTION) is not None:  # steps run in a folder of their own
         kwargs[DATA_OPTION] = str(Path(kwargs[DATA_OPTION]).resolve())

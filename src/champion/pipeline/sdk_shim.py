@@ -19,7 +19,10 @@ be tested end to end against a failing Azure ML: a comma-separated list of
 `champion.local.mock.OPERATIONS`).
 
 The script's exit status is this process's exit status, including `sys.exit(n)` and an uncaught
-exception (traceback, status 1), so the runner sees what the script did.
+exception (traceback, status 1), so the runner sees what the script did. A call that needs Azure
+(`UnmockedServiceCall`: compute, image builds, deployments, Key Vault) ends the step with one
+line naming the script's line and the SDK member, and exit status 3 (`UNMOCKED_EXIT_CODE`): the
+step cannot run on this machine, whatever its `except` clauses said.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 WORKSPACE_ENV = "CHAMPION_WORKSPACE"
 BACKEND_ENV = "CHAMPION_BACKEND"
 FAULTS_ENV = "CHAMPION_MOCK_FAULTS"
+UNMOCKED_EXIT_CODE = 3
 
 
 def parse_faults(spec: str) -> list[tuple[str, str, int]]:
@@ -76,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from champion.local import mock_azureml
+    from champion.local.mock import UnmockedServiceCall
 
     os.environ[BACKEND_ENV] = "azureml"
     if module is None:
@@ -89,7 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         sys.stderr.write(f"sdk_shim: {exc}\n")
         return 2
-    with mock_azureml(workspace) as mock:
+    from champion.errors import ChampionError, NotAWorkspaceError
+    from champion.local.store import is_workspace
+
+    mock = mock_azureml(workspace)
+    try:
+        if not is_workspace(workspace):  # a step never creates its workspace (the runner does)
+            raise NotAWorkspaceError(os.path.abspath(workspace))
+        mock.start()
+    except ChampionError as exc:
+        sys.stderr.write(f"champion: error [{exc.code}]: {exc.message}\n")
+        return exc.exit_code
+    try:
         for operation, kind, times in faults:
             if kind.isdigit():
                 mock.inject_fault(operation, int(kind), times)
@@ -102,6 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runpy.run_module(module, run_name="__main__", alter_sys=True)
         except SystemExit as exc:
             return _exit_status(exc.code)
+        except UnmockedServiceCall as exc:
+            sys.stderr.write(f"sdk_shim: {_call_site(exc, script)}{exc}\n")
+            return UNMOCKED_EXIT_CODE
+    finally:
+        mock.stop()
     return 0
 
 
@@ -110,6 +131,16 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ImportError:  # a parent package is missing
         return False
+
+
+def _call_site(exc: BaseException, script: str) -> str:
+    """`file:line: ` of the innermost frame in the step's own code (its snapshot folder), so
+    the one line says where the step asked for Azure."""
+    import traceback
+
+    folder = os.path.dirname(script)
+    own = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)]
+    return f"{own[-1].filename}:{own[-1].lineno}: " if own else ""
 
 
 def _exit_status(code: object) -> int:

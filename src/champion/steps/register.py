@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from champion.context import get_run
     from champion.decision import Outcome, Policy
-    from champion.errors import ChampionError
+    from champion.errors import ChampionError, from_environment
     from champion.gate import RegisterRequest, register_if_better
     from champion.record import devops_commands
     from champion.redact import redact
@@ -106,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if no_run_context(exc):
             print(NO_RUN_MESSAGE, file=sys.stderr)
             return 2
+        known = from_environment(exc)  # a disk, permission or database failure: one line
+        if known is not None:
+            print(redact(f"champion: error [{known.code}]: {known.message}"), file=sys.stderr)
+            return known.exit_code
         print(redact(traceback.format_exc()), file=sys.stderr)
         print(
             redact(f"champion: infrastructure failure: {type(exc).__name__}: {exc}"),

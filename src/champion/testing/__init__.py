@@ -65,12 +65,12 @@ _INHERITED_NOT = ("CHAMPION_RUN_ID", "CHAMPION_BACKEND", "TF_BUILD", "BUILD_BUIL
 
 
 def create_workspace(path: str | os.PathLike[str]) -> Workspace:
-    """A new local workspace at `path`: the one place the kit (and our own tests) create one,
-    so that a change in how workspaces are created (an explicit `Workspace.create`) is one line
-    here."""
+    """A new local workspace at `path`: the one place the kit (and our own tests) create one.
+    Opening never creates a workspace (a mistyped path must not become an empty registry), so
+    a test says where its workspace is made."""
     from champion.local import Workspace
 
-    return Workspace(path)
+    return Workspace.create(path)
 
 
 # ---------------------------------------------------------------------- pipeline runs
