@@ -12,14 +12,14 @@ environment the step runs in, and everything downstream sees the same Run/Model 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from champion import _env
 from champion.errors import InputError
 
-BACKEND_ENV = "CHAMPION_BACKEND"
+BACKEND_ENV = _env.BACKEND
 
 
 def _local_run() -> Any:
@@ -56,7 +56,7 @@ _BACKENDS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
 
 
 def backend_name() -> str:
-    explicit = os.environ.get(BACKEND_ENV)
+    explicit = _env.backend()
     if explicit:
         if explicit not in _BACKENDS:
             raise InputError(
@@ -65,7 +65,7 @@ def backend_name() -> str:
                 value=explicit,
             )
         return explicit
-    return "azureml" if os.environ.get("AZUREML_RUN_ID") else "local"
+    return "azureml" if _env.azureml_run_id() else "local"
 
 
 def get_run() -> Any:

@@ -13,7 +13,6 @@ status_code is None), or the HTTP response further down the exception's cause ch
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from champion import _env
 from champion.errors import ChampionError, InfrastructureError
 from champion.redact import redact
 
@@ -48,10 +48,7 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> RetryPolicy:
         """`CHAMPION_RETRY_ATTEMPTS` and `CHAMPION_RETRY_BASE_SECONDS` tune it per build."""
-        return cls(
-            attempts=max(1, int(os.environ.get("CHAMPION_RETRY_ATTEMPTS", "5"))),
-            base_seconds=float(os.environ.get("CHAMPION_RETRY_BASE_SECONDS", "0.5")),
-        )
+        return cls(attempts=_env.retry_attempts(), base_seconds=_env.retry_base_seconds())
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -62,8 +62,9 @@ from azureml.core.authentication import AbstractAuthentication
 from azureml.core.run import _SubmittedRun
 from requests.adapters import HTTPAdapter
 
+from champion import _env
 from champion.local import _mock_dto as dto
-from champion.local.mock import RUN_ID_ENV, MockAzureML, UnmockedServiceCall, _Fault
+from champion.local.mock import MockAzureML, UnmockedServiceCall, _Fault
 from champion.local.store import (
     ArtifactExists,
     InvalidArtifactPath,
@@ -272,7 +273,7 @@ class LocalService:
             used_for_context_manager: bool = False,
             **kwargs: Any,
         ) -> Any:
-            run_id = os.environ.get(RUN_ID_ENV)
+            run_id = _env.run_id()
             if not run_id:
                 return original_get_context.__func__(
                     cls,

@@ -41,6 +41,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from champion import _env
+
 if TYPE_CHECKING:
     from champion.local._mock_service import LocalService
     from champion.local.store import Store
@@ -50,9 +52,9 @@ __all__ = ["OPERATIONS", "MockAzureML", "UnmockedServiceCall", "mock_azureml"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-WORKSPACE_ENV = "CHAMPION_WORKSPACE"
-RUN_ID_ENV = "CHAMPION_RUN_ID"
-DEFAULT_FOLDER = ".champion"
+WORKSPACE_ENV = _env.WORKSPACE
+RUN_ID_ENV = _env.RUN_ID
+DEFAULT_FOLDER = _env.DEFAULT_WORKSPACE_FOLDER
 
 #: The service calls the mock answers, by the names `calls` records and `inject_fault` takes.
 #: Each is one REST round trip (or one blob transfer) against a real workspace.
@@ -325,7 +327,7 @@ class MockAzureML:
         environment of the call (the local runner sets CHAMPION_WORKSPACE per step)."""
         if self._path is not None:
             return Path(self._path)
-        env = os.environ.get(WORKSPACE_ENV)
+        env = _env.workspace()
         return Path(env) if env else Path.cwd() / DEFAULT_FOLDER
 
     def _patch(self, owner: object, name: str, value: object) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from champion import _env
 from champion.local import _sdk, _traps
 from champion.local.store import (
     RUN_ORIGIN,
@@ -31,8 +32,8 @@ from champion.local.workspace import Experiment, Workspace
 if TYPE_CHECKING:
     from champion.local.model import Model
 
-RUN_ID_ENV = "CHAMPION_RUN_ID"
-DATASET_INPUTS_ENV = "AZUREML_DATASET_ENVIRONMENT_VARS"
+RUN_ID_ENV = _env.RUN_ID
+DATASET_INPUTS_ENV = _env.DATASET_INPUTS
 
 
 class Run:
@@ -60,7 +61,7 @@ class Run:
 
         Outside a step the SDK returns its `_OfflineRun` (or raises with allow_offline=False);
         so does this, so code that handles "offline" keeps working unchanged."""
-        run_id = os.environ.get(RUN_ID_ENV)
+        run_id = _env.run_id()
         if run_id:
             return cls.get(Workspace(), run_id)
         if not allow_offline:
@@ -174,12 +175,12 @@ class Run:
         from champion.local.dataset import Dataset
 
         found: dict[str, Any] = {}
-        for pair in os.environ.get(DATASET_INPUTS_ENV, "").split(","):
+        for pair in _env.dataset_inputs().split(","):
             parts = [p for p in pair.split(":") if p]
             if len(parts) != 2:
                 continue
             name, mode = parts
-            value = os.environ.get(name)
+            value = _env.get(name)
             if value and mode.lower() == "direct":
                 found[name] = Dataset.get_by_id(self._experiment.workspace, value)
             else:

@@ -42,6 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from champion import _env
 from champion.errors import ChampionError, InputError, from_environment
 from champion.pipeline.spec import PipelineSpec, experiment_name_problem
 from champion.record import devops_commands_for, neutralize_logging_commands
@@ -64,9 +65,9 @@ __all__ = [
 SpecBuilder = Callable[..., PipelineSpec]
 """A pipeline file's `build_spec`: keyword arguments in, a PipelineSpec out."""
 MODES = ("run", "validate", "submit", "publish")
-WORKSPACE_ENV = "CHAMPION_WORKSPACE"
-DEFAULT_WORKSPACE = ".champion"
-BUILD_NUMBER_ENV = "BUILD_BUILDNUMBER"
+WORKSPACE_ENV = _env.WORKSPACE
+DEFAULT_WORKSPACE = _env.DEFAULT_WORKSPACE_FOLDER
+BUILD_NUMBER_ENV = _env.BUILD_NUMBER
 DEFAULT_COMPUTE_TARGET = "cpu-cluster"
 DATA_OPTION = "data"
 # The driver's own options: a build_spec parameter may not take one of these names.
@@ -197,7 +198,7 @@ def build_parser(
     )
     option(
         "build_number",
-        default=os.environ.get(BUILD_NUMBER_ENV) or None,
+        default=_env.build_number(),
         help=f"value of the build_number pipeline parameter (default: ${BUILD_NUMBER_ENV} when "
         "an Azure DevOps agent sets it, else the spec's default)",
     )
@@ -296,7 +297,7 @@ def _drive(
         parser.error("--real-sdk and --workspace apply to the local run only")
     if args.mode == "run":
         return _reporting(name, lambda: run_local(args, builder))
-    under_agent = os.environ.get("TF_BUILD", "").lower() == "true"
+    under_agent = _env.under_devops_agent()
     with agent_safe_console(under_agent) as agent:
         return _reporting(
             name, lambda: run_azure(args, builder, prog=name, agent=agent, under_agent=under_agent)

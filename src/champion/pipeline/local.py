@@ -51,6 +51,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
+from champion import _env
 from champion.errors import InputError
 from champion.local import _traps
 from champion.local._store_data import DataPathError
@@ -83,10 +84,10 @@ DRIVER_LOG = "logs/azureml/70_driver_log.txt"
 CANCELED_EXIT_CODE = 4
 #: Folders of a step's working directory uploaded to its run when it ends, as Azure ML does.
 UPLOADED_FOLDERS = ("outputs", "logs")
-_SNAPSHOT_SKIP = ("__pycache__", ".git", ".champion")
+_SNAPSHOT_SKIP = ("__pycache__", ".git", _env.DEFAULT_WORKSPACE_FOLDER)
 DATA_FOLDER = "pipeline-data"
 STEPS_FOLDER = "pipeline-steps"
-BACKEND_ENV = "CHAMPION_BACKEND"  # read by champion.context
+BACKEND_ENV = _env.BACKEND  # read by champion.context
 SHIM_MODULE = "champion.pipeline.sdk_shim"
 _TERMINATE_GRACE_S = 10.0
 
@@ -405,7 +406,7 @@ def _run_step(
     argv = resolve_arguments(step, {**data_paths, **inputs}, values)
     launcher = [sys.executable, "-m", SHIM_MODULE] if real_sdk else [sys.executable]
     command = [*launcher, script, *argv]
-    env = dict(os.environ)
+    env = _env.inherited()
     env.update(
         {
             WORKSPACE_ENV: str(root),
@@ -413,7 +414,7 @@ def _run_step(
             BACKEND_ENV: "azureml" if real_sdk else "local",
             "PYTHONUNBUFFERED": "1",
             # the snapshot root is importable from any script in it, as on Azure
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(cwd), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(cwd), _env.pythonpath()])),
         }
     )
     for ref in step.data_references:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from champion import _env
 from champion.errors import InputError
 
 __all__ = [
@@ -57,7 +58,7 @@ ParameterValue = str | int | float | bool
 _DATA_REFERENCE_NAME = re.compile(r"\w+")
 # Experiment names (azureml.core.Experiment): no `.`, unlike model names.
 _EXPERIMENT_NAME = re.compile(r"[a-zA-Z0-9][\w\-]{0,254}")
-DATA_REFERENCE_ENV_PREFIX = "AZUREML_DATAREFERENCE_"
+DATA_REFERENCE_ENV_PREFIX = _env.DATA_REFERENCE_PREFIX
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,13 @@ storage).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+
+from champion import _env
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -49,7 +50,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="value the challenger must reach even with no champion",
     )
-    parser.add_argument("--build-number", default=os.environ.get("BUILD_BUILDNUMBER"))
+    parser.add_argument("--build-number", default=_env.build_number())
     parser.add_argument("--model-framework", default="ScikitLearn")
     parser.add_argument("--model-framework-version", default=None)
     parser.add_argument("--description", default=None)
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
     print(redact(f"champion: {record.verdict}"))
-    if os.environ.get("TF_BUILD", "").lower() == "true":
+    if _env.under_devops_agent():
         for line in devops_commands(record):
             print(line)
     if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED:
