@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from champion._digest import model_files_digest
 from champion.errors import WorkspaceStoreError
 from champion.local import _sdk, _traps
 from champion.local._export import TargetExists
@@ -26,7 +27,6 @@ from champion.local.store import (
     parse_filter_query,
 )
 from champion.local.workspace import Workspace
-from champion.validation import model_files_digest
 
 
 class Model:

@@ -28,6 +28,7 @@ from champion.local.store import (
     check_artifact_path,
 )
 from champion.local.workspace import Experiment, Workspace
+from champion.names import PIPELINE_RUN_TYPE
 
 if TYPE_CHECKING:
     from champion.local.model import Model
@@ -527,9 +528,6 @@ class PipelineRun(Run):
 
     def get_steps(self) -> Iterator[Run]:
         return self.get_children()
-
-
-PIPELINE_RUN_TYPE = "azureml.PipelineRun"
 
 
 def _run_class(record: RunRecord) -> type[Run]:

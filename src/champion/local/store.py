@@ -43,8 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from champion._failpoints import failpoint
 from champion.errors import InputError, NotAWorkspaceError, WorkspaceStoreError
-from champion.failpoints import failpoint
 from champion.local._export import (
     DIR_NOFOLLOW,
     make_dirs,

@@ -58,6 +58,7 @@ from champion.local._store_data import DataPathError
 from champion.local.run import DATASET_INPUTS_ENV, RUN_ID_ENV, Run
 from champion.local.store import Store
 from champion.local.workspace import WORKSPACE_ENV, Workspace
+from champion.names import PIPELINE_RUN_TYPE, STEP_RUN_TYPE
 from champion.pipeline.spec import (
     PipelineSpec,
     Step,
@@ -76,8 +77,6 @@ __all__ = [
     "run_pipeline",
 ]
 
-PIPELINE_RUN_TYPE = "azureml.PipelineRun"
-STEP_RUN_TYPE = "azureml.StepRun"
 DRIVER_LOG = "logs/azureml/70_driver_log.txt"
 #: Exit code of a pipeline a step canceled (`run.parent.cancel()`): not a success (later steps
 #: did not run), not a failure (nothing broke); distinct so a build can tell.

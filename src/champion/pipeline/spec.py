@@ -34,6 +34,7 @@ from typing import Any
 
 from champion import _env
 from champion.errors import InputError
+from champion.names import EXPERIMENT_NAME
 
 __all__ = [
     "Argument",
@@ -57,7 +58,7 @@ ParameterValue = str | int | float | bool
 # names pass. A name becomes part of an environment variable, AZUREML_DATAREFERENCE_<name>.
 _DATA_REFERENCE_NAME = re.compile(r"\w+")
 # Experiment names (azureml.core.Experiment): no `.`, unlike model names.
-_EXPERIMENT_NAME = re.compile(r"[a-zA-Z0-9][\w\-]{0,254}")
+_EXPERIMENT_NAME = EXPERIMENT_NAME
 DATA_REFERENCE_ENV_PREFIX = _env.DATA_REFERENCE_PREFIX
 
 
@@ -338,7 +339,7 @@ def _check_names_in_arguments(spec: PipelineSpec, step: Step) -> list[str]:
     """The names a register step will use, checked here so that a bad one stops the pipeline
     before its first step rather than after training: `--model-name` must be a valid model name,
     and `--training-step-name` must name a step of this pipeline."""
-    from champion.validation import validate_model_name
+    from champion._validation import validate_model_name
 
     problems: list[str] = []
     for flag, value in _flag_values(step.arguments):

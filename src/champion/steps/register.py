@@ -71,12 +71,12 @@ def framework_version(framework: str, given: str | None) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    from champion._redact import redact
     from champion.context import get_run
     from champion.decision import Outcome, Policy
     from champion.errors import ChampionError, from_environment
     from champion.gate import RegisterRequest, register_if_better
     from champion.record import devops_commands
-    from champion.redact import redact
     from champion.steps import NO_RUN_MESSAGE, no_run_context
 
     try:
