@@ -32,7 +32,6 @@ class Version:
 
 class ParentRun:
     id = "pipeline-run"
-    tags: dict[str, str] = {}
 
     def __init__(self, register_model: Timeouts) -> None:
         self.register_model = register_model

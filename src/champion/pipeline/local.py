@@ -55,6 +55,7 @@ from champion import _env
 from champion.errors import InputError
 from champion.local import _traps
 from champion.local._store_data import DataPathError
+from champion.local.access import store_of
 from champion.local.run import DATASET_INPUTS_ENV, RUN_ID_ENV, Run
 from champion.local.store import Store
 from champion.local.workspace import WORKSPACE_ENV, Workspace
@@ -247,7 +248,7 @@ def run_pipeline(
     order = topological_order(spec)
     root = Path(workspace).expanduser().resolve()
     ws = Workspace.create(root, exist_ok=True)  # the runner creates its workspace (README)
-    store = ws._store
+    store = store_of(ws)
     datasets = _dataset_ids(spec, store)
 
     parent_id = str(uuid.uuid4())
@@ -495,7 +496,7 @@ def _step_inputs(
     folder holding its files (download, mount)."""
     from champion.local.dataset import Dataset
 
-    store = ws._store
+    store = store_of(ws)
     resolved: dict[str, Path | str] = {}
     for source in step.datastore_inputs:
         try:

@@ -119,12 +119,13 @@ def make_pipeline_run(
     Tags are stored as the service stores them (str of each value). The runs stay "Running", as
     they are while a pipeline's steps execute."""
     from champion.local import Run
+    from champion.local.access import store_of
     from champion.local.run import PipelineRun
     from champion.pipeline.local import create_pipeline_run
 
     chosen = DEFAULT_STEPS if steps is None else steps
     tags = {str(k): None if v is None else str(v) for k, v in (parent_tags or {}).items()}
-    parent = Run.get(workspace, create_pipeline_run(workspace._store, experiment, tags=tags))
+    parent = Run.get(workspace, create_pipeline_run(store_of(workspace), experiment, tags=tags))
     assert isinstance(parent, PipelineRun)  # the run type makes it one, as in the SDK
     children = {name: _step_run(workspace, parent, name, tags) for name, tags in chosen.items()}
     return PipelineRunTree(workspace, parent, children)
@@ -132,12 +133,13 @@ def make_pipeline_run(
 
 def _step_run(workspace: Workspace, parent: Run, name: str, tags: Mapping[str, Any] | None) -> Run:
     from champion.local import Run
+    from champion.local.access import store_of
     from champion.pipeline.local import create_step_run, node_id
 
     experiment = str(parent.experiment.name)
+    store = store_of(workspace)
     run = Run.get(
-        workspace,
-        create_step_run(workspace._store, experiment, parent.id, name, node_id(experiment, name)),
+        workspace, create_step_run(store, experiment, parent.id, name, node_id(experiment, name))
     )
     if tags:
         run.set_tags(dict(tags))
