@@ -55,7 +55,6 @@ from azureml._restclient.clientbase import ClientBase
 from azureml._restclient.metrics_client import MetricsClient
 from azureml._restclient.models_client import ModelsClient
 from azureml._restclient.run_client import RunClient
-from azureml._restclient.service_context import ServiceContext, _ServiceKeys
 from azureml._restclient.snapshots_client import SnapshotsClient
 from azureml.core import Experiment, Run, Workspace
 from azureml.core.authentication import AbstractAuthentication
@@ -64,6 +63,7 @@ from requests.adapters import HTTPAdapter
 
 from champion import _env
 from champion.local import _mock_dto as dto
+from champion.local._offline import OFFLINE_ORIGIN, OFFLINE_SUBSCRIPTION_ID, discovery_patch
 from champion.local.mock import MockAzureML, UnmockedServiceCall, _Fault
 from champion.local.store import (
     ArtifactExists,
@@ -76,9 +76,9 @@ from champion.local.store import (
 
 #: Where the SDK believes the services are. Loopback, port 9 (discard): a request that somehow
 #: escaped every guard is refused at once instead of waiting on DNS or retries.
-ENDPOINT_ORIGIN = "https://127.0.0.1:9"
+ENDPOINT_ORIGIN = OFFLINE_ORIGIN
 ENDPOINT = f"{ENDPOINT_ORIGIN}/champion-local"
-SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
+SUBSCRIPTION_ID = OFFLINE_SUBSCRIPTION_ID
 RESOURCE_GROUP = "local"
 LOCATION = "local"
 
@@ -263,7 +263,6 @@ class LocalService:
     def patches(self) -> list[tuple[object, str, object]]:
         """(owner, attribute, replacement) for every patch point; `MockAzureML` applies them and
         restores the originals."""
-        endpoints = {key: ENDPOINT for key in _ServiceKeys.get_discovery_keys()}
         original_get_context = vars(Run)["get_context"]
 
         def get_context(
@@ -297,8 +296,7 @@ class LocalService:
             return original_adapter_send(adapter, request, *args, **kwargs)
 
         patches: list[tuple[object, str, object]] = [
-            (ServiceContext, "_fetch_endpoints", _method(lambda _ctx: dict(endpoints),
-                                                         "fetch_endpoints")),
+            discovery_patch(ENDPOINT),
             (msrest.service_client.ServiceClient, "send", _method(refuse_request, "send")),
             (HTTPAdapter, "send", _method(adapter_send, "send")),
             (ClientBase, "_execute_with_arguments", _method(self._rest_exec, "execute")),
