@@ -35,7 +35,6 @@ from champion.record import read_record
 from champion.registry import ModelVersion, NewVersion, StepRun
 from champion.testing import make_pipeline_run
 
-
 STEPS = {"train": {}, "register": {}}  # the metric on the pipeline run only
 
 
