@@ -13,13 +13,16 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 
+from champion.local._export import TargetExists
 from champion.local.maintenance import DEFAULT_GRACE_SECONDS, GcReport, gc
 from champion.local.model import Model
 from champion.local.store import RunRecord, Store
 from champion.local.workspace import Workspace
 
 __all__ = [
+    "TargetExists",
     "collect_garbage",
+    "find_run",
     "latest_model",
     "open_workspace",
     "prestaged",
@@ -63,6 +66,11 @@ def latest_model(workspace: Workspace, name: str) -> Model | None:
 def top_level_runs(workspace: Workspace, experiment: str | None = None) -> list[RunRecord]:
     """Runs without a parent (pipeline runs and standalone runs), newest first."""
     return [r for r in workspace._store.list_runs(experiment) if r.parent_id is None]
+
+
+def find_run(workspace: Workspace, run_id: str) -> RunRecord | None:
+    """The run `run_id` as stored, or None: "no such run" without the SDK's exception."""
+    return workspace._store.get_run(run_id)
 
 
 def collect_garbage(workspace: Workspace, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
