@@ -38,6 +38,21 @@ class _Backend:
     """The configured workspace, for a process without a run."""
     registry: Callable[[Any], Registry]
     """The registry of a workspace of this backend."""
+    parent: Callable[[Any], ParentRun | None]
+    """The pipeline run of a step run of this backend, as a `ParentRun` (None: no parent)."""
+    workspace_of: Callable[[Any], Any]
+    """The workspace a run of this backend belongs to."""
+
+
+def _sdk_parent(step_run: Any) -> ParentRun | None:
+    from champion.registry.sdk_run import SdkRun
+
+    parent = step_run.parent  # one GET on Azure ML
+    return None if parent is None else SdkRun(parent)
+
+
+def _sdk_workspace_of(run: Any) -> Any:
+    return run.experiment.workspace
 
 
 def _local_run() -> Any:
@@ -77,8 +92,12 @@ def _azureml_registry(workspace: Any) -> Registry:
 
 
 _BACKENDS: dict[str, _Backend] = {
-    "local": _Backend(_local_run, _local_workspace, _local_registry),
-    "azureml": _Backend(_azureml_run, _azureml_workspace, _azureml_registry),
+    "local": _Backend(
+        _local_run, _local_workspace, _local_registry, _sdk_parent, _sdk_workspace_of
+    ),
+    "azureml": _Backend(
+        _azureml_run, _azureml_workspace, _azureml_registry, _sdk_parent, _sdk_workspace_of
+    ),
 }
 
 
@@ -111,15 +130,15 @@ def get_run() -> Any:
 def get_workspace(run: Any = None) -> Any:
     """The run's workspace when there is a run, else the configured one."""
     if run is not None:
-        return run.experiment.workspace
+        return _backend_of(run).workspace_of(run)
     return _BACKENDS[backend_name()].workspace()
 
 
 def get_registry(workspace: object = None) -> Registry:
     """The registry of `workspace` (a `champion.local.Workspace` or an `azureml.core.Workspace`),
     or of the workspace this process is configured for. A `Registry` is returned as it is."""
-    if isinstance(workspace, Registry):
-        return workspace
+    if all(callable(getattr(type(workspace), m, None)) for m in ("champion", "register")):
+        return workspace  # type: ignore[return-value]  # a Registry already
     if workspace is None:
         workspace = get_workspace()
     return _backend_of(workspace).registry(workspace)
@@ -128,9 +147,6 @@ def get_registry(workspace: object = None) -> Registry:
 def run_of(step_run: object) -> tuple[str, ParentRun | None, Registry]:
     """For the step's run as the SDK gives it: its id, its pipeline run (None when it has no
     parent) and the registry of its workspace, built by the same backend."""
-    from champion.registry.sdk_run import SdkRun
-
+    backend = _backend_of(step_run)
     run: Any = step_run
-    parent = run.parent
-    registry = _backend_of(step_run).registry(run.experiment.workspace)
-    return str(run.id), None if parent is None else SdkRun(parent), registry
+    return str(run.id), backend.parent(run), backend.registry(backend.workspace_of(run))
