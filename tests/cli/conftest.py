@@ -4,26 +4,18 @@ as a process, with no CHAMPION_* variable of the developer's leaking in."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_helpers import CHAMPION, clean_env
 
 from champion.local import Experiment, Model, Workspace
 
-CHAMPION = str(Path(sys.executable).parent / "champion")
 Champion = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
-    env.pop("TF_BUILD", None)
-    return {**env, **extra}
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ import io
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import CHAMPION, clean_env
+from cli_helpers import CHAMPION, clean_env
 
 from champion.local import Model, Workspace
 
@@ -125,6 +126,35 @@ def test_json_keys_are_the_documented_ones(champion, registry):
     assert "outputs/iris/model.pkl" in details["files"]
 
 
+def readme_keys() -> dict[str, set[str]]:
+    """The README's table of what `--json` prints: command -> its keys (nested ones left out)."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| command | `--json` prints (keys) |", 1)[1].split("\n\n", 1)[0]
+    keys = {}
+    for row in table.splitlines()[2:]:
+        _, command, prints, _ = row.split("|")
+        listed = re.sub(r"\(.*?\)", "", prints.split(":", 1)[1])
+        keys[command.strip().strip("`")] = set(re.findall(r"`([a-z_]+)`", listed))
+    return keys
+
+
+def test_json_keys_are_the_ones_the_readme_lists(champion, registry):
+    documented = readme_keys()
+    commands = {
+        "models list": ("models", "list"),
+        "models show": ("models", "show", "iris"),
+        "models history": ("models", "history", "iris"),
+        "runs list": ("runs", "list"),
+        "runs show": ("runs", "show", registry.run_id),
+        "verify": ("verify",),
+    }
+    for name, args in commands.items():
+        result = champion(*args, "--json", "--workspace", registry.path)
+        document = json.loads(result.stdout)
+        for entry in document if isinstance(document, list) else [document]:
+            assert set(entry) == documented[name], name
+
+
 @pytest.mark.parametrize("command", LISTS, ids=_ids(LISTS))
 def test_csv_has_the_json_keys_as_header_and_a_row_per_record(champion, registry, command):
     ws = ["--workspace", str(registry.path)]
@@ -206,6 +236,10 @@ def test_json_output_holds_only_the_document(champion, tmp_path):
     assert docs["download"]["verified"] is True
     assert docs["verify"]["healthy"] is True and docs["verify"]["problems"] == []
     assert docs["gc"]["bytes_freed"] == 0
+    documented = readme_keys()
+    for name in ("init", "verify", "gc"):
+        assert set(docs[name]) == documented[name], name
+    assert set(docs["download"]) == documented["models download"]
 
 
 # --------------------------------------------------------------------------- pipes

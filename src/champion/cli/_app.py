@@ -179,6 +179,11 @@ def _call(args: argparse.Namespace) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except SystemExit as stop:  # a pipeline file's own argparse (`champion run FILE --bad`)
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(f"champion: error: {escape(str(stop.code))}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("champion: interrupted", file=sys.stderr)
         return 130
