@@ -339,6 +339,7 @@ MISTAKES = {
     "version 0": (("models", "show", "iris", "--version", "0"), "'0' is not a version"),
     "unknown version": (("models", "show", "iris", "--version", "9"), "no model version 9"),
     "unknown run": (("runs", "show", "nope"), "no run 'nope' in"),
+    "negative age": (("gc", "--min-age", "-5"), "'-5' must be 0 or more seconds"),
     "json and csv": (("models", "list", "--json", "--format", "csv"), "disagree"),
     "no such format": (("models", "list", "--format", "xml"), "invalid choice: 'xml'"),
     "csv of an act": (("gc", "--format", "csv"), "this command prints no csv"),

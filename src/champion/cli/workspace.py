@@ -49,11 +49,22 @@ def add_to(commands: Commands) -> None:
     )
     gc.add_argument(
         "--min-age",
-        type=float,
+        type=_seconds,
         default=3600.0,
         metavar="SECONDS",
         help="leave files younger than this (default: 3600)",
     )
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a grace period, 0 or more seconds (NaN and infinity are no period)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more seconds")
+    return value
 
 
 def cmd_init(args: argparse.Namespace) -> int:
