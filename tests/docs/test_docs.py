@@ -69,6 +69,9 @@ def test_every_option_has_help_and_every_command_an_example(command, parser) -> 
 def test_every_command_takes_the_global_options(command, parser) -> None:
     for option in ("--workspace", "--json", "--format", "--debug"):
         assert option in parser._option_string_actions, (command, option)
+    said = parser._option_string_actions["--format"].help
+    for fmt in ("table", "json", "csv"):  # the help names exactly the formats it offers
+        assert (fmt in said) == (fmt in parser.get_default("formats")), (command, fmt)
 
 
 def test_cli_without_a_command_prints_help_and_exits_2(capsys) -> None:

@@ -41,12 +41,22 @@ class _Formatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
-def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+def _global_options(
+    parser: argparse.ArgumentParser, *, top: bool, formats: Sequence[str] = _output.FORMATS
+) -> None:
     """The same options on the top parser and on every command, so they work in either place.
     On a command their default is SUPPRESS: absent there, the top parser's value stands."""
 
     def default(value: Any) -> Any:
         return value if top else argparse.SUPPRESS
+
+    offered = (
+        "table (default, also in a pipe), json or csv; list and show commands offer all "
+        "three, commands that act table and json"
+        if top
+        else ", ".join([f"{formats[0]} (default, also in a pipe)", *formats[1:-1]])
+        + (f" or {formats[-1]}" if formats[1:] else " only")
+    )
 
     group = parser.add_argument_group("global options (before or after the command)")
     group.add_argument(
@@ -60,9 +70,9 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument(
         "--format",
         choices=_output.FORMATS,
+        metavar="FORMAT",
         default=default(None),
-        help="output: table (default, also in a pipe), json or csv; list and show commands "
-        "offer all three, commands that act offer table and json",
+        help=f"output: {offered}",
     )
     group.add_argument(
         "--json",
@@ -102,7 +112,7 @@ class Commands:
     ) -> argparse.ArgumentParser:
         """A command. `formats` are the output formats it offers (the first is the default);
         `passthrough` leaves the library's prints on stdout (its output is theirs)."""
-        parser = self._add(name, help, description, examples)
+        parser = self._add(name, help, description, examples, formats)
         parser.set_defaults(handler=handler, formats=tuple(formats), passthrough=passthrough)
         return parser
 
@@ -113,7 +123,12 @@ class Commands:
         return Commands(parser, f"{name} commands")
 
     def _add(
-        self, name: str, help: str, description: str, examples: Sequence[str]
+        self,
+        name: str,
+        help: str,
+        description: str,
+        examples: Sequence[str],
+        formats: Sequence[str] = _output.FORMATS,
     ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = self._subparsers.add_parser(
             name,
@@ -122,7 +137,7 @@ class Commands:
             epilog=_examples(examples),
             formatter_class=_Formatter,
         )
-        _global_options(parser, top=False)
+        _global_options(parser, top=False, formats=formats)
         return parser
 
 
