@@ -69,21 +69,9 @@ def backend_name() -> str:
 
 
 def get_run() -> Any:
-    """The run this step belongs to. Outside a run it refuses (exit 2, saying how to get one)
-    rather than handing back an offline run that silently drops tags and registrations: the
-    SDK's RunEnvironmentException alone left users with a traceback and no next step."""
-    try:
-        return _BACKENDS[backend_name()][0]()
-    except Exception as exc:
-        if type(exc).__name__ != "RunEnvironmentException":
-            raise
-        raise InputError(
-            "no run context: this step runs inside a pipeline run and found none (Azure ML "
-            "sets AZUREML_RUN_ID; the local runner sets CHAMPION_RUN_ID and CHAMPION_WORKSPACE); "
-            "run the pipeline with 'champion run PIPELINE_FILE', or register a model trained "
-            "by hand with 'champion register'",
-            field="run",
-        ) from exc
+    """The run this step belongs to. Raises the SDK's RunEnvironmentException outside a run,
+    rather than handing back an offline run that silently drops tags and registrations."""
+    return _BACKENDS[backend_name()][0]()
 
 
 def get_workspace(run: Any = None) -> Any:

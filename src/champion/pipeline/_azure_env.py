@@ -263,21 +263,4 @@ def load_workspace(config: Path | None = None, *, non_interactive: bool = False)
     from azureml.core.authentication import TokenAuthentication
 
     auth = TokenAuthentication(AzureCliTokens(), cloud="AzureCloud") if non_interactive else None
-    try:
-        return Workspace.from_config(path=None if config is None else os.fspath(config), auth=auth)
-    except Exception as exc:  # the SDK's UserErrorException prints as a 10-line JSON dump
-        if "config.json" not in str(getattr(exc, "message", "")) and not (
-            config is not None and not Path(config).exists()
-        ):
-            raise
-        if config is not None and not Path(config).exists():
-            where = f"{config} does not exist"
-        else:
-            start = Path.cwd() if config is None else Path(config)
-            where = f"no config.json in {start}, its parents or their .azureml/ folders"
-        raise InputError(
-            f"{where}; download it from your workspace's page in ml.azure.com and put it in "
-            "the repository root or .azureml/, or pass --config PATH",
-            field="--config",
-            value=None if config is None else str(config),
-        ) from None
+    return Workspace.from_config(path=None if config is None else os.fspath(config), auth=auth)
