@@ -11,7 +11,6 @@ import os
 import pty
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -359,19 +358,3 @@ def test_a_mistake_the_user_can_fix_is_exit_2_and_one_line(champion, registry, a
     (line,) = result.stderr.splitlines()
     assert line.startswith("champion: error [")
     assert says in line
-
-
-def test_submitting_without_config_json_is_exit_2_and_one_line(tmp_path):
-    """`iris.py --submit` without a config.json exited 3 with the SDK's 10-line dump."""
-    script = [sys.executable, str(ROOT / "pipelines" / "iris.py"), "--submit"]
-    found = subprocess.run(script, cwd=tmp_path, env=clean_env(), capture_output=True, text=True)
-    named = subprocess.run(
-        [*script, "--config", str(tmp_path / "config.json")],
-        cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
-    )  # fmt: skip
-
-    for result, says in ((found, f"no config.json in {tmp_path}"),
-                         (named, f"{tmp_path / 'config.json'} does not exist")):  # fmt: skip
-        assert result.returncode == 2, result.stderr
-        (line,) = result.stderr.splitlines()
-        assert says in line and "ml.azure.com" in line and "--config" in line
