@@ -89,6 +89,8 @@ def _reader_gone(stream: TextIO) -> None:
 def pipe_safe_stdout() -> Iterator[None]:
     """For one `main()`: stdout that a closed pipe cannot turn into a traceback."""
     real = sys.stdout
+    if real is None:  # started with no stdout at all (fd 1 closed): output goes nowhere
+        real = open(os.devnull, "w")  # lives as long as the process
     safe = cast(TextIO, _PipeSafe(real))
     sys.stdout, _state["out"], _state["gone"] = safe, safe, False
     try:
