@@ -1,30 +1,34 @@
-"""Shared fixtures: a pipeline-shaped local workspace (`pipeline`) and a way to run the
-register step in it as a real process, used by the step, reliability and docs tests."""
+"""Shared fixtures: `pipeline`, the register step's scene (a workspace, pipeline runs with a
+model folder each, the step run as a real process), built only on the public `champion.testing`
+kit that users get, so our own tests exercise it on every run."""
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from champion.local import Experiment, Model, Run, Workspace
-from champion.pipeline.local import create_pipeline_run, create_step_run
+from champion.local import Model, Run, Workspace
+from champion.testing import (
+    PipelineRunTree,
+    StepRunResult,
+    create_workspace,
+    make_pipeline_run,
+    run_step,
+    workspace_state,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-REGISTER = ROOT / "steps" / "register_model.py"
+REGISTER = "champion.steps.register"  # the packaged step, as `python -m` runs it
 
 
 def new_workspace(path: Path) -> Workspace:
     """Create a local workspace for a test. Opening never creates one (a mistyped path must
-    not become an empty registry), so tests create theirs here, or with the fixture below."""
-    return Workspace.create(path)
+    not become an empty registry), so tests create theirs here (through the kit's one place),
+    or with the fixtures below."""
+    return create_workspace(path)
 
 
 @pytest.fixture
@@ -39,70 +43,58 @@ def make_workspace(tmp_path: Path) -> Callable[..., Workspace]:
 
 def snapshot(ws_path: Path) -> dict[str, Any]:
     """Every row of every table plus every blob file: 'byte-for-byte unchanged' made checkable."""
-    conn = sqlite3.connect(ws_path / "workspace.db")
-    try:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        rows = {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
-    finally:
-        conn.close()
-    blobs = (
-        sorted(str(p.relative_to(ws_path)) for p in (ws_path / "blobs").rglob("*") if p.is_file())
-        if (ws_path / "blobs").exists()
-        else []
-    )
-    return {"rows": rows, "blobs": blobs}
+    return workspace_state(ws_path)
 
 
 @dataclass
 class PipelineRun:
-    parent: Run
-    step: Run  # the register step's own run
+    tree: PipelineRunTree
     model_dir: Path
+
+    @property
+    def parent(self) -> Run:
+        return self.tree.parent
+
+    @property
+    def step(self) -> Run:  # the register step's own run
+        return self.tree.steps["register"]
 
 
 class LocalPipeline:
-    """Builds parent/step runs the way the local runner does, and runs the register step."""
+    """Pipeline runs with a model folder each, and the register step run in them."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.ws_path = root / "ws"
-        self.ws = new_workspace(self.ws_path)
-        self.exp = Experiment(self.ws, "iris-pipeline")
+        self.ws: Workspace = new_workspace(self.ws_path)
+        self.experiment = "iris-pipeline"
         self._count = 0
 
     def new_run(
         self,
-        parent_tags: dict[str, Any] | None = None,
-        step_tags: dict[str, Any] | None = None,
+        parent_tags: Mapping[str, Any] | None = None,
+        step_tags: Mapping[str, Any] | None = None,
         *,
         model_bytes: bytes | None = None,
         step_name: str = "train",
     ) -> PipelineRun:
         self._count += 1
-        parent = self._run()
-        train = self._run(parent, step_name)
-        if step_tags:
-            train.set_tags(step_tags)
-        if parent_tags:
-            parent.set_tags(parent_tags)
-        step = self._run(parent, "register")
+        tree = make_pipeline_run(
+            self.ws,
+            parent_tags,
+            {step_name: step_tags, "register": None},
+            experiment=self.experiment,
+        )
         model_dir = self.root / f"model_{self._count}"
         model_dir.mkdir()
         (model_dir / "model.pkl").write_bytes(model_bytes or f"model {self._count}".encode())
-        return PipelineRun(parent, step, model_dir)
+        return PipelineRun(tree, model_dir)
 
-    def _run(self, parent: Run | None = None, name: str | None = None) -> Run:
-        """Runs shaped exactly as the local runner makes them (and Azure ML does)."""
-        store = self.ws._store
-        if parent is None:
-            return Run.get(self.ws, create_pipeline_run(store, self.exp.name))
-        node = f"{len(name or ''):08x}"
-        return Run.get(self.ws, create_step_run(store, self.exp.name, parent.id, name or "", node))
+    def lonely_run(self) -> Run:
+        """A run with no pipeline run above it (started by hand)."""
+        from champion.local import Experiment
+
+        return Experiment(self.ws, self.experiment).start_logging()
 
     def register(
         self,
@@ -110,35 +102,26 @@ class LocalPipeline:
         *args: str,
         model_path: Path | None = None,
         env: dict[str, str] | None = None,
-        script: Path = REGISTER,
+        step: str = REGISTER,
         real_sdk: bool = False,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the step as a process; with `real_sdk`, under mock_azureml() through the shim the
-        local runner uses, so the real azureml.core classes do the work."""
-        step = run.step if isinstance(run, PipelineRun) else run
-        path = (
-            model_path
-            if model_path is not None
-            else (run.model_dir if isinstance(run, PipelineRun) else self.root)
-        )
-        full_env = {**os.environ, "CHAMPION_WORKSPACE": str(self.ws_path), **(env or {})}
-        full_env.pop("TF_BUILD", None)
-        if step is not None:
-            full_env["CHAMPION_RUN_ID"] = step.id
-        else:
-            full_env.pop("CHAMPION_RUN_ID", None)
-        full_env.update(env or {})
-        full_env.pop("CHAMPION_BACKEND", None)
-        launcher = (
-            [sys.executable, "-m", "champion.pipeline.sdk_shim"] if real_sdk else [sys.executable]
-        )
-        return subprocess.run(
-            [*launcher, str(script), "--model-name", "iris", "--model-path", str(path), *args],
-            env=full_env,
-            capture_output=True,
-            text=True,
+    ) -> StepRunResult:
+        """Run the register step as a process in the run's register step run (None: outside
+        any run); with `real_sdk`, under mock_azureml(), so the real azureml.core does the work."""
+        path = model_path
+        if path is None:
+            path = run.model_dir if isinstance(run, PipelineRun) else self.root
+        return run_step(
+            step,
+            "--model-name",
+            "iris",
+            "--model-path",
+            str(path),
+            *args,
+            run=run.tree if isinstance(run, PipelineRun) else run,
+            workspace=self.ws,
+            real_sdk=real_sdk,
+            env=env,
             timeout=120,
-            cwd=self.root,
         )
 
     def versions(self, name: str = "iris") -> list[int]:
@@ -151,3 +134,9 @@ class LocalPipeline:
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[LocalPipeline]:
     yield LocalPipeline(tmp_path)
+
+
+@pytest.fixture
+def local_ws(tmp_path: Path) -> Workspace:
+    """A new, empty local workspace at `tmp_path / "ws"`."""
+    return new_workspace(tmp_path / "ws")

@@ -192,7 +192,7 @@ def read_challenger(parent: RunLike, policy: Policy, training_step_name: str | N
     metric = policy.metric
     # `run.parent` has just fetched the pipeline run; its tags are current, no second GET
     parent_tags = dict(parent.tags or {})
-    step_tags = _step_tags(parent, metric, training_step_name)
+    step_tags, names_seen = _step_tags(parent, training_step_name)
     sources = []
     if metric in parent_tags:
         sources.append((f"pipeline run {parent.id} tag {metric!r}", parent_tags[metric]))
@@ -203,6 +203,9 @@ def read_challenger(parent: RunLike, policy: Policy, training_step_name: str | N
     ]
     if not sources:
         where = f" or on its step {training_step_name!r}" if training_step_name else ""
+        if training_step_name and not step_tags:
+            seen = ", ".join(repr(name) for name in names_seen) or "none"
+            where += f" (no step run has that name; step runs seen: {seen})"
         raise MetricError(
             f"no {metric!r} tag on pipeline run {parent.id}{where}; the training step must tag "
             f"the run with {metric}=<value>",
@@ -236,13 +239,24 @@ def read_challenger(parent: RunLike, policy: Policy, training_step_name: str | N
 
 
 def _step_tags(
-    parent: RunLike, metric: str, step_name: str | None
-) -> list[tuple[str, dict[str, Any]]]:
+    parent: RunLike, step_name: str | None
+) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """(id, tags) of each step run called `step_name`, and every step run's name seen.
+
+    A step run is called `step_name` when its name is exactly that (what a pipeline names its
+    step runs) or ends in `>step_name`: the SDK chains `child_run(name=...)` names as
+    `"<parent name>>name"`, so a training run made by hand is found by the name it was given."""
     if not step_name:
-        return []
+        return [], []
     children = _infra("listing the pipeline's step runs", lambda: list(parent.get_children()))
     # the listing carries each child's tags: no GET per child
-    return [(child.id, dict(child.tags or {})) for child in children if child.name == step_name]
+    names = [str(child.name or "") for child in children]
+    found = [
+        (child.id, dict(child.tags or {}))
+        for child, name in zip(children, names, strict=True)
+        if step_name in (name, name.rpartition(">")[2])
+    ]
+    return found, sorted(set(names))
 
 
 # ---------------------------------------------------------------------- artifact

@@ -1,11 +1,11 @@
 """One contract, two faces: every test here runs against the local classes (`champion.local`)
 and against the real `azureml.core` classes under `mock_azureml()`, on the same kind of store.
 
-A test asks only for `target`; it gets the face's workspace (`ws`) and its `Experiment`, `Run`
-and `Model` classes, a way to make runs the same way on both, and a list of the service calls the
-face makes (the mock's REST round trips, or the local store's operations), so "makes no REST
-call" is checkable on both. A check one face is known to miss is marked
-`@xfail_target("local", reason=...)`, which becomes a strict xfail for that face only.
+A test asks only for `target`; it gets the face's workspace (`ws`) and its `Experiment`, `Run`,
+`Model`, `Dataset` and `Datastore` classes, a way to make runs the same way on both, and a list
+of the service calls the face makes (the mock's REST round trips, or the local store's
+operations), so "makes no REST call" is checkable on both. A check one face is known to miss
+is marked `@xfail_target("local", reason=...)`, which becomes a strict xfail for that face only.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ class Target:
     mock: MockAzureML | None
     workdir: Path
     calls: list[str] = field(default_factory=list)
+    Dataset: Any = None
+    Datastore: Any = None
 
     def new_run(
         self,
@@ -175,13 +177,15 @@ def target(
                 Run=champion.local.Run,
                 Model=champion.local.Model,
                 store=ws._store,
+                Dataset=champion.local.Dataset,
+                Datastore=champion.local.Datastore,
                 mock=None,
                 workdir=work,
             )
             _spy_on_store(face.store, face.calls, monkeypatch)
             yield face
         else:
-            from azureml.core import Experiment, Model, Run
+            from azureml.core import Dataset, Datastore, Experiment, Model, Run
 
             _short_flush_polls(monkeypatch)
             with mock_azureml(tmp_path / "ws") as mock:
@@ -192,6 +196,8 @@ def target(
                     Run=Run,
                     Model=Model,
                     store=mock.store,
+                    Dataset=Dataset,
+                    Datastore=Datastore,
                     mock=mock,
                     workdir=work,
                     calls=mock.calls,

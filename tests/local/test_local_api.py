@@ -69,14 +69,17 @@ def test_from_config_finds_the_nearest_dot_champion_up_the_tree(
 def test_opening_never_creates_a_workspace(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK raises ProjectSystemException for a workspace that does not exist; so does
     every way of opening a local one, and the folder is left as it was."""
-    from azureml.exceptions import ProjectSystemException
+    from azureml.exceptions import ProjectSystemException, UserErrorException
 
     (in_tmp / "plain").mkdir()
     (in_tmp / "a-file").write_text("not a folder")
     for path in ("typo", "plain", "a-file"):
-        for opener in (Workspace, Workspace.get, Workspace.from_config):
+        for opener in (Workspace, Workspace.get):
             with pytest.raises(ProjectSystemException, match="not a champion workspace"):
                 opener(in_tmp / path)
+    for path in ("typo", "plain"):  # from_config(path) looks for a config file, as the SDK does
+        with pytest.raises(UserErrorException, match=r"config\.json, could not be found"):
+            Workspace.from_config(in_tmp / path)
     with pytest.raises(ProjectSystemException, match="create one with 'champion init"):
         Workspace.from_config()  # no config.json and no .champion/ up the tree
     monkeypatch.setenv("CHAMPION_WORKSPACE", str(in_tmp / "typo"))
@@ -115,6 +118,7 @@ def test_from_config_accepts_a_workspace_folder(ws: Workspace, in_tmp: Path) -> 
 def test_write_config_round_trips_from_any_directory(
     ws: Workspace, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (in_tmp / "project").mkdir()  # as with the SDK, only .azureml is created
     ws.write_config(path=str(in_tmp / "project"))
     ws.write_config(path=str(in_tmp / "project"), file_name="alt.json")
     elsewhere = in_tmp / "elsewhere"

@@ -419,9 +419,7 @@ def test_unanswered_operation_raises_instead_of_calling_azure(aml: MockAzureML) 
         experiment.archive()
     with pytest.raises(UnmockedServiceCall):
         ws.get_details()  # Resource Manager
-    with pytest.raises(UnmockedServiceCall):
-        ws.get_default_datastore()
-    with pytest.raises(UnmockedServiceCall):
+    with pytest.raises(UnmockedServiceCall, match=r"^Workspace.compute_targets needs Azure"):
         ws.compute_targets  # noqa: B018
 
 
@@ -446,3 +444,38 @@ def test_data_written_under_the_mock_persists(folder: Path) -> None:
     assert fresh.get_metrics(run_id) == {"acc": [0.9]}
     [(_, artifact)] = fresh.asset_artifacts(model.asset_id)
     assert fresh.read_blob(artifact.digest) == b"pickled"
+
+
+def test_unmocked_calls_name_the_sdk_member_and_why(
+    aml: MockAzureML, caplog: pytest.LogCaptureFixture
+) -> None:
+    from azureml.core import Environment
+
+    ws = aml.workspace
+    cases = [
+        (lambda: Environment("env").build(ws), "Environment.build", "Container Registry"),
+        (lambda: ws.get_default_keyvault().get_secret("s"), "Keyvault.get_secret", "Key Vault"),
+        (lambda: ws.compute_targets, "Workspace.compute_targets", "compute targets"),
+    ]
+    for call, member, why in cases:
+        try:
+            call()
+        except Exception:
+            pytest.fail(f"{member}: an UnmockedServiceCall was caught by `except Exception`")
+        except UnmockedServiceCall as exc:
+            assert exc.member == member and why in exc.reason
+            assert str(exc).startswith(f"{member} needs Azure: ")
+    with (
+        caplog.at_level("WARNING", logger="champion.local.mock"),
+        pytest.raises(UnmockedServiceCall),
+    ):
+        Environment("other").build(ws)
+    [logged] = [r for r in caplog.records if "Environment.build" in r.getMessage()]
+    assert "Container Registry" in logged.getMessage()
+    caplog.clear()
+    with (
+        caplog.at_level("WARNING", logger="champion.local.mock"),
+        pytest.raises(UnmockedServiceCall),
+    ):
+        Environment("other").build(ws)
+    assert not [r for r in caplog.records if r.name == "champion.local.mock"]  # logged once

@@ -44,12 +44,10 @@ ENVIRONMENT = azure.EnvironmentSpec("test", "3.11", ("champion==0.1.0",))
 COMPUTE = azure.Compute("cpu-cluster")
 
 
-def iris_validate(
-    *args: str, cwd: Path = ROOT, script: Path = IRIS
-) -> subprocess.CompletedProcess[str]:
+def iris_validate(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "TF_BUILD"}
     return subprocess.run(
-        [sys.executable, str(script), "--validate", *args],
+        [sys.executable, str(IRIS), "--validate", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -116,31 +114,38 @@ def test_iris_validate_fails_clearly_for_a_missing_data_file(tmp_path: Path) -> 
 
 
 BROKEN_PIPELINE = """
-import sys
 from pathlib import Path
 
-from champion.pipeline.local import load_pipeline_file
-from champion.pipeline.spec import DataReference, PipelineSpec, Step
+from champion.pipeline import DataReference, PipelineSpec, Step
 
 HERE = Path(__file__).resolve().parent
 
 
-def build_spec(*, data=None, seed=42, model_name="iris"):
+def build_spec():
     {body}
-
-
-sys.exit(load_pipeline_file({iris!r}).main(spec_builder=build_spec))
 """
 
 
 def broken_pipeline(tmp_path: Path, body: str) -> Path:
+    """A pipeline file holding only its spec, as a user writes one."""
     (tmp_path / "first.py").write_text("print('first')\n")
     script = tmp_path / "broken_pipeline.py"
-    code = BROKEN_PIPELINE.format(
-        body=textwrap.indent(textwrap.dedent(body), "    ").strip(), iris=str(IRIS)
+    script.write_text(
+        BROKEN_PIPELINE.format(body=textwrap.indent(textwrap.dedent(body), "    ").strip())
     )
-    script.write_text(code)
     return script
+
+
+def champion_validate(file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "TF_BUILD"}
+    return subprocess.run(
+        [sys.executable, "-m", "champion.cli", "pipeline", "validate", str(file), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_validate_fails_clearly_for_a_missing_script(tmp_path: Path) -> None:
@@ -151,14 +156,14 @@ def test_validate_fails_clearly_for_a_missing_script(tmp_path: Path) -> None:
         return PipelineSpec(
             name="broken",
             steps=(
-                Step("first", "first.py", ("--data", data, "--out", out), outputs=(out,)),
+                Step("first", "first.py", ("--data", "d.csv", "--out", out), outputs=(out,)),
                 Step("second", "missing.py", ("--in", out), inputs=(out,)),
             ),
             source_directory=HERE,
         )
         """,
     )
-    done = iris_validate(script=script)
+    done = champion_validate(script)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Azure ML pipeline broken: 2 problem(s)" in done.stdout
     expected = f"Step [second]: script not found at: {tmp_path / 'missing.py'}."
@@ -180,12 +185,12 @@ def test_validate_fails_clearly_for_an_orphan_input(tmp_path: Path) -> None:
         )
         """,
     )
-    done = iris_validate(script=script)
+    done = champion_validate(script)
     assert done.returncode == 2
     message = "Input orphan on step first is not connected to any previous step"
     assert f"  - spec: {message}" in done.stderr
     assert f"  - azureml: {message}" in done.stderr
-    assert "iris.py: error: pipeline 'broken' is not valid:" in done.stderr
+    assert "champion pipeline validate: error: pipeline 'broken' is not valid:" in done.stderr
 
 
 def test_validate_reports_a_cycle_from_the_sdks_graph_validation(tmp_path: Path) -> None:
@@ -204,7 +209,7 @@ def test_validate_reports_a_cycle_from_the_sdks_graph_validation(tmp_path: Path)
         )
         """,
     )
-    done = iris_validate(script=script)
+    done = champion_validate(script)
     assert done.returncode == 2
     assert "  - spec: Cycle detected including node" in done.stderr
     assert "  - azureml: Cycle detected including node" in done.stderr
@@ -440,3 +445,44 @@ def test_parameter_values_keep_the_defaults_type_and_refuse_unknown_names() -> N
         azure.parameter_values(spec, {"nope": "1"})
     with pytest.raises(InputError, match="'five' is not a int"):
         azure.parameter_values(spec, {"epochs": "five"})
+
+
+def test_datastore_input_argv_is_the_same_for_both_backends(
+    tmp_path: Path, session: OfflineSession
+) -> None:
+    """A datastore path reaches the step in argv (and AZUREML_DATAREFERENCE_<name>) as Azure's
+    DataReference does: the local runner's argv is what the built step resolves to."""
+    from champion.pipeline import DatastoreInput
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "consume.py").write_text(RECORD_ARGV)
+    raw = DatastoreInput("raw_in", "raw/table.csv")
+    folder = DatastoreInput("all_raw", "raw", mode="download")
+    step = Step(
+        "consume",
+        "consume.py",
+        ("--raw", raw, "--folder", folder, "--literal", "x"),
+        inputs=(raw, folder),
+        allow_reuse=False,
+    )
+    spec = PipelineSpec("datastore-parity", (step,), src)
+    result = run_pipeline(spec, tmp_path / "ws", stream_output=False)
+    assert result.succeeded, result.summary()
+    ws = Workspace(tmp_path / "ws")
+    local_argv = json.loads(str(Run.get(ws, result.steps[0].run_id).get_tags()["argv"]))
+    paths = {"raw_in": local_argv[1], "all_raw": local_argv[3]}
+    assert local_argv[1] == str(
+        tmp_path / "ws" / "datastores" / "workspaceblobstore" / "raw" / "table.csv"
+    )
+    built = build(spec, session)
+    assert built.validate() == []
+    assert built.step("consume").argv(paths, {}) == local_argv
+    assert built.step("consume").arguments == (
+        ("Literal", "--raw"),
+        ("Input", "raw_in"),
+        ("Literal", "--folder"),
+        ("Input", "all_raw"),
+        ("Literal", "--literal"),
+        ("Literal", "x"),
+    )  # what the service receives: the datastore paths are data ports, as PipelineData is

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from champion.decision import Policy, decide
 from champion.errors import InputError
 from champion.local import Experiment
-from champion.pipeline import load_pipeline_file
+from champion.pipeline import driver, load_pipeline_file
 from champion.record import (
     DecisionRecord,
     devops_commands,
@@ -27,6 +27,7 @@ from champion.record import (
 
 ROOT = Path(__file__).resolve().parents[2]
 iris = load_pipeline_file(ROOT / "pipelines" / "iris.py")
+
 # What the agent acts on: `##vso[` anywhere in a line, any case; `##[` formatting commands.
 COMMAND = re.compile(r"##(vso)?\[", re.IGNORECASE)
 
@@ -110,10 +111,10 @@ def test_neutralized_text_never_holds_a_command_or_a_line_break(text: str) -> No
 
 
 def test_the_agent_console_filters_stdout_and_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    with iris.agent_safe_console(True) as agent:
+    with driver.agent_safe_console(True) as agent:
         print("#", end="")
         print("#vso[task.setvariable variable=a]b")
-        print("##[error] from stderr", file=iris.sys.stderr)
+        print("##[error] from stderr", file=driver.sys.stderr)
         print("tail without newline ##vso[x]", end="")
         agent.write("##vso[task.setvariable variable=ours;isOutput=true]1\n")
     captured = capsys.readouterr()
@@ -126,9 +127,9 @@ def test_the_agent_console_filters_stdout_and_stderr(capsys: pytest.CaptureFixtu
 
 
 def test_without_the_agent_the_console_is_untouched(capsys: pytest.CaptureFixture[str]) -> None:
-    with iris.agent_safe_console(False) as agent:
+    with driver.agent_safe_console(False) as agent:
         print("##vso[task.setvariable variable=a]b")
-        assert agent is iris.sys.stdout
+        assert agent is driver.sys.stdout
     assert capsys.readouterr().out == "##vso[task.setvariable variable=a]b\n"
 
 
@@ -173,7 +174,11 @@ def test_the_build_submits_with_the_build_number_under_the_service_connection(
     install = next(s["script"] for s in submit["steps"] if "script" in s)
     assert "pip install --quiet '.[pipelines]'" in install and "pip wheel" in install
     assert "pip check" in install
-    options = {o for action in iris.build_parser()._actions for o in action.option_strings}
+    options = {
+        o
+        for action in driver.build_parser(iris.build_spec, prog="iris.py")._actions
+        for o in action.option_strings
+    }
     for flag in re.findall(r"--[a-z-]+", command.split("pipelines/iris.py")[1]):
         assert flag in options, flag
 

@@ -30,7 +30,7 @@ import pytest
 from azureml.core import Environment, Workspace
 from azureml.pipeline.core._aeva_provider import _AevaModuleSnapshotUploader, _AevaWorkflowProvider
 
-from champion.pipeline import load_pipeline_file
+from champion.pipeline import driver, load_pipeline_file
 from champion.pipeline._azure_offline import offline_session
 from champion.record import (
     DECISION_ARTIFACT,
@@ -555,7 +555,7 @@ def test_wait_without_submit_is_a_usage_error(capsys: pytest.CaptureFixture[str]
         with pytest.raises(SystemExit) as exit_:
             iris.main(argv)
         assert exit_.value.code == 2
-    assert "--wait applies to --submit only" in capsys.readouterr().err
+    assert "--wait applies to --submit" in capsys.readouterr().err
 
 
 def test_modes_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
@@ -579,7 +579,7 @@ def test_without_wheel_one_is_built_from_the_checkout(
     azure: Azure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     commands: list[list[str]] = []
-    real_run = iris.subprocess.run
+    real_run = driver.subprocess.run
 
     def pip(command: list[str], **kwargs: Any) -> Any:
         if command[1:4] != ["-m", "pip", "wheel"]:  # the SDK runs git for its run properties
@@ -591,10 +591,10 @@ def test_without_wheel_one_is_built_from_the_checkout(
             archive.writestr("champion/__init__.py", "")
         return SimpleNamespace(returncode=0, stderr="")
 
-    monkeypatch.setattr(iris.subprocess, "run", pip)
+    monkeypatch.setattr(driver.subprocess, "run", pip)
     assert iris.main(["--submit"]) == 0
     (command,) = commands
-    assert command[:6] == [iris.sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
+    assert command[:6] == [driver.sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
     assert command[6] == "--wheel-dir" and command[8:] == [str(ROOT)]
     assert azure.wheels[0].startswith("champion-0.1.0-0")
 
@@ -603,7 +603,7 @@ def test_a_failed_wheel_build_says_how_to_pass_one(
     azure: Azure, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     failed = SimpleNamespace(returncode=1, stderr="ERROR: Could not find setuptools>=68")
-    monkeypatch.setattr(iris.subprocess, "run", lambda command, **kwargs: failed)
+    monkeypatch.setattr(driver.subprocess, "run", lambda command, **kwargs: failed)
     assert iris.main(["--submit"]) == 3
     err = capsys.readouterr().err
     assert "could not build champion's wheel" in err and "Could not find setuptools" in err

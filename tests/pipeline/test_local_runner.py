@@ -196,6 +196,63 @@ def test_failing_step_fails_and_stops_the_pipeline(
     assert DRIVER_LOG in children["boom"].get_file_names()
 
 
+SCORE = """
+import sys
+from pathlib import Path
+from champion.local import Run
+
+args = sys.argv[1:]
+out = Path(args[args.index("--out") + 1])
+(out / "model.pkl").write_bytes(b"weights " + args[args.index("--accuracy") + 1].encode())
+Run.get_context().parent.tag("accuracy", args[args.index("--accuracy") + 1])
+"""
+
+
+def gated_spec(src: Path, accuracy: str, *register_args: str) -> PipelineSpec:
+    """score -> register, the register step being the packaged one through its wrapper."""
+    write(src, "score.py", SCORE)
+    write(src, "register_model.py", (ROOT / "steps" / "register_model.py").read_text())
+    model = DataReference("model")
+    score = Step(
+        "score",
+        "score.py",
+        ("--out", model, "--accuracy", accuracy),
+        outputs=(model,),
+        allow_reuse=False,
+    )
+    args = ("--model-name", "m", "--model-path", model, "--training-step-name", "score")
+    register = Step(
+        "register",
+        "register_model.py",
+        (*args, *register_args),
+        inputs=(model,),
+        allow_reuse=False,
+    )
+    return PipelineSpec("gated", (score, register), src)
+
+
+def test_result_carries_each_steps_exit_code_and_the_decision(src: Path, tmp_path: Path) -> None:
+    first = run_pipeline(gated_spec(src, "0.9"), tmp_path / "ws", stream_output=False)
+    assert first.exit_codes == {"score": 0, "register": 0}
+    assert first.decision is not None
+    assert (first.decision["outcome"], first.decision["registered_version"]) == ("first", 1)
+    assert first.decision["parent_run_id"] == first.run_id
+
+    worse = gated_spec(src, "0.8", "--fail-on-reject")
+    second = run_pipeline(worse, tmp_path / "ws", stream_output=False)
+    assert second.exit_codes == {"score": 0, "register": 1}
+    assert second.step("register").exit_code == second.exit_code == 1
+    assert second.decision is not None and second.decision["outcome"] == "rejected"
+
+
+def test_result_has_no_decision_when_no_step_wrote_one(src: Path, tmp_path: Path) -> None:
+    result = run_pipeline(two_step_spec(src), tmp_path / "ws", stream_output=False)
+    assert result.succeeded and result.decision is None
+    assert result.exit_codes == {"produce": 0, "consume": 0}
+    with pytest.raises(KeyError):
+        result.step("register")
+
+
 def test_invalid_spec_or_unknown_parameter_creates_no_run(src: Path, tmp_path: Path) -> None:
     bad = PipelineSpec("local-runner-test", (Step("z", "missing.py"),), src)
     with pytest.raises(InputError, match="script not found"):
@@ -262,7 +319,9 @@ def test_iris_spec_carries_what_the_azure_builder_needs() -> None:
         build,
     )
     assert register.allow_reuse is False
-    assert "--data" not in iris.build_spec().steps[0].arguments
+    # the packaged train step has no data of its own: the spec names the bundled sample
+    default = iris.build_spec().steps[0].arguments
+    assert default[:2] == ("--data", str(ROOT / "sample_data" / "iris.csv"))
 
 
 # --- end to end with the real sample steps ------------------------------------------------------
@@ -270,7 +329,9 @@ def test_iris_spec_carries_what_the_azure_builder_needs() -> None:
 
 @pytest.mark.slow
 def test_iris_train_step_tags_the_pipeline_run_with_accuracy(tmp_path: Path) -> None:
-    spec = load_pipeline_file(IRIS).build_spec()
+    iris = load_pipeline_file(IRIS)
+    # the step runs in a copy of steps/, as on Azure: its data comes by absolute path
+    spec = iris.build_spec(data=str(iris.SAMPLE_DATA))
     train_only = dataclasses.replace(spec, steps=(spec.step("train"),))
     result = run_pipeline(train_only, tmp_path / "ws", stream_output=False)
     assert result.succeeded, result.summary()

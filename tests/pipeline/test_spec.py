@@ -228,3 +228,34 @@ def test_resolve_arguments_needs_a_folder_for_each_data_reference() -> None:
     step = Step("s", "s.py", ("--out", DataReference("m")), outputs=(DataReference("m"),))
     with pytest.raises(InputError, match="no folder for data reference 'm'"):
         resolve_arguments(step, {})
+
+
+# --- the names a register step will use ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [("--model-name", "my model"), ("--model-name=my model",), ("--model-name", "../x")],
+)
+def test_an_invalid_model_name_in_a_steps_arguments_is_a_problem(src: Path, arguments) -> None:
+    spec = spec_of(src, Step("a", "a.py", arguments))
+    (problem,) = validate(spec)
+    assert problem.startswith("step 'a': --model-name ") and "is invalid" in problem
+    with pytest.raises(InputError, match="model name"):
+        spec.check()
+
+
+def test_a_training_step_name_must_name_a_step(src: Path) -> None:
+    fine = spec_of(src, Step("fit", "a.py"), Step("b", "b.py", ("--training-step-name", "fit")))
+    assert validate(fine) == []
+    typo = spec_of(src, Step("fit", "a.py"), Step("b", "b.py", ("--training-step-name", "fti")))
+    assert validate(typo) == [
+        "step 'b': --training-step-name 'fti' names no step of pipeline 'exp' "
+        "(its steps: 'fit', 'b')"
+    ]
+
+
+def test_a_model_name_from_a_parameter_is_left_to_the_step(src: Path) -> None:
+    name = PipelineParameter("model", "x y")  # known only at run time: the step checks it
+    spec = spec_of(src, Step("a", "a.py", ("--model-name", name)), params=(name,))
+    assert validate(spec) == []

@@ -42,7 +42,7 @@ def test_unsafe_entries_in_a_model_folder_are_refused_unread(pipeline, kind):
     run = _folder_with(pipeline, kind)
     before = pipeline.snapshot()
     result = pipeline.register(run)  # a FIFO that were read would block: the timeout would hit
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.exit_code == 2, result.stdout + result.stderr
     assert "model_path_invalid" in result.stderr
     assert pipeline.snapshot() == before
 
@@ -95,9 +95,9 @@ def test_registration_never_loads_the_model(pipeline):
     (run.model_dir / "model.pkl").write_bytes(pickle.dumps(_Tripwire(str(marker))))
 
     result = pipeline.register(run)
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     second = pipeline.register(pipeline.new_run({"accuracy": "0.95"}), real_sdk=True)
-    assert second.returncode == 0, second.stderr
+    assert second.exit_code == 0, second.stderr
 
     assert pipeline.versions() == [1, 2]
     assert not marker.exists()
@@ -127,7 +127,7 @@ def test_a_secret_in_a_bad_tag_value_is_not_printed(pipeline, tmp_path):
     sas = "https://acct.blob.core.windows.net/c?sv=1&sig=TOPSECRET123"
     run = pipeline.new_run({"accuracy": sas})
     result = pipeline.register(run)
-    assert result.returncode == 2
+    assert result.exit_code == 2
     assert "TOPSECRET123" not in result.stdout + result.stderr
     assert "sig=***" in result.stderr  # the value is still named, minus the secret
 
@@ -135,7 +135,7 @@ def test_a_secret_in_a_bad_tag_value_is_not_printed(pipeline, tmp_path):
 def test_a_secret_never_reaches_the_decision_record(pipeline, tmp_path):
     run = pipeline.new_run({"accuracy": "0.9"})
     result = pipeline.register(run, "--build-number", "b?sig=TOPSECRET456")
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     target = tmp_path / "decision.json"
     run.parent.download_file("outputs/champion_decision.json", str(target))
     assert "TOPSECRET456" not in target.read_text()
@@ -171,7 +171,7 @@ def _champion_cli(ws, *args, cwd):
 
 def test_download_of_a_corrupt_model_fails_and_writes_nothing(pipeline, tmp_path):
     run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"good model bytes")
-    assert pipeline.register(run).returncode == 0
+    assert pipeline.register(run).exit_code == 0
     ok = _champion_cli(
         pipeline.ws_path, "models", "download", "iris", "--target", "good", cwd=tmp_path
     )

@@ -34,12 +34,12 @@ def _reopen(path) -> Workspace:
 @pytest.mark.parametrize("point", POINTS)
 def test_crash_leaves_old_or_complete_state_and_rerun_finishes(pipeline, point, trial):
     champion_run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"champion %d" % trial)
-    assert pipeline.register(champion_run).returncode == 0
+    assert pipeline.register(champion_run).exit_code == 0
     run = pipeline.new_run({"accuracy": "0.95"}, model_bytes=b"challenger %d" % trial)
 
     crashed = pipeline.register(run, env={"CHAMPION_CRASH_AT": point})
 
-    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    assert crashed.exit_code == -signal.SIGKILL, crashed.stdout + crashed.stderr
     ws = _reopen(pipeline.ws_path)
     versions = sorted(int(m.version) for m in Model.list(ws, name="iris"))
     assert versions in ([1], [1, 2]), versions  # old state, or the complete new one
@@ -52,7 +52,7 @@ def test_crash_leaves_old_or_complete_state_and_rerun_finishes(pipeline, point, 
 
     rerun = pipeline.register(run)
 
-    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.exit_code == 0, rerun.stderr
     ws = _reopen(pipeline.ws_path)
     assert sorted(int(m.version) for m in Model.list(ws, name="iris")) == [1, 2]
     parent = Run.get(ws, run.parent.id)
@@ -70,9 +70,9 @@ def test_crash_leaves_old_or_complete_state_and_rerun_finishes(pipeline, point, 
 @pytest.mark.slow
 def test_gc_removes_what_a_crash_left_and_nothing_else(pipeline, tmp_path):
     run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"left behind")
-    assert pipeline.register(run, env={"CHAMPION_CRASH_AT": "blob.temp_written"}).returncode < 0
+    assert pipeline.register(run, env={"CHAMPION_CRASH_AT": "blob.temp_written"}).exit_code < 0
     survivor = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"kept")
-    assert pipeline.register(survivor).returncode == 0
+    assert pipeline.register(survivor).exit_code == 0
     ws = _reopen(pipeline.ws_path)
     stale = verify(ws._store).warnings
     assert any("stale temp file" in w for w in stale)
@@ -88,7 +88,7 @@ def test_gc_removes_what_a_crash_left_and_nothing_else(pipeline, tmp_path):
 
 def test_verify_reports_a_corrupt_or_missing_blob(pipeline):
     run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"to be damaged")
-    assert pipeline.register(run).returncode == 0
+    assert pipeline.register(run).exit_code == 0
     ws = _reopen(pipeline.ws_path)
     blobs = sorted(p for p in (pipeline.ws_path / "blobs").rglob("*") if p.is_file())
     blobs[0].write_bytes(b"bit rot")
@@ -106,7 +106,7 @@ def test_cli_verify_exits_3_on_damage_and_gc_reports(pipeline, tmp_path):
     import sys
 
     run = pipeline.new_run({"accuracy": "0.9"}, model_bytes=b"precious")
-    assert pipeline.register(run).returncode == 0
+    assert pipeline.register(run).exit_code == 0
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CHAMPION_WORKSPACE": str(pipeline.ws_path)}

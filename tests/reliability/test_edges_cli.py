@@ -137,7 +137,7 @@ def _registered(pipeline, accuracy: str, files: dict[str, bytes]):
         (run.model_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (run.model_dir / name).write_bytes(data)
     result = pipeline.register(run)
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     return run
 
 
@@ -375,7 +375,7 @@ def test_the_register_step_refuses_a_workspace_that_does_not_exist(pipeline, rea
 
     result = pipeline.register(run, env={"CHAMPION_WORKSPACE": str(typo)}, real_sdk=real_sdk)
 
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.exit_code == 2, result.stdout + result.stderr
     assert f"not a champion workspace: {typo}" in one_line_error(result)
     assert not typo.exists()
     assert pipeline.versions() == []

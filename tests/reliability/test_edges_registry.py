@@ -30,7 +30,7 @@ def _registered(pipeline, *accuracies: str, model_bytes: bytes | None = None) ->
     for accuracy in accuracies:
         run = pipeline.new_run({"accuracy": accuracy}, model_bytes=model_bytes)
         result = pipeline.register(run)
-        assert result.returncode == 0, result.stderr
+        assert result.exit_code == 0, result.stderr
 
 
 # --------------------------------------------------------------------------- gc

@@ -17,16 +17,16 @@ from champion.local import Model
 def test_first_win_and_loss_through_the_real_sdk(pipeline, tmp_path):
     first_run = pipeline.new_run({"accuracy": "0.9", "best_model": "SVC"})
     first = pipeline.register(first_run, "--build-number", "41", real_sdk=True)
-    assert first.returncode == 0, first.stderr
+    assert first.exit_code == 0, first.stderr
     assert "first as iris:1" in first.stdout
 
     win_run = pipeline.new_run({"accuracy": "0.95"})
     win = pipeline.register(win_run, "--build-number", "42", real_sdk=True)
-    assert win.returncode == 0, win.stderr
+    assert win.exit_code == 0, win.stderr
     assert "promoted as iris:2" in win.stdout
 
     loss = pipeline.register(pipeline.new_run({"accuracy": "0.93"}), real_sdk=True)
-    assert loss.returncode == 0, loss.stderr
+    assert loss.exit_code == 0, loss.stderr
     assert "rejected" in loss.stdout
 
     assert pipeline.versions() == [1, 2]
@@ -46,26 +46,26 @@ def test_bad_metric_through_the_real_sdk_changes_nothing(pipeline):
     run = pipeline.new_run({"accuracy": "nan"})
     before = pipeline.snapshot()
     result = pipeline.register(run, real_sdk=True)
-    assert result.returncode == 2
+    assert result.exit_code == 2
     assert "'nan'" in result.stderr
     assert pipeline.snapshot() == before
 
 
 def test_retry_through_the_real_sdk_registers_once(pipeline):
     run = pipeline.new_run({"accuracy": "0.9"})
-    assert pipeline.register(run, real_sdk=True).returncode == 0
+    assert pipeline.register(run, real_sdk=True).exit_code == 0
     again = pipeline.register(run, real_sdk=True)
-    assert again.returncode == 0, again.stderr
+    assert again.exit_code == 0, again.stderr
     assert "already_registered as iris:1" in again.stdout
     assert pipeline.versions() == [1]
 
 
 def test_models_registered_by_either_face_are_one_registry(pipeline, tmp_path: Path):
-    assert pipeline.register(pipeline.new_run({"accuracy": "0.9"})).returncode == 0
+    assert pipeline.register(pipeline.new_run({"accuracy": "0.9"})).exit_code == 0
     real = pipeline.register(pipeline.new_run({"accuracy": "0.91"}), real_sdk=True)
-    assert real.returncode == 0, real.stderr
+    assert real.exit_code == 0, real.stderr
     local = pipeline.register(pipeline.new_run({"accuracy": "0.92"}))
-    assert local.returncode == 0, local.stderr
+    assert local.exit_code == 0, local.stderr
     assert pipeline.versions() == [1, 2, 3]
 
 
@@ -77,7 +77,7 @@ def test_a_lookup_failure_that_is_not_model_not_found_registers_nothing(pipeline
     """The failure the public versions of this step read as "no champion": here it exits 3,
     after retrying the transient ones (5xx, 429) until they are exhausted."""
     seed = pipeline.register(pipeline.new_run({"accuracy": "0.9"}), real_sdk=True)
-    assert seed.returncode == 0, seed.stderr
+    assert seed.exit_code == 0, seed.stderr
     run = pipeline.new_run({"accuracy": "0.99"})
     before = pipeline.snapshot()
 
@@ -87,7 +87,7 @@ def test_a_lookup_failure_that_is_not_model_not_found_registers_nothing(pipeline
         env={"CHAMPION_MOCK_FAULTS": f"models.query={status}x{times}", **FAST_RETRIES},
     )
 
-    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.exit_code == 3, result.stdout + result.stderr
     assert f"HTTP {status}" in result.stderr
     if times > 1:
         assert "failed after 5 attempts" in result.stderr
@@ -101,7 +101,7 @@ def test_transient_failures_are_retried_and_the_step_succeeds(pipeline):
     result = pipeline.register(
         run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": faults, **FAST_RETRIES}
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert "first as iris:1" in result.stdout
     assert pipeline.versions() == [1]
 
@@ -112,7 +112,7 @@ def test_a_lookup_failure_with_no_champion_yet_registers_nothing(pipeline):
     result = pipeline.register(
         run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.query=503x5", **FAST_RETRIES}
     )
-    assert result.returncode == 3
+    assert result.exit_code == 3
     assert pipeline.versions() == []
     assert pipeline.snapshot() == before
 
@@ -122,7 +122,7 @@ def test_a_failed_registration_call_exits_3_and_leaves_no_version(pipeline):
     result = pipeline.register(
         run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": "models.register=400"}
     )
-    assert result.returncode == 3
+    assert result.exit_code == 3
     assert "registering iris failed" in result.stderr
     assert pipeline.versions() == []
 
@@ -131,14 +131,14 @@ def test_a_registration_committed_before_a_timeout_is_found_not_repeated(pipelin
     """The service registered the version, the client timed out: the retry must find that
     version by the pipeline run's id instead of registering a second one."""
     seed = pipeline.register(pipeline.new_run({"accuracy": "0.9"}), real_sdk=True)
-    assert seed.returncode == 0, seed.stderr
+    assert seed.exit_code == 0, seed.stderr
     run = pipeline.new_run({"accuracy": "0.95"})
     result = pipeline.register(
         run,
         real_sdk=True,
         env={"CHAMPION_MOCK_FAULTS": "models.register=timeout-after-commit", **FAST_RETRIES},
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert "promoted as iris:2" in result.stdout
     assert pipeline.versions() == [1, 2]  # not [1, 2, 3]
 
@@ -149,5 +149,5 @@ def test_timeouts_are_retried(pipeline):
     result = pipeline.register(
         run, real_sdk=True, env={"CHAMPION_MOCK_FAULTS": faults, **FAST_RETRIES}
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert pipeline.versions() == [1]

@@ -16,8 +16,10 @@ from types import ModuleType
 import joblib
 import pytest
 
+from champion.steps import train
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "steps" / "train.py"
+SCRIPT = ROOT / "steps" / "train.py"  # the Azure snapshot's wrapper around the module
 SAMPLE = ROOT / "sample_data"
 
 
@@ -28,9 +30,6 @@ def load_script(path: Path, name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-train = load_script(SCRIPT, "steps_train_under_test")
 
 
 def best_accuracy(csv: Path, seed: int = 42) -> float:
@@ -156,7 +155,9 @@ def test_output_dir_comes_from_argv_then_the_azure_variable() -> None:
 @pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.1", "abc"])
 def test_test_size_outside_zero_one_is_a_usage_error(value: str) -> None:
     with pytest.raises(SystemExit) as info:
-        train.build_parser().parse_args(["--test-size", value, "--output-dir", "x"])
+        train.build_parser().parse_args(
+            ["--data", "d.csv", "--test-size", value, "--output-dir", "x"]
+        )
     assert info.value.code == 2
 
 
@@ -187,7 +188,38 @@ def test_script_exits_2_naming_a_missing_data_file(tmp_path: Path) -> None:
 
 
 def test_script_exits_2_without_an_output_folder() -> None:
-    result = run_script(env_drop=(train.OUTPUT_ENV,))
+    result = run_script("--data", str(SAMPLE / "iris.csv"), env_drop=(train.OUTPUT_ENV,))
     assert result.returncode == 2
     assert "--output-dir" in result.stderr
     assert train.OUTPUT_ENV in result.stderr
+
+
+def test_the_module_and_the_snapshot_wrapper_refuse_to_train_outside_a_run(tmp_path: Path) -> None:
+    """No run to tag: one line saying how to get one, exit 2, and no model written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "AZUREML_"))}
+    for launcher in ([str(SCRIPT)], ["-m", "champion.steps.train"]):
+        out = tmp_path / launcher[-1].replace("/", "_")
+        result = subprocess.run(
+            [
+                sys.executable,
+                *launcher,
+                "--data",
+                str(SAMPLE / "iris.csv"),
+                "--output-dir",
+                str(out),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert "not running inside a run" in line and "CHAMPION_RUN_ID" in line
+        assert not out.exists()
+
+
+def test_the_snapshot_wrapper_only_calls_the_packaged_module() -> None:
+    code = [line for line in SCRIPT.read_text().splitlines() if line and not line.startswith('"')]
+    assert code == ["import sys", "from champion.steps.train import main", "sys.exit(main())"]

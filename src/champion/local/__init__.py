@@ -1,4 +1,5 @@
-"""The local workspace: `azureml.core`'s Workspace, Experiment, Run and Model on a folder.
+"""The local workspace: `azureml.core`'s Workspace, Experiment, Run, Model, Datastore and
+Dataset on a folder.
 
 Code written for Azure ML runs against it unchanged (same names, signatures and exceptions), and
 `mock_azureml()` makes the real SDK classes talk to the same folder, as moto does for AWS.
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from champion.local._traps import AzureMLTrapWarning
+from champion.local.dataset import Dataset, FileDataset, TabularDataset
+from champion.local.datastore import Datastore
 from champion.local.model import Model
 from champion.local.run import Run
 from champion.local.workspace import Experiment, Workspace
@@ -22,10 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AzureMLTrapWarning",
+    "Dataset",
+    "Datastore",
     "Experiment",
+    "FileDataset",
     "MockAzureML",
     "Model",
     "Run",
+    "TabularDataset",
     "Workspace",
     "mock_azureml",
 ]

@@ -424,7 +424,36 @@ def model_dto(record: ModelRecord) -> Any:
         experiment_name=record.experiment_name,
         kv_tags=dict(record.tags),
         properties=dict(record.properties),
-        datasets=[],
+        datasets=[rest.DatasetReference(name=s, id=i) for s, i in record.datasets],
+        sample_input_data=dataset_url(record.sample_input_dataset),
+        sample_output_data=dataset_url(record.sample_output_dataset),
+        resource_requirements=(
+            rest.ModelResourceRequirements(
+                cpu=record.resource_configuration.get("cpu"),
+                memory_in_gb=record.resource_configuration.get("memoryInGB"),
+                gpu=record.resource_configuration.get("gpu"),
+            )
+            if record.resource_configuration
+            else None
+        ),
         derived_model_ids=[],
     )
     return dto
+
+
+def dataset_url(saved_id: str | None) -> str | None:
+    return f"aml://dataset/{saved_id}" if saved_id else None
+
+
+def resource_requirements(value: Any) -> dict[str, Any] | None:
+    """A model's resource requirements as the service keeps them (the SDK's serialised
+    `ResourceConfiguration`: cpu, memoryInGB, gpu), from a wire object or a patch's dict."""
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        value = {"cpu": value.cpu, "memoryInGB": value.memory_in_gb, "gpu": value.gpu}
+    wired = wire(
+        {"cpu": value.get("cpu"), "memory_in_gb": value.get("memoryInGB"), "gpu": value.get("gpu")},
+        "ModelResourceRequirements",
+    )
+    return {"cpu": wired.cpu, "memoryInGB": wired.memory_in_gb, "gpu": wired.gpu}

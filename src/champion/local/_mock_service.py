@@ -100,22 +100,42 @@ _DEFAULT_DATATYPES = {
 }  # fmt: skip
 
 Handler = Callable[[dict[str, Any]], Any]
+#: The SDK's own `Workspace.from_config`, taken before any mock patches it (mocks nest).
+_SDK_FROM_CONFIG = vars(Workspace)["from_config"].__func__
+
+
+#: SDK functions that ask for a token only to decorate something (the portal link's tenant id)
+#: and carry on without one when asking fails: they get an ordinary exception, as offline.
+_OPTIONAL_TOKEN_CALLERS = frozenset({("azureml.core._portal", "__init__")})
+
+
+class NoLocalCredentials(RuntimeError):
+    """What an optional token request gets inside a mock (the SDK continues without it)."""
 
 
 class LocalAuthentication(AbstractAuthentication):  # type: ignore[misc]
     """Credentials for a workspace that has no Azure behind it.
 
     Every token request raises `UnmockedServiceCall`: a client that wants a token is about to
-    call Azure (Resource Manager, a datastore, the pipelines service), which the local workspace
-    does not answer. The clients the mock answers never ask for one."""
+    call Azure (Resource Manager, compute, Key Vault, the pipelines service), which the local
+    workspace does not answer. The clients the mock answers never ask for one. The exception is
+    a caller that only decorates with the token and goes on without it (`_OPTIONAL_TOKEN_CALLERS`):
+    it gets an ordinary error, since `UnmockedServiceCall` would pass through its `except`."""
 
     def __init__(self) -> None:
         super().__init__(cloud="AzureCloud")  # a known cloud name: no metadata download
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        caller = inspect.currentframe()
+        caller = caller.f_back if caller is not None else None
+        if caller is not None and (
+            (str(caller.f_globals.get("__name__")), caller.f_code.co_name)
+            in _OPTIONAL_TOKEN_CALLERS
+        ):
+            raise NoLocalCredentials("the local workspace has no Azure credentials")
         raise UnmockedServiceCall(
             "mock_azureml: this call needs Azure credentials; the local workspace has no Azure "
-            "Resource Manager, datastores, compute or pipelines service behind it"
+            "Resource Manager, compute, Key Vault or Azure-side pipelines service behind it"
         )
 
     _get_arm_token = _get_graph_token = _get_azureml_client_token = _refuse
@@ -154,6 +174,8 @@ def _timeout(operation: str) -> Exception:
 
 class LocalService:
     """The store, speaking the service's protocol to one `MockAzureML` session."""
+
+    ENDPOINT = ENDPOINT
 
     def __init__(self, store: Store, mock: MockAzureML) -> None:
         self.store = store
@@ -298,11 +320,36 @@ class LocalService:
             (RunClient, "wait_for_metrics_ingest",
              _method(self._metrics_wait, "wait_for_metrics_ingest")),
             (SnapshotsClient, "create_snapshot", _method(self._snapshot, "create_snapshot")),
-            (Workspace, "from_config", staticmethod(lambda *a, **k: self.new_workspace())),
+            (Workspace, "from_config", staticmethod(self._from_config)),
+            (Workspace, "get", staticmethod(lambda *a, **k: self.new_workspace())),
             (Run, "get_context", classmethod(get_context)),
         ]  # fmt: skip
         patches.extend(self._pipeline_patches())
+        from champion.local._mock_data import DataService
+
+        patches.extend(DataService(self).patches())
         return patches
+
+    def _from_config(
+        self,
+        path: Any = None,
+        auth: Any = None,
+        _logger: Any = None,
+        _file_name: Any = None,
+    ) -> Any:
+        """The SDK's own `from_config`: it looks for config.json (or `_file_name`) where it
+        always does, refuses a `path` where there is none, and opens what the file names with
+        `Workspace.get`, which the mock answers with the local workspace (every workspace is the
+        local one inside a mock). With no `path` and no file anywhere, the local workspace, as
+        a job's runtime provides one."""
+        from azureml.exceptions import UserErrorException
+
+        try:
+            return _SDK_FROM_CONFIG(path, auth, _logger, _file_name)
+        except UserErrorException as exc:
+            if path is None and "could not be found" in str(exc):
+                return self.new_workspace()
+            raise
 
     # ------------------------------------------------------------------ run context
 
@@ -537,20 +584,6 @@ class LocalService:
 
     def _model_register(self, body: Any) -> Any:
         model = dto.wire(body, "Model")
-        refused = [
-            field
-            for field in (
-                "datasets",
-                "sample_input_data",
-                "sample_output_data",
-                "resource_requirements",
-            )
-            if getattr(model, field, None)
-        ]
-        if refused:
-            raise UnmockedServiceCall(
-                f"mock_azureml: the local workspace does not store model {', '.join(refused)}"
-            )
         url = model.url or ""
         asset_id = url[len(dto.ASSET_URL_PREFIX) :] if url.startswith(dto.ASSET_URL_PREFIX) else ""
         if self.store.get_asset(asset_id) is None:
@@ -566,12 +599,33 @@ class LocalService:
             run_id=model.run_id,
             experiment_name=model.experiment_name,
             mime_type=model.mime_type or "application/json",
+            resource_configuration=dto.resource_requirements(model.resource_requirements),
+            datasets=self._dataset_links(model.datasets),
+            sample_input_dataset=self._dataset_url(model.sample_input_data),
+            sample_output_dataset=self._dataset_url(model.sample_output_data),
         )
         return dto.model_dto(record)
 
+    def _dataset_links(self, references: Iterable[Any] | None) -> list[tuple[str, str]]:
+        links = []
+        for reference in references or []:
+            reference = reference if isinstance(reference, dict) else vars(reference)
+            dataset_id = str(reference.get("id"))
+            if self.store.get_saved_dataset(dataset_id) is None:
+                raise dto.model_error(400, f"Dataset {dataset_id} was not found")
+            links.append((str(reference.get("name")), dataset_id))
+        return links
+
+    def _dataset_url(self, url: str | None) -> str | None:
+        """`aml://dataset/<saved id>` of a sample dataset, checked like a linked dataset."""
+        if not url:
+            return None
+        dataset_id = url.removeprefix("aml://dataset/")
+        if self.store.get_saved_dataset(dataset_id) is None:
+            raise dto.model_error(400, f"Dataset {dataset_id} was not found")
+        return dataset_id
+
     def _model_query(self, params: Mapping[str, Any]) -> list[Any]:
-        if params.get("dataset_id"):
-            return []  # the local workspace links no datasets, so no model matches
         tags = parse_filter_query(params.get("tags"))
         if params.get("tag"):
             tags.append((str(params["tag"]), None))
@@ -582,6 +636,7 @@ class LocalService:
             run_id=params.get("run_id"),
             framework=params.get("framework"),
             latest_only=bool(params.get("latest_version_only")),
+            dataset_id=params.get("dataset_id") or None,
         )
         return [dto.model_dto(r) for r in records]
 
@@ -596,6 +651,14 @@ class LocalService:
                 changes["properties"] = dto.as_str_dict(op.get("value"))
             elif path == "/description":
                 changes["description"] = op.get("value")
+            elif path == "/datasets":
+                changes["add_datasets"] = self._dataset_links(op.get("value"))
+            elif path == "/sampleInputData":
+                changes["sample_input_dataset"] = self._dataset_url(op.get("value"))
+            elif path == "/sampleOutputData":
+                changes["sample_output_dataset"] = self._dataset_url(op.get("value"))
+            elif path == "/resourceRequirements":
+                changes["resource_configuration"] = dto.resource_requirements(op.get("value"))
             else:
                 raise UnmockedServiceCall(
                     f"mock_azureml: the local workspace does not store model field {path}"
@@ -754,7 +817,16 @@ class LocalService:
                     return _PIPELINE_STATUS.get(child.status, child.status)
             return None
 
+        def cancel(caller: Any, pipeline_run_id: str) -> None:
+            """`PipelineRun.cancel()`: the pipeline run is Canceled; the local runner sees it
+            between steps and starts no other step, as the pipelines service stops a run."""
+            self._begin("pipelines.cancel", pipeline_error)
+            if self.store.get_run(pipeline_run_id) is None:
+                raise pipeline_error(404, f"Pipeline run {pipeline_run_id} not found", None)
+            self.store.update_run(pipeline_run_id, status="Canceled")
+
         return [
+            (AE3PServiceCaller, "cancel_pipeline_run_async", _method(cancel, "cancel")),
             (AE3PServiceCaller, "get_all_datatypes_async", _method(datatypes, "datatypes")),
             (AE3PServiceCaller, "get_pipeline_run_async", _method(pipeline_run, "pipeline_run")),
             (AE3PServiceCaller, "get_node_status_code_async", _method(node_status, "node_status")),

@@ -68,6 +68,24 @@ def service_error(message: str, status_code: int = 400) -> Exception:
     return ServiceException(inner)  # type: ignore[no-any-return]
 
 
+def missing_member(owner: str, name: str) -> BaseException:
+    """What a local object raises for a member it lacks. A public member of the SDK class is
+    one the local workspace cannot do (compute, deployment, Key Vault, ...): that is
+    `UnmockedServiceCall`, as the real SDK under `mock_azureml()` raises, so a bare
+    `except Exception:` in step code cannot hide it. Anything else is an AttributeError."""
+    if not name.startswith("_"):
+        import azureml.core
+
+        sdk_class = getattr(azureml.core, owner, None)
+        if sdk_class is not None and hasattr(sdk_class, name):
+            from champion.local.mock import UnmockedServiceCall
+
+            return UnmockedServiceCall(
+                f"the local workspace does not implement {owner}.{name}", member=f"{owner}.{name}"
+            )
+    return AttributeError(f"'{owner}' object has no attribute '{name}'")
+
+
 @functools.cache
 def _both(sdk_name: str, ours: type[ChampionError]) -> type[Exception]:
     """An exception class that is the SDK's `sdk_name` and champion's `ours` at once: SDK-style

@@ -174,6 +174,7 @@ class Model:
             run_id=run_id,
             framework=model_framework,
             latest_only=bool(latest),
+            dataset_id=dataset_id or None,
         )
         return [Model(workspace, _record=r, expand=expand) for r in records]
 
@@ -188,11 +189,21 @@ class Model:
         self.url, self._asset_id = record.url, record.asset_id
         self.mime_type, self.unpack = record.mime_type, False
         self.experiment_name, self.run_id = record.experiment_name, record.run_id
+        self.resource_configuration = _resource_configuration(record.resource_configuration)
+        self.datasets = {}
+        if expand:
+            for scenario, dataset_id in record.datasets:
+                self.datasets.setdefault(scenario, []).append(_dataset(workspace, dataset_id))
+            self.sample_input_dataset = _dataset(workspace, record.sample_input_dataset)
+            self.sample_output_dataset = _dataset(workspace, record.sample_output_dataset)
         if expand and record.run_id:
             from champion.local.run import Run
 
             run = workspace._store.get_run(record.run_id)
             self.run = Run.get(workspace, record.run_id) if run else None
+
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Model", name)
 
     def __repr__(self) -> str:
         return (
@@ -246,6 +257,10 @@ class Model:
             description=description,
             model_framework=model_framework,
             model_framework_version=model_framework_version,
+            datasets=datasets,
+            sample_input_dataset=sample_input_dataset,
+            sample_output_dataset=sample_output_dataset,
+            resource_configuration=resource_configuration,
         )
 
     @staticmethod
@@ -261,11 +276,20 @@ class Model:
         model_framework_version: str | None,
         run_id: str | None = None,
         experiment_name: str | None = None,
+        datasets: Any = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
     ) -> Model:
-        """One asset, then one registration row: the tags and properties are stored with the
-        version in the same transaction that numbers it."""
+        """One asset, then one registration row: the tags, properties, dataset links and
+        resource configuration are stored with the version in the transaction that numbers
+        it. Datasets are saved first (the SDK's `_ensure_saved`), as the SDK does."""
         clean_tags = _sdk.registration_dict(tags, "Tags")
         clean_properties = _sdk.registration_dict(properties, "Properties")
+        links = _dataset_links(workspace, datasets)
+        sample_in = _sample_dataset_id(workspace, sample_input_dataset, "sample input dataset")
+        sample_out = _sample_dataset_id(workspace, sample_output_dataset, "sample output dataset")
+        resources = _serialize_resources(resource_configuration)
         store = workspace._store
         asset = store.create_asset(prefixes, name=model_name, run_id=run_id)
         record = store.register_model(
@@ -278,6 +302,10 @@ class Model:
             framework_version=model_framework_version,
             run_id=run_id,
             experiment_name=experiment_name,
+            resource_configuration=resources,
+            datasets=links,
+            sample_input_dataset=sample_in,
+            sample_output_dataset=sample_out,
         )
         return Model(workspace, _record=record)
 
@@ -345,14 +373,39 @@ class Model:
         sample_output_dataset: Any = None,
         resource_configuration: Any = None,
     ) -> None:
-        """Replace the tags and/or description; falsy arguments change nothing."""
-        if not tags and not description:
+        """Replace the tags, description, sample datasets and/or resource configuration;
+        falsy arguments change nothing."""
+        workspace = self._workspace()
+        sample_in = _sample_dataset_id(workspace, sample_input_dataset, "sample input dataset")
+        sample_out = _sample_dataset_id(workspace, sample_output_dataset, "sample output dataset")
+        resources = _serialize_resources(resource_configuration)
+        if not (tags or description or sample_in or sample_out or resources):
             return
-        self._patch(tags=tags or None, description=description or None)
+        self._patch(
+            tags=tags or None,
+            description=description or None,
+            sample_input_dataset=sample_in,
+            sample_output_dataset=sample_out,
+            resource_configuration=resources,
+        )
         if tags:
             self.tags = dict(tags)
         if description:
             self.description = description
+        if resource_configuration:
+            self.resource_configuration = resource_configuration
+        if sample_input_dataset:
+            self.sample_input_dataset = sample_input_dataset
+        if sample_output_dataset:
+            self.sample_output_dataset = sample_output_dataset
+
+    def add_dataset_references(self, datasets: Any) -> None:
+        """Link datasets to this version by scenario (`[("training data", ds)]`); each is saved
+        first, and added to `self.datasets`."""
+        links = _dataset_links(self._workspace(), datasets)
+        self._patch(add_datasets=links)
+        for scenario, dataset in datasets:
+            self.datasets.setdefault(scenario, []).append(dataset)
 
     def _patch(
         self,
@@ -360,6 +413,10 @@ class Model:
         tags: Mapping[str, Any] | None = None,
         properties: Mapping[str, Any] | None = None,
         description: str | None = None,
+        add_datasets: builtins.list[tuple[str, str]] | None = None,
+        sample_input_dataset: str | None = None,
+        sample_output_dataset: str | None = None,
+        resource_configuration: dict[str, Any] | None = None,
     ) -> None:
         assert self.workspace is not None and self.name is not None and self.version is not None
         try:
@@ -369,6 +426,10 @@ class Model:
                 tags=_sdk.wire_str(tags) if tags is not None else None,
                 properties=_sdk.wire_str(properties) if properties is not None else None,
                 description=description,
+                add_datasets=add_datasets or (),
+                sample_input_dataset=sample_input_dataset,
+                sample_output_dataset=sample_output_dataset,
+                resource_configuration=resource_configuration,
             )
         except KeyError:
             raise _sdk.model_not_found(id=self.id) from None
@@ -460,10 +521,16 @@ class Model:
             "experimentName": self.experiment_name,
             "runId": self.run_id,
             "runDetails": str(self.run),
-            "datasets": [],
-            "resourceConfiguration": None,
-            "sampleInputDatasetId": None,
-            "sampleOutputDatasetId": None,
+            "datasets": [
+                {"name": scenario, "id": getattr(dataset, "id", None)}
+                for scenario, found in self.datasets.items()
+                for dataset in found
+            ],
+            "resourceConfiguration": (
+                self.resource_configuration.serialize() if self.resource_configuration else None
+            ),
+            "sampleInputDatasetId": getattr(self.sample_input_dataset, "id", None),
+            "sampleOutputDatasetId": getattr(self.sample_output_dataset, "id", None),
         }
 
     @staticmethod
@@ -490,6 +557,65 @@ class Model:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _dataset_links(workspace: Workspace, datasets: Any) -> builtins.list[tuple[str, str]]:
+    """`[(scenario, dataset)]` as the service stores it, each dataset by its saved id (saved
+    now if it is not yet), with the SDK's checks and message."""
+    from champion.local.dataset import AbstractDataset
+
+    links = []
+    for scenario, dataset in datasets or ():
+        if not isinstance(dataset, AbstractDataset):
+            raise _sdk.webservice_error(
+                f"Invalid dataset of type {type(dataset)} passed, must be of type Dataset or "
+                "DatasetSnapshot"
+            )
+        links.append((str(scenario), dataset._ensure_saved(workspace)))
+    return links
+
+
+def _sample_dataset_id(workspace: Workspace, dataset: Any, what: str) -> str | None:
+    if not dataset:
+        return None
+    from champion.local.dataset import FileDataset, TabularDataset
+
+    if not isinstance(dataset, TabularDataset | FileDataset):
+        raise _sdk.webservice_error(
+            f"Invalid {what} of type {type(dataset)} passed, must be of type TabularDataset or "
+            "FileDataset"
+        )
+    return dataset._ensure_saved(workspace)
+
+
+def _serialize_resources(configuration: Any) -> dict[str, Any] | None:
+    """A `ResourceConfiguration` as the service stores it, after the SDK's own validation;
+    the wire turns cpu and memory into floats."""
+    if not configuration:
+        return None
+    configuration._validate_configuration()
+    data = configuration.serialize()
+    return {
+        "cpu": None if data.get("cpu") is None else float(data["cpu"]),
+        "memoryInGB": None if data.get("memoryInGB") is None else float(data["memoryInGB"]),
+        "gpu": None if data.get("gpu") is None else int(data["gpu"]),
+    }
+
+
+def _resource_configuration(stored: dict[str, Any] | None) -> Any:
+    if not stored:
+        return None
+    from azureml.core.resource_configuration import ResourceConfiguration
+
+    return ResourceConfiguration.deserialize(stored)
+
+
+def _dataset(workspace: Workspace, dataset_id: str | None) -> Any:
+    if dataset_id is None:
+        return None
+    from champion.local.dataset import Dataset
+
+    return Dataset.get_by_id(workspace, dataset_id)
 
 
 def _by_id(workspace: Workspace, model_id: str) -> ModelRecord | None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from champion.local.model import Model
 
 RUN_ID_ENV = "CHAMPION_RUN_ID"
+DATASET_INPUTS_ENV = "AZUREML_DATASET_ENVIRONMENT_VARS"
 
 
 class Run:
@@ -164,6 +165,27 @@ class Run:
     def get_status(self) -> str:
         return self._refresh().status
 
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """The datasets a step was given (`dataset.as_named_input(name)`), read from the
+        environment as the SDK reads it: `AZUREML_DATASET_ENVIRONMENT_VARS` lists `name:mode`
+        pairs, and `$name` holds the saved dataset id (direct mode: the dataset object is
+        returned) or the folder the data was delivered to (download or mount: the path)."""
+        from champion.local.dataset import Dataset
+
+        found: dict[str, Any] = {}
+        for pair in os.environ.get(DATASET_INPUTS_ENV, "").split(","):
+            parts = [p for p in pair.split(":") if p]
+            if len(parts) != 2:
+                continue
+            name, mode = parts
+            value = os.environ.get(name)
+            if value and mode.lower() == "direct":
+                found[name] = Dataset.get_by_id(self._experiment.workspace, value)
+            else:
+                found[name] = value
+        return found
+
     def get_details(self) -> dict[str, Any]:
         r = self._refresh()
         return {
@@ -188,6 +210,9 @@ class Run:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other.id == self.id and other._store is self._store
+
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Run", name)
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -484,6 +509,10 @@ class Run:
             model_framework_version=model_framework_version,
             run_id=self.id,
             experiment_name=self._experiment.name,
+            datasets=datasets,
+            sample_input_dataset=sample_input_dataset,
+            sample_output_dataset=sample_output_dataset,
+            resource_configuration=resource_configuration,
         )
 
 

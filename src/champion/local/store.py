@@ -9,7 +9,8 @@ both faces of the local workspace, the `champion.local` classes and the real SDK
 - artifacts addressed like Azure's artifact service, `(origin, container, path)`, whose content is
   a content-addressed blob (`blobs/sha256/ab/<digest>`);
 - assets, lists of artifact prefixes, which is what a model's `url` (`aml://asset/<id>`) points at;
-- models, `(name, version)` rows, soft-deleted so that a version number is never handed out twice.
+- models, `(name, version)` rows, soft-deleted so that a version number is never handed out twice;
+- datastores, datasets and the links from a model to them (`_store_data.py`, mixed in here).
 
 Durability and sharing between processes: SQLite in WAL mode with `synchronous=FULL`, a busy
 timeout, and `BEGIN IMMEDIATE` for every read-then-write, so two processes never compute the same
@@ -50,8 +51,9 @@ from champion.local._export import (
     move_into_place,
     preflight,
 )
+from champion.local._store_data import SCHEMA_V2, DataStoreMixin, migrate_1_to_2
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "workspace.db"
 BLOBS_DIR = "blobs"
 TMP_DIR = "tmp"
@@ -189,6 +191,10 @@ class ModelRecord:
     modified_utc: str | None
     deleted: bool = False
     seq: int = field(default=0, compare=False)
+    resource_configuration: dict[str, Any] | None = None
+    datasets: tuple[tuple[str, str], ...] = ()  # (scenario, saved dataset id)
+    sample_input_dataset: str | None = None  # a saved dataset id
+    sample_output_dataset: str | None = None
 
     @property
     def id(self) -> str:
@@ -315,8 +321,8 @@ def is_workspace(path: str | os.PathLike[str]) -> bool:
     return folder.is_dir() and (folder / DB_NAME).is_file()
 
 
-class Store:
-    """One local workspace folder: `workspace.db` plus `blobs/` and `tmp/`.
+class Store(DataStoreMixin):
+    """One local workspace folder: `workspace.db` plus `blobs/`, `tmp/` and `datastores/`.
 
     Open it with `Store.open(path)`, which returns one shared instance per folder, mode and
     process, so that every local object of a workspace sees the same connection and the same
@@ -497,7 +503,8 @@ class Store:
 
     def _init_schema(self, *, create: bool) -> None:
         """Check the schema with a plain read (no lock: an existing workspace is opened while
-        a writer holds it); only an empty database being created takes the write lock."""
+        a writer holds it); only creating an empty database or upgrading an older one takes
+        the write lock, and both re-read the schema under it."""
         tables = self._tables()
         if not tables and create:
             with self.transaction():
@@ -515,23 +522,29 @@ class Store:
                 field="schema_version",
                 value=None,
             )
-        self._check_schema(tables)
+        if self._check_schema(tables) == "1":
+            self._upgrade_from_1()
 
     def _create_schema(self) -> None:
         # one statement at a time: executescript() would COMMIT our transaction first
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        workspace_id, now = str(uuid.uuid4()), utcnow()
         self._conn.executemany(
             "INSERT INTO meta(key, value) VALUES (?, ?)",
-            [
-                ("schema_version", str(SCHEMA_VERSION)),
-                ("workspace_id", str(uuid.uuid4())),
-                ("created_utc", utcnow()),
-            ],
+            [("schema_version", "1"), ("workspace_id", workspace_id), ("created_utc", now)],
         )
+        # a new workspace is a version 1 one, upgraded: the upgrade runs on every create
+        migrate_1_to_2(self._conn, workspace_id, now)
 
-    def _check_schema(self, tables: set[str]) -> None:
+    def _schema_version(self) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return None if row is None else str(row[0])
+
+    def _check_schema(self, tables: set[str]) -> str:
+        """Refuse a database that is not ours or is newer than this code; returns its version
+        ("1" for a workspace to upgrade)."""
         where = self.root / DB_NAME
         if "meta" not in tables:
             raise WorkspaceStoreError(
@@ -539,15 +552,44 @@ class Store:
                 field="schema_version",
                 value=None,
             )
-        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        found = row[0] if row else None
-        if found != str(SCHEMA_VERSION):
+        found = self._schema_version()
+        if found not in ("1", str(SCHEMA_VERSION)):
             raise WorkspaceStoreError(
                 f"{where} has schema version {found!r}; this champion reads version "
                 f"{SCHEMA_VERSION}. Use the champion release that wrote it.",
                 field="schema_version",
                 value=found,
             )
+        return str(found)
+
+    def _upgrade_from_1(self) -> None:
+        """Upgrade a version 1 workspace in place, in one write transaction (all of it or none
+        of it). A read-only open cannot, and says how to upgrade rather than misread it."""
+        where = self.root / DB_NAME
+        if self.read_only:
+            raise WorkspaceStoreError(
+                f"{where} is a version 1 workspace, made by an older champion; this one reads "
+                f"version {SCHEMA_VERSION}. Run a command that writes (e.g. 'champion gc') on a "
+                "writable copy once to upgrade it in place; its data is kept.",
+                field="schema_version",
+                value="1",
+            )
+        with self.transaction():
+            if self._schema_version() != "1":
+                return  # another process upgraded it while we waited for the lock
+            workspace_id = self._conn.execute(
+                "SELECT value FROM meta WHERE key='workspace_id'"
+            ).fetchone()[0]
+            try:
+                migrate_1_to_2(self._conn, str(workspace_id), utcnow())
+            except sqlite3.DatabaseError as exc:  # rolled back by the transaction
+                raise WorkspaceStoreError(
+                    f"{where} is a version 1 workspace and could not be upgraded to version "
+                    f"{SCHEMA_VERSION} ({exc}); it was left unchanged. Check free disk space "
+                    "and permissions, then open it again.",
+                    field="schema_version",
+                    value="1",
+                ) from exc
 
     def schema_drift(self) -> list[str]:
         """How the database's tables, columns and indexes differ from the schema this release
@@ -555,6 +597,7 @@ class Store:
         expected = sqlite3.connect(":memory:")
         try:
             expected.executescript(_SCHEMA)
+            expected.executescript(SCHEMA_V2)
             want = _schema_shape(expected)
         finally:
             expected.close()
@@ -1249,9 +1292,15 @@ class Store:
         run_id: str | None = None,
         experiment_name: str | None = None,
         mime_type: str = "application/json",
+        resource_configuration: Mapping[str, Any] | None = None,
+        datasets: Sequence[tuple[str, str]] = (),
+        sample_input_dataset: str | None = None,
+        sample_output_dataset: str | None = None,
     ) -> ModelRecord:
         """Register the next version of `name`: max(version, including deleted) + 1, in one
-        transaction, so concurrent writers get distinct, contiguous numbers."""
+        transaction, so concurrent writers get distinct, contiguous numbers. The metadata Azure
+        keeps with a version (resource configuration, dataset links by scenario, sample input
+        and output datasets, each a saved dataset id) is stored in the same row."""
         now = utcnow()
         with self.transaction() as c:
             version = c.execute(
@@ -1260,7 +1309,8 @@ class Store:
             cur = c.execute(
                 "INSERT INTO models(name, version, asset_id, description, framework,"
                 " framework_version, tags, properties, run_id, experiment_name, mime_type,"
-                " created_utc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " created_utc, resource_configuration, datasets, sample_input_dataset,"
+                " sample_output_dataset) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     name,
                     version,
@@ -1274,9 +1324,14 @@ class Store:
                     experiment_name,
                     mime_type,
                     now,
+                    json.dumps(dict(resource_configuration)) if resource_configuration else None,
+                    json.dumps([list(link) for link in datasets]),
+                    sample_input_dataset,
+                    sample_output_dataset,
                 ),
             )
             self._index_kv(c, int(cur.lastrowid or 0), tags or {}, properties or {})
+            self._link_model_datasets(c, int(cur.lastrowid or 0), datasets)
             failpoint("register.in_transaction")
         record = self.get_model(name, version)
         assert record is not None
@@ -1312,9 +1367,11 @@ class Store:
         framework: str | None = None,
         latest_only: bool = False,
         limit: int | None = None,
+        dataset_id: str | None = None,
     ) -> list[ModelRecord]:
         """Models newest first; each `(key, None)` filter means "key present", `(key, v)` means
-        "key equals v"; all filters must hold. `latest_only` keeps the newest match per name."""
+        "key equals v"; all filters must hold. `latest_only` keeps the newest match per name;
+        `dataset_id` keeps versions linked to that saved dataset."""
         filters = [
             (kind, key, value)
             for kind, pairs in (("t", tags), ("p", properties))
@@ -1346,6 +1403,12 @@ class Store:
                 clause += " AND kv.value=?"
                 params.append(value)
             where.append(clause + ")")
+        if dataset_id is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM model_datasets md WHERE md.model_seq=m.seq"
+                " AND md.dataset_id=?)"
+            )
+            params.append(dataset_id)
         sql = f"SELECT m.* FROM {source} WHERE {' AND '.join(where)} ORDER BY m.seq DESC"
         if limit is not None and not latest_only:
             sql += f" LIMIT {int(limit)}"
@@ -1367,9 +1430,14 @@ class Store:
         tags: Mapping[str, str | None] | None = None,
         properties: Mapping[str, str | None] | None = None,
         description: str | None = None,
+        add_datasets: Sequence[tuple[str, str]] = (),
+        sample_input_dataset: str | None = None,
+        sample_output_dataset: str | None = None,
+        resource_configuration: Mapping[str, Any] | None = None,
     ) -> ModelRecord:
         """Replace tags and/or description; merge properties, refusing any existing key (the
-        service treats model properties as immutable)."""
+        service treats model properties as immutable); add dataset links; replace the sample
+        datasets and the resource configuration."""
         with self.transaction() as c:
             row = c.execute(
                 "SELECT seq, tags, properties FROM models WHERE name=? AND version=? AND deleted=0",
@@ -1393,6 +1461,22 @@ class Store:
             if description is not None:
                 sets.append("description=?")
                 params.append(description)
+            if add_datasets:
+                old = c.execute("SELECT datasets FROM models WHERE seq=?", (seq,)).fetchone()[0]
+                links = [*json.loads(old), *(list(link) for link in add_datasets)]
+                sets.append("datasets=?")
+                params.append(json.dumps(links))
+                self._link_model_datasets(c, seq, add_datasets)
+            for column, value in (
+                ("sample_input_dataset", sample_input_dataset),
+                ("sample_output_dataset", sample_output_dataset),
+            ):
+                if value is not None:
+                    sets.append(f"{column}=?")
+                    params.append(value)
+            if resource_configuration is not None:
+                sets.append("resource_configuration=?")
+                params.append(json.dumps(dict(resource_configuration)))
             c.execute(f"UPDATE models SET {', '.join(sets)} WHERE seq=?", [*params, seq])
             self._index_kv(c, seq, new_tags, new_props)
         record = self.get_model(name, version)
@@ -1481,6 +1565,12 @@ def _model(r: sqlite3.Row) -> ModelRecord:
         modified_utc=r["modified_utc"],
         deleted=bool(r["deleted"]),
         seq=r["seq"],
+        resource_configuration=(
+            json.loads(r["resource_configuration"]) if r["resource_configuration"] else None
+        ),
+        datasets=tuple((str(s), str(i)) for s, i in json.loads(r["datasets"])),
+        sample_input_dataset=r["sample_input_dataset"],
+        sample_output_dataset=r["sample_output_dataset"],
     )
 
 

@@ -18,6 +18,8 @@ from champion.local import _sdk
 from champion.local.store import Store, is_workspace
 
 if TYPE_CHECKING:
+    from champion.local.dataset import AbstractDataset
+    from champion.local.datastore import AbstractAzureStorageDatastore
     from champion.local.model import Model
     from champion.local.run import Run
 
@@ -125,17 +127,30 @@ class Workspace:
         """Open the workspace a `config.json` names, as the SDK does, or the nearest one.
 
         `$CHAMPION_WORKSPACE` wins when no `path` is given, so a step run by the local runner
-        opens the same folder as `Run.get_context()`. Otherwise looks for `config.json` (or
-        `_file_name`) in `path` (or the working directory), its `.azureml/` subfolder and their
-        parents; a `"champion_workspace"` key there names the local folder (relative to the
-        file). Without one: the nearest `.champion/` in the folder or its parents. `path` may
-        also be a local workspace folder itself. Never creates one."""
+        opens the same folder as `Run.get_context()`. Otherwise `path` may be the config file
+        itself; else, as the SDK searches, `.azureml/`, `aml_config/` and the folder itself are
+        tried for `config.json` and `project.json` (or `_file_name`), from `path` (or the
+        working directory) up to the root. A `"champion_workspace"` key in the file names the
+        local folder (relative to the file); a file without one (an Azure workspace's), or no
+        `path` and no file, means the nearest `.champion/` in the folder or its parents. A `path`
+        with no file anywhere is the SDK's UserErrorException. `path` may also be a local
+        workspace folder. Never creates one.
+        """
         if path is None and os.environ.get(WORKSPACE_ENV):
             return Workspace()  # the runner's choice for this step wins over any config.json
         start = Path(path) if path is not None else Path.cwd()
         if is_workspace(start):
             return Workspace(start)
-        config = _find_config(start, _file_name or "config.json")
+        config = start if start.is_file() else _find_config(start, _file_name)
+        if config is None and path is not None:
+            raise _sdk.user_error(
+                "The workspace configuration file config.json, could not be found in "
+                f"{os.path.abspath(start)} or its parent directories. Please check whether the "
+                "workspace configuration file exists, or provide the full path to the "
+                "configuration file as an argument. You can download a configuration file for "
+                "your workspace, via http://ml.azure.com and clicking on the name of your "
+                "workspace in the right top."
+            )
         if config is not None:
             data = json.loads(config.read_text())
             if CONFIG_KEY in data:
@@ -158,10 +173,16 @@ class Workspace:
     def write_config(
         self, path: str | os.PathLike[str] | None = None, file_name: str | None = None
     ) -> None:
-        """Write a config.json that `from_config()` resolves back to this folder."""
+        """Write a config.json that `from_config()` resolves back to this folder, where the
+        SDK writes it: `<path>/.azureml/<file_name>`; like the SDK, only `.azureml` is created
+        (a missing `path` is the SDK's UserErrorException)."""
         folder = (Path(path) if path is not None else Path.cwd()) / ".azureml"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (file_name or "config.json")
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise _sdk.user_error(f"Could not write the config file to: {folder}\n{exc}") from None
+        name = file_name or "config.json"
+        target = folder / (name if name.endswith(".json") else f"{name}.json")
         target.write_text(
             json.dumps(
                 {
@@ -217,6 +238,9 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace.create(name='{self.name}', path='{self._store.root}')"
 
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Workspace", name)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Workspace) and other._store is self._store
 
@@ -242,6 +266,28 @@ class Workspace:
         from champion.local.run import Run
 
         return Run.get(self, run_id)
+
+    @property
+    def datastores(self) -> dict[str, AbstractAzureStorageDatastore]:
+        from champion.local.datastore import _datastore
+
+        return {r.name: _datastore(self, r) for r in self._store.list_datastores()}
+
+    def get_default_datastore(self) -> AbstractAzureStorageDatastore:
+        from champion.local.datastore import Datastore
+
+        return Datastore.get_default(self)  # type: ignore[no-any-return]
+
+    def set_default_datastore(self, name: str) -> None:
+        from champion.local.datastore import Datastore
+
+        Datastore._set_default(self, name)
+
+    @property
+    def datasets(self) -> dict[str, AbstractDataset]:
+        from champion.local.dataset import Dataset
+
+        return Dataset.get_all(self)
 
 
 class Experiment:
@@ -323,6 +369,9 @@ class Experiment:
     def __repr__(self) -> str:
         return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"
 
+    def __getattr__(self, name: str) -> Any:
+        raise _sdk.missing_member("Experiment", name)
+
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, Experiment)
@@ -334,11 +383,17 @@ class Experiment:
         return hash((self._name, self._workspace))
 
 
-def _find_config(start: Path, file_name: str) -> Path | None:
-    for folder in [start, *start.resolve().parents]:
-        for candidate in (folder / file_name, folder / ".azureml" / file_name):
-            if candidate.is_file():
-                return candidate
+def _find_config(start: Path, file_name: str | None) -> Path | None:
+    """The SDK's search order: each subfolder kind (`.azureml`, `aml_config`, the folder
+    itself) and each file name, walking up from `start`, before the next kind."""
+    names = [file_name] if file_name else ["config.json", "project.json"]
+    folders = [start.resolve(), *start.resolve().parents]
+    for sub in (".azureml", "aml_config", None):
+        for name in names:
+            for folder in folders:
+                candidate = (folder / sub / name) if sub else folder / name
+                if candidate.is_file():
+                    return candidate
     return None
 
 

@@ -2,8 +2,10 @@
 
 `spec` says what a pipeline is (steps, scripts, arguments, data passed between steps,
 parameters) and checks it with the SDK's rules; `local` runs it against the local workspace, one
-subprocess and one child run per step. Keeping the description separate from both backends is
-what lets a laptop run and an Azure submission be the same pipeline.
+subprocess and one child run per step; `azure` builds it with the SDK; `driver` is the command
+line over a pipeline file (`champion pipeline run|validate|submit|publish FILE`). Keeping the
+description separate from both backends is what lets a laptop run and an Azure submission be the
+same pipeline.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from champion.pipeline.local import PipelineResult, StepResult, load_pipeline_fi
 from champion.pipeline.spec import (
     Argument,
     DataReference,
+    DatasetInput,
+    DatastoreInput,
     PipelineParameter,
     PipelineSpec,
     Step,
@@ -23,6 +27,8 @@ from champion.pipeline.spec import (
 __all__ = [
     "Argument",
     "DataReference",
+    "DatasetInput",
+    "DatastoreInput",
     "PipelineParameter",
     "PipelineResult",
     "PipelineSpec",

@@ -261,6 +261,26 @@ def load_workspace(config: Path | None = None, *, non_interactive: bool = False)
     """
     from azureml.core import Workspace
     from azureml.core.authentication import TokenAuthentication
+    from azureml.exceptions import UserErrorException
 
+    if config is not None and not Path(config).exists():
+        raise InputError(
+            f"--config {config}: no such file or folder; pass the workspace's config.json "
+            "(download it from the workspace's page in ml.azure.com)",
+            field="--config",
+            value=os.fspath(config),
+        )
     auth = TokenAuthentication(AzureCliTokens(), cloud="AzureCloud") if non_interactive else None
-    return Workspace.from_config(path=None if config is None else os.fspath(config), auth=auth)
+    try:
+        return Workspace.from_config(path=None if config is None else os.fspath(config), auth=auth)
+    except UserErrorException as exc:
+        if "could not be found in" not in str(exc):
+            raise
+        where = Path(config) if config is not None else Path.cwd()
+        raise InputError(
+            f"no config.json for the Azure ML workspace in {where}, its .azureml/ or any folder "
+            "above; download it from the workspace's page in ml.azure.com into the repository "
+            "root, or pass --config PATH",
+            field="--config",
+            value=None if config is None else os.fspath(config),
+        ) from None

@@ -2,9 +2,11 @@
 
 Why a translation and not a second definition: the spec the local runner runs is the only
 description of the pipeline. Each spec class maps onto one SDK class (`DataReference` ->
-`PipelineData`, `PipelineParameter` -> `PipelineParameter`, `Step` -> `PythonScriptStep` with its
-`allow_reuse`), the arguments keep their declared order, and what the SDK built is read back
-(`StepView`) so tests can hold the two backends to the same argv.
+`PipelineData`, `DatastoreInput` -> the SDK's `DataReference` to a datastore path, `DatasetInput`
+-> `Dataset.get_by_name(...).as_named_input(...)`, `PipelineParameter` -> `PipelineParameter`,
+`Step` -> `PythonScriptStep` with its `allow_reuse`), the arguments keep their declared order,
+and what the SDK built is read back (`StepView`) so tests can hold the two backends to the same
+argv.
 
 Everything from `azureml.pipeline.*` is imported inside functions: the [pipelines] extra is
 optional and costs ~2 s to import, which a local run must not pay. `azureml` is untyped, so SDK
@@ -43,6 +45,8 @@ from champion.pipeline._azure_env import (
 )
 from champion.pipeline.spec import (
     DataReference,
+    DatasetInput,
+    DatastoreInput,
     ParameterValue,
     PipelineParameter,
     PipelineSpec,
@@ -349,8 +353,16 @@ def build_pipeline(
     params = {
         p.name: core.PipelineParameter(p.name, default_value=p.default) for p in spec.parameters
     }
+    sources = {
+        (step.name, item.name): _sdk_input(item, workspace, datastore)
+        for step in spec.steps
+        for item in step.inputs
+        if isinstance(item, DatastoreInput | DatasetInput)
+    }
 
-    def sdk_argument(arg: object) -> object:
+    def sdk_argument(arg: object, step: str) -> object:
+        if isinstance(arg, DatastoreInput | DatasetInput):
+            return sources[step, arg.name]
         if isinstance(arg, DataReference):
             return data.get(arg.name) or core.PipelineData(arg.name, datastore=datastore)
         if isinstance(arg, PipelineParameter):  # undeclared ones are reported by validate()
@@ -367,9 +379,9 @@ def build_pipeline(
                     name=step.name,
                     script_name=step.script,
                     source_directory=source,
-                    arguments=[sdk_argument(a) for a in step.arguments],
-                    inputs=[sdk_argument(r) for r in step.inputs],
-                    outputs=[sdk_argument(r) for r in step.outputs],
+                    arguments=[sdk_argument(a, step.name) for a in step.arguments],
+                    inputs=[sdk_argument(r, step.name) for r in step.inputs],
+                    outputs=[sdk_argument(r, step.name) for r in step.outputs],
                     compute_target=(compute.name, compute.type),
                     runconfig=runconfig,
                     allow_reuse=step.allow_reuse,
@@ -396,6 +408,35 @@ def build_pipeline(
         key=lambda view: order.get(view.name, len(order)),
     )
     return AzurePipeline(spec, pipeline, tuple(views), compute, environment)
+
+
+def _sdk_input(item: DatastoreInput | DatasetInput, workspace: Any, datastore: Any) -> Any:
+    """The SDK object for a datastore or dataset input. A named datastore other than the one
+    given is looked up in the workspace, and a dataset by name and version: both need the
+    service, so offline validation reports them as what it cannot check."""
+    if isinstance(item, DatastoreInput):
+        from azureml.core import Datastore
+        from azureml.data.data_reference import DataReference as SdkDataReference
+
+        store = (
+            datastore
+            if datastore is not None and datastore.name == item.datastore
+            else Datastore.get(workspace, item.datastore)
+        )
+        return SdkDataReference(
+            datastore=store,
+            data_reference_name=item.name,
+            path_on_datastore=item.path or None,
+            mode=item.mode,
+        )
+    from azureml.core import Dataset
+
+    consumed = Dataset.get_by_name(workspace, item.dataset, item.version).as_named_input(item.name)
+    if item.mode == "mount":
+        return consumed.as_mount()
+    if item.mode == "download":
+        return consumed.as_download()
+    return consumed
 
 
 # --------------------------------------------------------------------------- validate offline

@@ -1,13 +1,16 @@
 """Run one step script with the real `azureml.core` answered by the local workspace.
 
     python -m champion.pipeline.sdk_shim SCRIPT [ARGS...]
+    python -m champion.pipeline.sdk_shim -m MODULE [ARGS...]
 
 Why a shim: `mock_azureml()` patches the SDK inside one process, and a step is its own process.
 The local runner (`run_pipeline(..., real_sdk=True)`) therefore launches this module instead of
 the script: it starts the mock on `$CHAMPION_WORKSPACE`, selects the azureml backend for
 `champion.context`, and runs the script as `python SCRIPT ARGS...` would (`__name__ ==
-"__main__"`, `sys.argv`, the script's folder first on `sys.path`). A script that calls
-`azureml.core.Run.get_context()` gets the step's run (`$CHAMPION_RUN_ID`) and runs unchanged.
+"__main__"`, `sys.argv`, the script's folder first on `sys.path`), or a module as
+`python -m MODULE ARGS...` would (a packaged step such as `champion.steps.register`). A script
+that calls `azureml.core.Run.get_context()` gets the step's run (`$CHAMPION_RUN_ID`) and runs
+unchanged.
 
 `CHAMPION_MOCK_FAULTS` injects service faults into the mock for the whole step, so a step can
 be tested end to end against a failing Azure ML: a comma-separated list of
@@ -16,11 +19,15 @@ be tested end to end against a failing Azure ML: a comma-separated list of
 `champion.local.mock.OPERATIONS`).
 
 The script's exit status is this process's exit status, including `sys.exit(n)` and an uncaught
-exception (traceback, status 1), so the runner sees what the script did.
+exception (traceback, status 1), so the runner sees what the script did. A call that needs Azure
+(`UnmockedServiceCall`: compute, image builds, deployments, Key Vault) ends the step with one
+line naming the script's line and the SDK member, and exit status 3 (`UNMOCKED_EXIT_CODE`): the
+step cannot run on this machine, whatever its `except` clauses said.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import runpy
 import sys
@@ -29,6 +36,7 @@ from collections.abc import Sequence
 WORKSPACE_ENV = "CHAMPION_WORKSPACE"
 BACKEND_ENV = "CHAMPION_BACKEND"
 FAULTS_ENV = "CHAMPION_MOCK_FAULTS"
+UNMOCKED_EXIT_CODE = 3
 
 
 def parse_faults(spec: str) -> list[tuple[str, str, int]]:
@@ -47,10 +55,14 @@ def parse_faults(spec: str) -> list[tuple[str, str, int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `argv[0]` with `argv[1:]` under `mock_azureml`; return the script's exit status."""
+    """Run `argv[0]` (or the module after `-m`) with the rest under `mock_azureml`; return the
+    script's exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
-        sys.stderr.write("usage: python -m champion.pipeline.sdk_shim SCRIPT [ARGS...]\n")
+    module = args[1] if args[:1] == ["-m"] and len(args) > 1 else None
+    if not args or (args[0] == "-m" and module is None):
+        sys.stderr.write(
+            "usage: python -m champion.pipeline.sdk_shim SCRIPT [ARGS...] | -m MODULE [ARGS...]\n"
+        )
         return 2
     workspace = os.environ.get(WORKSPACE_ENV)
     if not workspace:
@@ -60,16 +72,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     script = os.path.abspath(args[0])
-    if not os.path.isfile(script):
+    if module is None and not os.path.isfile(script):
         sys.stderr.write(f"sdk_shim: script not found: {script}\n")
+        return 2
+    if module is not None and not _importable(module):
+        sys.stderr.write(f"sdk_shim: No module named {module}\n")
         return 2
 
     from champion.local import mock_azureml
+    from champion.local.mock import UnmockedServiceCall
 
     os.environ[BACKEND_ENV] = "azureml"
-    sys.argv = [script, *args[1:]]
-    # `python script.py` puts the script's folder first on sys.path; `-m` put the cwd there.
-    sys.path[0:1] = [os.path.dirname(script)]
+    if module is None:
+        sys.argv = [script, *args[1:]]
+        # `python script.py` puts the script's folder first on sys.path; `-m` put the cwd there.
+        sys.path[0:1] = [os.path.dirname(script)]
+    else:
+        sys.argv = [module, *args[2:]]  # run_module puts the module's file in argv[0]
     try:
         faults = parse_faults(os.environ.get(FAULTS_ENV, ""))
     except ValueError as exc:
@@ -93,12 +112,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 mock.inject_timeout(operation, times, after_commit=kind.endswith("after-commit"))
         try:
-            runpy.run_path(script, run_name="__main__")
+            if module is None:
+                runpy.run_path(script, run_name="__main__")
+            else:
+                runpy.run_module(module, run_name="__main__", alter_sys=True)
         except SystemExit as exc:
             return _exit_status(exc.code)
+        except UnmockedServiceCall as exc:
+            sys.stderr.write(f"sdk_shim: {_call_site(exc, script)}{exc}\n")
+            return UNMOCKED_EXIT_CODE
     finally:
         mock.stop()
     return 0
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
+def _call_site(exc: BaseException, script: str) -> str:
+    """`file:line: ` of the innermost frame in the step's own code (its snapshot folder), so
+    the one line says where the step asked for Azure."""
+    import traceback
+
+    folder = os.path.dirname(script)
+    own = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)]
+    return f"{own[-1].filename}:{own[-1].lineno}: " if own else ""
 
 
 def _exit_status(code: object) -> int:

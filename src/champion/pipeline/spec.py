@@ -9,6 +9,10 @@ and run anywhere, and both backends read the one description.
 The classes map one to one onto the SDK's:
 
 - `DataReference(name)` is a `PipelineData(name)`: a folder one step writes and later steps read.
+- `DatastoreInput(name, path, datastore, mode)` is the SDK's `DataReference` to a path in a
+  datastore (`datastore.path(path, name).as_mount()`): a file or folder the step reads.
+- `DatasetInput(name, dataset, version, mode)` is `Dataset.get_by_name(ws, dataset, version)
+  .as_named_input(name)` (and `.as_mount()`/`.as_download()` for a file dataset).
 - `PipelineParameter(name, default)` is the SDK's `PipelineParameter(name, default_value)`.
 - `Step` is a `PythonScriptStep(name, script_name, arguments, inputs, outputs, allow_reuse)`.
 - `PipelineSpec(name, steps, source_directory, parameters)` is the pipeline plus the experiment it
@@ -26,16 +30,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from champion.errors import InputError
 
 __all__ = [
     "Argument",
     "DataReference",
+    "DatasetInput",
+    "DatastoreInput",
     "ParameterValue",
     "PipelineParameter",
     "PipelineSpec",
     "Step",
+    "experiment_name_problem",
     "resolve_arguments",
     "topological_order",
     "validate",
@@ -86,6 +94,71 @@ class DataReference:
 
 
 @dataclass(frozen=True)
+class DatastoreInput:
+    """A file or folder in a datastore that a step reads, as the SDK's `DataReference(datastore,
+    data_reference_name=name, path_on_datastore=path, mode=mode)`: its path arrives in argv and
+    in `AZUREML_DATAREFERENCE_<name>`. `mount` gives the data where it lives (read it, do not
+    write it); `download` gives a copy in the step's own folder."""
+
+    name: str
+    path: str = ""
+    datastore: str = "workspaceblobstore"
+    mode: str = "mount"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _DATA_REFERENCE_NAME.fullmatch(self.name):
+            raise InputError(
+                f"datastore input name {self.name!r} may contain only letters, digits and "
+                "underscores (it becomes an environment variable)",
+                field="DatastoreInput.name",
+                value=self.name,
+            )
+        if self.mode not in ("mount", "download"):
+            raise InputError(
+                f"Invalid mode {self.mode}. A datastore input is read: use mount or download",
+                field="DatastoreInput.mode",
+                value=self.mode,
+            )
+
+    @property
+    def env_var(self) -> str:
+        return DATA_REFERENCE_ENV_PREFIX + self.name
+
+    def __str__(self) -> str:
+        return "$" + self.env_var
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A registered dataset a step consumes, as `dataset.as_named_input(name)`: `direct` gives
+    the dataset itself (`run.input_datasets[name]`; its saved id in argv and `$name`),
+    `download`/`mount` (file datasets) a folder holding its files."""
+
+    name: str
+    dataset: str
+    version: str = "latest"
+    mode: str = "direct"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z_]\w*", self.name):
+            raise InputError(
+                f"dataset input name {self.name!r} may contain only letters, digits and "
+                "underscores, not starting with a digit (it becomes an environment variable)",
+                field="DatasetInput.name",
+                value=self.name,
+            )
+        if self.mode not in ("direct", "download", "mount"):
+            raise InputError(
+                f"Invalid mode '{self.mode}'. Mode can only be mount, download or direct",
+                field="DatasetInput.mode",
+                value=self.mode,
+            )
+
+    def __str__(self) -> str:
+        return f"DatasetConsumptionConfig:{self.name}"
+
+
+@dataclass(frozen=True)
 class PipelineParameter:
     """A value chosen per pipeline run (e.g. the build number), with a default.
 
@@ -118,8 +191,11 @@ class PipelineParameter:
         return str(self.default)
 
 
-Argument = str | DataReference | PipelineParameter
-"""One entry of a step's command line: literal text, a data folder, or a pipeline parameter."""
+Argument = str | DataReference | DatastoreInput | DatasetInput | PipelineParameter
+"""One entry of a step's command line: literal text, a data folder, a datastore path, a dataset,
+or a pipeline parameter."""
+Input = DataReference | DatastoreInput | DatasetInput
+"""What a step can read: another step's output folder, a datastore path, a dataset."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +211,7 @@ class Step:
     name: str
     script: str
     arguments: tuple[Argument, ...] = ()
-    inputs: tuple[DataReference, ...] = ()
+    inputs: tuple[Input, ...] = ()
     outputs: tuple[DataReference, ...] = ()
     allow_reuse: bool = True
 
@@ -145,8 +221,18 @@ class Step:
 
     @property
     def data_references(self) -> tuple[DataReference, ...]:
-        """Inputs then outputs, each once: every folder the step sees."""
-        return tuple(dict.fromkeys((*self.inputs, *self.outputs)))
+        """Inputs then outputs passed between steps, each once: every pipeline folder the step
+        sees."""
+        refs = (*self.inputs, *self.outputs)
+        return tuple(dict.fromkeys(r for r in refs if isinstance(r, DataReference)))
+
+    @property
+    def datastore_inputs(self) -> tuple[DatastoreInput, ...]:
+        return tuple(dict.fromkeys(r for r in self.inputs if isinstance(r, DatastoreInput)))
+
+    @property
+    def dataset_inputs(self) -> tuple[DatasetInput, ...]:
+        return tuple(dict.fromkeys(r for r in self.inputs if isinstance(r, DatasetInput)))
 
 
 @dataclass(frozen=True)
@@ -180,14 +266,19 @@ class PipelineSpec:
         return {p.name: p.default_text for p in self.parameters}
 
     def check(self) -> PipelineSpec:
-        """Raise InputError listing every problem `validate` finds; return self when there is none,
-        so `run(spec.check())` reads naturally."""
+        """Raise InputError listing every problem `validate` finds (one problem: one line);
+        return self when there is none, so `run(spec.check())` reads naturally."""
         problems = validate(self)
+        if len(problems) == 1:
+            raise InputError(
+                f"pipeline {self.name!r} is not valid: {problems[0]}",
+                field="pipeline",
+                value=self.name,
+            )
         if problems:
             listing = "\n".join(f"  - {p}" for p in problems)
             raise InputError(
-                f"pipeline {self.name!r} is not valid ({len(problems)} problem"
-                f"{'s' if len(problems) != 1 else ''}):\n{listing}",
+                f"pipeline {self.name!r} is not valid ({len(problems)} problems):\n{listing}",
                 field="pipeline",
                 value=self.name,
             )
@@ -206,12 +297,11 @@ def validate(spec: PipelineSpec) -> list[str]:
     the register step finds the training step's run by name (`find_step_run` would return two).
     """
     problems: list[str] = []
-    if not isinstance(spec.name, str) or not _EXPERIMENT_NAME.fullmatch(spec.name):
+    name_problem = experiment_name_problem(spec.name)
+    if name_problem:
         problems.append(
             f"pipeline name {spec.name!r} is used as the experiment name and is not valid: "
-            "Experiment name must be between 1 and 255 characters long. Its first character has "
-            "to be alphanumeric, and the rest may contain hyphens and underscores. No whitespace "
-            "is allowed."
+            + name_problem
         )
     if not spec.steps:
         problems.append(f"pipeline {spec.name!r} has no steps")
@@ -227,8 +317,56 @@ def validate(spec: PipelineSpec) -> list[str]:
             )
         seen.add(step.name)
         problems += _check_step(spec, step)
+        problems += _check_names_in_arguments(spec, step)
     problems += _check_graph(spec)
     return problems
+
+
+def experiment_name_problem(name: object) -> str | None:
+    """Why `name` cannot name an experiment, in the SDK's words; None when it can."""
+    if isinstance(name, str) and _EXPERIMENT_NAME.fullmatch(name):
+        return None
+    return (
+        "Experiment name must be between 1 and 255 characters long. Its first character has "
+        "to be alphanumeric, and the rest may contain hyphens and underscores. No whitespace "
+        "is allowed."
+    )
+
+
+def _check_names_in_arguments(spec: PipelineSpec, step: Step) -> list[str]:
+    """The names a register step will use, checked here so that a bad one stops the pipeline
+    before its first step rather than after training: `--model-name` must be a valid model name,
+    and `--training-step-name` must name a step of this pipeline."""
+    from champion.validation import validate_model_name
+
+    problems: list[str] = []
+    for flag, value in _flag_values(step.arguments):
+        if flag == "--model-name":
+            try:
+                validate_model_name(value)
+            except InputError as exc:
+                problems.append(f"step {step.name!r}: --model-name {value!r}: {exc}")
+        elif flag == "--training-step-name" and value and value not in {s.name for s in spec.steps}:
+            names = ", ".join(repr(s.name) for s in spec.steps)
+            problems.append(
+                f"step {step.name!r}: --training-step-name {value!r} names no step of pipeline "
+                f"{spec.name!r} (its steps: {names})"
+            )
+    return problems
+
+
+def _flag_values(arguments: tuple[Argument, ...]) -> list[tuple[str, str]]:
+    """(flag, text) for each `--flag value` and `--flag=value` whose value is literal text."""
+    found = []
+    for index, arg in enumerate(arguments):
+        if not isinstance(arg, str) or not arg.startswith("--"):
+            continue
+        flag, equals, value = arg.partition("=")
+        if equals:
+            found.append((flag, value))
+        elif index + 1 < len(arguments) and isinstance(arguments[index + 1], str):
+            found.append((flag, str(arguments[index + 1])))
+    return found
 
 
 def _check_parameters(spec: PipelineSpec) -> list[str]:
@@ -264,9 +402,9 @@ def _check_step(spec: PipelineSpec, step: Step) -> list[str]:
             f"Step [{step.name}]: script not found at: {script}. Make sure to specify an "
             "appropriate source_directory on the Step or default_source_directory on the Pipeline."
         )
-    declared = set(step.data_references)
+    declared = {*step.inputs, *step.outputs}
     for index, arg in enumerate(step.arguments):
-        if isinstance(arg, DataReference):
+        if isinstance(arg, DataReference | DatastoreInput | DatasetInput):
             if arg not in declared:
                 problems.append(
                     f"Input/Output {arg.name} appears in arguments list but is not in the "
@@ -275,12 +413,23 @@ def _check_step(spec: PipelineSpec, step: Step) -> list[str]:
         elif not isinstance(arg, str | PipelineParameter):
             problems.append(
                 f"step {step.name!r}: argument {index} is {type(arg).__name__} {arg!r}; arguments "
-                "must be str, DataReference or PipelineParameter (write str(value))"
+                "must be str, DataReference, DatastoreInput, DatasetInput or PipelineParameter "
+                "(write str(value))"
             )
-    for kind, refs in (("input", step.inputs), ("output", step.outputs)):
-        for ref in refs:
-            if not isinstance(ref, DataReference):
-                problems.append(f"step {step.name!r}: {kind} {ref!r} is not a DataReference")
+    for ref in step.inputs:
+        if not isinstance(ref, DataReference | DatastoreInput | DatasetInput):
+            problems.append(
+                f"step {step.name!r}: input {ref!r} is not a DataReference, DatastoreInput or "
+                "DatasetInput"
+            )
+    for ref in step.outputs:
+        if not isinstance(ref, DataReference):
+            problems.append(f"step {step.name!r}: output {ref!r} is not a DataReference")
+    # one name, one path: two different inputs/outputs with one name would share a variable
+    distinct = {r for r in (*step.inputs, *step.outputs) if hasattr(r, "name")}
+    names = [r.name for r in distinct]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"step {step.name!r}: two inputs/outputs are named {name!r}")
     return problems
 
 
@@ -322,7 +471,7 @@ def _upstream(step: Step, producers: Mapping[DataReference, list[Step]]) -> list
     return [id(p) for ref in _refs(step.inputs) for p in producers.get(ref, [])]
 
 
-def _refs(refs: tuple[DataReference, ...]) -> list[DataReference]:
+def _refs(refs: tuple[Any, ...]) -> list[DataReference]:
     """Each data reference once, skipping entries of the wrong type (reported elsewhere)."""
     return [r for r in dict.fromkeys(refs) if isinstance(r, DataReference)]
 
@@ -397,16 +546,17 @@ def resolve_arguments(
     params: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The step's argv, as Azure ML builds it: literal strings as they are, each data reference
-    replaced by its folder's path, each pipeline parameter by its value for this run (or its
+    or datastore input replaced by its path, a dataset input by its path (download, mount) or
+    saved dataset id (direct), each pipeline parameter by its value for this run (or its
     default). The declared order is kept exactly: this is the one place arguments become argv.
 
-    `data_paths` maps data reference names to folders; `params` maps parameter names to values.
-    A data reference with no path is an InputError (the runner must create every folder).
+    `data_paths` maps input and output names to what replaces them; `params` maps parameter
+    names to values. A name with no entry is an InputError (the runner must resolve each one).
     """
     values = params or {}
     argv: list[str] = []
     for arg in step.arguments:
-        if isinstance(arg, DataReference):
+        if isinstance(arg, DataReference | DatastoreInput | DatasetInput):
             if arg.name not in data_paths:
                 raise InputError(
                     f"step {step.name!r}: no folder for data reference {arg.name!r}",

@@ -1,0 +1,614 @@
+"""Drive a pipeline file: run it on the local workspace, or validate, submit or publish it on
+Azure ML.
+
+    champion pipeline run|validate|submit|publish FILE [--data CSV] [--build-number N] [...]
+    python FILE [--local|--validate|--submit|--publish] [...]     # when FILE ends with main()
+
+Why a driver in the library: a pipeline file should hold its spec and nothing else (like a
+kedro `pipeline.py`), so a second pipeline is a second spec, not a copy of this module. A
+pipeline file defines `build_spec(*, ...) -> PipelineSpec`; its keyword parameters become
+options of the command line (`seed: int = 42` is `--seed`, `model_name` is `--model-name`),
+with their defaults and the descriptions of the docstring's `Args:` section. `data` is special:
+locally the step gets the file's absolute path (steps run in a folder of their own); on Azure
+ML the file is copied into the steps' snapshot, next to the scripts, and the step gets its name.
+
+Names are checked before anything runs, in every mode: the spec's own rules (`spec.validate`:
+experiment, step and data names, and `--model-name` / `--training-step-name` values of the
+steps) and `--experiment`. Exit codes: a local run exits with its failing step's code (0 all
+done, 1 rejected with --fail-on-reject, 2 bad input, 3 infrastructure, 128+N killed by signal N);
+the Azure modes 0 done, 1 the pipeline run failed, 2 an invalid pipeline or option, 3 the
+service failed or left no decision. Every error is one line, `PROG: error: ...`, on stderr.
+
+Under an Azure DevOps agent (TF_BUILD=True) everything printed is filtered so that no text read
+from a run can start a logging command; only the verdict's own `##vso[task.setvariable ...]`
+lines (champion_outcome, champion_version, champion_model) reach the agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from champion.errors import ChampionError, InputError, from_environment
+from champion.pipeline.spec import PipelineSpec, experiment_name_problem
+from champion.record import devops_commands_for, neutralize_logging_commands
+
+if TYPE_CHECKING:  # the Azure modes import it when run: it needs the [pipelines] extra
+    from champion.pipeline.azure import RunOutcome
+
+__all__ = [
+    "MODES",
+    "SpecBuilder",
+    "SpecOption",
+    "agent_safe_console",
+    "build_parser",
+    "build_wheel",
+    "main",
+    "project_root",
+    "spec_options",
+]
+
+SpecBuilder = Callable[..., PipelineSpec]
+"""A pipeline file's `build_spec`: keyword arguments in, a PipelineSpec out."""
+MODES = ("run", "validate", "submit", "publish")
+WORKSPACE_ENV = "CHAMPION_WORKSPACE"
+DEFAULT_WORKSPACE = ".champion"
+BUILD_NUMBER_ENV = "BUILD_BUILDNUMBER"
+DEFAULT_COMPUTE_TARGET = "cpu-cluster"
+DATA_OPTION = "data"
+# The driver's own options: a build_spec parameter may not take one of these names.
+_RESERVED = frozenset(
+    {
+        "workspace",
+        "build_number",
+        "real_sdk",
+        "wait",
+        "experiment",
+        "compute_target",
+        "config",
+        "wheel",
+        "mode",
+        "local",
+        "validate",
+        "submit",
+        "publish",
+        "help",
+    }
+)
+
+
+# --------------------------------------------------------------------------- the spec's options
+
+
+@dataclass(frozen=True)
+class SpecOption:
+    """One keyword parameter of `build_spec`, offered as `--name-with-dashes`."""
+
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def spec_options(builder: SpecBuilder) -> list[SpecOption]:
+    """The options `builder` takes: its keyword parameters with defaults (`data` included),
+    described by its docstring's `Args:` section. A parameter without a default, or named like
+    one of the driver's options, is an InputError: the command line could not offer it."""
+    described = _described_args(inspect.getdoc(builder) or "")
+    options = []
+    for parameter in inspect.signature(builder).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        where = f"build_spec parameter {parameter.name!r}"
+        if parameter.default is parameter.empty:
+            raise InputError(
+                f"{where} has no default; every build_spec parameter needs one so that the "
+                "pipeline runs without options",
+                field="build_spec",
+                value=parameter.name,
+            )
+        if parameter.name in _RESERVED:
+            raise InputError(
+                f"{where} clashes with the driver's own --{parameter.name.replace('_', '-')}; "
+                "rename it",
+                field="build_spec",
+                value=parameter.name,
+            )
+        options.append(
+            SpecOption(parameter.name, parameter.default, described.get(parameter.name, ""))
+        )
+    return options
+
+
+def _described_args(doc: str) -> dict[str, str]:
+    """`name: text` entries of a Google-style `Args:` section, continuation lines joined."""
+    found: dict[str, str] = {}
+    section = re.search(r"^Args:\n((?:[ \t]+.*\n?|\n)+)", doc, re.M)
+    if section is None:
+        return found
+    current = None
+    for line in section.group(1).splitlines():
+        entry = re.match(r"^\s{2,8}(\w+)(?:\s*\([^)]*\))?:\s*(.*)$", line)
+        if entry:
+            current = entry.group(1)
+            found[current] = entry.group(2).strip()
+        elif current and line.strip():
+            found[current] += " " + line.strip()
+    return found
+
+
+# --------------------------------------------------------------------------- command line
+
+
+# Which of the driver's options each mode takes; `python FILE` (no fixed mode) takes them all.
+_OPTIONS_OF = {
+    "run": {"workspace", "build_number", "real_sdk"},
+    "validate": {"build_number", "experiment", "compute_target"},
+    "submit": {"build_number", "wait", "experiment", "compute_target", "config", "wheel"},
+    "publish": {"build_number", "experiment", "compute_target", "config", "wheel"},
+}
+_OPTION_DEFAULTS = {
+    "workspace": None,
+    "build_number": None,
+    "real_sdk": False,
+    "wait": False,
+    "experiment": None,
+    "compute_target": DEFAULT_COMPUTE_TARGET,
+    "config": None,
+    "wheel": None,
+}
+
+
+def build_parser(
+    builder: SpecBuilder, *, prog: str, mode: str | None = None, description: str | None = None
+) -> argparse.ArgumentParser:
+    """The command line for one pipeline file. `mode` None offers the mode flags of
+    `python FILE` (--local, the default, --validate, --submit, --publish) and every option; a
+    mode given is fixed, as `champion pipeline MODE FILE` fixes it, with that mode's options."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    wanted = _OPTIONS_OF[mode] if mode is not None else set(_OPTION_DEFAULTS)
+    parser.set_defaults(**_OPTION_DEFAULTS)
+
+    def option(name: str, *args: Any, group: Any = parser, **kwargs: Any) -> None:
+        if name in wanted:
+            group.add_argument("--" + name.replace("_", "-"), *args, **kwargs)
+
+    option(
+        "workspace",
+        type=Path,
+        help=f"local workspace folder, created if needed (default: ${WORKSPACE_ENV}, else the "
+        f"nearest {DEFAULT_WORKSPACE}/ in this folder or its parents, else ./{DEFAULT_WORKSPACE})",
+    )
+    option(
+        "build_number",
+        default=os.environ.get(BUILD_NUMBER_ENV) or None,
+        help=f"value of the build_number pipeline parameter (default: ${BUILD_NUMBER_ENV} when "
+        "an Azure DevOps agent sets it, else the spec's default)",
+    )
+    spec_group = parser.add_argument_group("the pipeline's own options (its build_spec)")
+    for spec_option in spec_options(builder):
+        kind = type(spec_option.default)
+        text = spec_option.help or f"build_spec's {spec_option.name}"
+        if spec_option.name == DATA_OPTION and mode != "run":
+            text += "; on Azure ML the file is copied into the steps' snapshot"
+        typed: dict[str, Any] = {"type": kind} if kind in (int, float) else {}
+        if kind is bool:
+            typed = {"action": argparse.BooleanOptionalAction}
+        spec_group.add_argument(
+            spec_option.flag,
+            dest=f"spec_{spec_option.name}",
+            metavar=spec_option.name.upper(),
+            default=spec_option.default,
+            help=f"{text} (default: {spec_option.default!r})",
+            **typed,
+        )
+    if mode is None:
+        modes = parser.add_mutually_exclusive_group()
+        for flag, value, text in (
+            ("--local", "run", "run on the local workspace (the default)"),
+            ("--validate", "validate", "build the Azure ML pipeline offline and check it"),
+            ("--submit", "submit", "submit a run to the workspace in config.json"),
+            ("--publish", "publish", "publish the pipeline, version = --build-number"),
+        ):
+            modes.add_argument(flag, dest="mode", action="store_const", const=value, help=text)
+        parser.set_defaults(mode="run")
+    else:
+        parser.set_defaults(mode=mode)
+    option(
+        "real_sdk",
+        action="store_true",
+        help="local run: each step under mock_azureml(), for scripts importing azureml.core",
+    )
+    azure = parser.add_argument_group("Azure ML") if wanted & {"experiment", "wait"} else parser
+    option(
+        "wait",
+        group=azure,
+        action="store_true",
+        help="with submit: wait for the run to end, then print the decision read from it",
+    )
+    option("experiment", group=azure, help="experiment to submit to (default: the pipeline's name)")
+    option(
+        "compute_target",
+        group=azure,
+        help=f"AmlCompute cluster the steps run on (default: {DEFAULT_COMPUTE_TARGET})",
+    )
+    option(
+        "config",
+        group=azure,
+        type=Path,
+        help="workspace config.json, or the folder holding it (default: searched as "
+        "Workspace.from_config() does, from the current folder up)",
+    )
+    option(
+        "wheel",
+        group=azure,
+        type=Path,
+        help="champion wheel for the steps' environment (default: built from the checkout "
+        "champion is installed from, with `pip wheel`)",
+    )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    spec_builder: SpecBuilder | None = None,
+    file: str | os.PathLike[str] | None = None,
+    mode: str | None = None,
+    prog: str | None = None,
+) -> int:
+    """Drive the pipeline `spec_builder` builds (or the `build_spec` of pipeline file `file`) in
+    `mode` (None: from the mode flags, default a local run); return the exit code."""
+    name = prog or (Path(file).name if file is not None else "pipeline")
+    try:
+        builder = spec_builder if spec_builder is not None else _builder_of(file)
+        parser = build_parser(builder, prog=name, mode=mode, description=_summary(builder))
+    except ChampionError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    args = parser.parse_args(argv)
+    with contextlib.redirect_stdout(_PipeSafeStream(sys.stdout)):
+        return _drive(parser, args, builder, name)
+
+
+def _drive(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, builder: SpecBuilder, name: str
+) -> int:
+    if args.wait and args.mode != "submit":
+        parser.error("--wait applies to --submit (champion pipeline submit) only")
+    if args.mode != "run" and (args.real_sdk or args.workspace is not None):
+        parser.error("--real-sdk and --workspace apply to the local run only")
+    if args.mode == "run":
+        return _reporting(name, lambda: run_local(args, builder))
+    under_agent = os.environ.get("TF_BUILD", "").lower() == "true"
+    with agent_safe_console(under_agent) as agent:
+        return _reporting(
+            name, lambda: run_azure(args, builder, prog=name, agent=agent, under_agent=under_agent)
+        )
+
+
+def _reporting(prog: str, action: Callable[[], int]) -> int:
+    """Run `action`; our errors and the SDK's become one line and their exit code."""
+    try:
+        return action()
+    except Exception as exc:
+        known = from_environment(exc)  # ours, or an OS/SQLite failure said in one line
+        if known is not None:
+            print(f"{prog}: error: {known.message}", file=sys.stderr)
+            return known.exit_code
+        # the SDK or the service failed; its message says why
+        print(f"{prog}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
+
+
+def _builder_of(file: str | os.PathLike[str] | None) -> SpecBuilder:
+    from champion.pipeline.local import load_pipeline_file
+
+    if file is None:
+        raise InputError("no pipeline file given", field="FILE")
+    module = load_pipeline_file(file)
+    builder = getattr(module, "build_spec", None)
+    if not callable(builder):
+        raise InputError(
+            f"{file} defines no build_spec(); a pipeline file defines "
+            "`def build_spec(*, ...) -> champion.pipeline.PipelineSpec`",
+            field="FILE",
+            value=os.fspath(file),
+        )
+    return builder  # type: ignore[no-any-return]
+
+
+def _summary(builder: SpecBuilder) -> str | None:
+    """The pipeline file's first docstring paragraph, for --help."""
+    doc = inspect.getdoc(sys.modules.get(builder.__module__)) or inspect.getdoc(builder)
+    return doc.split("\n\n")[0] if doc else None
+
+
+def _spec_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {k[len("spec_") :]: v for k, v in vars(args).items() if k.startswith("spec_")}
+
+
+def _check_names(spec: PipelineSpec, args: argparse.Namespace) -> None:
+    """Every name the run will use, before anything runs."""
+    _check_experiment(args)
+    spec.check()
+
+
+def _check_experiment(args: argparse.Namespace) -> None:
+    problem = None if args.experiment is None else experiment_name_problem(args.experiment)
+    if problem:
+        raise InputError(f"--experiment: {problem}", field="--experiment", value=args.experiment)
+
+
+# --------------------------------------------------------------------------- local
+
+
+def run_local(args: argparse.Namespace, builder: SpecBuilder) -> int:
+    """Run the pipeline on the local workspace, print a one-line summary; return the pipeline's
+    exit code (the failing step's own)."""
+    from champion.local.workspace import resolve_workspace_path
+    from champion.pipeline.local import run_pipeline
+
+    # --workspace, else $CHAMPION_WORKSPACE, else the nearest .champion/ up from here, else a
+    # new ./.champion: the local runner creates the workspace it is given.
+    workspace, _ = resolve_workspace_path(args.workspace)
+    kwargs = _spec_kwargs(args)
+    if kwargs.get(DATA_OPTION) is not None:  # steps run in a folder of their own
+        kwargs[DATA_OPTION] = str(Path(kwargs[DATA_OPTION]).resolve())
+    spec = builder(**kwargs)
+    _check_names(spec, args)
+    parameters = {} if args.build_number is None else {"build_number": args.build_number}
+    result = run_pipeline(spec, workspace, parameters=parameters, real_sdk=args.real_sdk)
+    print(result.summary())
+    return result.exit_code
+
+
+# --------------------------------------------------------------------------- Azure ML
+
+
+def run_azure(
+    args: argparse.Namespace,
+    builder: SpecBuilder,
+    *,
+    prog: str,
+    agent: IO[str] | None = None,
+    under_agent: bool = False,
+) -> int:
+    """validate, submit [--wait] or publish. A `data` file is copied into the steps' snapshot
+    and passed by name, since on Azure ML a step sees its snapshot and nothing else of this
+    checkout. `agent` is where the verdict's DevOps lines go, unfiltered."""
+    from champion.pipeline import azure
+
+    kwargs = _spec_kwargs(args)
+    snapshot_files: dict[str, Path] = {}
+    if kwargs.get(DATA_OPTION) is not None:
+        data = Path(kwargs[DATA_OPTION]).resolve()
+        snapshot_files[data.name] = data
+        kwargs[DATA_OPTION] = data.name
+    spec = builder(**kwargs)
+    compute = azure.Compute(args.compute_target)
+
+    if args.mode == "validate":
+        _check_experiment(args)  # the spec's own names are among the problems reported below
+        champion = f"champion=={metadata.version('champion')}"  # the uploaded wheel at submit
+        environment = azure.environment_spec(champion)
+        report = azure.validate_offline(
+            spec, compute=compute, environment=environment, snapshot_files=snapshot_files
+        )
+        state = "valid" if report.ok else f"{len(report.problems)} problem(s)"
+        sdk = f"azureml-pipeline-core {metadata.version('azureml-pipeline-core')}"
+        print(f"Azure ML pipeline {spec.name}: {state} (built and checked offline with {sdk})")
+        for line in report.lines:
+            print(line)
+        if not report.ok:
+            print(f"{prog}: error: pipeline {spec.name!r} is not valid:", file=sys.stderr)
+            for problem in report.problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 2
+        return 0
+
+    _check_names(spec, args)
+    if args.mode == "publish" and not args.build_number:
+        raise InputError(
+            f"--publish needs --build-number (or ${BUILD_NUMBER_ENV}): it is the version",
+            field="--build-number",
+        )
+    workspace = azure.load_workspace(args.config, non_interactive=under_agent)
+    with tempfile.TemporaryDirectory(prefix="champion-submit-") as tmp:
+        wheel = args.wheel if args.wheel is not None else build_wheel(Path(tmp) / "dist")
+        tagged = azure.content_tagged_wheel(wheel, Path(tmp) / "upload")
+        environment = azure.environment_spec(azure.upload_wheel(workspace, tagged))
+        staged = azure.stage_snapshot(spec, Path(tmp) / "snapshot", snapshot_files)
+        built = azure.build_pipeline(staged, workspace, compute=compute, environment=environment)
+        problems = built.validate()
+        if problems:
+            raise InputError(
+                f"pipeline {spec.name!r} is not valid: {'; '.join(problems)}", field="pipeline"
+            )
+        if args.mode == "publish":
+            published = built.publish(version=args.build_number)
+            print(f"published {published.name} version {published.version}: {published.id}")
+            print(f"endpoint: {published.endpoint}")
+            return 0
+        parameters = {} if args.build_number is None else {"build_number": args.build_number}
+        run = built.submit(args.experiment or spec.name, parameters=parameters)
+    print(f"submitted pipeline run {run.id}: {run.get_portal_url()}")
+    if not args.wait:
+        return 0
+    outcome = azure.wait_for_decision(run)
+    return report_outcome(outcome, prog=prog, agent=agent if under_agent else None)
+
+
+def report_outcome(outcome: RunOutcome, *, prog: str, agent: IO[str] | None) -> int:
+    """Print how the run ended and its decision; with `agent`, write the DevOps output
+    variables there. 0 success, 1 the run failed, 3 no usable decision."""
+    print(f"pipeline run {outcome.run_id}: {outcome.status}")
+    record = outcome.record
+    if record is not None:
+        print(f"champion: {verdict(record)}")
+        print(json.dumps(record, indent=2, sort_keys=True))
+        if agent is not None:
+            for line in devops_commands_for(record):  # values checked and escaped
+                agent.write(line + "\n")
+            agent.flush()
+    for problem in outcome.problems:
+        print(f"{prog}: error: {problem}", file=sys.stderr)
+    if outcome.succeeded:
+        return 0
+    return 3 if outcome.status in {"Finished", "Completed"} else 1
+
+
+def verdict(record: Mapping[str, Any]) -> str:
+    """One line from a decision record read back from a run, like the register step's own."""
+    version = record.get("registered_version")
+    registered = f" as {record.get('model_name')}:{version}" if version else ""
+    champion = record.get("champion") or "-"
+    return (
+        f"{record.get('outcome')}{registered}: {record.get('metric')} "
+        f"{record.get('challenger')} vs champion {champion}; {record.get('reason')} "
+        f"(build {record.get('build_number')})"
+    )
+
+
+# --------------------------------------------------------------------------- champion's wheel
+
+
+def project_root() -> Path | None:
+    """The source checkout champion is installed from (an editable install), or None when it
+    is installed from a wheel: the folder above `champion/` holding a pyproject.toml that names
+    the `champion` project."""
+    import champion
+
+    for folder in Path(champion.__file__).resolve().parents[1:4]:
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and re.search(
+            r'^name\s*=\s*"champion"', pyproject.read_text(encoding="utf-8"), re.M
+        ):
+            return folder
+    return None
+
+
+def build_wheel(dest: Path) -> Path:
+    """Build champion's wheel from its checkout into `dest` (pip wheel, no dependencies)."""
+    root = project_root()
+    if root is None:
+        raise InputError(
+            "champion is installed from a wheel, not a checkout, so there is nothing to build; "
+            "pass that wheel with --wheel (e.g. `pip download champion --no-deps -d dist`)",
+            field="--wheel",
+        )
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
+    command += ["--wheel-dir", str(dest), str(root)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wheels = sorted(dest.glob("champion-*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise ChampionError(
+            f"could not build champion's wheel ({' '.join(command)}):\n{done.stderr.strip()}\n"
+            "build one with `pip wheel --no-deps -w dist .` and pass --wheel",
+            field="--wheel",
+        )
+    return wheels[-1]
+
+
+# --------------------------------------------------------------------------- console
+
+
+class _PipeSafeStream(io.TextIOBase):
+    """stdout that outlives its reader: once the pipe is closed (`... | head -1`) the rest of
+    the output is dropped instead of raising, so the work still finishes and the exit code
+    still says how it went."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self._target = target
+        self.broken = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self._target.write(text)
+            except BrokenPipeError:
+                self._close_quietly()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._target.flush()
+            except BrokenPipeError:
+                self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        """Point the descriptor at /dev/null, so the interpreter's own flush at exit does not
+        print "Exception ignored ... BrokenPipeError"."""
+        self.broken = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._target.fileno())
+        except (OSError, ValueError):  # not a real file (a test's capture): nothing to quiet
+            pass
+        finally:
+            os.close(devnull)
+
+
+class _AgentSafeStream(io.TextIOBase):
+    """Passes text on line by line with every logging command neutralized. A partial line is
+    held back until its end: `#` now and `#vso[` later would still make one command."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self._target = target
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._target.write(neutralize_logging_commands(line) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def finish(self) -> None:
+        if self._pending:
+            self._target.write(neutralize_logging_commands(self._pending) + "\n")
+            self._pending = ""
+        self._target.flush()
+
+
+@contextlib.contextmanager
+def agent_safe_console(enabled: bool) -> Iterator[IO[str]]:
+    """When `enabled`, filter stdout and stderr (ours and the SDK's) through
+    `neutralize_logging_commands` and yield the real stdout, the one channel left for
+    commands we mean; otherwise change nothing."""
+    real = sys.stdout
+    if not enabled:
+        yield real
+        return
+    out, err = _AgentSafeStream(sys.stdout), _AgentSafeStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield real
+    finally:
+        out.finish()
+        err.finish()

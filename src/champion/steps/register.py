@@ -1,0 +1,130 @@
+"""Register step: register the trained model only if it beats the registered champion.
+
+    python -m champion.steps.register --model-name NAME --model-path PATH [options]
+
+Runs as an Azure ML PythonScriptStep (through the snapshot's `register_model.py`, which calls
+`main`), as a step of the local pipeline runner, or by hand inside a run. It ships in the wheel
+so a pipeline never carries a copy of it. Thin on purpose: parse arguments, get the run, call
+`champion.gate`, print one line, exit.
+
+Exit codes: 0 first/promoted/rejected/already_registered, 1 rejected with --fail-on-reject,
+2 bad input (including no run to register from), 3 infrastructure failure (workspace, service,
+storage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-name", required=True)
+    parser.add_argument(
+        "--model-path",
+        required=True,
+        type=Path,
+        help="the model file or folder the training step wrote",
+    )
+    parser.add_argument(
+        "--training-step-name",
+        default="train",
+        help="step whose run tags carry the metric if the pipeline run's do not",
+    )
+    parser.add_argument("--metric", default="accuracy")
+    parser.add_argument("--lower-is-better", action="store_true")
+    parser.add_argument(
+        "--min-delta",
+        default=0.0,
+        help="absolute improvement the challenger must exceed",
+    )
+    parser.add_argument(
+        "--floor",
+        default=None,
+        help="value the challenger must reach even with no champion",
+    )
+    parser.add_argument("--build-number", default=os.environ.get("BUILD_BUILDNUMBER"))
+    parser.add_argument("--model-framework", default="ScikitLearn")
+    parser.add_argument("--model-framework-version", default=None)
+    parser.add_argument("--description", default=None)
+    parser.add_argument("--allow-unscored-champion", action="store_true")
+    parser.add_argument("--fail-on-reject", action="store_true")
+    return parser.parse_args(argv)
+
+
+def framework_version(framework: str, given: str | None) -> str | None:
+    """The installed scikit-learn version for ScikitLearn models, unless one was given."""
+    if given or framework != "ScikitLearn":
+        return given
+    try:
+        return metadata.version("scikit-learn")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from champion.context import get_run
+    from champion.decision import Outcome, Policy
+    from champion.errors import ChampionError, from_environment
+    from champion.gate import RegisterRequest, register_if_better
+    from champion.record import devops_commands
+    from champion.redact import redact
+    from champion.steps import NO_RUN_MESSAGE, no_run_context
+
+    try:
+        policy = Policy.from_flags(
+            args.metric,
+            lower_is_better=args.lower_is_better,
+            min_delta=args.min_delta,
+            floor=args.floor,
+            allow_unscored_champion=args.allow_unscored_champion,
+        )
+        request = RegisterRequest(
+            model_name=args.model_name,
+            model_path=args.model_path,
+            policy=policy,
+            training_step_name=args.training_step_name or None,
+            build_number=args.build_number,
+            model_framework=args.model_framework,
+            model_framework_version=framework_version(
+                args.model_framework, args.model_framework_version
+            ),
+            description=args.description,
+        )
+        record = register_if_better(get_run(), request)
+    except ChampionError as exc:
+        print(redact(f"champion: error [{exc.code}]: {exc.message}"), file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # the run context or the SDK failed outside the gate
+        if no_run_context(exc):
+            print(NO_RUN_MESSAGE, file=sys.stderr)
+            return 2
+        known = from_environment(exc)  # a disk, permission or database failure: one line
+        if known is not None:
+            print(redact(f"champion: error [{known.code}]: {known.message}"), file=sys.stderr)
+            return known.exit_code
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        print(
+            redact(f"champion: infrastructure failure: {type(exc).__name__}: {exc}"),
+            file=sys.stderr,
+        )
+        return 3
+
+    print(redact(f"champion: {record.verdict}"))
+    if os.environ.get("TF_BUILD", "").lower() == "true":
+        for line in devops_commands(record):
+            print(line)
+    if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""An existing user's workspace (schema version 1, as champion 0.1.0 wrote it) opens with this
+code and is upgraded in place to version 2: nothing it held is lost, the new tables work, and a
+failed upgrade leaves it exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from champion.errors import WorkspaceStoreError
+from champion.local import Dataset, Experiment, Model, Run, Workspace, _store_data, store
+from champion.local.store import Store
+
+DUMP = Path(__file__).with_name("data") / "workspace_v1.sql"
+MODEL_BYTES = b"pickled v1 model"
+
+
+def restore_v1(folder: Path) -> Path:
+    """The version 1 workspace from its dump, with the model's blob where it wrote it."""
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "workspace.db")
+    conn.executescript(DUMP.read_text())
+    conn.close()
+    digest = hashlib.sha256(MODEL_BYTES).hexdigest()
+    blob = folder / "blobs" / "sha256" / digest[:2] / digest
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(MODEL_BYTES)
+    return folder
+
+
+def schema_version(folder: Path) -> str:
+    conn = sqlite3.connect(folder / "workspace.db")
+    try:
+        return str(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_version_1_workspace_opens_upgraded_with_everything_it_held(
+    tmp_path: Path, in_tmp: Path
+) -> None:
+    folder = restore_v1(tmp_path / "old")
+    assert schema_version(folder) == "1"
+
+    ws = Workspace(folder)
+    assert schema_version(folder) == "2"
+    champion = Model(ws, "iris")
+    assert (champion.version, champion.properties, champion.tags) == (
+        1,
+        {"accuracy": "0.95"},
+        {"stage": "v1"},
+    )
+    assert champion.resource_configuration is None and champion.datasets == {}
+    assert Path(champion.download(str(tmp_path / "out"))).read_bytes() == MODEL_BYTES
+    [run] = Experiment(ws, "iris-pipeline").get_runs()
+    assert run.get_metrics() == {"accuracy": 0.95} and run.get_status() == "Completed"
+    assert run.get_file_names() == ["outputs/model.pkl"]
+
+    # what version 2 adds works on the upgraded workspace
+    assert ws.get_default_datastore().name == "workspaceblobstore"
+    assert set(ws.datastores) == {"workspaceblobstore", "workspacefilestore"}
+    (in_tmp / "data.csv").write_text("a,b\n1,2\n")
+    datastore = ws.get_default_datastore()
+    datastore.upload_files([str(in_tmp / "data.csv")], relative_root=str(in_tmp),
+                           show_progress=False)  # fmt: skip
+    dataset = Dataset.Tabular.from_delimited_files((datastore, "data.csv")).register(ws, "data")
+    from azureml.core.resource_configuration import ResourceConfiguration
+
+    second = Run.get(ws, run.id).register_model(
+        "iris",
+        model_path="outputs/model.pkl",
+        properties={"accuracy": "0.97"},
+        sample_input_dataset=dataset,
+        resource_configuration=ResourceConfiguration(cpu=1, memory_in_gb=0.5),
+    )
+    assert second.version == 2
+    assert Model(ws, "iris").sample_input_dataset.name == "data"
+
+    # a second open (another process) finds version 2 and changes nothing
+    ws._store.close()
+    before = (folder / "workspace.db").read_bytes()
+    reopened = Workspace(folder)
+    assert reopened._store.dataset_digest("data") == dataset._properties["champion.content_sha256"]
+    reopened._store.close()
+    assert schema_version(folder) == "2"
+    assert len((folder / "workspace.db").read_bytes()) == len(before)
+
+
+def test_a_failed_upgrade_leaves_the_workspace_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = restore_v1(tmp_path / "old")
+    conn = sqlite3.connect(folder / "workspace.db")
+    rows_before = list(conn.iterdump())
+    conn.close()
+    real = _store_data.migrate_1_to_2
+
+    def fails_halfway(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
+        c.execute("CREATE TABLE datastores (name TEXT)")
+        raise sqlite3.OperationalError("disk I/O error (injected)")
+
+    monkeypatch.setattr(store, "migrate_1_to_2", fails_halfway)
+    with pytest.raises(WorkspaceStoreError, match=r"could not be upgraded .*left unchanged"):
+        Store(folder)
+    conn = sqlite3.connect(folder / "workspace.db")
+    assert list(conn.iterdump()) == rows_before  # no table, no row, version still 1
+    conn.close()
+
+    monkeypatch.setattr(store, "migrate_1_to_2", real)
+    assert Model(Workspace(folder), "iris").version == 1
+    assert schema_version(folder) == "2"
+
+
+def test_a_new_workspace_is_created_at_version_2_through_the_same_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_workspace: Any
+) -> None:
+    seen: list[str] = []
+    real = _store_data.migrate_1_to_2
+
+    def spy(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
+        seen.append(workspace_id)
+        real(c, workspace_id, now)
+
+    monkeypatch.setattr(store, "migrate_1_to_2", spy)
+    ws = make_workspace(tmp_path / "new")
+    assert len(seen) == 1 and seen[0] == ws._workspace_id
+    assert schema_version(tmp_path / "new") == str(store.SCHEMA_VERSION) == "2"
+
+
+def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Reading commands open read-only and never write, so they cannot upgrade: one line that
+    says what to do, and the workspace stays a version 1 one, byte for byte."""
+    import subprocess
+    import sys
+
+    folder = restore_v1(tmp_path / "old")
+    before = (folder / "workspace.db").read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "champion.cli", "--workspace", str(folder), "models", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "version 1 workspace" in done.stderr and "upgrade" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (folder / "workspace.db").read_bytes() == before and schema_version(folder) == "1"
