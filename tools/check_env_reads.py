@@ -21,9 +21,6 @@ ENV_HOME = "_env.py"
 ENV_EDGES = ("cli.py", "cli/")  # the command line is the process's edge
 STEP_MODULES = "steps/"  # ... and so is a packaged step's main()
 STORE_OWNER = "local/"
-# Reaches into internals that are being removed on another branch: the CLI (issue 11's package)
-# switches to champion.local.access when the branches meet. Delete the entry then.
-STORE_TOUCH_PENDING = ("cli.py", "cli/")
 
 
 def _is_os_environ(node: ast.AST) -> bool:
@@ -68,11 +65,7 @@ class _Finder(ast.NodeVisitor):
                     "champion._env (name, default, why) and call it from there",
                 )
             )
-        if (
-            node.attr == "_store"
-            and not self.relative.startswith(STORE_OWNER)
-            and not self.relative.startswith(STORE_TOUCH_PENDING)
-        ):
+        if node.attr == "_store" and not self.relative.startswith(STORE_OWNER):
             self.findings.append(
                 (
                     node.lineno,
