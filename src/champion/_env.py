@@ -14,9 +14,16 @@ Variable (default): who reads it, and why.
   sets it for each step.
 - `CHAMPION_RUN_ID` (none: offline): the step's run in that workspace, as Azure ML's runtime
   sets `AZUREML_RUN_ID`.
-- `CHAMPION_BACKEND` (chosen by `AZUREML_RUN_ID`): `local` or `azureml`, the registry and run
-  `champion.context` builds.
+- `CHAMPION_BACKEND` (chosen by `AZUREML_RUN_ID`, then `MLFLOW_RUN_ID`): `local`, `azureml` or
+  `mlflow`, the registry and run `champion.context` builds; `--backend` sets it.
 - `AZUREML_RUN_ID` (none): set by Azure ML's job runtime; its presence means the azureml backend.
+- `MLFLOW_TRACKING_URI` (none: the mlflow backend refuses to guess), `MLFLOW_REGISTRY_URI` (the
+  tracking URI): MLflow's own names for its server (`http://127.0.0.1:5000`) or database
+  (`sqlite:///mlflow.db`); read here and handed to `MlflowClient` explicitly.
+- `MLFLOW_RUN_ID` (none): MLflow's active run; the mlflow pipeline runner sets it for each step,
+  and without `AZUREML_RUN_ID` its presence means the mlflow backend.
+- `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (set to 0 for MLflow's client unless given): MLflow's own
+  retry loop (7 retries, minutes of backoff) would nest inside ours; ours is the one loop.
 - `CHAMPION_RETRY_ATTEMPTS` (5), `CHAMPION_RETRY_BASE_SECONDS` (0.5): attempts per remote call
   on a transient failure, and the first backoff (doubled per attempt, capped, full jitter).
 - `CHAMPION_CRASH_AT`, `CHAMPION_PAUSE_AT` (none): tests only, SIGKILL / SIGSTOP the process at
@@ -42,6 +49,10 @@ __all__ = [
     "DATA_REFERENCE_PREFIX",
     "DEFAULT_WORKSPACE_FOLDER",
     "DEVOPS_AGENT",
+    "MLFLOW_HTTP_RETRIES",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_TRACKING_URI",
     "MOCK_FAULTS",
     "PAUSE_AT",
     "RETRY_ATTEMPTS",
@@ -56,6 +67,10 @@ __all__ = [
     "dataset_inputs",
     "get",
     "inherited",
+    "mlflow_http_retries",
+    "mlflow_registry_uri",
+    "mlflow_run_id",
+    "mlflow_tracking_uri",
     "mock_faults",
     "pause_at",
     "pythonpath",
@@ -79,6 +94,10 @@ DATA_REFERENCE_PREFIX = "AZUREML_DATAREFERENCE_"
 DATASET_INPUTS = "AZUREML_DATASET_ENVIRONMENT_VARS"
 BUILD_NUMBER = "BUILD_BUILDNUMBER"
 DEVOPS_AGENT = "TF_BUILD"
+MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
+MLFLOW_REGISTRY_URI = "MLFLOW_REGISTRY_URI"
+MLFLOW_RUN_ID = "MLFLOW_RUN_ID"
+MLFLOW_HTTP_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 
 DEFAULT_WORKSPACE_FOLDER = ".champion"
 """The local workspace's folder when `CHAMPION_WORKSPACE` is unset (found upwards, as git finds
@@ -104,8 +123,26 @@ def run_id() -> str | None:
 
 
 def backend() -> str | None:
-    """The backend named explicitly (`local`, `azureml`); `champion.context` checks the name."""
+    """The backend named explicitly (`local`, `azureml`, `mlflow`); `champion.context` checks
+    the name."""
     return get(BACKEND)
+
+
+def mlflow_tracking_uri() -> str | None:
+    return get(MLFLOW_TRACKING_URI)
+
+
+def mlflow_registry_uri() -> str | None:
+    return get(MLFLOW_REGISTRY_URI)
+
+
+def mlflow_run_id() -> str | None:
+    """MLflow's active run for this process (set by the mlflow pipeline runner), if any."""
+    return get(MLFLOW_RUN_ID)
+
+
+def mlflow_http_retries() -> str | None:
+    return get(MLFLOW_HTTP_RETRIES)
 
 
 def azureml_run_id() -> str | None:

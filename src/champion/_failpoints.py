@@ -15,6 +15,7 @@ Points:
 - `register.in_transaction`  the model row is inserted, the transaction not yet committed
 - `gate.registered`      the version is committed, the decision record not yet written
 - `record.uploaded`      the decision record is uploaded, the run's tags not yet set from it
+- `mlflow.version_created`  MLflow: the version is created, the champion alias not yet moved
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ POINTS = frozenset(
         "register.in_transaction",
         "gate.registered",
         "record.uploaded",
+        "mlflow.version_created",
     }
 )
 

@@ -5,14 +5,16 @@ Why one place: step code must not branch on "am I offline?" (the MLOpsPython hab
 given. The backend is chosen here from a small table; everything downstream sees the same
 `Registry` and `ParentRun` Protocols (`champion.registry`).
 
-- `CHAMPION_BACKEND=local|azureml` chooses explicitly.
-- Otherwise `AZUREML_RUN_ID` (set by Azure ML's job runtime) means azureml; anything else means
-  the local workspace, whose runner sets `CHAMPION_WORKSPACE` and `CHAMPION_RUN_ID`.
+- `CHAMPION_BACKEND=local|azureml|mlflow` (or a command's `--backend`) chooses explicitly.
+- Otherwise `AZUREML_RUN_ID` (set by Azure ML's job runtime) means azureml; then
+  `MLFLOW_RUN_ID` (MLflow's active run, set by the mlflow pipeline runner) means mlflow; anything
+  else means the local workspace, whose runner sets `CHAMPION_WORKSPACE` and `CHAMPION_RUN_ID`.
 - A run or workspace object handed in (a test's, the CLI's) carries its backend with it: a
-  `champion.local` object is the local backend, any other SDK-shaped one is azureml (the real
-  SDK, also under `mock_azureml()`).
+  `champion.local` object is the local backend, a `champion.registry.mlflow` one is mlflow, any
+  other SDK-shaped one is azureml (the real SDK, also under `mock_azureml()`).
 
-Each backend's module is imported only when chosen, so the local path never imports azureml.
+Each backend's module is imported only when chosen, so the local path never imports azureml,
+and nothing imports mlflow unless the mlflow backend is used.
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ from typing import Any
 
 from champion import _env
 from champion.errors import InputError
-from champion.registry import ParentRun, Registry
+from champion.registry import BackendOptions, ParentRun, Registry
 
-__all__ = ["BACKEND_ENV", "backend_name", "get_registry", "get_run", "get_workspace", "run_of"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_ENV",
+    "backend_name",
+    "get_registry",
+    "get_run",
+    "get_workspace",
+    "run_of",
+]
 
 BACKEND_ENV = _env.BACKEND
 
@@ -36,8 +46,8 @@ class _Backend:
     """The step's run, or the SDK's RunEnvironmentException outside one."""
     workspace: Callable[[], Any]
     """The configured workspace, for a process without a run."""
-    registry: Callable[[Any], Registry]
-    """The registry of a workspace of this backend."""
+    registry: Callable[[Any, BackendOptions], Registry]
+    """The registry of a workspace of this backend, with the options it was given."""
     parent: Callable[[Any], ParentRun | None]
     """The pipeline run of a step run of this backend, as a `ParentRun` (None: no parent)."""
     workspace_of: Callable[[Any], Any]
@@ -67,9 +77,22 @@ def _local_workspace() -> Any:
     return Workspace.from_config()
 
 
-def _local_registry(workspace: Any) -> Registry:
+def _no_options(backend: str, options: BackendOptions) -> None:
+    """Options only MLflow has are refused by the others before anything is read or written."""
+    if options.given:
+        flags = " and ".join(options.given)
+        raise InputError(
+            f"{flags} apply to an MLflow registry (--backend mlflow); the {backend} backend's "
+            "champion is the latest version and it has no stages. Remove the option.",
+            field=options.given[0],
+            value=options.champion_alias or options.stage,
+        )
+
+
+def _local_registry(workspace: Any, options: BackendOptions) -> Registry:
     from champion.registry.local import LocalRegistry
 
+    _no_options("local", options)
     return LocalRegistry(workspace)
 
 
@@ -85,10 +108,37 @@ def _azureml_workspace() -> Any:
     return configured_workspace()
 
 
-def _azureml_registry(workspace: Any) -> Registry:
+def _azureml_registry(workspace: Any, options: BackendOptions) -> Registry:
     from champion.registry.azureml import AzureMLRegistry
 
+    _no_options("azureml", options)
     return AzureMLRegistry(workspace)
+
+
+def _mlflow_run() -> Any:
+    from champion.registry.mlflow import current_run
+
+    return current_run()
+
+
+def _mlflow_workspace() -> Any:
+    from champion.registry.mlflow import connect
+
+    return connect()
+
+
+def _mlflow_registry(workspace: Any, options: BackendOptions) -> Registry:
+    from champion.registry.mlflow import MlflowRegistry
+
+    return MlflowRegistry(workspace, alias=options.champion_alias, stage=options.stage)
+
+
+def _mlflow_parent(step_run: Any) -> ParentRun | None:
+    return step_run.parent_run()  # type: ignore[no-any-return]
+
+
+def _mlflow_workspace_of(run: Any) -> Any:
+    return run.workspace
 
 
 _BACKENDS: dict[str, _Backend] = {
@@ -98,7 +148,12 @@ _BACKENDS: dict[str, _Backend] = {
     "azureml": _Backend(
         _azureml_run, _azureml_workspace, _azureml_registry, _sdk_parent, _sdk_workspace_of
     ),
+    "mlflow": _Backend(
+        _mlflow_run, _mlflow_workspace, _mlflow_registry, _mlflow_parent, _mlflow_workspace_of
+    ),
 }
+BACKENDS = tuple(_BACKENDS)
+"""The backends' names, as `--backend` and `CHAMPION_BACKEND` take them."""
 
 
 def backend_name() -> str:
@@ -112,13 +167,17 @@ def backend_name() -> str:
                 value=explicit,
             )
         return explicit
-    return "azureml" if _env.azureml_run_id() else "local"
+    if _env.azureml_run_id():
+        return "azureml"
+    return "mlflow" if _env.mlflow_run_id() else "local"
 
 
 def _backend_of(obj: object) -> _Backend:
-    """The backend an SDK-shaped object belongs to, told by its class's module (no import)."""
-    local = type(obj).__module__.startswith("champion.local")
-    return _BACKENDS["local" if local else "azureml"]
+    """The backend an object belongs to, told by its class's module (no import)."""
+    module = type(obj).__module__
+    if module.startswith("champion.registry.mlflow"):
+        return _BACKENDS["mlflow"]
+    return _BACKENDS["local" if module.startswith("champion.local") else "azureml"]
 
 
 def get_run() -> Any:
@@ -134,19 +193,26 @@ def get_workspace(run: Any = None) -> Any:
     return _BACKENDS[backend_name()].workspace()
 
 
-def get_registry(workspace: object = None) -> Registry:
-    """The registry of `workspace` (a `champion.local.Workspace` or an `azureml.core.Workspace`),
-    or of the workspace this process is configured for. A `Registry` is returned as it is."""
+def get_registry(workspace: object = None, options: BackendOptions | None = None) -> Registry:
+    """The registry of `workspace` (a `champion.local.Workspace`, an `azureml.core.Workspace` or
+    a `champion.registry.mlflow.MlflowWorkspace`), or of the workspace this process is
+    configured for. A `Registry` is returned as it is."""
     if all(callable(getattr(type(workspace), m, None)) for m in ("champion", "register")):
         return workspace  # type: ignore[return-value]  # a Registry already
+    options = options or BackendOptions()
     if workspace is None:
-        workspace = get_workspace()
-    return _backend_of(workspace).registry(workspace)
+        backend = _BACKENDS[backend_name()]
+        workspace = backend.workspace()
+        return backend.registry(workspace, options)
+    return _backend_of(workspace).registry(workspace, options)
 
 
-def run_of(step_run: object) -> tuple[str, ParentRun | None, Registry]:
+def run_of(
+    step_run: object, options: BackendOptions | None = None
+) -> tuple[str, ParentRun | None, Registry]:
     """For the step's run as the SDK gives it: its id, its pipeline run (None when it has no
     parent) and the registry of its workspace, built by the same backend."""
     backend = _backend_of(step_run)
     run: Any = step_run
-    return str(run.id), backend.parent(run), backend.registry(backend.workspace_of(run))
+    registry = backend.registry(backend.workspace_of(run), options or BackendOptions())
+    return str(run.id), backend.parent(run), registry

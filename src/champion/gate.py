@@ -33,7 +33,7 @@ from champion.decision import Decision, Outcome, Policy, decide
 from champion.errors import InputError, UnscoredChampionError
 from champion.metrics import format_metric, parse_metric
 from champion.record import DecisionRecord, write_record
-from champion.registry import ModelVersion, NewVersion, ParentRun, Registry
+from champion.registry import BackendOptions, ModelVersion, NewVersion, ParentRun, Registry
 
 __all__ = ["RegisterRequest", "register_file_if_better", "register_if_better"]
 
@@ -50,6 +50,14 @@ class RegisterRequest:
     model_framework: str = "Custom"
     model_framework_version: str | None = None
     description: str | None = None
+    champion_alias: str | None = None
+    """MLflow: the alias naming the champion (None: `champion`); refused by other backends."""
+    stage: str | None = None
+    """MLflow: also transition a winner to this stage (deprecated by MLflow since 2.9)."""
+
+    @property
+    def backend_options(self) -> BackendOptions:
+        return BackendOptions(champion_alias=self.champion_alias, stage=self.stage)
 
 
 def register_if_better(run: object, request: RegisterRequest) -> DecisionRecord:
@@ -59,7 +67,7 @@ def register_if_better(run: object, request: RegisterRequest) -> DecisionRecord:
 
     validate_model_name(request.model_name)
     artifact = inspect_artifact(request.model_path)
-    run_id, parent, registry = run_of(run)
+    run_id, parent, registry = run_of(run, request.backend_options)
     if parent is None:
         raise InputError(
             f"run {run_id} has no parent run: the register step must run inside a pipeline, "
@@ -96,7 +104,14 @@ def gate(
             f"{earlier.version} (a retried step); nothing new was registered",
         )
         record = _record_of(
-            request, challenger, decision, earlier.version, False, parent.id, artifact
+            request,
+            challenger,
+            decision,
+            earlier.version,
+            False,
+            parent.id,
+            artifact,
+            rule=registry.champion_rule,
         )
         _write(parent, record, files)
         return record
@@ -110,7 +125,17 @@ def gate(
         decision,
         lambda d: registry.register(_new_version(request, challenger, d, artifact, prefix, parent)),
     )
-    record = _record_of(request, challenger, decision, version, race, parent.id, artifact, prefix)
+    record = _record_of(
+        request,
+        challenger,
+        decision,
+        version,
+        race,
+        parent.id,
+        artifact,
+        prefix,
+        rule=registry.champion_rule,
+    )
     _write(parent, record, files)
     return record
 
@@ -123,7 +148,7 @@ def register_file_if_better(
     `Registry`, or a workspace `champion.context.get_registry` builds one for."""
     from champion.context import get_registry
 
-    registry = get_registry(workspace)
+    registry = get_registry(workspace, request.backend_options)
     validate_model_name(request.model_name)
     artifact = inspect_artifact(request.model_path)
     challenger = given_challenger(metric_value, request.policy, model_type)
@@ -140,7 +165,15 @@ def register_file_if_better(
             lambda d: registry.register(_new_version(request, challenger, d, artifact)),
         )
     return _record_of(
-        request, challenger, decision, version, race, None, artifact, str(request.model_path)
+        request,
+        challenger,
+        decision,
+        version,
+        race,
+        None,
+        artifact,
+        str(request.model_path),
+        rule=registry.champion_rule,
     )
 
 
@@ -252,6 +285,8 @@ def _record_of(
     run_id: str | None,
     artifact: LocalArtifact,
     artifact_path: str | None = None,
+    *,
+    rule: str | None = None,
 ) -> DecisionRecord:
     """The one place a DecisionRecord is made."""
     return DecisionRecord(
@@ -265,6 +300,7 @@ def _record_of(
         artifact_sha256=artifact.sha256,
         model_type=challenger.model_type,
         race_detected=race,
+        champion_rule=rule,
     )
 
 

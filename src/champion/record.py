@@ -80,6 +80,7 @@ class DecisionRecord:
     artifact_sha256: str | None
     model_type: str | None = None
     race_detected: bool = False
+    champion_rule: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +96,7 @@ class DecisionRecord:
             "artifact_sha256": self.artifact_sha256,
             "model_type": self.model_type,
             "race_detected": self.race_detected,
+            "champion_rule": self.champion_rule,
             "notes": list(self.notes),
         }
 

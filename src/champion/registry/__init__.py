@@ -50,7 +50,31 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["ModelVersion", "NewVersion", "ParentRun", "Registry", "StepRun"]
+__all__ = ["BackendOptions", "ModelVersion", "NewVersion", "ParentRun", "Registry", "StepRun"]
+
+LATEST_VERSION_RULE = "the latest version"
+"""`Registry.champion_rule` of a backend whose champion is the newest version (Azure ML, local)."""
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """What a backend is asked to do beyond the Protocol, from the step's or the CLI's flags.
+
+    Only MLflow has these: the alias that names the champion (`--champion-alias`, default
+    `champion`) and a stage to transition a winner to (`--stage`). A backend that cannot honour
+    a value refuses it before anything is read or written (`champion.context`)."""
+
+    champion_alias: str | None = None
+    stage: str | None = None
+
+    @property
+    def given(self) -> list[str]:
+        """The flags set, as the user typed them: for the refusal's message."""
+        return [
+            flag
+            for flag, value in (("--champion-alias", self.champion_alias), ("--stage", self.stage))
+            if value is not None
+        ]
 
 
 @dataclass(frozen=True)
@@ -155,6 +179,13 @@ class ParentRun(Protocol):
 class Registry(Protocol):
     """The model registry of one workspace, as the gate needs it. See the module docstring for
     the contract every implementation keeps."""
+
+    @property
+    def champion_rule(self) -> str:
+        """How `champion` chooses, in words, for the decision record (`champion_rule`): "the
+        latest version", or on MLflow "the version holding alias 'champion'" (or the latest
+        version where the server has no aliases; known after the first lookup)."""
+        ...
 
     def champion(self, name: str) -> ModelVersion | None:
         """The current champion of `name`.

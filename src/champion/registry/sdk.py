@@ -21,7 +21,7 @@ from typing import Any
 
 from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
 from champion.errors import InfrastructureError
-from champion.registry import ModelVersion, NewVersion
+from champion.registry import LATEST_VERSION_RULE, ModelVersion, NewVersion
 from champion.registry.sdk_run import sdk_run_of
 
 __all__ = ["SdkRegistry", "is_model_not_found", "version_of"]
@@ -64,6 +64,10 @@ class SdkRegistry:
     def __init__(self, workspace: Any, model_class: Any) -> None:
         self.workspace = workspace
         self._model = model_class
+
+    @property
+    def champion_rule(self) -> str:
+        return LATEST_VERSION_RULE
 
     # -- lookups: the ONE place that tells "no model" from "lookup failed"
 

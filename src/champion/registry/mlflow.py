@@ -1,0 +1,777 @@
+"""`Registry` and `ParentRun` over an MLflow tracking server and model registry: the one module
+that imports mlflow.
+
+Why a backend of its own: the MLflow model registry is the one most teams have (open-source
+servers, Databricks, Azure ML workspaces), and it has no champion/challenger gate: aliases move
+unconditionally and their history is not kept. This module gives the gate's flow
+(`champion.gate`) what it needs from MLflow, with the same fail-closed rules as on Azure ML:
+
+- **runs**: the step's run is MLflow's active run (`MLFLOW_RUN_ID`); its pipeline run is the
+  run its `mlflow.parentRunId` tag names; the step runs are the runs whose tag names the
+  pipeline run (one `search_runs`, which also brings their logged metrics). The gate's artifact
+  names (`outputs/<model>/...`, `outputs/champion_decision.json`) are stored as MLflow artifacts
+  without the `outputs/` prefix (`<model>/...`, `champion_decision.json`), read and written
+  through the run's artifact repository (never the client's run-artifact helpers, which in
+  MLflow 3 also search logged models, an API Azure ML's endpoint answers with 404);
+- **the champion** is the version holding the alias (`champion`, or `--champion-alias`); with
+  no alias set yet, none. Where the server has no aliases (404 ENDPOINT_NOT_FOUND or 501 on the
+  alias call), the latest version, and the decision record says which rule was used;
+- **registering** is `create_model_version(name, source, run_id=<pipeline run>, tags=<the
+  version's metadata>, description)`, one call (`create_registered_model` first if the name is
+  new), then the alias moves: re-read before the move, verified after; another writer's move in
+  between is `race_detected`. A crash between the two calls leaves the old champion; the retry
+  finds its version by `run_id` and finishes the move (`registered_by`), never a second version;
+- `--stage` also transitions a winner (`archive_existing_versions=True`), for teams still on
+  stages (deprecated by MLflow since 2.9).
+
+Every MLflow call is one remote call in one retry loop (`champion._retry`); MLflow's own
+HTTP retries are turned off for our client (`MLFLOW_HTTP_REQUEST_MAX_RETRIES=0` unless set), so
+loops never nest. Only "no such model" (RESOURCE_DOES_NOT_EXIST) is an answer; 401, 403, any
+other 4xx, and 5xx or timeouts once retries are spent, fail closed with InfrastructureError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import posixpath
+import re
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+from champion import _env, names
+from champion._digest import sha256_file
+from champion._failpoints import failpoint
+from champion._redact import redact
+from champion._retry import classify, describe, remote
+from champion.errors import InfrastructureError, InputError
+from champion.registry import ModelVersion, NewVersion, ParentRun, StepRun
+
+__all__ = [
+    "DEFAULT_ALIAS",
+    "PARENT_TAG",
+    "STAGES",
+    "MlflowParentRun",
+    "MlflowRegistry",
+    "MlflowRun",
+    "MlflowWorkspace",
+    "artifact_path",
+    "connect",
+    "current_run",
+]
+
+T = TypeVar("T")
+
+DEFAULT_ALIAS = "champion"
+PARENT_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+STAGES = ("Staging", "Production", "Archived")
+"""The stages `--stage` takes (MLflow's own, deprecated since 2.9; `None` is not a target)."""
+REGISTER_EXPERIMENT = "champion-register"
+"""Where `champion register --backend mlflow` logs a model trained outside a pipeline."""
+_GATE_PREFIX = "outputs/"
+_ALIAS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,255}")
+_NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+_NO_ALIASES = frozenset({"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED"})
+_PENDING = "PENDING_REGISTRATION"
+_PENDING_WAIT_S = 60.0
+
+
+# ---------------------------------------------------------------------- errors and calls
+
+
+class MlflowCallError(Exception):
+    """An MlflowException with its HTTP status where `champion._retry` reads it (`status_code`),
+    so 429 and 5xx (and MLflow's wrapped timeouts and dropped connections, INTERNAL_ERROR) are
+    retried and every other status fails at once."""
+
+    def __init__(self, exc: MlflowException) -> None:
+        self.error_code = str(exc.error_code)
+        self.status_code = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
+        self.message = f"{self.error_code}: {_first_line(exc.message)}"
+        super().__init__(self.message)
+
+
+class _Busy(Exception):
+    """SQLite's "database is locked" under MLflow's SQLAlchemy store: transient, like a 503."""
+
+    status_code = 503
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _translated(call: Callable[[], T]) -> T:
+    """One attempt, with MLflow's failures in the shape `champion._retry` classifies."""
+    try:
+        return call()
+    except MlflowException as exc:
+        raise MlflowCallError(exc) from exc
+    except Exception as exc:
+        if "database is locked" in str(exc):
+            raise _Busy(_first_line(exc)) from exc
+        raise
+
+
+def _remote(action: str, call: Callable[[], T]) -> T:
+    """One MLflow call in its one retry loop; failures become InfrastructureError(action)."""
+    return remote(action, lambda: _translated(call))
+
+
+_ABSENT: Any = object()
+
+
+def _found(call: Callable[[], T]) -> T:
+    """`call`, with MLflow's RESOURCE_DOES_NOT_EXIST answered as `_ABSENT`: the one not-found."""
+    try:
+        return _translated(call)
+    except MlflowCallError as exc:
+        if exc.error_code == _NOT_FOUND:
+            return _ABSENT  # type: ignore[no-any-return]
+        raise
+
+
+# ---------------------------------------------------------------------- the workspace
+
+
+@dataclass(frozen=True)
+class MlflowWorkspace:
+    """Where the MLflow backend talks to: a tracking URI, a registry URI and the client for
+    them. MLflow's "workspace"; `champion.context` passes it around as the others' workspace."""
+
+    tracking_uri: str
+    registry_uri: str
+    client: Any
+
+    @property
+    def name(self) -> str:
+        """The tracking URI without credentials, for messages."""
+        return redact(self.tracking_uri)
+
+    def artifact_repository(self, artifact_uri: str) -> Any:
+        return get_artifact_repository(
+            artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
+        )
+
+
+def connect(
+    tracking_uri: str | None = None, registry_uri: str | None = None, *, create: bool = False
+) -> MlflowWorkspace:
+    """The MLflow server or database `tracking_uri` (default `$MLFLOW_TRACKING_URI`) names.
+
+    A `sqlite:///` database that does not exist is refused unless `create`: as with the local
+    workspace, a mistyped path must never become a fresh, empty registry in which any
+    challenger is "first". Only the pipeline runner creates one."""
+    tracking = tracking_uri or _env.mlflow_tracking_uri()
+    if not tracking:
+        raise InputError(
+            f"no MLflow server: set {_env.MLFLOW_TRACKING_URI} to its address "
+            "(http://127.0.0.1:5000) or to a database (sqlite:///mlflow.db)",
+            field=_env.MLFLOW_TRACKING_URI,
+            value=None,
+        )
+    registry = registry_uri or _env.mlflow_registry_uri() or tracking
+    for uri, variable in ((tracking, _env.MLFLOW_TRACKING_URI), (registry, "MLFLOW_REGISTRY_URI")):
+        path = _sqlite_path(uri)
+        if path is not None and not create and not path.is_file():
+            raise InputError(
+                f"no MLflow database at {path} ({variable}={uri}); check the path, or create "
+                "it with a first `champion pipeline run FILE --backend mlflow`",
+                field=variable,
+                value=uri,
+            )
+    if _env.mlflow_http_retries() is None:
+        # MLflow retries 429/5xx itself for minutes; ours is the one loop (see _env)
+        os.environ[_env.MLFLOW_HTTP_RETRIES] = "0"
+    return MlflowWorkspace(tracking, registry, MlflowClient(tracking, registry))
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0])
+
+
+def current_run() -> MlflowRun:
+    """The step's run: MLflow's active run, `$MLFLOW_RUN_ID`."""
+    run_id = _env.mlflow_run_id()
+    if not run_id:
+        raise InputError(
+            f"this step is not running inside an MLflow run: run it as a pipeline step "
+            f"(`champion pipeline run FILE --backend mlflow` sets {_env.MLFLOW_RUN_ID}), set "
+            f"{_env.MLFLOW_RUN_ID} to its run, or use `champion register --backend mlflow` for "
+            "a model trained outside a pipeline",
+            field=_env.MLFLOW_RUN_ID,
+            value=None,
+        )
+    workspace = connect()
+    client = workspace.client
+    run = _remote("loading the step's run", lambda: _found(lambda: client.get_run(run_id)))
+    if run is _ABSENT:
+        raise InputError(
+            f"{_env.MLFLOW_RUN_ID}={run_id} names no run on {workspace.name}",
+            field=_env.MLFLOW_RUN_ID,
+            value=run_id,
+        )
+    return MlflowRun(workspace, run)
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def artifact_path(name: str) -> str:
+    """The MLflow artifact path of a gate artifact name: `outputs/iris/model.pkl` is
+    `iris/model.pkl`. The gate writes nothing else; anything else is a bug."""
+    if not name.startswith(_GATE_PREFIX) or len(name) == len(_GATE_PREFIX):
+        raise ValueError(f"{name!r} is not a gate artifact name (outputs/...)")
+    return name[len(_GATE_PREFIX) :]
+
+
+class MlflowRun:
+    """A run as step code sees it on MLflow (`champion.context.get_run()`): the members of an
+    `azureml.core.Run` that the sample train step and the gate use, and no more."""
+
+    def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
+        self.workspace = workspace
+        self.mlflow_run = run
+        self._parent: Any = _ABSENT
+
+    @property
+    def id(self) -> str:
+        return str(self.mlflow_run.info.run_id)
+
+    @property
+    def name(self) -> str:
+        return str(self.mlflow_run.info.run_name or "")
+
+    @property
+    def experiment_id(self) -> str:
+        return str(self.mlflow_run.info.experiment_id)
+
+    @property
+    def artifact_uri(self) -> str:
+        return str(self.mlflow_run.info.artifact_uri)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.mlflow_run.data.tags)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {str(k): float(v) for k, v in self.mlflow_run.data.metrics.items()}
+
+    def get_tags(self) -> dict[str, str]:
+        run = _remote("reading the run's tags", lambda: self.workspace.client.get_run(self.id))
+        return dict(run.data.tags)
+
+    @property
+    def parent(self) -> MlflowRun | None:
+        """The run named by this run's `mlflow.parentRunId` tag (one GET, then kept)."""
+        if self._parent is _ABSENT:
+            parent_id = self.tags.get(PARENT_TAG)
+            if not parent_id:
+                self._parent = None
+            else:
+                client = self.workspace.client
+                run = _remote("loading the pipeline run", lambda: client.get_run(parent_id))
+                self._parent = MlflowRun(self.workspace, run)
+        return self._parent
+
+    def parent_run(self) -> MlflowParentRun | None:
+        parent = self.parent
+        return None if parent is None else MlflowParentRun(parent.workspace, parent.mlflow_run)
+
+    def tag(self, key: str, value: object = None) -> None:
+        client = self.workspace.client
+        _remote(f"tagging run {self.id}", lambda: client.set_tag(self.id, key, str(value)))
+
+    def log(self, name: str, value: float) -> None:
+        client = self.workspace.client
+        _remote(f"logging {name} on run {self.id}", lambda: client.log_metric(self.id, name, value))
+
+
+class MlflowParentRun:
+    """`ParentRun` over an MLflow run: one MLflow call each, not retried here (the gate wraps
+    each call in its one loop); MLflow's failures come out in the shape the loop classifies."""
+
+    def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
+        self.workspace = workspace
+        self.mlflow_run = run
+        self._repo: Any = None
+
+    @property
+    def id(self) -> str:
+        return str(self.mlflow_run.info.run_id)
+
+    @property
+    def artifact_uri(self) -> str:
+        return str(self.mlflow_run.info.artifact_uri)
+
+    @property
+    def tags(self) -> Mapping[str, str | None]:
+        return dict(self.mlflow_run.data.tags)
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return {str(k): float(v) for k, v in self.mlflow_run.data.metrics.items()}
+
+    @property
+    def repository(self) -> Any:
+        if self._repo is None:
+            self._repo = self.workspace.artifact_repository(self.artifact_uri)
+        return self._repo
+
+    def get_tags(self) -> Mapping[str, str | None]:
+        run = _translated(lambda: self.workspace.client.get_run(self.id))
+        return dict(run.data.tags)
+
+    def step_runs(self) -> Sequence[StepRun]:
+        experiment = str(self.mlflow_run.info.experiment_id)
+        found = _translated(
+            lambda: self.workspace.client.search_runs(
+                [experiment], f"tags.`{PARENT_TAG}` = '{self.id}'", max_results=1000
+            )
+        )
+        return [
+            StepRun(
+                str(run.info.run_id),
+                str(run.info.run_name or run.data.tags.get(RUN_NAME_TAG) or ""),
+                dict(run.data.tags),
+                {str(k): float(v) for k, v in run.data.metrics.items()},
+            )
+            for run in found
+        ]
+
+    def file_names(self) -> list[str]:
+        found: list[str] = []
+
+        def walk(path: str | None) -> None:
+            for info in _translated(lambda: self.repository.list_artifacts(path)):
+                if info.is_dir:
+                    walk(info.path)
+                else:
+                    found.append(_GATE_PREFIX + info.path)
+
+        walk(None)
+        return sorted(found)
+
+    def upload_file(self, name: str, path: Path) -> None:
+        folder, base = posixpath.split(artifact_path(name))
+        if Path(path).name == base:
+            _translated(lambda: self.repository.log_artifact(str(path), folder or None))
+            return
+        with tempfile.TemporaryDirectory(prefix="champion-upload-") as tmp:
+            named = Path(tmp) / base
+            shutil.copyfile(path, named)
+            _translated(lambda: self.repository.log_artifact(str(named), folder or None))
+
+    def upload_bytes(self, name: str, data: bytes) -> None:
+        folder, base = posixpath.split(artifact_path(name))
+        with tempfile.TemporaryDirectory(prefix="champion-upload-") as tmp:
+            named = Path(tmp) / base
+            named.write_bytes(data)
+            _translated(lambda: self.repository.log_artifact(str(named), folder or None))
+
+    def download_file(self, name: str, target: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="champion-download-") as tmp:
+            local = _translated(
+                lambda: self.repository.download_artifacts(artifact_path(name), dst_path=tmp)
+            )
+            shutil.move(local, target)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        batch = [RunTag(str(k), str(v)) for k, v in tags.items()]
+        _translated(lambda: self.workspace.client.log_batch(self.id, tags=batch))
+
+    def remove_tags(self, keys: Sequence[str]) -> None:
+        client = self.workspace.client
+        for key in keys:
+            _found(functools.partial(client.delete_tag, self.id, key))
+
+
+def _parent_run_of(run: ParentRun | None) -> MlflowParentRun:
+    if not isinstance(run, MlflowParentRun):
+        raise TypeError(f"{type(run).__name__} is not a run of the mlflow backend")
+    return run
+
+
+# ---------------------------------------------------------------------- the registry
+
+
+def version_of(mv: Any) -> ModelVersion:
+    """An MLflow model version as the Protocol's plain value: its tags are its stored metadata
+    (Azure ML's properties)."""
+    tags = {str(k): str(v) for k, v in (mv.tags or {}).items()}
+    created = mv.creation_timestamp
+    return ModelVersion(
+        name=str(mv.name),
+        version=int(mv.version),
+        properties=tags,
+        tags=tags,
+        run_id=str(mv.run_id) if mv.run_id else None,
+        created=datetime.fromtimestamp(created / 1000, tz=UTC) if created else None,
+    )
+
+
+def _optional_int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def check_alias(alias: str) -> str:
+    """An alias MLflow accepts and that cannot be mistaken for a version reference."""
+    lowered = alias.lower()
+    if (
+        not _ALIAS_NAME.fullmatch(alias)
+        or lowered == "latest"
+        or re.fullmatch(r"v\d+", lowered) is not None
+    ):
+        raise InputError(
+            f"--champion-alias {alias!r} is not an alias MLflow can hold: use letters, digits, "
+            "'_' and '-' (not 'latest', not v<number>)",
+            field="--champion-alias",
+            value=alias,
+        )
+    return alias
+
+
+def check_stage(stage: str) -> str:
+    """The stage's canonical spelling (MLflow's), or InputError."""
+    for known in STAGES:
+        if stage.lower() == known.lower():
+            return known
+    raise InputError(
+        f"--stage {stage!r} is not an MLflow stage; use one of {', '.join(STAGES)}",
+        field="--stage",
+        value=stage,
+    )
+
+
+class MlflowRegistry:
+    """The model registry of an MLflow server or database. MLflow has no registry lock:
+    `serialised` holds nothing and the alias re-read before the move and the check after it
+    tell `race_detected` whether another writer moved it in between."""
+
+    def __init__(
+        self, workspace: MlflowWorkspace, *, alias: str | None = None, stage: str | None = None
+    ) -> None:
+        self.workspace = workspace
+        self.client = workspace.client
+        self.alias = check_alias(alias) if alias is not None else DEFAULT_ALIAS
+        self.stage = check_stage(stage) if stage is not None else None
+        self.aliases_supported: bool | None = None  # known after the first alias call
+        self._races: dict[tuple[str, int], bool] = {}
+
+    @property
+    def champion_rule(self) -> str:
+        if self.aliases_supported is False:
+            return "the latest version (the server does not support model aliases)"
+        return f"the version holding alias {self.alias!r}"
+
+    # -- lookups
+
+    def champion(self, name: str) -> ModelVersion | None:
+        action = f"looking up the champion model {name!r}"
+        try:
+            return self._champion(name)
+        except InfrastructureError as exc:
+            raise InfrastructureError(
+                f"{exc.message}; nothing was registered. Check the MLflow server "
+                f"({self.workspace.name}), its credentials and permissions, then retry.",
+                field="model_name",
+                value=name,
+            ) from exc
+        except MlflowCallError as exc:  # pragma: no cover - _remote turns these into ours
+            raise InfrastructureError(
+                f"{action} failed ({describe(exc, classify(exc)[2])}); nothing was registered",
+                field="model_name",
+                value=name,
+            ) from exc
+
+    def _champion(self, name: str) -> ModelVersion | None:
+        if self.aliases_supported is False:
+            return self._latest(name)
+        action = f"looking up the champion model {name!r} (alias {self.alias!r})"
+        outcome: list[str] = []
+
+        def attempt() -> Any:
+            outcome.clear()
+            try:
+                return _found(lambda: self.client.get_model_version_by_alias(name, self.alias))
+            except MlflowCallError as exc:
+                if exc.error_code in _NO_ALIASES:
+                    outcome.append("no aliases")
+                    return None
+                if exc.error_code == "INVALID_PARAMETER_VALUE":
+                    outcome.append("alias not set?")  # checked below, in its own loop
+                    return None
+                raise
+
+        found = _remote(action, attempt)
+        if outcome == ["no aliases"]:
+            self.aliases_supported = False
+            return self._latest(name)
+        if outcome:  # MLflow answers a model without the alias with a 400: make sure
+            holder = self._alias_holder(name)
+            if holder is not None:
+                raise InfrastructureError(
+                    f"{action} failed: the server refused the lookup, yet the alias names "
+                    f"version {holder}",
+                    field="model_name",
+                    value=name,
+                )
+            found = _ABSENT
+        self.aliases_supported = True
+        return None if found is _ABSENT else version_of(found)
+
+    def _latest(self, name: str) -> ModelVersion | None:
+        versions = self.versions(name)
+        return versions[-1] if versions else None
+
+    def _alias_holder(self, name: str) -> int | None:
+        """The version the alias names now (None: the model or the alias does not exist)."""
+        model = _remote(
+            f"reading the aliases of {name!r}",
+            lambda: _found(lambda: self.client.get_registered_model(name)),
+        )
+        if model is _ABSENT:
+            return None
+        holder = dict(model.aliases or {}).get(self.alias)
+        return None if holder is None else int(holder)
+
+    def _registered_by_once(self, name: str, run_id: str) -> ModelVersion | None:
+        found = _translated(
+            lambda: self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+        )
+        newest = max(found, key=lambda mv: int(mv.version), default=None)
+        return None if newest is None else version_of(newest)
+
+    def registered_by(self, name: str, run_id: str) -> ModelVersion | None:
+        """The version run `run_id` registered, if any. A registration on MLflow is two calls
+        (create the version, move the alias): a step stopped between them left the old
+        champion in place, so the retry that finds its version finishes the move, if the alias
+        still names the champion the version was decided against."""
+        found = remote(
+            "checking for an earlier registration by this run",
+            lambda: self._registered_by_once(name, run_id),
+        )
+        if found is not None and self.aliases_supported is not False:
+            self._finish_move(found)
+        return found
+
+    def _finish_move(self, version: ModelVersion) -> None:
+        if version.properties.get(names.OUTCOME) not in ("first", "promoted"):
+            return  # registered by hand, or not by a decision: not ours to move
+        holder = self._alias_holder(version.name)
+        expected = _optional_int(version.properties.get(names.PREVIOUS_VERSION))
+        if holder == version.version or holder != expected:
+            return  # done already, or the alias moved on since: leave it
+        self._set_alias(version.name, version.version)
+
+    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
+        if self.aliases_supported is False:  # Azure ML's rule: any version between
+            return any((compared_with or 0) < v.version < registered for v in self.versions(name))
+        return self._races.get((name, registered), False)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        found: list[ModelVersion] = []
+        token: str | None = None
+        while True:
+            page = _remote(
+                f"listing the versions of {name!r}",
+                functools.partial(
+                    self.client.search_model_versions,
+                    f"name='{name}'",
+                    max_results=1000,
+                    page_token=token,
+                ),
+            )
+            found += [version_of(mv) for mv in page]
+            token = getattr(page, "token", None)
+            if not token:
+                return sorted(found, key=lambda v: v.version)
+
+    # -- writes
+
+    def register(self, new: NewVersion) -> int:
+        """Create the version with all its metadata in one call, then move the alias."""
+        if new.run is None:
+            with self._file_run(new) as (run, path):
+                return self._register(new, run, path)
+        return self._register(new, _parent_run_of(new.run), artifact_path(new.path))
+
+    def _register(self, new: NewVersion, run: MlflowParentRun, path: str) -> int:
+        source = f"{run.artifact_uri}/{path}"
+        tags = {**new.tags, **new.properties}
+        tried = False
+
+        def create() -> Any:
+            return self.client.create_model_version(
+                new.name,
+                source,
+                run_id=run.id,
+                tags=tags,
+                description=new.description,
+                await_creation_for=0,  # polled below, in our own loop
+            )
+
+        def attempt() -> int:
+            nonlocal tried
+            if tried:  # a creation that timed out may have been committed by the server
+                earlier = self._registered_by_once(new.name, run.id)
+                if earlier is not None:
+                    return earlier.version
+            tried = True
+            try:
+                mv = _translated(create)
+            except MlflowCallError as exc:
+                if exc.error_code != _NOT_FOUND:
+                    raise
+                self._create_registered_model(new.name)
+                mv = _translated(create)
+            return int(mv.version) if mv.status != _PENDING else self._await_ready(mv)
+
+        version = remote(f"registering {new.name}", attempt)
+        failpoint("mlflow.version_created")
+        previous = _optional_int(new.properties.get(names.PREVIOUS_VERSION))
+        self._move_alias(new.name, version, expected=previous)
+        if self.stage is not None:
+            self._transition(new.name, version, self.stage)
+        return version
+
+    def _create_registered_model(self, name: str) -> None:
+        try:
+            _translated(lambda: self.client.create_registered_model(name))
+        except MlflowCallError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":  # another gate created it
+                raise
+
+    def _await_ready(self, mv: Any) -> int:
+        """Registries that copy the files (Databricks) answer PENDING first."""
+        deadline = time.monotonic() + _PENDING_WAIT_S
+        while mv.status == _PENDING and time.monotonic() < deadline:
+            time.sleep(1.0)
+            mv = _translated(functools.partial(self.client.get_model_version, mv.name, mv.version))
+        if mv.status != "READY":
+            raise InfrastructureError(
+                f"version {mv.version} of {mv.name!r} is {mv.status} "
+                f"({mv.status_message or 'no message'}); the alias was not moved",
+                field="model_name",
+                value=mv.name,
+            )
+        return int(mv.version)
+
+    def _move_alias(self, name: str, version: int, *, expected: int | None) -> None:
+        if self.aliases_supported is False:
+            return
+        before = self._alias_holder(name)
+        if not self._set_alias(name, version):
+            return
+        after = self._alias_holder(name)
+        self._races[(name, version)] = before != expected or after != version
+
+    def _set_alias(self, name: str, version: int) -> bool:
+        """Point the alias at `version`; False when the server has no aliases."""
+        unsupported: list[bool] = []
+
+        def attempt() -> None:
+            try:
+                _translated(
+                    lambda: self.client.set_registered_model_alias(name, self.alias, version)
+                )
+            except MlflowCallError as exc:
+                if exc.error_code not in _NO_ALIASES:
+                    raise
+                unsupported.append(True)
+
+        _remote(f"moving alias {self.alias!r} of {name!r} to version {version}", attempt)
+        if unsupported:
+            self.aliases_supported = False
+            return False
+        self.aliases_supported = True
+        return True
+
+    def _transition(self, name: str, version: int, stage: str) -> None:
+        with warnings.catch_warnings():  # deprecated since MLflow 2.9: the help says so
+            warnings.simplefilter("ignore", FutureWarning)
+            _remote(
+                f"moving version {version} of {name!r} to stage {stage}",
+                lambda: self.client.transition_model_version_stage(
+                    name, str(version), stage, archive_existing_versions=True
+                ),
+            )
+
+    @contextlib.contextmanager
+    def _file_run(self, new: NewVersion) -> Iterator[tuple[MlflowParentRun, str]]:
+        """A model trained outside a pipeline (`champion register`): MLflow registers run
+        artifacts, so its files are logged to a run of their own first."""
+        client = self.client
+        experiment = _remote(
+            f"finding experiment {REGISTER_EXPERIMENT!r}",
+            lambda: client.get_experiment_by_name(REGISTER_EXPERIMENT),
+        )
+        if experiment is None:
+            experiment_id = self._create_experiment(REGISTER_EXPERIMENT)
+        else:
+            experiment_id = experiment.experiment_id
+        local = Path(new.path)
+        created = _remote(
+            "starting a run for the model's files",
+            lambda: client.create_run(experiment_id, run_name=f"register {new.name}"),
+        )
+        run = MlflowParentRun(self.workspace, created)
+        status = RunStatus.to_string(RunStatus.FAILED)
+        try:
+            files = (
+                [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
+            )
+            for file in files:
+                relative = file.name if file == local else file.relative_to(local).as_posix()
+                name = f"{_GATE_PREFIX}{new.name}/{relative}"
+                _remote(f"uploading {relative}", functools.partial(run.upload_file, name, file))
+            yield run, new.name
+            status = RunStatus.to_string(RunStatus.FINISHED)
+        finally:
+            with contextlib.suppress(Exception):
+                client.set_terminated(run.id, status)
+
+    def _create_experiment(self, name: str) -> str:
+        def attempt() -> str:
+            try:
+                return str(_translated(lambda: self.client.create_experiment(name)))
+            except MlflowCallError as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                found = _translated(lambda: self.client.get_experiment_by_name(name))
+                return str(found.experiment_id)
+
+        return _remote(f"creating experiment {name!r}", attempt)
+
+    def serialised(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """`{relative path: sha256}` of every file under `folder` (for verified downloads)."""
+    return {
+        p.relative_to(folder).as_posix(): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
