@@ -290,7 +290,7 @@ class MlflowRun:
                 client = self.workspace.client
                 run = _remote("loading the pipeline run", lambda: client.get_run(parent_id))
                 self._parent = MlflowRun(self.workspace, run)
-        return self._parent
+        return self._parent  # type: ignore[no-any-return]
 
     def parent_run(self) -> MlflowParentRun | None:
         parent = self.parent

@@ -198,6 +198,7 @@ class HttpEdge:
     def __enter__(self) -> HttpEdge:
         edge = self
         target = urlsplit(self.upstream)
+        host = target.hostname or "127.0.0.1"
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -212,7 +213,7 @@ class HttpEdge:
                 if fault is not None:
                     self._answer_fault(fault)
                     return
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+                connection = http.client.HTTPConnection(host, target.port, timeout=120)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                     connection.request(self.command, self.path, body=body, headers=headers)
