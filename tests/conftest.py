@@ -4,6 +4,8 @@ kit that users get, so our own tests exercise it on every run."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,9 @@ from champion.testing import (
 )
 
 REGISTER = "champion.steps.register"  # the packaged step, as `python -m` runs it
+
+# MLflow's telemetry never leaves a test machine (subprocesses inherit this).
+os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
 
 
 def new_workspace(path: Path) -> Workspace:
@@ -140,3 +145,35 @@ def pipeline(tmp_path: Path) -> Iterator[LocalPipeline]:
 def local_ws(tmp_path: Path) -> Workspace:
     """A new, empty local workspace at `tmp_path / "ws"`."""
     return new_workspace(tmp_path / "ws")
+
+
+# ---------------------------------------------------------------------- MLflow
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real `mlflow server` (SQLite store, local artifact folder) on 127.0.0.1 for the
+    whole session: its start-up (~20 s) is paid once; its process group is killed at the end."""
+    from champion.testing.mlflow import mlflow_server as start
+
+    with start(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite database, made once (MLflow's migrations take seconds) and
+    copied by `mlflow_sqlite` for each test."""
+    from champion.registry.mlflow import connect
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    connect(f"sqlite:///{path}", create=True).client.search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_sqlite(tmp_path: Path, mlflow_db_template: Path) -> str:
+    """A fresh `sqlite:///` tracking URI for this test."""
+    path = tmp_path / "mlflow.db"
+    shutil.copyfile(mlflow_db_template, path)
+    return f"sqlite:///{path}"

@@ -3,20 +3,19 @@ over any `Registry` and `ParentRun`.
 
 Beside `test_register_step.py`, which runs the packaged step as a process: these are the same
 behaviours one layer down (kedro's two layers), fast enough to try every branch, and they hold
-the Protocols to what the flow needs. The in-memory backend at the bottom is shaped like the
-MLflow one that comes next (an alias names the champion, metrics listed with the runs): the flow
-runs on it unchanged.
+the Protocols to what the flow needs. The in-memory backend (gate_targets.py) is shaped like the
+MLflow one (an alias names the champion, metrics listed with the runs): the flow runs on it
+unchanged; test_gate_scenarios.py runs the same scenarios on every backend.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from gate_targets import AliasRegistry, MemoryRun
 
 from champion import (
     ConflictError,
@@ -32,7 +31,7 @@ from champion.artifact import inspect_artifact
 from champion.gate import gate
 from champion.local import Model
 from champion.record import read_record
-from champion.registry import ModelVersion, NewVersion, StepRun
+from champion.registry import StepRun
 from champion.testing import make_pipeline_run
 
 STEPS = {"train": {}, "register": {}}  # the metric on the pipeline run only
@@ -101,99 +100,6 @@ def test_outside_a_pipeline_with_a_registry_or_a_workspace(local_ws, model):
 
 
 # ---------------------------------------------------------------------- any backend: the flow
-
-
-class MemoryRun:
-    """A `ParentRun` kept in memory, shaped like an MLflow parent run: tags and metrics come
-    with the run, step runs are its children."""
-
-    def __init__(
-        self,
-        tags: Mapping[str, str | None] | None = None,
-        metrics: Mapping[str, float] | None = None,
-        steps: Sequence[StepRun] = (),
-    ) -> None:
-        self.id = "parent-1"
-        self._tags = dict(tags or {})
-        self._metrics = dict(metrics or {})
-        self._steps = list(steps)
-        self.files: dict[str, bytes] = {}
-
-    @property
-    def tags(self) -> Mapping[str, str | None]:
-        return dict(self._tags)
-
-    @property
-    def metrics(self) -> Mapping[str, float]:
-        return dict(self._metrics)
-
-    def get_tags(self) -> Mapping[str, str | None]:
-        return dict(self._tags)
-
-    def step_runs(self) -> Sequence[StepRun]:
-        return list(self._steps)
-
-    def file_names(self) -> list[str]:
-        return sorted(self.files)
-
-    def upload_file(self, name: str, path: Path) -> None:
-        assert name not in self.files, "artifacts are never overwritten"
-        self.files[name] = path.read_bytes()
-
-    def upload_bytes(self, name: str, data: bytes) -> None:
-        assert name not in self.files
-        self.files[name] = data
-
-    def download_file(self, name: str, target: Path) -> None:
-        target.write_bytes(self.files[name])
-
-    def set_tags(self, tags: Mapping[str, str]) -> None:
-        self._tags.update(tags)
-
-    def remove_tags(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            self._tags.pop(key, None)
-
-
-class AliasRegistry:
-    """A `Registry` kept in memory, shaped like MLflow's: the champion is the version holding
-    the alias, registering creates the version with its metadata and then moves the alias."""
-
-    def __init__(self, *, intruder: bool = False) -> None:
-        self.versions_: list[ModelVersion] = []
-        self.alias: int | None = None
-        self.intruder = intruder  # another writer registers while we do
-
-    def champion(self, name: str) -> ModelVersion | None:
-        return next((v for v in self.versions_ if v.version == self.alias), None)
-
-    def registered_by(self, name: str, run_id: str) -> ModelVersion | None:
-        return next((v for v in reversed(self.versions_) if v.run_id == run_id), None)
-
-    def register(self, new: NewVersion) -> int:
-        if self.intruder:
-            self._add(NewVersion(new.name, "elsewhere", None, {"accuracy": "0.1"}, {}, "other"))
-        version = self._add(new)
-        self.alias = version
-        return version
-
-    def _add(self, new: NewVersion) -> int:
-        version = len(self.versions_) + 1
-        run_id = new.run.id if new.run else None
-        self.versions_.append(ModelVersion(new.name, version, dict(new.properties), {}, run_id))
-        return version
-
-    def serialised(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-    def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
-        return any((compared_with or 0) < v.version < registered for v in self.versions_)
-
-    def versions(self, name: str) -> list[ModelVersion]:
-        return list(self.versions_)
 
 
 def run_gate(run: MemoryRun, registry: AliasRegistry, model: Path, **policy: object):

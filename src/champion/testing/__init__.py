@@ -63,7 +63,13 @@ DEFAULT_TIMEOUT_S = 600.0
 STEPS_FOLDER = "pipeline-steps"  # where the local runner keeps its steps' working folders
 # Variables a step must not inherit from the test process: they would point it at another run,
 # another backend, or make it talk to an Azure DevOps agent.
-_INHERITED_NOT = (_env.RUN_ID, _env.BACKEND, _env.DEVOPS_AGENT, _env.BUILD_NUMBER)
+_INHERITED_NOT = (
+    _env.RUN_ID,
+    _env.BACKEND,
+    _env.DEVOPS_AGENT,
+    _env.BUILD_NUMBER,
+    _env.MLFLOW_RUN_ID,
+)
 
 
 def create_workspace(path: str | os.PathLike[str]) -> Workspace:
@@ -196,7 +202,8 @@ def run_step(
     `workspace`). With `real_sdk=True` it runs under `mock_azureml()` instead, so a step that
     imports `azureml.core` itself gets the real SDK against the same workspace. `env` adds
     variables (None removes one); the step does not inherit `CHAMPION_RUN_ID`,
-    `CHAMPION_BACKEND`, `TF_BUILD`, `BUILD_BUILDNUMBER` or any `AZUREML_*` from the test.
+    `CHAMPION_BACKEND`, `TF_BUILD`, `BUILD_BUILDNUMBER`, `MLFLOW_RUN_ID` or any `AZUREML_*` from
+    the test.
 
     The step runs in a fresh folder (`StepRunResult.cwd`), as a pipeline step does, so give
     paths in `args` absolute (pytest's `tmp_path` is)."""

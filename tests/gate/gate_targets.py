@@ -1,0 +1,278 @@
+"""The registries the gate's scenarios run on, each behind one small face (`Target`).
+
+- `memory`: a `Registry` and `ParentRun` kept in memory, shaped like MLflow's (an alias names
+  the champion, metrics listed with the runs); the flow (`gate.gate`) runs on it unchanged.
+- `local`: the local workspace, through `register_if_better` and `champion.context`.
+- `mlflow-sqlite`: a real MLflow tracking store and model registry on a `sqlite:///` URI, in
+  process, through `register_if_better` and `champion.context`.
+- `mlflow-server`: the same against a real `mlflow server` process on 127.0.0.1 (one per test
+  session, `mlflow_server` in tests/conftest.py), over HTTP.
+
+Each target makes pipeline runs (a parent tagged with the challenger's metric, a `train` step,
+a `register` step), runs the gate for the register step, and reads back what a user would look
+at: the champion, the versions, the run's tags and files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from champion import RegisterRequest, register_if_better
+from champion.artifact import inspect_artifact
+from champion.gate import gate
+from champion.record import DecisionRecord, read_record
+from champion.registry import ModelVersion, NewVersion, ParentRun, Registry, StepRun
+
+TARGETS = ("memory", "local", "mlflow-sqlite", "mlflow-server")
+MLFLOW_TARGETS = ("mlflow-sqlite", "mlflow-server")
+
+
+# ---------------------------------------------------------------------- in memory
+
+
+class MemoryRun:
+    """A `ParentRun` kept in memory, shaped like an MLflow parent run: tags and metrics come
+    with the run, step runs are its children."""
+
+    def __init__(
+        self,
+        tags: Mapping[str, str | None] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        steps: Sequence[StepRun] = (),
+    ) -> None:
+        self.id = f"parent-{uuid.uuid4().hex[:8]}"
+        self._tags = dict(tags or {})
+        self._metrics = dict(metrics or {})
+        self._steps = list(steps)
+        self.files: dict[str, bytes] = {}
+
+    @property
+    def tags(self) -> Mapping[str, str | None]:
+        return dict(self._tags)
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return dict(self._metrics)
+
+    def get_tags(self) -> Mapping[str, str | None]:
+        return dict(self._tags)
+
+    def step_runs(self) -> Sequence[StepRun]:
+        return list(self._steps)
+
+    def file_names(self) -> list[str]:
+        return sorted(self.files)
+
+    def upload_file(self, name: str, path: Path) -> None:
+        assert name not in self.files, "artifacts are never overwritten"
+        self.files[name] = path.read_bytes()
+
+    def upload_bytes(self, name: str, data: bytes) -> None:
+        assert name not in self.files
+        self.files[name] = data
+
+    def download_file(self, name: str, target: Path) -> None:
+        target.write_bytes(self.files[name])
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        self._tags.update(tags)
+
+    def remove_tags(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._tags.pop(key, None)
+
+
+class AliasRegistry:
+    """A `Registry` kept in memory, shaped like MLflow's: the champion is the version holding
+    the alias, registering creates the version with its metadata and then moves the alias."""
+
+    champion_rule = "the version holding alias 'champion'"
+
+    def __init__(self, *, intruder: bool = False) -> None:
+        self.versions_: list[ModelVersion] = []
+        self.alias: int | None = None
+        self.intruder = intruder  # another writer registers while we do
+
+    def champion(self, name: str) -> ModelVersion | None:
+        return next((v for v in self.versions_ if v.version == self.alias), None)
+
+    def registered_by(self, name: str, run_id: str) -> ModelVersion | None:
+        return next((v for v in reversed(self.versions_) if v.run_id == run_id), None)
+
+    def register(self, new: NewVersion) -> int:
+        if self.intruder:
+            self._add(NewVersion(new.name, "elsewhere", None, {"accuracy": "0.1"}, {}, "other"))
+        version = self._add(new)
+        self.alias = version
+        return version
+
+    def _add(self, new: NewVersion) -> int:
+        version = len(self.versions_) + 1
+        run_id = new.run.id if new.run else None
+        self.versions_.append(ModelVersion(new.name, version, dict(new.properties), {}, run_id))
+        return version
+
+    def serialised(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
+        return any((compared_with or 0) < v.version < registered for v in self.versions_)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        return list(self.versions_)
+
+
+# ---------------------------------------------------------------------- the face
+
+
+@dataclass
+class Made:
+    """A pipeline run a target made: the register step's run as the gate is given it, and the
+    pipeline run as a `ParentRun` (to read its tags and files back)."""
+
+    step: Any
+    parent: ParentRun
+
+
+class Target:
+    name: str
+    model_name: str
+
+    def pipeline_run(
+        self,
+        tags: Mapping[str, str] | None = None,
+        step_tags: Mapping[str, str] | None = None,
+        step_metrics: Mapping[str, float] | None = None,
+    ) -> Made:
+        raise NotImplementedError
+
+    def gate(self, made: Made, request: RegisterRequest) -> DecisionRecord:
+        return register_if_better(made.step, request)
+
+    def registry(self) -> Registry:
+        raise NotImplementedError
+
+    def register_unscored(self, model: Path) -> int:
+        """A champion registered by hand, without any metric."""
+        raise NotImplementedError
+
+    def champion(self) -> int | None:
+        found = self.registry().champion(self.model_name)
+        return None if found is None else found.version
+
+    def versions(self) -> list[int]:
+        return [v.version for v in self.registry().versions(self.model_name)]
+
+    def record(self, made: Made) -> dict[str, Any] | None:
+        return read_record(made.parent)
+
+
+class MemoryTarget(Target):
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.model_name = "iris"
+        self._registry = AliasRegistry()
+
+    def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
+        steps = [StepRun("train-1", "train", dict(step_tags or {}), dict(step_metrics or {}))]
+        run = MemoryRun(tags, steps=steps)
+        return Made(run, run)
+
+    def gate(self, made: Made, request: RegisterRequest) -> DecisionRecord:
+        return gate(made.parent, self._registry, request, inspect_artifact(request.model_path))
+
+    def registry(self) -> Registry:
+        return self._registry
+
+    def register_unscored(self, model: Path) -> int:
+        version = self._registry._add(NewVersion(self.model_name, str(model), None, {}, {}, ""))
+        self._registry.alias = version
+        return version
+
+
+class LocalTarget(Target):
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        from champion.testing import create_workspace
+
+        self.model_name = "iris"
+        self.ws = create_workspace(root / "ws")
+
+    def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
+        from champion.registry.sdk_run import SdkRun
+        from champion.testing import make_pipeline_run
+
+        tree = make_pipeline_run(self.ws, tags, {"train": step_tags, "register": None})
+        for key, value in (step_metrics or {}).items():
+            tree.steps["train"].log(key, value)
+        return Made(tree.steps["register"], SdkRun(tree.parent))
+
+    def registry(self) -> Registry:
+        from champion.context import get_registry
+
+        return get_registry(self.ws)
+
+    def register_unscored(self, model: Path) -> int:
+        from champion.local import Model
+
+        with contextlib.chdir(model.parent):
+            return int(Model.register(self.ws, model.name, self.model_name).version)
+
+
+class MlflowTarget(Target):
+    def __init__(self, name: str, tracking_uri: str, artifacts: Path | None) -> None:
+        from champion.registry.mlflow import connect
+
+        self.name = name
+        self.model_name = f"iris-{uuid.uuid4().hex[:8]}"  # one server serves every test
+        self.ws = connect(tracking_uri)
+        self.experiment_id = self.ws.client.create_experiment(
+            f"pipeline-{uuid.uuid4().hex[:8]}",
+            artifact_location=None if artifacts is None else str(artifacts),
+        )
+
+    def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
+        from champion.registry.mlflow import PARENT_TAG, MlflowRun
+
+        client = self.ws.client
+        parent = client.create_run(self.experiment_id, run_name="pipeline", tags=dict(tags or {}))
+        link = {PARENT_TAG: parent.info.run_id}
+        train = client.create_run(
+            self.experiment_id, run_name="train", tags={**link, **(step_tags or {})}
+        )
+        for key, value in (step_metrics or {}).items():
+            client.log_metric(train.info.run_id, key, value)
+        register = client.create_run(self.experiment_id, run_name="register", tags=link)
+        step = MlflowRun(self.ws, register)
+        made_parent = step.parent_run()
+        assert made_parent is not None
+        return Made(step, made_parent)
+
+    def registry(self) -> Registry:
+        from champion.registry.mlflow import MlflowRegistry
+
+        return MlflowRegistry(self.ws)
+
+    def register_unscored(self, model: Path) -> int:
+        made = self.pipeline_run()
+        made.parent.upload_file(f"outputs/{self.model_name}/{model.name}", model)
+        client = self.ws.client
+        client.create_registered_model(self.model_name)
+        source = f"{made.parent.artifact_uri}/{self.model_name}"  # type: ignore[attr-defined]
+        version = client.create_model_version(self.model_name, source, run_id=made.parent.id)
+        client.set_registered_model_alias(self.model_name, "champion", version.version)
+        return int(version.version)
+
+    def alias_holder(self) -> int | None:
+        aliases = self.ws.client.get_registered_model(self.model_name).aliases
+        return int(aliases["champion"]) if "champion" in aliases else None
