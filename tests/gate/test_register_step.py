@@ -219,6 +219,18 @@ def test_bad_challenger_metric_exits_2_and_changes_nothing(pipeline, value):
     assert pipeline.snapshot() == before
 
 
+@pytest.mark.parametrize("option", [("--stage", "Production"), ("--champion-alias", "prod")])
+def test_mlflow_only_options_are_refused_on_the_local_workspace(pipeline, option):
+    seed_champion(pipeline, "0.9")
+    run = pipeline.new_run({"accuracy": "0.95"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, *option)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"{option[0]} apply to an MLflow registry (--backend mlflow)" in line
+    assert pipeline.snapshot() == before
+
+
 def test_missing_metric_exits_2_and_changes_nothing(pipeline):
     run = pipeline.new_run({"best_model": "SVC"})
     before = pipeline.snapshot()

@@ -55,3 +55,22 @@ def test_the_store_is_touched_only_inside_local(tmp_path):
     )
     found = checker.check(root)
     assert len(found) == 1 and found[0].startswith(f"{root}/context.py:2: touches")
+
+
+def test_importing_champion_imports_no_mlflow_unless_the_mlflow_backend_is_used():
+    """A fresh process: every module a local or Azure user touches, and the local register
+    path, leave mlflow unimported; only choosing the mlflow backend imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, champion, champion.gate, champion.context, champion.cli, champion.record, "
+        "champion.steps.register, champion.steps.train, champion.pipeline.driver, "
+        "champion.testing, champion.testing.mlflow\n"
+        "from champion.context import get_registry\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'mlflow'], 'imported'\n"
+        "import champion.registry.mlflow\n"
+        "assert 'mlflow' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -88,6 +88,7 @@ _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 _NO_ALIASES = frozenset({"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED"})
 _PENDING = "PENDING_REGISTRATION"
 _PENDING_WAIT_S = 60.0
+_TOO_MANY = re.compile(r"too many (\d{3}) error responses")
 
 
 # ---------------------------------------------------------------------- errors and calls
@@ -101,6 +102,11 @@ class MlflowCallError(Exception):
     def __init__(self, exc: MlflowException) -> None:
         self.error_code = str(exc.error_code)
         self.status_code = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
+        # with MLflow's own retries off, urllib3 reports a 429/5xx as "too many N responses"
+        # inside an INTERNAL_ERROR: the status the server sent is the one that counts
+        sent = _TOO_MANY.search(str(exc.message))
+        if sent:
+            self.status_code = int(sent.group(1))
         self.message = f"{self.error_code}: {_first_line(exc.message)}"
         super().__init__(self.message)
 
@@ -711,7 +717,10 @@ class MlflowRegistry:
             _remote(
                 f"moving version {version} of {name!r} to stage {stage}",
                 lambda: self.client.transition_model_version_stage(
-                    name, str(version), stage, archive_existing_versions=True
+                    name,
+                    str(version),
+                    stage,
+                    archive_existing_versions=stage in ("Staging", "Production"),
                 ),
             )
 

@@ -56,6 +56,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--description", default=None)
     parser.add_argument("--allow-unscored-champion", action="store_true")
     parser.add_argument("--fail-on-reject", action="store_true")
+    parser.add_argument(
+        "--champion-alias",
+        default=None,
+        help="MLflow only: the alias that names the champion (default: champion)",
+    )
+    parser.add_argument(
+        "--stage",
+        default=None,
+        help="MLflow only: also move a winner to this stage (Staging, Production), archiving "
+        "the versions there; stages are deprecated by MLflow since 2.9, prefer the alias",
+    )
     return parser.parse_args(argv)
 
 
@@ -98,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.model_framework, args.model_framework_version
             ),
             description=args.description,
+            champion_alias=args.champion_alias,
+            stage=args.stage,
         )
         record = register_if_better(get_run(), request)
     except ChampionError as exc:

@@ -40,6 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from champion import _env
+
 __all__ = ["HttpEdge", "MlflowServer", "free_port", "mlflow_server"]
 
 START_TIMEOUT_S = 180.0
@@ -95,7 +97,7 @@ def mlflow_server(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=folder,
-            env={**os.environ, **SERVER_ENV},
+            env={**_env.inherited(), **SERVER_ENV},
             start_new_session=True,  # its own process group: killed whole in stop()
         )
     server = MlflowServer(f"http://127.0.0.1:{port}", database, artifacts, process, log)

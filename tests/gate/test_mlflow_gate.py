@@ -1,0 +1,283 @@
+"""The register step on MLflow as real processes, and the MLflow backend's failures.
+
+On both MLflow targets (a `sqlite:///` URI and a real `mlflow server`): the packaged step run as
+`python -m champion.steps.register` with `MLFLOW_RUN_ID` set, a SIGKILL between the version's
+creation and the alias move (the old champion stays; the retry finishes the move, never a
+second version), a race made on purpose (a paused step whose alias was moved by another), and 8
+challengers at once. Against the server, faults at the HTTP edge (`champion.testing.mlflow.
+HttpEdge`): 401, 403, 500 and a stalled answer on the champion lookup fail closed; a single 500
+is retried; a server without aliases falls back to the latest version, and the record says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gate_targets import Made, MlflowTarget
+
+from champion import InfrastructureError, Outcome, Policy, RegisterRequest
+from champion.record import read_record
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["mlflow-sqlite", "mlflow-server"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> MlflowTarget:
+    if request.param == "mlflow-sqlite":
+        uri = request.getfixturevalue("mlflow_sqlite")
+        return MlflowTarget(request.param, uri, tmp_path / "artifacts")
+    return MlflowTarget(request.param, request.getfixturevalue("mlflow_server").url, None)
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(b"weights")
+    return path
+
+
+def step_env(target: MlflowTarget, made: Made, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CHAMPION_", "MLFLOW_RUN_ID", "AZUREML_"))
+    }
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": target.ws.tracking_uri,
+            "MLFLOW_RUN_ID": made.step.id,
+            "CHAMPION_BACKEND": "mlflow",
+            "CHAMPION_RETRY_BASE_SECONDS": "0.01",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def start_step(target: MlflowTarget, made: Made, model: Path, *args: str, **env: str):
+    command = [sys.executable, "-m", "champion.steps.register", "--model-name"]
+    command += [target.model_name, "--model-path", str(model), *args]
+    return subprocess.Popen(
+        command,
+        env=step_env(target, made, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_step(target: MlflowTarget, made: Made, model: Path, *args: str, **env: str):
+    proc = start_step(target, made, model, *args, **env)
+    out, err = proc.communicate(timeout=180)
+    return proc.returncode, out, err
+
+
+def test_the_packaged_step_gates_on_mlflow(target, model):
+    made = target.pipeline_run({"accuracy": "0.9"})
+    code, out, err = run_step(target, made, model, "--build-number", "7")
+    assert code == 0, err
+    assert out.startswith(f"champion: first as {target.model_name}:1")
+    better = target.pipeline_run({"accuracy": "0.95"})
+    code, out, err = run_step(target, better, model)
+    assert code == 0, err
+    assert "promoted" in out and target.alias_holder() == 2
+    record = read_record(better.parent)
+    assert record is not None and record["champion_rule"] == "the version holding alias 'champion'"
+    files = better.parent.file_names()
+    assert f"outputs/{target.model_name}/model.pkl" in files  # MLflow: <model>/model.pkl
+    assert "outputs/champion_decision.json" in files  # MLflow: champion_decision.json
+
+
+def test_outside_an_mlflow_run_the_step_says_so_in_one_line(target, model):
+    made = target.pipeline_run({"accuracy": "0.9"})
+    code, out, err = run_step(target, made, model, MLFLOW_RUN_ID="")
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert "MLFLOW_RUN_ID" in line and "champion register --backend mlflow" in line
+    assert target.versions() == []
+
+
+def test_a_missing_sqlite_database_is_refused_not_created(target, model, tmp_path):
+    made = target.pipeline_run({"accuracy": "0.9"})
+    missing = tmp_path / "typo" / "mlflow.db"
+    code, _, err = run_step(target, made, model, MLFLOW_TRACKING_URI=f"sqlite:///{missing}")
+    assert code == 2 and "no MLflow database at" in err
+    assert not missing.exists()
+
+
+def test_stage_and_alias_options(target, model):
+    made = target.pipeline_run({"accuracy": "0.9"})
+    options = ("--stage", "production", "--champion-alias", "prod")
+    code, _, err = run_step(target, made, model, *options)
+    assert code == 0, err
+    version = target.ws.client.get_model_version(target.model_name, "1")
+    assert version.current_stage == "Production" and version.aliases == ["prod"]
+    bad = target.pipeline_run({"accuracy": "0.95"})
+    code, _, err = run_step(target, bad, model, "--stage", "Live")
+    assert code == 2 and "--stage 'Live' is not an MLflow stage" in err
+    assert target.versions() == [1] and bad.parent.file_names() == []
+
+
+def test_a_crash_between_registration_and_alias_move_keeps_the_old_champion(target, model):
+    first = target.pipeline_run({"accuracy": "0.9"})
+    assert run_step(target, first, model)[0] == 0
+    made = target.pipeline_run({"accuracy": "0.95"})
+    code, _, _ = run_step(target, made, model, CHAMPION_CRASH_AT="mlflow.version_created")
+    assert code == -signal.SIGKILL
+    assert target.versions() == [1, 2] and target.alias_holder() == 1  # old champion in place
+    code, out, err = run_step(target, made, model)  # the retry of the same pipeline run
+    assert code == 0, err
+    assert "already_registered" in out
+    assert target.versions() == [1, 2] and target.alias_holder() == 2  # the move is finished
+
+
+def test_a_retry_does_not_move_an_alias_that_moved_on(target, model):
+    """The crashed run's version lost its chance: another promotion happened since, so the
+    retry leaves the alias where the later decision put it."""
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    crashed = target.pipeline_run({"accuracy": "0.95"})
+    run_step(target, crashed, model, CHAMPION_CRASH_AT="mlflow.version_created")
+    later = target.gate(target.pipeline_run({"accuracy": "0.97"}), _ask(target, model))
+    assert later.registered_version == 3 and target.alias_holder() == 3
+    code, out, _ = run_step(target, crashed, model)
+    assert code == 0 and "already_registered" in out
+    assert target.alias_holder() == 3 and target.versions() == [1, 2, 3]
+
+
+def test_an_alias_moved_by_another_writer_meanwhile_is_a_detected_race(target, model):
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    slow = target.pipeline_run({"accuracy": "0.95"})
+    paused = start_step(target, slow, model, CHAMPION_PAUSE_AT="mlflow.version_created")
+    try:
+        _wait_stopped(paused.pid)
+        other = target.gate(target.pipeline_run({"accuracy": "0.96"}), _ask(target, model))
+        assert other.registered_version == 3 and not other.race_detected
+    finally:
+        os.kill(paused.pid, signal.SIGCONT)
+    out, err = paused.communicate(timeout=120)
+    assert paused.returncode == 0, err
+    assert "race detected" in out
+    record = read_record(slow.parent)
+    assert record is not None and record["race_detected"] is True
+    assert slow.parent.get_tags()["champion.race_detected"] == "True"
+
+
+def test_eight_challengers_at_once(target, model):
+    target.gate(target.pipeline_run({"accuracy": "0.5"}), _ask(target, model))
+    runs = [target.pipeline_run({"accuracy": f"0.{60 + n}"}) for n in range(8)]
+    procs = [start_step(target, made, model) for made in runs]
+    results = [(p, *p.communicate(timeout=300)) for p in procs]
+    for proc, _, err in results:
+        assert proc.returncode == 0, err
+    records = [read_record(made.parent) for made in runs]
+    assert all(r is not None for r in records)
+    registered = [r["registered_version"] for r in records if r["registered_version"]]
+    assert len(registered) == len(set(registered))  # no version reported twice
+    assert sorted(registered) == target.versions()[1:]  # every version is a decision's
+    versions = target.registry().versions(target.model_name)
+    by_version = {v.version: float(v.properties["accuracy"]) for v in versions}
+    holder = target.alias_holder()
+    assert holder in by_version
+    if by_version[holder] != max(by_version.values()):  # an out-of-order champion is flagged
+        assert any(r["race_detected"] for r in records), json.dumps(records, indent=1)
+    for record in records:  # each decision names the version it compared with
+        if record["registered_version"]:
+            version = next(v for v in versions if v.version == record["registered_version"])
+            expected = record["champion_version"]
+            assert version.properties.get("champion.previous_version") == (
+                None if expected is None else str(expected)
+            )
+
+
+def _ask(target: MlflowTarget, model: Path) -> RegisterRequest:
+    return RegisterRequest(target.model_name, model, Policy(), build_number="1")
+
+
+def _wait_stopped(pid: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().split(")")[-1].split()[0] == "T":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never reached its pause point")
+
+
+# ---------------------------------------------------------------------- faults at the HTTP edge
+
+
+@pytest.fixture
+def edge(mlflow_server) -> Iterator:
+    from champion.testing.mlflow import HttpEdge
+
+    with HttpEdge(mlflow_server.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAMPION_RETRY_BASE_SECONDS", "0.01")
+    monkeypatch.setenv("CHAMPION_RETRY_ATTEMPTS", "3")
+
+
+ALIAS = "/registered-models/alias"
+
+
+@pytest.mark.parametrize(
+    ("status", "error_code"),
+    [(401, "UNAUTHENTICATED"), (403, "PERMISSION_DENIED"), (500, None), (503, None)],
+)
+def test_a_failing_champion_lookup_fails_closed(edge, model, fast_retries, status, error_code):
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    made = target.pipeline_run({"accuracy": "0.95"})
+    edge.clear()
+    edge.fail("GET", ALIAS, status=status, error_code=error_code)
+    with pytest.raises(InfrastructureError, match="nothing was registered") as caught:
+        target.gate(made, _ask(target, model))
+    assert f"HTTP {status}" in caught.value.message
+    attempts = edge.count("GET", ALIAS)
+    assert attempts == (3 if status >= 500 else 1)  # only 5xx is retried
+    edge.clear()
+    assert target.versions() == [1] and target.alias_holder() == 1
+    assert made.parent.file_names() == []  # not even the model was uploaded
+
+
+def test_a_stalled_lookup_is_a_timeout_that_fails_closed(edge, model, monkeypatch, fast_retries):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    made = target.pipeline_run({"accuracy": "0.95"})
+    edge.fail("GET", ALIAS, status=None, stall_s=3)
+    with pytest.raises(InfrastructureError, match="after 3 attempts"):
+        target.gate(made, _ask(target, model))
+    edge.clear()
+    assert target.versions() == []
+
+
+def test_one_server_error_is_retried_and_the_gate_goes_on(edge, model, fast_retries):
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    made = target.pipeline_run({"accuracy": "0.9"})
+    edge.fail("GET", ALIAS, status=503, times=1)
+    edge.fail("POST", "/model-versions/create", status=502, times=1)
+    record = target.gate(made, _ask(target, model))
+    assert record.decision.outcome is Outcome.FIRST and target.versions() == [1]
+
+
+def test_a_server_without_aliases_falls_back_to_the_latest_version(edge, model, fast_retries):
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    edge.fail("GET", ALIAS, status=404)  # no JSON body: the endpoint does not exist
+    edge.fail("POST", ALIAS, status=404)
+    first = target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    second = target.gate(target.pipeline_run({"accuracy": "0.95"}), _ask(target, model))
+    assert (first.registered_version, second.registered_version) == (1, 2)
+    assert second.decision.champion_version == 1  # the latest version was the champion
+    assert second.champion_rule.startswith("the latest version")
+    assert "does not support model aliases" in second.champion_rule
