@@ -61,7 +61,8 @@ class PipelineResult:
 
     run_id: str
     experiment: str
-    workspace: Path
+    workspace: Path | str
+    """The local workspace's folder; on MLflow, the tracking URI (credentials removed)."""
     steps: tuple[StepResult, ...]
     skipped: tuple[str, ...] = ()
     decision: dict[str, Any] | None = None
@@ -120,7 +121,8 @@ class PipelineResult:
         line = f"pipeline {self.experiment} run {self.run_id}: {self.status} ({steps or 'no steps'}"
         if self.skipped:
             line += f"; not run: {', '.join(self.skipped)}"
-        return f"{line}) in workspace {self.workspace}"
+        where = "workspace" if isinstance(self.workspace, Path) else "MLflow"
+        return f"{line}) in {where} {self.workspace}"
 
 
 def create_pipeline_run(

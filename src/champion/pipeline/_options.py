@@ -45,6 +45,7 @@ DATA_OPTION = "data"
 _RESERVED = frozenset(
     {
         "workspace",
+        "backend",
         "build_number",
         "real_sdk",
         "wait",
@@ -124,7 +125,7 @@ def _described_args(doc: str) -> dict[str, str]:
 
 # Which of the driver's options each mode takes; `python FILE` (no fixed mode) takes them all.
 _OPTIONS_OF = {
-    "run": {"workspace", "build_number", "real_sdk"},
+    "run": {"workspace", "backend", "build_number", "real_sdk"},
     "validate": {"build_number", "experiment", "compute_target"},
     "submit": {"build_number", "wait", "experiment", "compute_target", "config", "wheel"},
     "publish": {"build_number", "experiment", "compute_target", "config", "wheel"},
@@ -133,6 +134,7 @@ _OPTIONS_OF = {
 
 _OPTION_DEFAULTS = {
     "workspace": None,
+    "backend": None,
     "build_number": None,
     "real_sdk": False,
     "wait": False,
@@ -162,6 +164,15 @@ def build_parser(
         type=Path,
         help=f"local workspace folder, created if needed (default: ${WORKSPACE_ENV}, else the "
         f"nearest {DEFAULT_WORKSPACE}/ in this folder or its parents, else ./{DEFAULT_WORKSPACE})",
+    )
+    option(
+        "backend",
+        choices=("local", "azureml", "mlflow"),
+        default=_env.backend(),
+        help="where the run's steps record and register (default: $CHAMPION_BACKEND, else "
+        "local): local, the local workspace; azureml, the same under mock_azureml() (as "
+        "--real-sdk); mlflow, the MLflow server or sqlite:/// database $MLFLOW_TRACKING_URI "
+        "names, a parent run and one nested run per step",
     )
     option(
         "build_number",

@@ -106,6 +106,12 @@ def _drive(
         parser.error("--wait applies to --submit (champion pipeline submit) only")
     if args.mode != "run" and (args.real_sdk or args.workspace is not None):
         parser.error("--real-sdk and --workspace apply to the local run only")
+    if args.mode != "run" and args.backend not in (None, "local", "azureml"):
+        parser.error("--backend mlflow applies to a run (champion pipeline run FILE) only")
+    if args.backend == "mlflow" and (args.real_sdk or args.workspace is not None):
+        parser.error(
+            "--real-sdk and --workspace apply to the local workspace, not --backend mlflow"
+        )
     if args.mode == "run":
         return _reporting(name, lambda: run_local(args, builder))
     under_agent = _env.under_devops_agent()
@@ -177,6 +183,8 @@ def run_local(args: argparse.Namespace, builder: SpecBuilder) -> int:
     from champion.local.workspace import resolve_workspace_path
     from champion.pipeline.local import run_pipeline
 
+    if args.backend == "mlflow":
+        return run_on_mlflow(args, builder)
     # --workspace, else $CHAMPION_WORKSPACE, else the nearest .champion/ up from here, else a
     # new ./.champion: the local runner creates the workspace it is given.
     workspace, _ = resolve_workspace_path(args.workspace)
@@ -186,7 +194,23 @@ def run_local(args: argparse.Namespace, builder: SpecBuilder) -> int:
     spec = builder(**kwargs)
     _check_names(spec, args)
     parameters = {} if args.build_number is None else {"build_number": args.build_number}
-    result = run_pipeline(spec, workspace, parameters=parameters, real_sdk=args.real_sdk)
+    real_sdk = args.real_sdk or args.backend == "azureml"
+    result = run_pipeline(spec, workspace, parameters=parameters, real_sdk=real_sdk)
+    print(result.summary())
+    return result.exit_code
+
+
+def run_on_mlflow(args: argparse.Namespace, builder: SpecBuilder) -> int:
+    """Run the pipeline on MLflow ($MLFLOW_TRACKING_URI): a parent run, a nested run per step."""
+    from champion.pipeline._mlflow_runner import run_pipeline_mlflow
+
+    kwargs = _spec_kwargs(args)
+    if kwargs.get(DATA_OPTION) is not None:  # steps run in a folder of their own
+        kwargs[DATA_OPTION] = str(Path(kwargs[DATA_OPTION]).resolve())
+    spec = builder(**kwargs)
+    _check_names(spec, args)
+    parameters = {} if args.build_number is None else {"build_number": args.build_number}
+    result = run_pipeline_mlflow(spec, parameters=parameters)
     print(result.summary())
     return result.exit_code
 

@@ -191,7 +191,10 @@ def connect(
             field=_env.MLFLOW_TRACKING_URI,
             value=None,
         )
-    registry = registry_uri or _env.mlflow_registry_uri() or tracking
+    # a relative sqlite:/// path means this folder: made absolute, so step processes (which
+    # run in folders of their own) reach the same database
+    tracking = _absolute_sqlite(tracking)
+    registry = _absolute_sqlite(registry_uri or _env.mlflow_registry_uri() or tracking)
     for uri, variable in ((tracking, _env.MLFLOW_TRACKING_URI), (registry, "MLFLOW_REGISTRY_URI")):
         path = _sqlite_path(uri)
         if path is not None and not create and not path.is_file():
@@ -205,6 +208,14 @@ def connect(
         # MLflow retries 429/5xx itself for minutes; ours is the one loop (see _env)
         os.environ[_env.MLFLOW_HTTP_RETRIES] = "0"
     return MlflowWorkspace(tracking, registry, MlflowClient(tracking, registry))
+
+
+def _absolute_sqlite(uri: str) -> str:
+    path = _sqlite_path(uri)
+    if path is None or path.is_absolute() or not str(path):
+        return uri
+    query = uri.partition("?")[2]
+    return f"sqlite:///{path.resolve()}" + (f"?{query}" if query else "")
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -784,3 +795,84 @@ def file_digests(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+# ---------------------------------------------------------------------- pipeline runs and models
+
+
+def experiment_id(workspace: MlflowWorkspace, name: str) -> str:
+    """The id of experiment `name`, created if new (a concurrent creator is fine)."""
+    client = workspace.client
+
+    def attempt() -> str:
+        found = _translated(lambda: client.get_experiment_by_name(name))
+        if found is not None:
+            return str(found.experiment_id)
+        try:
+            return str(_translated(lambda: client.create_experiment(name)))
+        except MlflowCallError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return str(_translated(lambda: client.get_experiment_by_name(name)).experiment_id)
+
+    return _remote(f"finding or creating experiment {name!r}", attempt)
+
+
+def start_run(
+    workspace: MlflowWorkspace,
+    experiment: str,
+    name: str,
+    tags: Mapping[str, str],
+    parent_id: str | None = None,
+) -> str:
+    """A run named `name` (a nested one under `parent_id`), as `mlflow.start_run(nested=True)`
+    links it: the `mlflow.parentRunId` tag. Returns its id."""
+    linked = {**tags, **({PARENT_TAG: parent_id} if parent_id else {})}
+    run = _remote(
+        f"starting run {name!r}",
+        lambda: workspace.client.create_run(experiment, run_name=name, tags=linked),
+    )
+    return str(run.info.run_id)
+
+
+def end_run(workspace: MlflowWorkspace, run_id: str, status: str) -> None:
+    """`status`: FINISHED, FAILED or KILLED."""
+    _remote(f"ending run {run_id}", lambda: workspace.client.set_terminated(run_id, status=status))
+
+
+def log_files(workspace: MlflowWorkspace, run_id: str, files: Sequence[tuple[str, Path]]) -> None:
+    """Log each local file as the artifact path given (`logs/driver_log.txt`)."""
+    run = _remote(f"loading run {run_id}", lambda: workspace.client.get_run(run_id))
+    repo = workspace.artifact_repository(str(run.info.artifact_uri))
+    for name, path in files:
+        folder, base = posixpath.split(name)
+        if path.name != base:
+            raise ValueError(f"{path} cannot be logged as {name}: the file names differ")
+        _remote(f"logging {name}", functools.partial(repo.log_artifact, str(path), folder or None))
+
+
+def run_of(workspace: MlflowWorkspace, run_id: str) -> MlflowParentRun:
+    """Run `run_id` as a `ParentRun` (to read a pipeline run's decision record back)."""
+    run = _remote(f"loading run {run_id}", lambda: workspace.client.get_run(run_id))
+    return MlflowParentRun(workspace, run)
+
+
+def save_sklearn_model(model: Any, folder: Path) -> Path:
+    """Save a fitted scikit-learn model as an MLflow model folder (`MLmodel`, the model, its
+    environment) into the empty `folder`, so a registered version loads with
+    `mlflow.pyfunc.load_model("models:/<name>@champion")`. The requirements are given, not
+    inferred (inference imports the model in a subprocess: seconds, for nothing). cloudpickle,
+    not MLflow 3's default skops: skops comes with the full `mlflow` only (the `[mlflow]`
+    extra is mlflow-skinny), and refuses a k-NN model's KDTree unless told to trust it."""
+    from importlib import metadata
+
+    import mlflow.sklearn
+
+    requirements = [f"{p}=={metadata.version(p)}" for p in ("scikit-learn", "cloudpickle")]
+    mlflow.sklearn.save_model(
+        model,
+        str(folder),
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        pip_requirements=requirements,
+    )
+    return folder / "MLmodel"

@@ -8,7 +8,11 @@ is the exact ``repr`` of a float: nothing is rounded between the score and the d
 
 The step stays thin and free of the library on purpose: the pure functions (``load_dataset``,
 ``train_candidates``) import nothing from ``champion`` and are tested directly; only ``main``
-reaches for the run, through ``champion.context``, which picks Azure ML or the local workspace.
+reaches for the run, through ``champion.context``, which picks Azure ML, MLflow or the local
+workspace. On MLflow the model is saved as an MLflow model folder (``MLmodel``, the model, its
+requirements) instead of ``model.pkl``, so the registered version loads with
+``mlflow.pyfunc.load_model("models:/iris@champion")``; elsewhere (Azure ML has no mlflow in the
+step's image) it stays ``model.pkl``.
 It ships in the wheel, like the register step; the snapshot's ``train.py`` only calls ``main``.
 
 Exit codes: 0 trained and recorded; 2 bad input (arguments, missing or malformed data file, no
@@ -216,11 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Imported here so the functions above stay importable without the library or azureml.
     # The run is fetched before training: outside a run, fail at once, not after the fit.
-    from champion.context import get_run
+    from champion.context import backend_name, get_run
+    from champion.errors import ChampionError
     from champion.steps import NO_RUN_MESSAGE, no_run_context
 
     try:
         run = get_run()
+    except ChampionError as exc:  # e.g. on MLflow: no MLFLOW_RUN_ID, no tracking URI
+        print(f"{parser.prog}: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:
         if not no_run_context(exc):
             raise
@@ -232,7 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     best_name, best_model, accuracy = candidates[0]
-    model_path = save_model(best_model, output_dir)
+    if backend_name() == "mlflow":  # an MLflow model folder: models:/<name>@champion loads it
+        from champion.registry.mlflow import save_sklearn_model
+
+        model_path = save_sklearn_model(best_model, output_dir)
+    else:
+        model_path = save_model(best_model, output_dir)
     record(run, candidates)
     print(f"trained {best_name} accuracy={float(accuracy)!r} -> {model_path}")
     return 0
