@@ -40,6 +40,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "VERSION_TAG",
     "DecisionRecord",
+    "all_records",
     "devops_commands",
     "devops_commands_for",
     "neutralize_logging_commands",
@@ -200,6 +201,20 @@ def newest_record(
     """The newest decision record on `run` and its artifact name, or None."""
     run = as_parent_run(run)
     return _newest(run, record_names(files if files is not None else run.file_names()))
+
+
+def all_records(
+    run: ParentRun | RunLike, files: Iterable[str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every decision record on `run` with its artifact name, oldest first (empty ones, left
+    by a failed transfer, skipped): a run's whole history, for `champion models history`."""
+    run = as_parent_run(run)
+    found = []
+    for name in record_names(files if files is not None else run.file_names()):
+        data = _read_json(run, name)
+        if data is not None:
+            found.append((name, data))
+    return found
 
 
 def _newest(run: ParentRun, names: list[str]) -> tuple[str, dict[str, Any]] | None:

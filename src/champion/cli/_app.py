@@ -12,6 +12,7 @@ command group, `commands.command(...)` for a command, and one line in `champion.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from champion.errors import InputError, from_environment
 from champion.record import neutralize_logging_commands as escape
 
 Handler = Callable[[argparse.Namespace], int]
+BACKENDS = ("local", "azureml", "mlflow")
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,6 +62,14 @@ def _global_options(
 
     group = parser.add_argument_group("global options (before or after the command)")
     group.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        metavar="BACKEND",
+        default=default(None),
+        help="the registry: local (the local workspace), azureml (config.json's workspace; "
+        "register only) or mlflow ($MLFLOW_TRACKING_URI); default $CHAMPION_BACKEND, else local",
+    )
+    group.add_argument(
         "--workspace",
         type=Path,
         metavar="PATH",
@@ -96,8 +106,9 @@ class Commands:
     """Where a command module adds its commands: a thin, typed face over argparse's
     subparsers, so every command gets the global options, help and an example."""
 
-    def __init__(self, parser: argparse.ArgumentParser, title: str) -> None:
+    def __init__(self, parser: argparse.ArgumentParser, title: str, prefix: str = "") -> None:
         self._subparsers = parser.add_subparsers(title=title, metavar="COMMAND")
+        self._prefix = prefix
 
     def command(
         self,
@@ -113,14 +124,19 @@ class Commands:
         """A command. `formats` are the output formats it offers (the first is the default);
         `passthrough` leaves the library's prints on stdout (its output is theirs)."""
         parser = self._add(name, help, description, examples, formats)
-        parser.set_defaults(handler=handler, formats=tuple(formats), passthrough=passthrough)
+        parser.set_defaults(
+            handler=handler,
+            formats=tuple(formats),
+            passthrough=passthrough,
+            command_name=f"{self._prefix}{name}",
+        )
         return parser
 
     def group(self, name: str, *, help: str, description: str, examples: Sequence[str]) -> Commands:
         """A command group; alone (`champion models`) it prints its own help and exits 2."""
         parser = self._add(name, help, description, examples)
         parser.set_defaults(handler=_help_of(parser), formats=_output.FORMATS, passthrough=False)
-        return Commands(parser, f"{name} commands")
+        return Commands(parser, f"{name} commands", prefix=f"{self._prefix}{name} ")
 
     def _add(
         self,
@@ -229,12 +245,44 @@ def _one_line(exc: Exception, *, debug: bool) -> int:
 # ---------------------------------------------------------------------- shared by commands
 
 
+def backend_of(args: argparse.Namespace) -> str:
+    """`--backend`, else `$CHAMPION_BACKEND`, else local (a wrong name is a usage error)."""
+    chosen = getattr(args, "backend", None) or os.environ.get("CHAMPION_BACKEND") or "local"
+    if chosen not in BACKENDS:
+        raise InputError(
+            f"CHAMPION_BACKEND={chosen!r} is not a backend; use one of {', '.join(BACKENDS)}",
+            field="CHAMPION_BACKEND",
+            value=chosen,
+        )
+    return chosen
+
+
+def local_only(args: argparse.Namespace, what: str) -> None:
+    """Commands that read the local workspace's own tables (runs, verify, gc) say so."""
+    if backend_of(args) != "local":
+        raise InputError(
+            f"{what} reads the local workspace; --backend {backend_of(args)} has no such "
+            "command here (MLflow: its UI or `mlflow` CLI; Azure ML: the studio)",
+            field="--backend",
+            value=backend_of(args),
+        )
+
+
+def open_mlflow(args: argparse.Namespace, *, alias: str | None = None) -> Any:
+    """The MLflow registry `$MLFLOW_TRACKING_URI` names, for the models commands (a `sqlite:///`
+    file that does not exist is refused, never created)."""
+    from champion.registry.mlflow import MlflowReader, MlflowRegistry, connect
+
+    return MlflowReader(MlflowRegistry(connect(), alias=alias))
+
+
 def open_workspace(args: argparse.Namespace, *, write: bool = False) -> Any:
     """Open the workspace the command means: an existing one only, read-only unless `write`
     (then say which one, so a write never lands in a registry the user did not mean)."""
     from champion.local.access import open_workspace as open_local
     from champion.local.workspace import resolve_workspace_path
 
+    local_only(args, f"'champion {args.command_name}'")
     path, _ = resolve_workspace_path(args.workspace)
     ws = open_local(path, read_only=not write)
     if write:

@@ -8,7 +8,7 @@ from typing import Any
 
 from champion import names
 from champion.cli import _output
-from champion.cli._app import Commands, model_name, open_workspace, version_number
+from champion.cli._app import Commands, backend_of, model_name, open_workspace, version_number
 from champion.cli._output import Column, short_when
 from champion.errors import InputError
 
@@ -19,14 +19,20 @@ def add_to(commands: Commands) -> None:
     models = commands.group(
         "models",
         help="registered models",
-        description="The local workspace's model registry, read-only.",
-        examples=["champion models list", "champion models show iris --json"],
+        description="The model registry: the local workspace's (read-only), or an MLflow "
+        "server's with --backend mlflow (where describe and stage also change a version).",
+        examples=[
+            "champion models list",
+            "champion models show iris --json",
+            "champion models history iris --backend mlflow",
+        ],
     )
     listing = models.command(
         "list",
         cmd_list,
-        help="the latest version of every model",
-        description="The latest version of every model, by name.",
+        help="the champion of every model",
+        description="The champion of every model, by name: the latest version (on MLflow, "
+        "the version holding the alias 'champion', else the latest).",
         examples=["champion models list", "champion models list --json | python -m json.tool"],
     )
     listing.add_argument("--metric", default="accuracy", help=_METRIC_HELP)
@@ -35,7 +41,8 @@ def add_to(commands: Commands) -> None:
         "show",
         cmd_show,
         help="one version: tags, properties, framework, run",
-        description="One version of a model (the latest by default), every field.",
+        description="One version of a model (the champion by default), every field; on "
+        "MLflow also its aliases, stage and source.",
         examples=["champion models show iris", "champion models show iris --version 2 --json"],
     )
     _name_and_version(show)
@@ -44,7 +51,10 @@ def add_to(commands: Commands) -> None:
         "history",
         cmd_history,
         help="every version, oldest first, with its decision",
-        description="Every registered version of a model, oldest first; the last is the champion.",
+        description="Every registered version of a model, oldest first; the last is the "
+        "champion. On MLflow: every decision recorded on the runs (rejections too) with the "
+        "alias move each made, which MLflow does not keep, and every version registered "
+        "without one.",
         examples=["champion models history iris", "champion models history iris --format csv"],
     )
     history.add_argument("name", type=model_name, help="the model's registered name")
@@ -76,6 +86,43 @@ def add_to(commands: Commands) -> None:
         help="replace files the model already has there (each one atomically)",
     )
 
+    describe = models.command(
+        "describe",
+        cmd_describe,
+        help="set a version's description (MLflow)",
+        description="Set the description of a version on an MLflow registry "
+        "(update_model_version). The local workspace's versions are immutable, as on Azure ML.",
+        examples=['champion models describe iris 2 "retrained on the March data" --backend mlflow'],
+        formats=_output.REPORTS,
+    )
+    describe.add_argument("name", type=model_name, help="the model's registered name")
+    describe.add_argument(
+        "version_number", type=version_number, metavar="VERSION", help="the version"
+    )
+    describe.add_argument("text", help="the new description")
+
+    stage = models.command(
+        "stage",
+        cmd_stage,
+        help="move a version to a stage (MLflow; deprecated there since 2.9)",
+        description="Move a version on an MLflow registry to Staging, Production, Archived or "
+        "None (transition_model_version_stage). MLflow deprecated stages in 2.9 in favour of "
+        "aliases, which the gate moves; use this for tools that still read stages.",
+        examples=[
+            "champion models stage iris 2 Production --archive-existing --backend mlflow",
+            "champion models stage iris 1 Archived --backend mlflow",
+        ],
+        formats=_output.REPORTS,
+    )
+    stage.add_argument("name", type=model_name, help="the model's registered name")
+    stage.add_argument("version_number", type=version_number, metavar="VERSION", help="the version")
+    stage.add_argument("stage", metavar="STAGE", help="Staging, Production, Archived or None")
+    stage.add_argument(
+        "--archive-existing",
+        action="store_true",
+        help="archive the versions already in that stage (Staging and Production only)",
+    )
+
 
 def _name_and_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", type=model_name, help="the model's registered name")
@@ -97,6 +144,10 @@ _LIST = (
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if backend_of(args) == "mlflow":
+        from champion.cli import _mlflow
+
+        return _mlflow.cmd_list(args)
     from champion.local import Model
 
     found = Model.list(open_workspace(args), latest=True, expand=False)
@@ -121,6 +172,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if backend_of(args) == "mlflow":
+        from champion.cli import _mlflow
+
+        return _mlflow.cmd_show(args)
     model = _model(args)
     _output.document(
         {
@@ -175,6 +230,10 @@ _HISTORY = (
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    if backend_of(args) == "mlflow":
+        from champion.cli import _mlflow
+
+        return _mlflow.cmd_history(args)
     from champion.local import Model
 
     ws = open_workspace(args)
@@ -214,6 +273,10 @@ def cmd_download(args: argparse.Namespace) -> int:
     """Download and check every byte against what was registered, before anything is moved
     into place: each blob's digest and, when the gate registered it, the whole model's
     `artifact_sha256` over exactly the files written."""
+    if backend_of(args) == "mlflow":
+        from champion.cli import _mlflow
+
+        return _mlflow.cmd_download(args)
     from champion.local.access import TargetExists
     from champion.local.model import download_verified
 
@@ -231,3 +294,30 @@ def cmd_download(args: argparse.Namespace) -> int:
     said = f"{model.id} -> {path}" + (" (sha256 verified)" if verified else "")
     _output.report(doc, [said])
     return 0
+
+
+# ---------------------------------------------------------------------- MLflow only
+
+
+def _mlflow_only(args: argparse.Namespace, command: str) -> None:
+    if backend_of(args) != "mlflow":
+        raise InputError(
+            f"'champion models {command}' changes a version on an MLflow registry; pass "
+            "--backend mlflow (the local workspace's versions are immutable, as on Azure ML)",
+            field="--backend",
+            value=backend_of(args),
+        )
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from champion.cli import _mlflow
+
+    _mlflow_only(args, "describe")
+    return _mlflow.cmd_describe(args)
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from champion.cli import _mlflow
+
+    _mlflow_only(args, "stage")
+    return _mlflow.cmd_stage(args)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from champion.cli import _output
-from champion.cli._app import Commands, model_name, open_workspace
+from champion.cli._app import Commands, backend_of, model_name, open_workspace
 
 
 def add_to(commands: Commands) -> None:
@@ -15,11 +16,16 @@ def add_to(commands: Commands) -> None:
         cmd_register,
         help="gate a model trained outside a pipeline",
         description="Register MODEL_PATH as MODEL_NAME only if --metric-value beats the "
-        "champion. Exit 0 for every decision (1 for a rejection with --fail-on-reject).",
+        "champion, in the local workspace, or with --backend mlflow on the MLflow registry "
+        "$MLFLOW_TRACKING_URI names (the files are logged to a run of experiment "
+        "champion-register first). Exit 0 for every decision (1 for a rejection with "
+        "--fail-on-reject).",
         examples=[
             "champion register --model-name iris --model-path model.pkl --metric-value 0.95",
             "champion register --model-name iris --model-path out/ --metric-value 0.12 "
             "--metric rmse --lower-is-better --json",
+            "champion register --model-name iris --model-path model.pkl --metric-value 0.95 "
+            "--backend mlflow",
         ],
         formats=_output.REPORTS,
     )
@@ -46,6 +52,16 @@ def add_to(commands: Commands) -> None:
         help="let the challenger replace a champion that has no metric",
     )
     add("--fail-on-reject", action="store_true", help="exit 1 when the challenger is rejected")
+    add(
+        "--champion-alias",
+        metavar="ALIAS",
+        help="MLflow only: the alias that names the champion (default: champion)",
+    )
+    add(
+        "--stage",
+        help="MLflow only: also move a winner to this stage (Staging, Production), archiving "
+        "the versions there; stages are deprecated by MLflow since 2.9, prefer the alias",
+    )
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -66,8 +82,19 @@ def cmd_register(args: argparse.Namespace) -> int:
         training_step_name=None,
         build_number=args.build_number,
         model_framework=args.model_framework,
+        champion_alias=args.champion_alias,
+        stage=args.stage,
     )
-    ws = open_workspace(args, write=True)
+    backend = backend_of(args)
+    if backend == "local":
+        ws = open_workspace(args, write=True)
+    else:  # the registry $MLFLOW_TRACKING_URI names, or config.json's Azure ML workspace
+        from champion.context import get_registry
+
+        os.environ["CHAMPION_BACKEND"] = backend
+        ws = get_registry(None, request.backend_options)
+        where = getattr(getattr(ws, "workspace", None), "name", "")
+        _output.note(f"champion: {backend} registry {where}".rstrip())
     record = register_file_if_better(ws, request, args.metric_value, args.model_type)
     _output.report(record.to_dict(), [f"champion: {record.verdict}"])
     return 1 if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED else 0

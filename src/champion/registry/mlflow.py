@@ -88,6 +88,7 @@ _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 _NO_ALIASES = frozenset({"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED"})
 _PENDING = "PENDING_REGISTRATION"
 _PENDING_WAIT_S = 60.0
+_REGISTRY_META = "registered_model_meta"
 _TOO_MANY = re.compile(r"too many (\d{3}) error responses")
 
 
@@ -876,3 +877,180 @@ def save_sklearn_model(model: Any, folder: Path) -> Path:
         pip_requirements=requirements,
     )
     return folder / "MLmodel"
+
+
+# ---------------------------------------------------------------------- the command line's reads
+
+
+class MlflowReader:
+    """What `champion models ...` reads and changes on MLflow, beyond the gate's `Registry`:
+    the models, a version with everything MLflow stores on it, a verified download, the
+    description and stage commands, and the decision records on the runs."""
+
+    def __init__(self, registry: MlflowRegistry) -> None:
+        self.registry = registry
+        self.client = registry.client
+        self.workspace = registry.workspace
+
+    def models(self) -> list[tuple[str, dict[str, int]]]:
+        """Every registered model's name and aliases, by name."""
+        found: list[tuple[str, dict[str, int]]] = []
+        token: str | None = None
+        while True:
+            page = _remote(
+                "listing the registered models",
+                functools.partial(
+                    self.client.search_registered_models, max_results=1000, page_token=token
+                ),
+            )
+            found += [
+                (str(m.name), {k: int(v) for k, v in (m.aliases or {}).items()}) for m in page
+            ]
+            token = getattr(page, "token", None)
+            if not token:
+                return sorted(found)
+
+    def version(self, name: str, version: int | None) -> Any:
+        """The MLflow model version asked for (None: the champion, else the latest), or
+        InputError naming what is missing."""
+        if version is None:
+            holder = self.registry._alias_holder(name)
+            if holder is None:
+                latest = self.registry._latest(name)
+                version = None if latest is None else latest.version
+            else:
+                version = holder
+        found = (
+            _ABSENT
+            if version is None
+            else _remote(
+                f"reading version {version} of {name!r}",
+                lambda: _found(lambda: self.client.get_model_version(name, str(version))),
+            )
+        )
+        if found is _ABSENT:
+            what = f"version {version} of {name!r}" if version else repr(name)
+            raise InputError(
+                f"no model {what} on {self.workspace.name}; 'champion models list --backend "
+                f"mlflow' shows the names, 'champion models history {name} --backend mlflow' "
+                "the versions",
+                field="name",
+                value=name,
+            )
+        return found
+
+    def describe(self, name: str, version: int, text: str) -> Any:
+        self.version(name, version)
+        return _remote(
+            f"describing version {version} of {name!r}",
+            lambda: self.client.update_model_version(name, str(version), description=text),
+        )
+
+    def set_stage(self, name: str, version: int, stage: str, *, archive: bool) -> Any:
+        self.version(name, version)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return _remote(
+                f"moving version {version} of {name!r} to stage {stage}",
+                lambda: self.client.transition_model_version_stage(
+                    name, str(version), stage, archive_existing_versions=archive
+                ),
+            )
+
+    def download(
+        self, name: str, version: int | None, target: Path, *, exist_ok: bool
+    ) -> tuple[Any, Path, bool]:
+        """Download a version into `target/<name>/`, checking its files against the
+        registered `artifact_sha256` before any is moved into place; returns the version, the
+        folder and whether the check ran. On any failure nothing is written."""
+        from champion._digest import listing_digest
+
+        mv = self.version(name, version)
+        if target.exists() and not target.is_dir():
+            raise InputError(
+                f"--target {target} is a file; give a folder", field="--target", value=str(target)
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        destination = target / name
+        repo = self.workspace.artifact_repository(str(mv.source))
+        expected = (mv.tags or {}).get(names.ARTIFACT_SHA256)
+        with tempfile.TemporaryDirectory(dir=target, prefix=".champion-download-") as tmp:
+            local = Path(
+                _remote(
+                    f"downloading version {mv.version} of {name!r}",
+                    lambda: repo.download_artifacts("", dst_path=tmp),
+                )
+            )
+            written = file_digests(local)
+            written.pop(_REGISTRY_META, None)  # MLflow's, written when the version was made
+            if not written:
+                raise InfrastructureError(
+                    f"version {mv.version} of {name!r} has no files at {mv.source}",
+                    field="source",
+                    value=str(mv.source),
+                )
+            if expected and listing_digest(written.items()) != expected:
+                raise InfrastructureError(
+                    f"the files of {name}:{mv.version} do not hash to its registered "
+                    f"artifact_sha256 {expected}; nothing was written. Do not use this version.",
+                    field=names.ARTIFACT_SHA256,
+                    value=expected,
+                )
+            moves = [(local / relative, destination / relative) for relative in written]
+            for _, final in moves:
+                _check_place(final, target, exist_ok=exist_ok)
+            for source, final in moves:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, final)
+        return mv, destination, bool(expected)
+
+    def runs_with_records(self) -> list[tuple[MlflowParentRun, datetime | None]]:
+        """Every run on the server that a register step tagged (`champion.record`), with its
+        start time: where `champion models history` finds the decision records."""
+        experiments = _remote(
+            "listing the experiments", lambda: self.client.search_experiments(max_results=1000)
+        )
+        ids = [str(e.experiment_id) for e in experiments]
+        found: list[tuple[MlflowParentRun, datetime | None]] = []
+        token: str | None = None
+        while ids:
+            page = _remote(
+                "finding the runs that hold decision records",
+                functools.partial(
+                    self.client.search_runs,
+                    ids,
+                    f"tags.`{names.RECORD_TAG}` != ''",
+                    max_results=1000,
+                    page_token=token,
+                ),
+            )
+            for run in page:
+                started = run.info.start_time
+                decided = datetime.fromtimestamp(started / 1000, tz=UTC) if started else None
+                found.append((MlflowParentRun(self.workspace, run), decided))
+            token = getattr(page, "token", None)
+            if not token:
+                break
+        return found
+
+
+def _check_place(final: Path, root: Path, *, exist_ok: bool) -> None:
+    """A downloaded file's place under `root`: never through a symlink, never over a file
+    unless `exist_ok`, never over a folder."""
+    current = final
+    while current != root:
+        if current.is_symlink():
+            raise InputError(
+                f"{current} is a symlink; nothing was written (a download never writes through "
+                "one)",
+                field="--target",
+                value=str(current),
+            )
+        current = current.parent
+    if final.is_dir() or (final.exists() and not exist_ok):
+        raise InputError(
+            f"{final} already exists; nothing was written. Pass --exist-ok to replace it, or "
+            "choose another --target",
+            field="--target",
+            value=str(final),
+        )
