@@ -67,7 +67,7 @@ def test_every_option_has_help_and_every_command_an_example(command, parser) -> 
 
 @pytest.mark.parametrize(("command", "parser"), COMMANDS, ids=[c for c, _ in COMMANDS])
 def test_every_command_takes_the_global_options(command, parser) -> None:
-    for option in ("--workspace", "--json", "--format", "--debug"):
+    for option in ("--backend", "--workspace", "--json", "--format", "--debug"):
         assert option in parser._option_string_actions, (command, option)
     said = parser._option_string_actions["--format"].help
     for fmt in ("table", "json", "csv"):  # the help names exactly the formats it offers

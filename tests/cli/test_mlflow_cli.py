@@ -1,0 +1,199 @@
+"""`champion models ...` and `champion register` with `--backend mlflow`, as a user runs them:
+the console script, as a process, against a real MLflow registry on a `sqlite:///` URI that the
+gate filled (a first model, a win, a loss)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cli_helpers import CHAMPION, clean_env
+
+from champion import Policy, RegisterRequest, register_if_better
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Scene:
+    root: Path
+    uri: str
+    runs: list[str]  # the pipeline runs, oldest first: 0.9 first, 0.95 promoted, 0.8 rejected
+
+    def champion(self, *args: str | Path, cwd: Path | None = None, **env: str):
+        return subprocess.run(
+            [CHAMPION, *map(str, args)],
+            env=clean_env(**{"MLFLOW_TRACKING_URI": self.uri, **env}),
+            cwd=cwd or self.root,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+
+def pipeline(ws, experiment: str, accuracy: str):
+    from champion.registry.mlflow import PARENT_TAG, MlflowRun
+
+    client = ws.client
+    parent = client.create_run(experiment, run_name="pipeline", tags={"accuracy": accuracy})
+    link = {PARENT_TAG: parent.info.run_id}
+    client.create_run(experiment, run_name="train", tags=link)
+    return MlflowRun(ws, client.create_run(experiment, run_name="register", tags=link))
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory, mlflow_db_template: Path) -> Scene:
+    from champion.registry.mlflow import connect
+
+    root = tmp_path_factory.mktemp("mlflow-cli")
+    shutil.copyfile(mlflow_db_template, root / "mlflow.db")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    ws = connect(uri)
+    experiment = ws.client.create_experiment("iris-pipeline", str(root / "artifacts"))
+    model = root / "model"
+    model.mkdir()
+    (model / "model.pkl").write_bytes(b"weights")
+    (model / "MLmodel").write_text("flavors: {}\n")
+    runs = []
+    for accuracy in ("0.9", "0.95", "0.8"):
+        step = pipeline(ws, experiment, accuracy)
+        register_if_better(step, RegisterRequest("iris", model, Policy(), build_number="7"))
+        runs.append(step.parent.id)
+    return Scene(root, uri, runs)
+
+
+def test_list_shows_the_champion_the_alias_names(scene):
+    done = scene.champion("models", "list", "--backend", "mlflow", "--json")
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert (row["name"], row["version"], row["metric_value"]) == ("iris", 2, "0.95")
+    assert row["outcome"] == "promoted" and row["run_id"] == scene.runs[1]
+
+
+def test_the_backend_can_come_from_the_environment(scene):
+    done = scene.champion("models", "list", "--json", CHAMPION_BACKEND="mlflow")
+    assert done.returncode == 0 and json.loads(done.stdout)[0]["version"] == 2
+
+
+def test_show_adds_aliases_stage_and_source(scene):
+    done = scene.champion(
+        "models", "show", "iris", "--version", "1", "--backend", "mlflow", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["version"] == 1 and shown["aliases"] == []
+    assert shown["properties"]["accuracy"] == "0.9" and shown["source"].endswith("/iris")
+    champion = json.loads(
+        scene.champion("models", "show", "iris", "--backend", "mlflow", "--json").stdout
+    )
+    assert champion["version"] == 2 and champion["aliases"] == ["champion"]
+
+
+def test_history_lists_every_decision_and_each_alias_move(scene):
+    done = scene.champion("models", "history", "iris", "--backend", "mlflow", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [(r["outcome"], r["version"], r["alias_from"], r["alias_to"]) for r in rows] == [
+        ("first", 1, None, 1),
+        ("promoted", 2, 1, 2),
+        ("rejected", None, None, None),  # MLflow's registry keeps no trace of this one
+    ]
+    assert [r["run_id"] for r in rows] == scene.runs
+    table = scene.champion("models", "history", "iris", "--backend", "mlflow")
+    assert "the champion (alias 'champion') is version 2" in table.stdout
+
+
+def test_download_verifies_and_refuses_to_overwrite(scene, tmp_path):
+    done = scene.champion(
+        "models", "download", "iris", "--backend", "mlflow", "--target", tmp_path, "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verified"] is True
+    assert sorted(p.name for p in (tmp_path / "iris").iterdir()) == ["MLmodel", "model.pkl"]
+    again = scene.champion(
+        "models", "download", "iris", "--backend", "mlflow", "--target", tmp_path
+    )
+    assert again.returncode == 2 and "already exists; nothing was written" in again.stderr
+
+
+def test_a_tampered_version_is_not_downloaded(scene, tmp_path):
+    from champion.registry.mlflow import connect
+
+    ws = connect(scene.uri)
+    source = Path(ws.client.get_model_version("iris", "1").source)
+    original = (source / "model.pkl").read_bytes()
+    (source / "model.pkl").write_bytes(b"tampered")
+    try:
+        done = scene.champion(
+            "models",
+            "download",
+            "iris",
+            "--version",
+            "1",
+            "--backend",
+            "mlflow",
+            "--target",
+            tmp_path,
+        )
+    finally:
+        (source / "model.pkl").write_bytes(original)
+    assert done.returncode == 3 and "nothing was written" in done.stderr
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_describe_and_stage_change_a_version(scene):
+    done = scene.champion(
+        "models", "describe", "iris", "1", "kept for audit", "--backend", "mlflow", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["description"] == "kept for audit"
+    done = scene.champion(
+        "models", "stage", "iris", "2", "production", "--backend", "mlflow", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["stage"] == "Production"
+    bad = scene.champion("models", "stage", "iris", "2", "Live", "--backend", "mlflow")
+    assert bad.returncode == 2 and "not an MLflow stage" in bad.stderr
+    missing = scene.champion("models", "describe", "iris", "9", "x", "--backend", "mlflow")
+    assert missing.returncode == 2 and "no model version 9 of 'iris'" in missing.stderr
+
+
+def test_describe_and_stage_are_refused_on_the_local_workspace(scene):
+    done = scene.champion("models", "stage", "iris", "1", "Production")
+    assert done.returncode == 2 and "pass --backend mlflow" in done.stderr
+
+
+def test_local_only_commands_say_so(scene):
+    done = scene.champion("runs", "list", "--backend", "mlflow")
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "reads the local workspace" in line
+
+
+def test_register_outside_a_pipeline_on_mlflow(scene, tmp_path):
+    model = tmp_path / "better.pkl"
+    model.write_bytes(b"better weights")
+    args = ("register", "--model-name", "iris", "--model-path", model, "--backend", "mlflow")
+    done = scene.champion(*args, "--metric-value", "0.99", "--json")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert (record["outcome"], record["registered_version"]) == ("promoted", 3)
+    assert record["champion_rule"] == "the version holding alias 'champion'"
+    shown = json.loads(
+        scene.champion("models", "show", "iris", "--backend", "mlflow", "--json").stdout
+    )
+    assert shown["version"] == 3 and shown["properties"]["accuracy"] == "0.99"
+
+
+def test_a_missing_database_is_one_line_and_not_created(scene, tmp_path):
+    missing = tmp_path / "nope.db"
+    done = scene.champion(
+        "models", "list", "--backend", "mlflow", MLFLOW_TRACKING_URI=f"sqlite:///{missing}"
+    )
+    assert done.returncode == 2 and not missing.exists()
+    (line,) = done.stderr.strip().splitlines()
+    assert "no MLflow database at" in line

@@ -1,0 +1,84 @@
+"""The README's MLflow section, run as written: the sample pipeline three times on a SQLite
+database (first, a better and a worse challenger), the history, loading `models:/iris@champion`,
+then the UI's server started on that database and the champion read through its REST API."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+SECTION = README.split("## On an MLflow registry", 1)[1].split("\n## ", 1)[0]
+BLOCKS = re.findall(r"```sh\n(.*?)```", SECTION, re.S)
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_mlflow_section_works_as_written(tmp_path: Path) -> None:
+    for folder in ("pipelines", "steps", "sample_data"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "MLFLOW_"))}
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
+    run, ui = BLOCKS[0], BLOCKS[1]
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", run],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "(alias 'champion') is version 2" in done.stdout
+    history = [
+        line.split()[:3]
+        for line in done.stdout.splitlines()
+        if line[:1] in "12-" and not line.startswith("--")
+    ]
+    assert [row[2] for row in history if len(row) == 3] == ["first", "promoted", "rejected"]
+    assert "['setosa' 'setosa' 'setosa']" in done.stdout  # models:/iris@champion predicts
+    assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "mlruns").is_dir()
+
+    from champion.testing.mlflow import SERVER_ENV, free_port
+
+    port = free_port()
+    command = ui.split("#", 1)[0].strip().replace("--port 5000", f"--port {port}")
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        cwd=tmp_path,
+        env={**env, **SERVER_ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        alias = f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/alias?name=iris&alias=champion"
+        answer = _get_when_up(alias, server)
+        assert answer["model_version"]["version"] == "2"
+        assert answer["model_version"]["aliases"] == ["champion"]
+    finally:
+        os.killpg(server.pid, 9)
+        server.wait(timeout=30)
+
+
+def _get_when_up(url: str, server: subprocess.Popen[bytes]) -> dict:
+    import time
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the UI's server exited"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"no answer from {url}")
