@@ -35,7 +35,16 @@ from _common import (
 )
 from fixtures import FixtureCache
 
-FAMILIES = ("cold", "gate", "lookup", "upload", "concurrency", "azure", "availability")
+FAMILIES = (
+    "cold",
+    "gate",
+    "lookup",
+    "upload",
+    "concurrency",
+    "azure",
+    "availability",
+    "mlflow",
+)
 
 
 @dataclass

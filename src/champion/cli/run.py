@@ -14,7 +14,7 @@ from champion.cli import _output
 from champion.cli._app import Commands
 
 _MODES = (
-    ("run", "run it on the local workspace", "--data sample_data/iris_clean.csv"),
+    ("run", "run it on the local workspace, or on MLflow", "--backend mlflow"),
     ("validate", "build the Azure ML pipeline offline and check it", ""),
     ("submit", "submit a run to the Azure ML workspace in config.json", "--wait"),
     ("publish", "publish it to Azure ML, version = --build-number", "--build-number 42"),
@@ -90,7 +90,11 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def _pipeline_args(args: argparse.Namespace, *, local: bool = True) -> list[str]:
-    """The arguments after FILE, with the global --workspace passed on to a local run."""
-    if args.workspace is None or not local:
+    """The arguments after FILE, with the global --workspace and --backend passed on to a
+    local run (`champion --backend mlflow pipeline run FILE`)."""
+    if not local:
         return list(args.pipeline_args)
-    return ["--workspace", str(args.workspace), *args.pipeline_args]
+    given = [] if args.workspace is None else ["--workspace", str(args.workspace)]
+    if getattr(args, "backend", None) is not None:
+        given += ["--backend", args.backend]
+    return [*given, *args.pipeline_args]
