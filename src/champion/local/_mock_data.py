@@ -49,7 +49,8 @@ from azureml.data.datastore_client import _DatastoreClient
 from msrest.authentication import BasicTokenAuthentication
 
 from champion.local import _mock_dto as dto
-from champion.local._store_data import (
+from champion.local.mock import UnmockedServiceCall
+from champion.local.store import (
     BLOB_TYPE,
     FILE,
     FILE_TYPE,
@@ -61,7 +62,6 @@ from champion.local._store_data import (
     DatastoreRecord,
     SavedDatasetRecord,
 )
-from champion.local.mock import UnmockedServiceCall
 
 if TYPE_CHECKING:
     from champion.local._mock_service import LocalService

@@ -10,7 +10,7 @@ too: put the file in a datastore (`datastore.upload_files`) or use `Dataset.File
 The data is read with pandas (the SDK uses azureml-dataprep): same columns and values for
 delimited files; `to_pandas_dataframe` infers column types as pandas does. Each saved or
 registered version carries a content digest (`dataset._properties["champion.content_sha256"]`,
-see `champion.local._store_data`).
+see `champion.local.store.datasets`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from champion.local import _sdk
-from champion.local._store_data import (
+from champion.local.store import (
     FILE,
     TABULAR,
     DataPathError,

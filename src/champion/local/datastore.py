@@ -18,7 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from champion.local import _sdk
-from champion.local._store_data import BLOB_TYPE, FILE_TYPE, DatastoreConflict, DatastoreRecord
+from champion.local.store import BLOB_TYPE, FILE_TYPE, DatastoreConflict, DatastoreRecord
 
 if TYPE_CHECKING:
     from champion.local.workspace import Workspace
@@ -371,7 +371,7 @@ class Datastore:
         endpoint: str | None,
         overwrite: bool,
     ) -> Any:
-        from champion.local._store_data import DataPathError
+        from champion.local.store import DataPathError
 
         if any(c.isupper() for c in name):
             sys.stderr.write(

@@ -53,9 +53,8 @@ from typing import IO, Any
 
 from champion.errors import InputError
 from champion.local import _traps
-from champion.local._store_data import DataPathError
 from champion.local.run import DATASET_INPUTS_ENV, RUN_ID_ENV, Run
-from champion.local.store import Store
+from champion.local.store import DataPathError, Store
 from champion.local.workspace import WORKSPACE_ENV, Workspace
 from champion.pipeline.spec import (
     PipelineSpec,
