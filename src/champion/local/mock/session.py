@@ -1,166 +1,27 @@
-"""`mock_azureml()`: run the REAL `azureml.core` classes against a local workspace folder.
-
-Why: code written for Azure ML (`Workspace`, `Experiment`, `Run`, `Model` from `azureml.core`) must
-run unchanged in tests and on a laptop, and must see the same data as the `champion.local`
-classes. Like moto's `mock_aws`, this patches the SDK only where it talks to the service (its REST
-operations and its blob transfers), so every line of the SDK's client-side logic (validation,
-message formatting, path handling, exception translation) still runs as shipped. The answers come
-from `champion.local.store.Store`, the one place that holds the service's rules, so both faces of
-the local workspace share one folder and one behaviour.
-
-    with mock_azureml(tmp_path) as aml:
-        ws = aml.workspace                  # or Workspace.from_config()
-        Model.register(ws, "model.pkl", "m")
-
-    @mock_azureml
-    def test_it(): ...
-
-No network is attempted while a mock is active: anything the local workspace does not answer
-raises `UnmockedServiceCall` (naming the SDK member and why it needs Azure) instead of reaching
-Azure; it is a `BaseException`, so a bare `except Exception:` in step code cannot hide it. The
-SDK's own transport retries sit below the patch points, so a failure (including one injected
-with `inject_fault`) surfaces at once.
-
-Calls that Azure ML answers with something other than what they read like (a tags dict in a
-`Model` lookup, a list filter in `get_children`, ...) warn with `AzureMLTrapWarning`, as the
-local classes do; the SDK still does exactly what it does on Azure.
-
-Importing this module does not import azureml; the SDK is imported when a mock starts.
-"""
+"""`MockAzureML`, one mock session: starting and stopping it, the patches it applies and
+restores exactly, and the faults a test injects. It imports no azureml until `start()`."""
 
 from __future__ import annotations
 
 import functools
-import inspect
-import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
-if TYPE_CHECKING:
-    from champion.local._mock_service import LocalService
-    from champion.local.store import Store
+from champion.local.mock.faults import OPERATIONS, Fault
 
-__all__ = ["OPERATIONS", "MockAzureML", "UnmockedServiceCall", "mock_azureml"]
+if TYPE_CHECKING:
+    from champion.local.mock.service import LocalService
+    from champion.local.store import Store
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 WORKSPACE_ENV = "CHAMPION_WORKSPACE"
-RUN_ID_ENV = "CHAMPION_RUN_ID"
 DEFAULT_FOLDER = ".champion"
-
-#: The service calls the mock answers, by the names `calls` records and `inject_fault` takes.
-#: Each is one REST round trip (or one blob transfer) against a real workspace.
-OPERATIONS: frozenset[str] = frozenset({
-    "models.register", "models.get", "models.query", "models.patch", "models.delete",
-    "assets.create", "assets.get",
-    "artifacts.create", "artifacts.list", "artifacts.list_prefix", "artifacts.get_content",
-    "artifacts.upload", "artifacts.download",
-    "experiments.get", "experiments.create", "experiments.get_by_id", "experiments.query",
-    "runs.create", "runs.get", "runs.patch", "runs.delete_tags", "runs.get_children",
-    "runs.query", "runs.event", "runs.get_details",
-    "metrics.log", "metrics.list_names", "metrics.get", "metrics.wait_ingest",
-    "snapshots.create",
-    "pipelines.get_datatypes", "pipelines.get_run", "pipelines.get_node_status",
-    "pipelines.cancel",
-    "datastores.get", "datastores.get_default", "datastores.list", "datastores.create",
-    "datastores.delete", "datastores.set_default",
-    "datastore.upload", "datastore.download", "datastore.list",
-    "datasets.save", "datasets.register", "datasets.get", "datasets.query", "datasets.update",
-    "datasets.delete",
-})  # fmt: skip
-
-
-class UnmockedServiceCall(BaseException):
-    """Raised when, inside a mock, the SDK asks for something only Azure can do (compute, image
-    builds, deployments, Key Vault, Resource Manager) or the local workspace does not answer.
-
-    The message names the SDK member the code called (found on the call stack, e.g.
-    `Environment.build`), why it needs Azure, and the operation that was refused.
-
-    Why `BaseException`, like `KeyboardInterrupt`, `SystemExit` and pytest's own outcome
-    exceptions: step code written for Azure often wraps SDK calls in a bare `except Exception:`
-    (the seed's register step does), which would swallow an ordinary error and carry on with
-    None, so a test would pass against a mock that never did the work. A `BaseException` goes
-    through those handlers and still stops the test; `pytest.raises(UnmockedServiceCall)` and
-    `except UnmockedServiceCall` catch it. For code that catches even `BaseException`, each
-    distinct refusal is also logged once as a warning (logger `champion.local.mock`)."""
-
-    def __init__(self, detail: str, *, member: str | None = None) -> None:
-        self.member = member or sdk_member()
-        self.reason = _why_azure(self.member, detail)
-        self.detail = detail
-        message = f"{self.member} needs Azure: {self.reason} ({detail})"
-        super().__init__(message)
-        self.message = message
-        with _warned_lock:
-            if message not in _warned:
-                _warned.add(message)
-                logging.getLogger(__name__).warning("%s", message)
-
-
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
-
-#: Why a family of SDK members cannot run locally, by a word in its name; the first match wins.
-_NEEDS_AZURE: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("Environment.build", "Environment.get_image", "Image", "build"),
-     "container images are built by the workspace's Azure Container Registry"),
-    (("deploy", "Webservice", "Aks", "Aci", "package", "profile", "InferenceConfig"),
-     "deployments run on Azure Kubernetes Service or Container Instances"),
-    (("Keyvault", "keyvault", "get_secret", "set_secret"),
-     "secrets live in the workspace's Azure Key Vault"),
-    (("Compute", "compute"),
-     "compute targets are Azure machines; run pipelines locally with `champion run`"),
-    (("submit", "ScriptRun", "Estimator"),
-     "jobs are scheduled on Azure compute; run steps locally with `champion run`"),
-    (("Environment",),
-     "environments are kept by the Azure ML environment service and its image registry"),
-    (("mount",), "mounting needs FUSE and Azure storage; use download()"),
-    (("Workspace.", "get_details", "sync_keys", "list_keys", "private_endpoint"),
-     "workspace settings are Azure Resource Manager resources"),
-)  # fmt: skip
-
-
-def _why_azure(member: str, detail: str) -> str:
-    for words, reason in _NEEDS_AZURE:
-        if any(word in member for word in words):
-            return reason
-    return "the local workspace does not implement this service operation"
-
-
-def sdk_member() -> str:
-    """The SDK member the user's code called, from the call stack: the outermost frame in an
-    `azureml` module whose qualified name is public (`Environment.build`), else the innermost
-    `azureml` frame, else "the Azure ML service"."""
-    frame = inspect.currentframe()
-    outermost_public: str | None = None
-    innermost: str | None = None
-    while frame is not None:
-        module = str(frame.f_globals.get("__name__", ""))
-        if module == "azureml" or module.startswith("azureml."):
-            name = frame.f_code.co_qualname
-            innermost = innermost or name
-            parts = name.split(".")
-            if "<locals>" not in name and not any(
-                p.startswith("_") and not (p.startswith("__") and p.endswith("__")) for p in parts
-            ):
-                outermost_public = name
-        frame = frame.f_back
-    return outermost_public or innermost or "the Azure ML service"
-
-
-@dataclass
-class _Fault:
-    status: int  # 0 for a timeout
-    retry_after: float | None
-    remaining: int
-    after_commit: bool = False  # the service did the work, then the client timed out
 
 
 # Active sessions, innermost last: patches nest, so they must be undone in reverse order.
@@ -169,17 +30,18 @@ _active_lock = threading.RLock()
 
 
 class MockAzureML:
-    """One mock session over one local workspace folder; see the module docstring.
+    """One mock session over one local workspace folder.
 
     `start()`/`stop()` nest like a counter (a decorated function may call another), and a
-    stopped mock can be started again. Every patched attribute is restored exactly on stop."""
+    stopped mock can be started again. Every patched attribute is restored exactly on stop. How
+    to use it: `champion.local.mock`."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self._path = path
         self._depth = 0
         self._saved: list[tuple[object, str, bool, object]] = []
         self._service: LocalService | None = None
-        self._faults: dict[str, list[_Fault]] = {}
+        self._faults: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
         #: Operation names (see `OPERATIONS`) in call order: the REST round trips the SDK made.
         self.calls: list[str] = []
@@ -192,12 +54,12 @@ class MockAzureML:
             if self._depth > 1:
                 return
             try:
-                from champion.local._mock_service import LocalService
                 from champion.local._traps import sdk_observers
+                from champion.local.mock.service import LocalService
                 from champion.local.store import Store
 
                 # created if new, as moto starts empty: the mock is a test's own registry
-                service = LocalService(Store.create(self._resolve_path()), self)
+                service = LocalService(Store.create(self._resolve_path()), self._record)
                 for owner, name, value in service.patches():
                     self._patch(owner, name, value)
                 # On top of the service's patches: they look at the SDK's arguments and warn
@@ -282,7 +144,7 @@ class MockAzureML:
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times!r}")
         with self._lock:
-            self._faults.setdefault(operation, []).append(_Fault(status, retry_after, times))
+            self._faults.setdefault(operation, []).append(Fault(status, retry_after, times))
 
     def inject_timeout(self, operation: str, times: int = 1, after_commit: bool = False) -> None:
         """Make the next `times` calls of `operation` time out on the client side, as a dropped
@@ -296,11 +158,11 @@ class MockAzureML:
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times!r}")
         with self._lock:
-            self._faults.setdefault(operation, []).append(_Fault(0, None, times, after_commit))
+            self._faults.setdefault(operation, []).append(Fault(0, None, times, after_commit))
 
     # ------------------------------------------------------------------ used by the service
 
-    def _record(self, operation: str) -> _Fault | None:
+    def _record(self, operation: str) -> Fault | None:
         """Count one call of `operation`; return the fault it must fail with, if any."""
         with self._lock:
             self.calls.append(operation)
