@@ -9,11 +9,7 @@ it sits below both. Its public home is `champion.local.mock`, as its `__module__
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
-
-#: Each distinct refusal is logged once here, for code that catches even `BaseException`.
-_LOG = logging.getLogger("champion.local.mock")
 
 
 class UnmockedServiceCall(BaseException):
@@ -43,7 +39,7 @@ class UnmockedServiceCall(BaseException):
         with _warned_lock:
             if message not in _warned:
                 _warned.add(message)
-                _LOG.warning("%s", message)
+                _log(message)
 
 
 _warned: set[str] = set()
@@ -95,3 +91,12 @@ def sdk_member() -> str:
                 outermost_public = name
         frame = frame.f_back
     return outermost_public or innermost or "the Azure ML service"
+
+
+def _log(message: str) -> None:
+    """Each distinct refusal is logged once, as logger `champion.local.mock`, for code that
+    catches even `BaseException`. `logging` is imported here, on the refusal, so that the local
+    classes (which import this module) do not load it on their happy path."""
+    import logging
+
+    logging.getLogger("champion.local.mock").warning("%s", message)
