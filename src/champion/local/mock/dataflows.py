@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 import yaml  # type: ignore[import-untyped]
 
 from champion.local._unmocked import UnmockedServiceCall
-from champion.local.mock.backend import Backend, Patch
+from champion.local.mock.backend import ClientFamily, Patch
 from champion.local.store import FILE, DataPathError, SavedDatasetRecord
 
 AZUREML_URI = re.compile(
@@ -31,12 +31,8 @@ _PORTABLE_BASE = re.compile(
 _REMOTE = re.compile(r"\b(?:https?|wasbs?|abfss?|adl|azureml|hdfs|dbfs)://[^\"'\s]*")
 
 
-class Dataflows:
+class Dataflows(ClientFamily):
     """Translating and localising dataflows for one mock session."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.store = backend.store
 
     def patches(self) -> list[Patch]:
         """The dataprep patches; none without azureml-dataprep (the [pipelines] extra)."""

@@ -75,7 +75,7 @@ class LocalService:
         self.workspace = self.backend.workspace
         self._context_runs: dict[str, Any] = {}
         dataflows = Dataflows(self.backend)
-        self._families: list[ClientFamily | Dataflows] = [
+        self._families: list[ClientFamily] = [
             RunHistory(self.backend),
             Metrics(self.backend),
             ModelRegistry(self.backend),

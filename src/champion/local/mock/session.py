@@ -11,11 +11,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from champion.local._traps import sdk_observers
 from champion.local.mock.faults import OPERATIONS, Fault
+from champion.local.store import Store
 
 if TYPE_CHECKING:
     from champion.local.mock.service import LocalService
-    from champion.local.store import Store
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -54,9 +55,8 @@ class MockAzureML:
             if self._depth > 1:
                 return
             try:
-                from champion.local._traps import sdk_observers
+                # imported here: the service imports azureml, which costs most of a second
                 from champion.local.mock.service import LocalService
-                from champion.local.store import Store
 
                 # created if new, as moto starts empty: the mock is a test's own registry
                 service = LocalService(Store.create(self._resolve_path()), self._record)
