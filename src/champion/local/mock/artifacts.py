@@ -19,7 +19,7 @@ from azureml._restclient import models as rest
 from azureml._restclient.artifacts_client import ArtifactsClient
 
 from champion.local._unmocked import UnmockedServiceCall
-from champion.local.mock.backend import ClientFamily, Patch, bind, method
+from champion.local.mock.backend import ClientFamily, Patch, as_method, bind
 from champion.local.mock.wire import error_response, parse_time, service_error
 from champion.local.store import ArtifactExists, ArtifactRecord, InvalidArtifactPath
 
@@ -92,7 +92,7 @@ class ArtifactService(ClientFamily):
     def patches(self) -> list[Patch]:
         return [
             (ArtifactsClient, "_execute_with_workspace_arguments",
-             method(self._artifacts_exec, "artifacts_exec")),
+             as_method(self._artifacts_exec, "artifacts_exec")),
             (artifacts_module, "upload_blob_from_stream", self._upload_blob),
             (artifacts_module, "download_file", self._download_file),
             (artifacts_module, "download_file_stream", self._download_file_stream),

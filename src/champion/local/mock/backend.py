@@ -71,7 +71,7 @@ class LocalAuthentication(AbstractAuthentication):  # type: ignore[misc]
     get_token = signed_session = _refuse
 
 
-def method(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+def as_method(function: Callable[..., Any], name: str) -> Callable[..., Any]:
     """A plain function (so it binds as a method) that names itself in tracebacks."""
 
     def method(*args: Any, **kwargs: Any) -> Any:

@@ -12,7 +12,7 @@ from azureml._restclient import models as rest
 from azureml._restclient.metrics_client import MetricsClient
 from azureml._restclient.run_client import RunClient
 
-from champion.local.mock.backend import ClientFamily, Patch, method
+from champion.local.mock.backend import ClientFamily, Patch, as_method
 
 
 def metric_values(dto: Any) -> list[tuple[Any, int | None]]:
@@ -69,13 +69,13 @@ class Metrics(ClientFamily):
 
     def patches(self) -> list[Patch]:
         return [
-            (MetricsClient, "log_v2", method(self._metrics_log, "log_v2")),
+            (MetricsClient, "log_v2", as_method(self._metrics_log, "log_v2")),
             (MetricsClient, "list_metric_names_for_run_id",
-             method(self._metrics_names, "list_metric_names_for_run_id")),
+             as_method(self._metrics_names, "list_metric_names_for_run_id")),
             (MetricsClient, "get_metric_dto_for_run_v2",
-             method(self._metrics_get, "get_metric_dto_for_run_v2")),
+             as_method(self._metrics_get, "get_metric_dto_for_run_v2")),
             (RunClient, "wait_for_metrics_ingest",
-             method(self._metrics_wait, "wait_for_metrics_ingest")),
+             as_method(self._metrics_wait, "wait_for_metrics_ingest")),
         ]  # fmt: skip
 
     def _metrics_log(self, client: Any, metric: Any, custom_headers: Any = None) -> None:

@@ -11,7 +11,7 @@ from azureml._restclient.assets_client import AssetsClient
 from azureml._restclient.models_client import ModelsClient
 
 from champion.local._unmocked import UnmockedServiceCall
-from champion.local.mock.backend import ClientFamily, Patch, bind, method
+from champion.local.mock.backend import ClientFamily, Patch, as_method, bind
 from champion.local.mock.faults import timeout_error
 from champion.local.mock.wire import as_str_dict, model_error, parse_time, service_error, wire
 from champion.local.store import AssetRecord, ModelRecord, PropertyConflict, parse_filter_query
@@ -89,9 +89,9 @@ class ModelRegistry(ClientFamily):
     def patches(self) -> list[Patch]:
         return [
             (ModelsClient, "_execute_with_workspace_arguments",
-             method(self._models_exec, "models_exec")),
+             as_method(self._models_exec, "models_exec")),
             (AssetsClient, "_execute_with_workspace_arguments",
-             method(self._assets_exec, "assets_exec")),
+             as_method(self._assets_exec, "assets_exec")),
         ]  # fmt: skip
 
     def _models_exec(self, client: Any, func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from champion.local.mock.backend import ClientFamily, Patch, method
+from champion.local.mock.backend import ClientFamily, Patch, as_method
 from champion.local.mock.wire import deserializer, error_reply
 
 # The pipelines service reports "Finished" where run history says "Completed".
@@ -77,8 +77,12 @@ class Pipelines(ClientFamily):
             self.store.update_run(pipeline_run_id, status="Canceled")
 
         return [
-            (AE3PServiceCaller, "cancel_pipeline_run_async", method(cancel, "cancel")),
-            (AE3PServiceCaller, "get_all_datatypes_async", method(datatypes, "datatypes")),
-            (AE3PServiceCaller, "get_pipeline_run_async", method(pipeline_run, "pipeline_run")),
-            (AE3PServiceCaller, "get_node_status_code_async", method(node_status, "node_status")),
+            (AE3PServiceCaller, "cancel_pipeline_run_async", as_method(cancel, "cancel")),
+            (AE3PServiceCaller, "get_all_datatypes_async", as_method(datatypes, "datatypes")),
+            (AE3PServiceCaller, "get_pipeline_run_async", as_method(pipeline_run, "pipeline_run")),
+            (
+                AE3PServiceCaller,
+                "get_node_status_code_async",
+                as_method(node_status, "node_status"),
+            ),
         ]

@@ -21,7 +21,7 @@ from azureml._restclient.clientbase import ClientBase
 from azureml._restclient.snapshots_client import SnapshotsClient
 
 from champion.local._unmocked import UnmockedServiceCall
-from champion.local.mock.backend import Backend, ClientFamily, Handler, Patch, bind, method
+from champion.local.mock.backend import Backend, ClientFamily, Handler, Patch, as_method, bind
 from champion.local.mock.odata import experiment_filter, run_filter
 from champion.local.mock.wire import (
     error_from_store,
@@ -107,8 +107,8 @@ class RunHistory(ClientFamily):
 
     def patches(self) -> list[Patch]:
         return [
-            (ClientBase, "_execute_with_arguments", method(self._rest_exec, "execute")),
-            (SnapshotsClient, "create_snapshot", method(self._snapshot, "create_snapshot")),
+            (ClientBase, "_execute_with_arguments", as_method(self._rest_exec, "execute")),
+            (SnapshotsClient, "create_snapshot", as_method(self._snapshot, "create_snapshot")),
         ]
 
     def _run_dto(self, record: RunRecord) -> Any:

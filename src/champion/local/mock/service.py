@@ -49,7 +49,7 @@ from champion.local.mock.backend import (
     Backend,
     ClientFamily,
     Patch,
-    method,
+    as_method,
 )
 from champion.local.mock.dataflows import Dataflows
 from champion.local.mock.datasets import DatasetService
@@ -126,10 +126,10 @@ class LocalService:
             return original_adapter_send(adapter, request, *args, **kwargs)
 
         patches: list[Patch] = [
-            (ServiceContext, "_fetch_endpoints", method(lambda _ctx: dict(endpoints),
+            (ServiceContext, "_fetch_endpoints", as_method(lambda _ctx: dict(endpoints),
                                                         "fetch_endpoints")),
-            (msrest.service_client.ServiceClient, "send", method(refuse_request, "send")),
-            (HTTPAdapter, "send", method(adapter_send, "send")),
+            (msrest.service_client.ServiceClient, "send", as_method(refuse_request, "send")),
+            (HTTPAdapter, "send", as_method(adapter_send, "send")),
             (Workspace, "from_config", staticmethod(self._from_config)),
             (Workspace, "get", staticmethod(lambda *a, **k: self.new_workspace())),
             (Run, "get_context", classmethod(get_context)),
