@@ -3,7 +3,7 @@
 Populating goes through the store's own methods (create_run, add_artifacts, create_asset,
 register_model), inside ONE outer transaction, so 10,000 versions take seconds instead of
 10,000 step processes, and every row has the shape the gate writes: a pipeline run per version,
-its artifact (one shared blob), an asset, and the tags/properties `gate._metadata` stores.
+its artifact (one shared blob), an asset, and the tags/properties `gate._new_version` stores.
 A populated folder is built once per benchmark session and copied for each use.
 """
 
@@ -47,7 +47,7 @@ def build_number_of(version: int) -> str:
 
 
 def _metadata(version: int, run_id: str, digest: str) -> tuple[dict[str, str], dict[str, str]]:
-    """What the gate stores on a promoted version (see champion.gate._metadata)."""
+    """What the gate stores on a promoted version (see champion.gate._new_version)."""
     acc = accuracy_of(version)
     common = {"accuracy": acc, "model_type": "SVC", "build_number": build_number_of(version)}
     outcome = "first" if version == 1 else "promoted"

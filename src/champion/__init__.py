@@ -1,1 +1,105 @@
-"""Register a challenger model in Azure ML only when it beats the registered champion."""
+"""champion: register a model only when the challenger beats the registered champion.
+
+The public API is `__all__` below (a test pins it). Everything is imported on first use, so
+`import champion` (and the pytest plugin, which every pytest session of a project with champion
+installed loads) costs nothing, and no name here imports azureml:
+
+    from champion import Policy, RegisterRequest, register_if_better
+    from champion.context import get_run
+
+    record = register_if_better(get_run(), RegisterRequest("iris", Path("model.pkl"), Policy()))
+
+Beside this module, `champion.local` (the local workspace), `champion.testing` (fixtures for
+your own steps), `champion.steps.*` (the packaged steps), `champion.pipeline` (pipelines as
+data, run locally or on Azure ML), `champion.registry` (the backend Protocols),
+`champion.names` (every tag and property name) and `champion.record` are public. Modules whose
+name starts with `_` are not.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from champion.context import get_registry
+    from champion.decision import Decision, Outcome, Policy, decide
+    from champion.errors import (
+        ChampionError,
+        ConflictError,
+        InfrastructureError,
+        InputError,
+        MetricError,
+        ModelPathError,
+        NotAWorkspaceError,
+        PolicyError,
+        RejectedError,
+        UnscoredChampionError,
+        WorkspaceStoreError,
+    )
+    from champion.gate import RegisterRequest, register_file_if_better, register_if_better
+    from champion.local.mock import mock_azureml
+    from champion.record import DecisionRecord
+    from champion.registry import ModelVersion, Registry
+
+__all__ = [
+    "ChampionError",
+    "ConflictError",
+    "Decision",
+    "DecisionRecord",
+    "InfrastructureError",
+    "InputError",
+    "MetricError",
+    "ModelPathError",
+    "ModelVersion",
+    "NotAWorkspaceError",
+    "Outcome",
+    "Policy",
+    "PolicyError",
+    "RegisterRequest",
+    "Registry",
+    "RejectedError",
+    "UnscoredChampionError",
+    "WorkspaceStoreError",
+    "decide",
+    "get_registry",
+    "mock_azureml",
+    "register_file_if_better",
+    "register_if_better",
+]
+
+_HOMES = {
+    "champion.context": ("get_registry",),
+    "champion.decision": ("Decision", "Outcome", "Policy", "decide"),
+    "champion.errors": (
+        "ChampionError",
+        "ConflictError",
+        "InfrastructureError",
+        "InputError",
+        "MetricError",
+        "ModelPathError",
+        "NotAWorkspaceError",
+        "PolicyError",
+        "RejectedError",
+        "UnscoredChampionError",
+        "WorkspaceStoreError",
+    ),
+    "champion.gate": ("RegisterRequest", "register_file_if_better", "register_if_better"),
+    "champion.local.mock": ("mock_azureml",),
+    "champion.record": ("DecisionRecord",),
+    "champion.registry": ("ModelVersion", "Registry"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'champion' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,25 +1,58 @@
-"""Where a step gets its run: the ONE switch between `azureml.core` and `champion.local`.
+"""Which backend this process talks to: the ONE table from which its run and registry are built.
 
 Why one place: step code must not branch on "am I offline?" (the MLOpsPython habit of
-`run.id.startswith('OfflineRun')`). The backend is chosen here from a small table, by the
-environment the step runs in, and everything downstream sees the same Run/Model API.
+`run.id.startswith('OfflineRun')`), and the gate must not branch on which workspace it was
+given. The backend is chosen here from a small table; everything downstream sees the same
+`Registry` and `ParentRun` Protocols (`champion.registry`).
 
 - `CHAMPION_BACKEND=local|azureml` chooses explicitly.
 - Otherwise `AZUREML_RUN_ID` (set by Azure ML's job runtime) means azureml; anything else means
   the local workspace, whose runner sets `CHAMPION_WORKSPACE` and `CHAMPION_RUN_ID`.
+- A run or workspace object handed in (a test's, the CLI's) carries its backend with it: a
+  `champion.local` object is the local backend, any other SDK-shaped one is azureml (the real
+  SDK, also under `mock_azureml()`).
+
+Each backend's module is imported only when chosen, so the local path never imports azureml.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from champion import _env
 from champion.errors import InputError
+from champion.registry import ParentRun, Registry
 
-BACKEND_ENV = "CHAMPION_BACKEND"
+__all__ = ["BACKEND_ENV", "backend_name", "get_registry", "get_run", "get_workspace", "run_of"]
+
+BACKEND_ENV = _env.BACKEND
+
+
+@dataclass(frozen=True)
+class _Backend:
+    run: Callable[[], Any]
+    """The step's run, or the SDK's RunEnvironmentException outside one."""
+    workspace: Callable[[], Any]
+    """The configured workspace, for a process without a run."""
+    registry: Callable[[Any], Registry]
+    """The registry of a workspace of this backend."""
+    parent: Callable[[Any], ParentRun | None]
+    """The pipeline run of a step run of this backend, as a `ParentRun` (None: no parent)."""
+    workspace_of: Callable[[Any], Any]
+    """The workspace a run of this backend belongs to."""
+
+
+def _sdk_parent(step_run: Any) -> ParentRun | None:
+    from champion.registry.sdk_run import SdkRun
+
+    parent = step_run.parent  # one GET on Azure ML
+    return None if parent is None else SdkRun(parent)
+
+
+def _sdk_workspace_of(run: Any) -> Any:
+    return run.experiment.workspace
 
 
 def _local_run() -> Any:
@@ -28,35 +61,49 @@ def _local_run() -> Any:
     return Run.get_context(allow_offline=False)
 
 
-def _azureml_run() -> Any:
-    from azureml.core import Run
-
-    from champion.retry import call_with_retry
-
-    # get_context() GETs the run: a transient failure at start-up is retried like any other
-    return call_with_retry("loading the step's run", lambda: Run.get_context(allow_offline=False))
-
-
 def _local_workspace() -> Any:
     from champion.local import Workspace
 
     return Workspace.from_config()
 
 
+def _local_registry(workspace: Any) -> Registry:
+    from champion.registry.local import LocalRegistry
+
+    return LocalRegistry(workspace)
+
+
+def _azureml_run() -> Any:
+    from champion.registry.azureml import current_run
+
+    return current_run()
+
+
 def _azureml_workspace() -> Any:
-    from azureml.core import Workspace
+    from champion.registry.azureml import configured_workspace
 
-    return Workspace.from_config()
+    return configured_workspace()
 
 
-_BACKENDS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-    "local": (_local_run, _local_workspace),
-    "azureml": (_azureml_run, _azureml_workspace),
+def _azureml_registry(workspace: Any) -> Registry:
+    from champion.registry.azureml import AzureMLRegistry
+
+    return AzureMLRegistry(workspace)
+
+
+_BACKENDS: dict[str, _Backend] = {
+    "local": _Backend(
+        _local_run, _local_workspace, _local_registry, _sdk_parent, _sdk_workspace_of
+    ),
+    "azureml": _Backend(
+        _azureml_run, _azureml_workspace, _azureml_registry, _sdk_parent, _sdk_workspace_of
+    ),
 }
 
 
 def backend_name() -> str:
-    explicit = os.environ.get(BACKEND_ENV)
+    """The backend this process was started for (see the module docstring)."""
+    explicit = _env.backend()
     if explicit:
         if explicit not in _BACKENDS:
             raise InputError(
@@ -65,72 +112,41 @@ def backend_name() -> str:
                 value=explicit,
             )
         return explicit
-    return "azureml" if os.environ.get("AZUREML_RUN_ID") else "local"
+    return "azureml" if _env.azureml_run_id() else "local"
+
+
+def _backend_of(obj: object) -> _Backend:
+    """The backend an SDK-shaped object belongs to, told by its class's module (no import)."""
+    local = type(obj).__module__.startswith("champion.local")
+    return _BACKENDS["local" if local else "azureml"]
 
 
 def get_run() -> Any:
     """The run this step belongs to. Raises the SDK's RunEnvironmentException outside a run,
     rather than handing back an offline run that silently drops tags and registrations."""
-    return _BACKENDS[backend_name()][0]()
+    return _BACKENDS[backend_name()].run()
 
 
 def get_workspace(run: Any = None) -> Any:
     """The run's workspace when there is a run, else the configured one."""
     if run is not None:
-        return run.experiment.workspace
-    return _BACKENDS[backend_name()][1]()
+        return _backend_of(run).workspace_of(run)
+    return _BACKENDS[backend_name()].workspace()
 
 
-def model_class(workspace: Any) -> Any:
-    """The `Model` class that belongs with this workspace object (local or azureml)."""
-    from champion.local import Workspace as LocalWorkspace
-
-    if isinstance(workspace, LocalWorkspace):
-        from champion.local import Model as LocalModel
-
-        return LocalModel
-    from azureml.core import Model
-
-    return Model
+def get_registry(workspace: object = None) -> Registry:
+    """The registry of `workspace` (a `champion.local.Workspace` or an `azureml.core.Workspace`),
+    or of the workspace this process is configured for. A `Registry` is returned as it is."""
+    if all(callable(getattr(type(workspace), m, None)) for m in ("champion", "register")):
+        return workspace  # type: ignore[return-value]  # a Registry already
+    if workspace is None:
+        workspace = get_workspace()
+    return _backend_of(workspace).registry(workspace)
 
 
-def registry_lock(workspace: Any) -> contextlib.AbstractContextManager[Any]:
-    """Hold the registry while the champion is looked up, compared and replaced.
-
-    The local workspace can: one SQLite write transaction (BEGIN IMMEDIATE) spans the lookup,
-    the decision and the registration, so racing challengers are serialised and the final
-    champion is always the best. Azure ML has no such lock; there the gate re-reads the champion
-    before registering and verifies afterwards (see gate.py)."""
-    from champion.local import Workspace as LocalWorkspace
-
-    if isinstance(workspace, LocalWorkspace):
-        return workspace._store.transaction()
-    return contextlib.nullcontext()
-
-
-def staged_upload(workspace: Any, paths: Sequence[Path]) -> contextlib.AbstractContextManager[Any]:
-    """Upload these files' bytes before `registry_lock` is taken, where the backend can.
-
-    The local workspace streams and hashes them into its tmp/ now, and `Model.register` inside
-    the lock then takes the staged copies: the lock is held for the lookup, the decision and a
-    rename, never for copying a large model. Azure ML holds no lock, so there is nothing to do."""
-    from champion.local import Workspace as LocalWorkspace
-
-    if isinstance(workspace, LocalWorkspace) and paths:
-        return workspace._store.prestaged(paths)
-    return contextlib.nullcontext()
-
-
-def latest_model(workspace: Any, name: str) -> Any:
-    """`Model(ws, name)`: the latest version of `name`, or None for the local workspace when
-    there is none. Azure's answer to "none" is the SDK's ModelNotFound exception (the caller
-    tells it apart); the local workspace answers directly, because building the SDK's exception
-    imports azureml (~600 modules, ~0.6 s) on a first model's otherwise light path."""
-    from champion.local import Workspace as LocalWorkspace
-
-    if isinstance(workspace, LocalWorkspace):
-        from champion.local import Model as LocalModel
-
-        found = workspace._store.query_models(name=name, limit=1)
-        return LocalModel(workspace, _record=found[0], expand=False) if found else None
-    return model_class(workspace)(workspace, name, expand=False)
+def run_of(step_run: object) -> tuple[str, ParentRun | None, Registry]:
+    """For the step's run as the SDK gives it: its id, its pipeline run (None when it has no
+    parent) and the registry of its workspace, built by the same backend."""
+    backend = _backend_of(step_run)
+    run: Any = step_run
+    return str(run.id), backend.parent(run), backend.registry(backend.workspace_of(run))

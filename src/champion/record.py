@@ -7,32 +7,52 @@ the versions, on the pipeline run that produced the challenger, where the run's 
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from champion._failpoints import failpoint
+from champion._redact import redact
 from champion.decision import Decision, Outcome
 from champion.errors import InputError
-from champion.failpoints import failpoint
-from champion.redact import redact
-from champion.surface import RunLike
+from champion.names import (
+    CHAMPION_TAGS,
+    DECISION_ARTIFACT,
+    MODEL_NAME,
+    OUTCOME,
+    RACE_TAG,
+    RECORD_TAG,
+    VERSION_TAG,
+)
+from champion.registry import ParentRun
+from champion.registry.sdk_run import RunLike, as_parent_run
+
+__all__ = [
+    "CHAMPION_TAGS",
+    "DECISION_ARTIFACT",
+    "OUTCOME_TAG",
+    "RACE_TAG",
+    "RECORD_TAG",
+    "SCHEMA_VERSION",
+    "VERSION_TAG",
+    "DecisionRecord",
+    "devops_commands",
+    "devops_commands_for",
+    "neutralize_logging_commands",
+    "newest_record",
+    "read_record",
+    "record_name",
+    "record_names",
+    "tags_for",
+    "write_record",
+]
 
 SCHEMA_VERSION = 1
-DECISION_ARTIFACT = "outputs/champion_decision.json"
-"""The first attempt's record; a retry that decides differently adds `record_name(n)`, n >= 2."""
-OUTCOME_TAG = "champion.outcome"
-VERSION_TAG = "champion.version"
-RECORD_TAG = "champion.record"
-"""Names the record the run's `champion.*` tags were set from, so a reader can tell whether the
-tags describe the newest record (see `tags_for` and `write_record`)."""
-RACE_TAG = "champion.race_detected"
-CHAMPION_TAGS = frozenset({OUTCOME_TAG, VERSION_TAG, RECORD_TAG, RACE_TAG})
-"""The run tags a register step sets, all from one record."""
+OUTCOME_TAG = OUTCOME
 _NUMBERED = re.compile(r"outputs/champion_decision\.([1-9][0-9]{0,8})\.json")
 # What a later record must differ in to be a new decision rather than the same one restated.
 _VERDICT_KEYS = (
@@ -121,7 +141,7 @@ def tags_for(name: str, on_run: Mapping[str, Any]) -> dict[str, str]:
 
 
 def write_record(
-    run: RunLike, record: DecisionRecord, files: Iterable[str] | None = None
+    run: ParentRun | RunLike, record: DecisionRecord, files: Iterable[str] | None = None
 ) -> dict[str, Any]:
     """Upload the JSON and tag the run; return the record that is on the run. `files` is the
     run's file listing if the caller has one (it saves a round trip).
@@ -138,7 +158,8 @@ def write_record(
     newer record that readers take as the verdict (`read_record` reads the newest); the mismatch
     is visible (`wait_for_decision` reports it) and the next retry repairs it by tagging from the
     newest record. An empty record, the leftover of a failed transfer, counts as absent."""
-    names = record_names(files if files is not None else run.get_file_names())
+    run = as_parent_run(run)
+    names = record_names(files if files is not None else run.file_names())
     newest = _newest(run, names)
     if newest is not None and _same_verdict(newest[1], record):
         name, on_run = newest
@@ -146,7 +167,7 @@ def write_record(
         name = record_name(_number(names[-1]) + 1 if names else 1)
         on_run = record.to_dict()
         body = redact(json.dumps(on_run, indent=2, sort_keys=True)).encode()
-        run.upload_file(name, io.BytesIO(body))
+        run.upload_bytes(name, body)
         failpoint("record.uploaded")
     tags = tags_for(name, on_run)
     # Tags of an earlier attempt that this record does not have (the version of a registration
@@ -161,7 +182,7 @@ def write_record(
     return on_run
 
 
-def read_record(run: RunLike) -> dict[str, Any] | None:
+def read_record(run: ParentRun | RunLike) -> dict[str, Any] | None:
     """The newest decision record on `run` (a pipeline run), or None when no register step
     wrote one.
 
@@ -172,13 +193,14 @@ def read_record(run: RunLike) -> dict[str, Any] | None:
 
 
 def newest_record(
-    run: RunLike, files: Iterable[str] | None = None
+    run: ParentRun | RunLike, files: Iterable[str] | None = None
 ) -> tuple[str, dict[str, Any]] | None:
     """The newest decision record on `run` and its artifact name, or None."""
-    return _newest(run, record_names(files if files is not None else run.get_file_names()))
+    run = as_parent_run(run)
+    return _newest(run, record_names(files if files is not None else run.file_names()))
 
 
-def _newest(run: RunLike, names: list[str]) -> tuple[str, dict[str, Any]] | None:
+def _newest(run: ParentRun, names: list[str]) -> tuple[str, dict[str, Any]] | None:
     for name in reversed(names):
         data = _read_json(run, name)
         if data is not None:
@@ -201,13 +223,12 @@ def _same_verdict(on_run: Mapping[str, Any], record: DecisionRecord) -> bool:
     return all(on_run.get(k) == new[k] for k in _VERDICT_KEYS)
 
 
-def _read_json(run: RunLike, name: str) -> dict[str, Any] | None:
+def _read_json(run: ParentRun, name: str) -> dict[str, Any] | None:
     """The JSON artifact `name`, or None when it is empty (an upload whose transfer failed)."""
     with tempfile.TemporaryDirectory() as tmp:
-        target = os.path.join(tmp, "record.json")
+        target = Path(tmp) / "record.json"
         run.download_file(name, target)
-        with open(target, encoding="utf-8") as fh:
-            text = fh.read()
+        text = target.read_text(encoding="utf-8")
     if not text.strip():
         return None
     data = json.loads(text)
@@ -228,12 +249,11 @@ _VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
 _VALUE_SHAPES = {
     "champion_outcome": re.compile("|".join(outcome.value for outcome in Outcome)),
     "champion_version": re.compile(r"[1-9][0-9]{0,9}|"),
-    # Azure ML's model name rule (azureml._model_management._util.model_name_validation).
-    "champion_model": re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-._]{0,254}"),
+    "champion_model": MODEL_NAME,
 }
 
 
-def escape_vso(value: str) -> str:
+def _escape_vso(value: str) -> str:
     """Escape a value for a `##vso[...]` logging command, as the agent unescapes it.
 
     Without this a tag value holding `]` or a newline could end our command and start another
@@ -279,7 +299,7 @@ def _setvariable_lines(values: Mapping[str, str]) -> list[str]:
     lines = []
     for name, value in values.items():
         assert _VARIABLE_NAME.fullmatch(name)
-        lines.append(f"##vso[task.setvariable variable={name};isOutput=true]{escape_vso(value)}")
+        lines.append(f"##vso[task.setvariable variable={name};isOutput=true]{_escape_vso(value)}")
     return lines
 
 

@@ -37,10 +37,10 @@ def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
 
     history = champion(ws, "models", "history", "iris", "--json")
     assert history.returncode == 0, history.stderr
-    versions = [json.loads(line) for line in history.stdout.splitlines()]
+    versions = json.loads(history.stdout)
     assert [(v["version"], v["outcome"]) for v in versions] == [(1, "first"), (2, "promoted")]
-    assert float(versions[1]["accuracy"]) > float(versions[0]["accuracy"])
-    assert versions[1]["previous"] == "1"
+    assert float(versions[1]["metric_value"]) > float(versions[0]["metric_value"])
+    assert versions[1]["previous_version"] == "1"
 
     table = champion(ws, "models", "history", "iris")
     assert "2 version(s)" in table.stdout
@@ -48,3 +48,5 @@ def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
     runs = champion(ws, "runs", "list")
     outcomes = [line.split()[3] for line in runs.stdout.splitlines()[2:]]
     assert sorted(outcomes) == ["first", "promoted", "rejected", "rejected"]
+    as_json = json.loads(champion(ws, "runs", "list", "--json").stdout)
+    assert sorted(run["outcome"] for run in as_json) == sorted(outcomes)

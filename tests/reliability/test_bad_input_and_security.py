@@ -12,9 +12,9 @@ import sys
 import pytest
 from azureml.exceptions import UserErrorException
 
+from champion._redact import redact
 from champion.local import Model
-from champion.record import escape_vso
-from champion.redact import redact
+from champion.record import _escape_vso as escape_vso
 
 # ---------------------------------------------------------------------- model folders
 

@@ -42,14 +42,14 @@ CHILD_TIMEOUT = 90.0
 STEP_CHILD = r"""
 import os, sys, time
 go, ready, mode, script, *args = sys.argv[1:]
-import champion.gate, champion.local, champion.record, champion.lookup
+import champion.gate, champion.local, champion.record, champion.context, champion.registry.local
 if mode == "sdk" or os.environ.get("WARM_SDK_ERRORS"):  # "no champion" raises the SDK's error
     import azureml.exceptions
 if mode == "sdk":
     import azureml.core, champion.local.mock, champion.pipeline.sdk_shim
 pause = os.environ.get("PAUSE_BEFORE_REGISTER")
 if pause:  # stop between the last champion lookup and the registration, until told to go on
-    register = champion.gate._register
+    register = champion.gate._new_version  # called right before Registry.register
     def paused(*a, **k):
         open(os.path.join(pause, "paused"), "w").close()
         end = time.monotonic() + float(os.environ["BARRIER_TIMEOUT"])
@@ -58,7 +58,7 @@ if pause:  # stop between the last champion lookup and the registration, until t
                 sys.exit(98)
             time.sleep(0.005)
         return register(*a, **k)
-    champion.gate._register = paused
+    champion.gate._new_version = paused
 open(ready, "w").close()
 deadline = time.monotonic() + float(os.environ["BARRIER_TIMEOUT"])
 while not os.path.exists(go):

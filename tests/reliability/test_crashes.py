@@ -1,4 +1,4 @@
-"""SIGKILL the register step at each named crash point (champion.failpoints), then reopen.
+"""SIGKILL the register step at each named crash point (champion._failpoints), then reopen.
 
 After every crash the registry holds the old state or the complete new state, `champion verify`
 finds no damage, and re-running the same pipeline run finishes without a duplicate version.

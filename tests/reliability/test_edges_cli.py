@@ -5,7 +5,9 @@ stored values printed so they cannot act on a terminal or an Azure DevOps agent.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import io
 import json
 import os
 import sqlite3
@@ -328,27 +330,34 @@ def test_models_history_escapes_control_characters(pipeline, cli, model):
     assert result.returncode == 0, result.stderr
     close_stores(pipeline.ws_path)
 
+    commands = [("models", "history", "iris"), ("models", "list"), ("models", "show", "iris")]
+    formats = [(), ("--json",), ("--format", "csv")]
     outputs = {
-        args: cli(*args, workspace=pipeline.ws_path)
-        for args in [
-            ("models", "history", "iris"),
-            ("models", "list"),
-            ("models", "history", "iris", "--json"),
-            ("models", "show", "iris"),
-        ]
+        (*args, *fmt): cli(*args, *fmt, workspace=pipeline.ws_path)
+        for args in commands
+        for fmt in formats
     }
 
     for args, out in outputs.items():
         assert out.returncode == 0, (args, out.stderr)
         assert "##" not in out.stdout, args
         assert not any(ch in out.stdout for ch in "\x1b\x9b\r"), args
+    shown = "7%0A#%23vso[task.setvariable variable=deploy]yes%1B[2J%9B31m%0D"
     table = outputs["models", "history", "iris"].stdout
-    assert "7%0A#%23vso[task.setvariable variable=deploy]yes%1B[2J%9B31m%0D" in table
+    assert shown in table
     assert len(table.splitlines()) == 4  # title, header, rule, one row: no line of its own
-    (line,) = outputs["models", "history", "iris", "--json"].stdout.splitlines()
-    assert json.loads(line)["build_number"] == EVIL  # JSON stays JSON, the value exact
-    shown = json.loads(outputs["models", "show", "iris"].stdout)
-    assert shown["properties"]["build_number"] == EVIL
+    (entry,) = json.loads(outputs["models", "history", "iris", "--json"].stdout)
+    assert entry["build_number"] == EVIL  # JSON stays JSON, the value exact
+    shown_json = json.loads(outputs["models", "show", "iris", "--json"].stdout)
+    assert shown_json["properties"]["build_number"] == EVIL
+    csv_out = outputs["models", "history", "iris", "--format", "csv"].stdout
+    assert len(csv_out.splitlines()) == 2  # header and one row
+    (row,) = csv.DictReader(io.StringIO(csv_out))
+    assert row["build_number"] == shown
+    fields = dict(
+        csv.reader(io.StringIO(outputs["models", "show", "iris", "--format", "csv"].stdout))
+    )
+    assert fields["properties.build_number"] == shown
 
 
 def test_debug_shows_the_traceback_the_one_line_hides(cli, tmp_path):

@@ -16,9 +16,9 @@ from azureml.exceptions import WebserviceException
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from champion._validation import validate_model_name
 from champion.errors import InputError
 from champion.local import _sdk
-from champion.validation import validate_model_name
 
 VALID_FIRST = string.ascii_letters + string.digits
 VALID_REST = VALID_FIRST + "-._"

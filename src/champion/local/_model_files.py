@@ -8,12 +8,12 @@ import builtins
 import os
 from collections.abc import Callable
 
+from champion._digest import model_files_digest
 from champion.errors import WorkspaceStoreError
 from champion.local import _sdk
 from champion.local._export import TargetExists
 from champion.local._model_base import ModelBase
 from champion.local.store import ArtifactRecord
-from champion.validation import model_files_digest
 
 
 class ModelFiles(ModelBase):

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from champion._validation import MODEL_NAME
 from champion.errors import ChampionError, InputError, NotAWorkspaceError
 from champion.local._unmocked import UnmockedServiceCall
-from champion.validation import MODEL_NAME
+from champion.names import EXPERIMENT_NAME
 
-_EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+_EXPERIMENT_NAME = EXPERIMENT_NAME
 
 
 def webservice_error(message: str) -> Exception:

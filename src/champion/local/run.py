@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from champion import _env
 from champion.local import _sdk, _traps
 from champion.local._default_workspace import open_default_workspace
 from champion.local._run_files import RunFiles
@@ -26,12 +27,13 @@ from champion.local._run_updates import RunUpdates
 from champion.local.dataset import Dataset
 from champion.local.model import Model
 from champion.local.store import RUN_ORIGIN, RunRecord
+from champion.names import PIPELINE_RUN_TYPE
 
 if TYPE_CHECKING:
     from champion.local.workspace import Workspace
 
-RUN_ID_ENV = "CHAMPION_RUN_ID"
-DATASET_INPUTS_ENV = "AZUREML_DATASET_ENVIRONMENT_VARS"
+RUN_ID_ENV = _env.RUN_ID
+DATASET_INPUTS_ENV = _env.DATASET_INPUTS
 
 
 class Experiment:
@@ -148,7 +150,7 @@ class Run(RunUpdates, RunMetrics, RunFiles):
 
         Outside a step the SDK returns its `_OfflineRun` (or raises with allow_offline=False);
         so does this, so code that handles "offline" keeps working unchanged."""
-        run_id = os.environ.get(RUN_ID_ENV)
+        run_id = _env.run_id()
         if run_id:
             return cls.get(open_default_workspace(), run_id)
         if not allow_offline:
@@ -250,12 +252,12 @@ class Run(RunUpdates, RunMetrics, RunFiles):
         pairs, and `$name` holds the saved dataset id (direct mode: the dataset object is
         returned) or the folder the data was delivered to (download or mount: the path)."""
         found: dict[str, Any] = {}
-        for pair in os.environ.get(DATASET_INPUTS_ENV, "").split(","):
+        for pair in _env.dataset_inputs().split(","):
             parts = [p for p in pair.split(":") if p]
             if len(parts) != 2:
                 continue
             name, mode = parts
-            value = os.environ.get(name)
+            value = _env.get(name)
             if value and mode.lower() == "direct":
                 found[name] = Dataset.get_by_id(self._experiment.workspace, value)
             else:
@@ -393,9 +395,6 @@ class PipelineRun(Run):
 
     def get_steps(self) -> Iterator[Run]:
         return self.get_children()
-
-
-PIPELINE_RUN_TYPE = "azureml.PipelineRun"
 
 
 def _run_class(record: RunRecord) -> type[Run]:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from champion import _env
 from champion.errors import NotAWorkspaceError
 from champion.local import _sdk
 from champion.local._default_workspace import set_default_opener
@@ -31,14 +32,14 @@ __all__ = [
     "resolve_workspace_path",
 ]
 
-DEFAULT_FOLDER = ".champion"
-WORKSPACE_ENV = "CHAMPION_WORKSPACE"
+DEFAULT_FOLDER = _env.DEFAULT_WORKSPACE_FOLDER
+WORKSPACE_ENV = _env.WORKSPACE
 CONFIG_KEY = "champion_workspace"
 
 
 def default_workspace_path() -> Path:
     """`$CHAMPION_WORKSPACE`, else `.champion` in the working directory (the embedded default)."""
-    return Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_FOLDER)
+    return Path(_env.workspace() or DEFAULT_FOLDER)
 
 
 def find_workspace(start: str | os.PathLike[str] | None = None) -> Path | None:
@@ -58,8 +59,9 @@ def resolve_workspace_path(explicit: str | os.PathLike[str] | None = None) -> tu
     (which then must be created, or is refused as not a workspace)."""
     if explicit is not None:
         return Path(explicit), "--workspace"
-    if os.environ.get(WORKSPACE_ENV):
-        return Path(os.environ[WORKSPACE_ENV]), f"${WORKSPACE_ENV}"
+    from_env = _env.workspace()
+    if from_env:
+        return Path(from_env), f"${WORKSPACE_ENV}"
     found = find_workspace()
     if found is not None:
         return found, "found from the working directory"
@@ -144,7 +146,7 @@ class Workspace:
         with no file anywhere is the SDK's UserErrorException. `path` may also be a local
         workspace folder. Never creates one.
         """
-        if path is None and os.environ.get(WORKSPACE_ENV):
+        if path is None and _env.workspace():
             return Workspace()  # the runner's choice for this step wins over any config.json
         start = Path(path) if path is not None else Path.cwd()
         if is_workspace(start):

@@ -30,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from champion import _env
 from champion.errors import ChampionError, InputError
 from champion.pipeline.spec import PipelineSpec
 
@@ -173,7 +174,7 @@ def upload_wheel(workspace: Any, wheel: Path) -> str:
 
 # --------------------------------------------------------------------------- snapshot
 
-_SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".champion")
+_SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", _env.DEFAULT_WORKSPACE_FOLDER)
 
 
 def stage_snapshot(spec: PipelineSpec, dest: Path, files: Mapping[str, Path]) -> PipelineSpec:

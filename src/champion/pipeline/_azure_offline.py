@@ -5,8 +5,9 @@ Why a module of its own: `Pipeline(ws, steps)` calls the service four times whil
 endpoint and default data types when it creates its workflow provider, the default datastore, and
 the compute target when given by name. Offline each of those is replaced here, and nothing else:
 
-- `ServiceContext._fetch_endpoints` returns fixed endpoints on the discard port of loopback, so
-  a request that slipped through would be refused at once instead of waiting on DNS and retries;
+- `ServiceContext._fetch_endpoints` returns fixed endpoints on the discard port of loopback
+  (`champion.local._offline`, shared with `mock_azureml()`), so a request that slipped through
+  would be refused at once instead of waiting on DNS and retries;
 - the `Workspace` is built with `_disable_service_check`, `_workspace_id` and `_location`, and an
   authentication that refuses every token request;
 - the workflow provider is `OfflineWorkflowProvider`: it answers the three lookups of the
@@ -27,18 +28,22 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
-from unittest import mock
 
-from azureml._restclient.service_context import ServiceContext, _ServiceKeys
 from azureml.core import Workspace
 from azureml.core.authentication import AbstractAuthentication
 from azureml.data.azure_storage_datastore import AzureBlobDatastore
 
+from champion.local._offline import (
+    OFFLINE_ORIGIN,
+    OFFLINE_SUBSCRIPTION_ID,
+    service_discovery_answered,
+)
+
 __all__ = ["OfflineServiceError", "OfflineSession", "OfflineWorkflowProvider", "offline_session"]
 
-#: Loopback, port 9 (discard): what the SDK believes every service endpoint is, offline.
-OFFLINE_ENDPOINT = "https://127.0.0.1:9/champion-offline"
-SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
+#: What the SDK believes every service endpoint is, offline (loopback, the discard port).
+OFFLINE_ENDPOINT = f"{OFFLINE_ORIGIN}/champion-offline"
+SUBSCRIPTION_ID = OFFLINE_SUBSCRIPTION_ID
 RESOURCE_GROUP = "offline"
 WORKSPACE_NAME = "offline"
 WORKSPACE_ID = "00000000-0000-0000-0000-000000000001"
@@ -167,8 +172,7 @@ class OfflineSession:
 def offline_session() -> Iterator[OfflineSession]:
     """Patch service discovery for the duration and yield a workspace, datastore and workflow
     provider with which the SDK builds and validates a pipeline without any network call."""
-    endpoints = dict.fromkeys(_ServiceKeys.get_discovery_keys(), OFFLINE_ENDPOINT)
-    with mock.patch.object(ServiceContext, "_fetch_endpoints", lambda _context: dict(endpoints)):
+    with service_discovery_answered(OFFLINE_ENDPOINT):
         workspace = Workspace(
             SUBSCRIPTION_ID,
             RESOURCE_GROUP,

@@ -29,22 +29,31 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
-import io
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from champion import _env
 from champion.errors import ChampionError, InputError, from_environment
+from champion.pipeline._console import PipeSafeStream, agent_safe_console
+from champion.pipeline._options import (
+    BUILD_NUMBER_ENV,
+    DATA_OPTION,
+    MODES,
+    SpecBuilder,
+    SpecOption,
+    build_parser,
+    spec_options,
+)
 from champion.pipeline.spec import PipelineSpec, experiment_name_problem
-from champion.record import devops_commands_for, neutralize_logging_commands
+from champion.record import devops_commands_for
 
 if TYPE_CHECKING:  # the Azure modes import it when run: it needs the [pipelines] extra
     from champion.pipeline.azure import RunOutcome
@@ -61,208 +70,11 @@ __all__ = [
     "spec_options",
 ]
 
-SpecBuilder = Callable[..., PipelineSpec]
-"""A pipeline file's `build_spec`: keyword arguments in, a PipelineSpec out."""
-MODES = ("run", "validate", "submit", "publish")
-WORKSPACE_ENV = "CHAMPION_WORKSPACE"
-DEFAULT_WORKSPACE = ".champion"
-BUILD_NUMBER_ENV = "BUILD_BUILDNUMBER"
-DEFAULT_COMPUTE_TARGET = "cpu-cluster"
-DATA_OPTION = "data"
-# The driver's own options: a build_spec parameter may not take one of these names.
-_RESERVED = frozenset(
-    {
-        "workspace",
-        "build_number",
-        "real_sdk",
-        "wait",
-        "experiment",
-        "compute_target",
-        "config",
-        "wheel",
-        "mode",
-        "local",
-        "validate",
-        "submit",
-        "publish",
-        "help",
-    }
-)
-
 
 # --------------------------------------------------------------------------- the spec's options
 
 
-@dataclass(frozen=True)
-class SpecOption:
-    """One keyword parameter of `build_spec`, offered as `--name-with-dashes`."""
-
-    name: str
-    default: Any
-    help: str
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-
-def spec_options(builder: SpecBuilder) -> list[SpecOption]:
-    """The options `builder` takes: its keyword parameters with defaults (`data` included),
-    described by its docstring's `Args:` section. A parameter without a default, or named like
-    one of the driver's options, is an InputError: the command line could not offer it."""
-    described = _described_args(inspect.getdoc(builder) or "")
-    options = []
-    for parameter in inspect.signature(builder).parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        where = f"build_spec parameter {parameter.name!r}"
-        if parameter.default is parameter.empty:
-            raise InputError(
-                f"{where} has no default; every build_spec parameter needs one so that the "
-                "pipeline runs without options",
-                field="build_spec",
-                value=parameter.name,
-            )
-        if parameter.name in _RESERVED:
-            raise InputError(
-                f"{where} clashes with the driver's own --{parameter.name.replace('_', '-')}; "
-                "rename it",
-                field="build_spec",
-                value=parameter.name,
-            )
-        options.append(
-            SpecOption(parameter.name, parameter.default, described.get(parameter.name, ""))
-        )
-    return options
-
-
-def _described_args(doc: str) -> dict[str, str]:
-    """`name: text` entries of a Google-style `Args:` section, continuation lines joined."""
-    found: dict[str, str] = {}
-    section = re.search(r"^Args:\n((?:[ \t]+.*\n?|\n)+)", doc, re.M)
-    if section is None:
-        return found
-    current = None
-    for line in section.group(1).splitlines():
-        entry = re.match(r"^\s{2,8}(\w+)(?:\s*\([^)]*\))?:\s*(.*)$", line)
-        if entry:
-            current = entry.group(1)
-            found[current] = entry.group(2).strip()
-        elif current and line.strip():
-            found[current] += " " + line.strip()
-    return found
-
-
 # --------------------------------------------------------------------------- command line
-
-
-# Which of the driver's options each mode takes; `python FILE` (no fixed mode) takes them all.
-_OPTIONS_OF = {
-    "run": {"workspace", "build_number", "real_sdk"},
-    "validate": {"build_number", "experiment", "compute_target"},
-    "submit": {"build_number", "wait", "experiment", "compute_target", "config", "wheel"},
-    "publish": {"build_number", "experiment", "compute_target", "config", "wheel"},
-}
-_OPTION_DEFAULTS = {
-    "workspace": None,
-    "build_number": None,
-    "real_sdk": False,
-    "wait": False,
-    "experiment": None,
-    "compute_target": DEFAULT_COMPUTE_TARGET,
-    "config": None,
-    "wheel": None,
-}
-
-
-def build_parser(
-    builder: SpecBuilder, *, prog: str, mode: str | None = None, description: str | None = None
-) -> argparse.ArgumentParser:
-    """The command line for one pipeline file. `mode` None offers the mode flags of
-    `python FILE` (--local, the default, --validate, --submit, --publish) and every option; a
-    mode given is fixed, as `champion pipeline MODE FILE` fixes it, with that mode's options."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    wanted = _OPTIONS_OF[mode] if mode is not None else set(_OPTION_DEFAULTS)
-    parser.set_defaults(**_OPTION_DEFAULTS)
-
-    def option(name: str, *args: Any, group: Any = parser, **kwargs: Any) -> None:
-        if name in wanted:
-            group.add_argument("--" + name.replace("_", "-"), *args, **kwargs)
-
-    option(
-        "workspace",
-        type=Path,
-        help=f"local workspace folder, created if needed (default: ${WORKSPACE_ENV}, else the "
-        f"nearest {DEFAULT_WORKSPACE}/ in this folder or its parents, else ./{DEFAULT_WORKSPACE})",
-    )
-    option(
-        "build_number",
-        default=os.environ.get(BUILD_NUMBER_ENV) or None,
-        help=f"value of the build_number pipeline parameter (default: ${BUILD_NUMBER_ENV} when "
-        "an Azure DevOps agent sets it, else the spec's default)",
-    )
-    spec_group = parser.add_argument_group("the pipeline's own options (its build_spec)")
-    for spec_option in spec_options(builder):
-        kind = type(spec_option.default)
-        text = spec_option.help or f"build_spec's {spec_option.name}"
-        if spec_option.name == DATA_OPTION and mode != "run":
-            text += "; on Azure ML the file is copied into the steps' snapshot"
-        typed: dict[str, Any] = {"type": kind} if kind in (int, float) else {}
-        if kind is bool:
-            typed = {"action": argparse.BooleanOptionalAction}
-        spec_group.add_argument(
-            spec_option.flag,
-            dest=f"spec_{spec_option.name}",
-            metavar=spec_option.name.upper(),
-            default=spec_option.default,
-            help=f"{text} (default: {spec_option.default!r})",
-            **typed,
-        )
-    if mode is None:
-        modes = parser.add_mutually_exclusive_group()
-        for flag, value, text in (
-            ("--local", "run", "run on the local workspace (the default)"),
-            ("--validate", "validate", "build the Azure ML pipeline offline and check it"),
-            ("--submit", "submit", "submit a run to the workspace in config.json"),
-            ("--publish", "publish", "publish the pipeline, version = --build-number"),
-        ):
-            modes.add_argument(flag, dest="mode", action="store_const", const=value, help=text)
-        parser.set_defaults(mode="run")
-    else:
-        parser.set_defaults(mode=mode)
-    option(
-        "real_sdk",
-        action="store_true",
-        help="local run: each step under mock_azureml(), for scripts importing azureml.core",
-    )
-    azure = parser.add_argument_group("Azure ML") if wanted & {"experiment", "wait"} else parser
-    option(
-        "wait",
-        group=azure,
-        action="store_true",
-        help="with submit: wait for the run to end, then print the decision read from it",
-    )
-    option("experiment", group=azure, help="experiment to submit to (default: the pipeline's name)")
-    option(
-        "compute_target",
-        group=azure,
-        help=f"AmlCompute cluster the steps run on (default: {DEFAULT_COMPUTE_TARGET})",
-    )
-    option(
-        "config",
-        group=azure,
-        type=Path,
-        help="workspace config.json, or the folder holding it (default: searched as "
-        "Workspace.from_config() does, from the current folder up)",
-    )
-    option(
-        "wheel",
-        group=azure,
-        type=Path,
-        help="champion wheel for the steps' environment (default: built from the checkout "
-        "champion is installed from, with `pip wheel`)",
-    )
-    return parser
 
 
 def main(
@@ -283,7 +95,7 @@ def main(
         print(f"{name}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     args = parser.parse_args(argv)
-    with contextlib.redirect_stdout(_PipeSafeStream(sys.stdout)):
+    with contextlib.redirect_stdout(PipeSafeStream(sys.stdout)):
         return _drive(parser, args, builder, name)
 
 
@@ -296,7 +108,7 @@ def _drive(
         parser.error("--real-sdk and --workspace apply to the local run only")
     if args.mode == "run":
         return _reporting(name, lambda: run_local(args, builder))
-    under_agent = os.environ.get("TF_BUILD", "").lower() == "true"
+    under_agent = _env.under_devops_agent()
     with agent_safe_console(under_agent) as agent:
         return _reporting(
             name, lambda: run_azure(args, builder, prog=name, agent=agent, under_agent=under_agent)
@@ -527,88 +339,3 @@ def build_wheel(dest: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- console
-
-
-class _PipeSafeStream(io.TextIOBase):
-    """stdout that outlives its reader: once the pipe is closed (`... | head -1`) the rest of
-    the output is dropped instead of raising, so the work still finishes and the exit code
-    still says how it went."""
-
-    def __init__(self, target: IO[str]) -> None:
-        self._target = target
-        self.broken = False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if not self.broken:
-            try:
-                self._target.write(text)
-            except BrokenPipeError:
-                self._close_quietly()
-        return len(text)
-
-    def flush(self) -> None:
-        if not self.broken:
-            try:
-                self._target.flush()
-            except BrokenPipeError:
-                self._close_quietly()
-
-    def _close_quietly(self) -> None:
-        """Point the descriptor at /dev/null, so the interpreter's own flush at exit does not
-        print "Exception ignored ... BrokenPipeError"."""
-        self.broken = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, self._target.fileno())
-        except (OSError, ValueError):  # not a real file (a test's capture): nothing to quiet
-            pass
-        finally:
-            os.close(devnull)
-
-
-class _AgentSafeStream(io.TextIOBase):
-    """Passes text on line by line with every logging command neutralized. A partial line is
-    held back until its end: `#` now and `#vso[` later would still make one command."""
-
-    def __init__(self, target: IO[str]) -> None:
-        self._target = target
-        self._pending = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        *lines, self._pending = (self._pending + text).split("\n")
-        for line in lines:
-            self._target.write(neutralize_logging_commands(line) + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        self._target.flush()
-
-    def finish(self) -> None:
-        if self._pending:
-            self._target.write(neutralize_logging_commands(self._pending) + "\n")
-            self._pending = ""
-        self._target.flush()
-
-
-@contextlib.contextmanager
-def agent_safe_console(enabled: bool) -> Iterator[IO[str]]:
-    """When `enabled`, filter stdout and stderr (ours and the SDK's) through
-    `neutralize_logging_commands` and yield the real stdout, the one channel left for
-    commands we mean; otherwise change nothing."""
-    real = sys.stdout
-    if not enabled:
-        yield real
-        return
-    out, err = _AgentSafeStream(sys.stdout), _AgentSafeStream(sys.stderr)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            yield real
-    finally:
-        out.finish()
-        err.finish()

@@ -33,9 +33,11 @@ import runpy
 import sys
 from collections.abc import Sequence
 
-WORKSPACE_ENV = "CHAMPION_WORKSPACE"
-BACKEND_ENV = "CHAMPION_BACKEND"
-FAULTS_ENV = "CHAMPION_MOCK_FAULTS"
+from champion import _env
+
+WORKSPACE_ENV = _env.WORKSPACE
+BACKEND_ENV = _env.BACKEND
+FAULTS_ENV = _env.MOCK_FAULTS
 UNMOCKED_EXIT_CODE = 3
 
 
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "usage: python -m champion.pipeline.sdk_shim SCRIPT [ARGS...] | -m MODULE [ARGS...]\n"
         )
         return 2
-    workspace = os.environ.get(WORKSPACE_ENV)
+    workspace = _env.workspace()
     if not workspace:
         sys.stderr.write(
             f"sdk_shim: {WORKSPACE_ENV} is not set; the local runner sets it to the workspace "
@@ -90,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.argv = [module, *args[2:]]  # run_module puts the module's file in argv[0]
     try:
-        faults = parse_faults(os.environ.get(FAULTS_ENV, ""))
+        faults = parse_faults(_env.mock_faults())
     except ValueError as exc:
         sys.stderr.write(f"sdk_shim: {exc}\n")
         return 2

@@ -26,13 +26,19 @@ fail later in `Pipeline(...)` for a reason we could have told the user on the la
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from champion.errors import InputError
+from champion.pipeline._graph import _check_graph, resolve_arguments, topological_order
+from champion.pipeline._spec_data import (
+    _EXPERIMENT_NAME,
+    DataReference,
+    DatasetInput,
+    DatastoreInput,
+    ParameterValue,
+    PipelineParameter,
+)
 
 __all__ = [
     "Argument",
@@ -48,147 +54,6 @@ __all__ = [
     "topological_order",
     "validate",
 ]
-
-ParameterValue = str | int | float | bool
-"""The default-value types the SDK's PipelineParameter accepts (DataPath/datasets aside)."""
-
-# PipelineData rejects any name where `re.search(r"\W", name)` matches; the same test, so the same
-# names pass. A name becomes part of an environment variable, AZUREML_DATAREFERENCE_<name>.
-_DATA_REFERENCE_NAME = re.compile(r"\w+")
-# Experiment names (azureml.core.Experiment): no `.`, unlike model names.
-_EXPERIMENT_NAME = re.compile(r"[a-zA-Z0-9][\w\-]{0,254}")
-DATA_REFERENCE_ENV_PREFIX = "AZUREML_DATAREFERENCE_"
-
-
-@dataclass(frozen=True)
-class DataReference:
-    """A folder passed between steps, as `PipelineData(name)`: one step lists it in `outputs`
-    and writes into it, later steps list it in `inputs` and read it.
-
-    The name is checked at construction, as PipelineData does, so a typo fails where it is made.
-    """
-
-    name: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise InputError(
-                "PipelineData name cannot be empty", field="DataReference.name", value=self.name
-            )
-        if not _DATA_REFERENCE_NAME.fullmatch(self.name):
-            raise InputError(
-                f"PipelineData name: [{self.name}] is not a valid, as it may contain only "
-                "letters, digits, and underscores.",
-                field="DataReference.name",
-                value=self.name,
-            )
-
-    @property
-    def env_var(self) -> str:
-        """Where Azure ML (mount mode) also puts the folder's path in a step's environment."""
-        return DATA_REFERENCE_ENV_PREFIX + self.name
-
-    def __str__(self) -> str:
-        # What str(PipelineData(name)) gives, the placeholder Azure replaces in argv.
-        return "$" + self.env_var
-
-
-@dataclass(frozen=True)
-class DatastoreInput:
-    """A file or folder in a datastore that a step reads, as the SDK's `DataReference(datastore,
-    data_reference_name=name, path_on_datastore=path, mode=mode)`: its path arrives in argv and
-    in `AZUREML_DATAREFERENCE_<name>`. `mount` gives the data where it lives (read it, do not
-    write it); `download` gives a copy in the step's own folder."""
-
-    name: str
-    path: str = ""
-    datastore: str = "workspaceblobstore"
-    mode: str = "mount"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _DATA_REFERENCE_NAME.fullmatch(self.name):
-            raise InputError(
-                f"datastore input name {self.name!r} may contain only letters, digits and "
-                "underscores (it becomes an environment variable)",
-                field="DatastoreInput.name",
-                value=self.name,
-            )
-        if self.mode not in ("mount", "download"):
-            raise InputError(
-                f"Invalid mode {self.mode}. A datastore input is read: use mount or download",
-                field="DatastoreInput.mode",
-                value=self.mode,
-            )
-
-    @property
-    def env_var(self) -> str:
-        return DATA_REFERENCE_ENV_PREFIX + self.name
-
-    def __str__(self) -> str:
-        return "$" + self.env_var
-
-
-@dataclass(frozen=True)
-class DatasetInput:
-    """A registered dataset a step consumes, as `dataset.as_named_input(name)`: `direct` gives
-    the dataset itself (`run.input_datasets[name]`; its saved id in argv and `$name`),
-    `download`/`mount` (file datasets) a folder holding its files."""
-
-    name: str
-    dataset: str
-    version: str = "latest"
-    mode: str = "direct"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z_]\w*", self.name):
-            raise InputError(
-                f"dataset input name {self.name!r} may contain only letters, digits and "
-                "underscores, not starting with a digit (it becomes an environment variable)",
-                field="DatasetInput.name",
-                value=self.name,
-            )
-        if self.mode not in ("direct", "download", "mount"):
-            raise InputError(
-                f"Invalid mode '{self.mode}'. Mode can only be mount, download or direct",
-                field="DatasetInput.mode",
-                value=self.mode,
-            )
-
-    def __str__(self) -> str:
-        return f"DatasetConsumptionConfig:{self.name}"
-
-
-@dataclass(frozen=True)
-class PipelineParameter:
-    """A value chosen per pipeline run (e.g. the build number), with a default.
-
-    Values given at run time are strings (they arrive in argv); the default keeps its type
-    because the SDK records int/float/bool parameters with their type on the published pipeline.
-    """
-
-    name: str
-    default: ParameterValue
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
-            raise InputError(
-                f"pipeline parameter name {self.name!r} must be a non-empty string without "
-                "surrounding whitespace",
-                field="PipelineParameter.name",
-                value=self.name,
-            )
-        if not isinstance(self.default, str | int | float | bool):
-            raise InputError(
-                f"Default value is of unsupported type: {type(self.default).__name__} "
-                f"(pipeline parameter {self.name}); use str, int, float or bool",
-                field="PipelineParameter.default",
-                value=self.default,
-            )
-
-    @property
-    def default_text(self) -> str:
-        """The default as it appears in argv."""
-        return str(self.default)
 
 
 Argument = str | DataReference | DatastoreInput | DatasetInput | PipelineParameter
@@ -337,7 +202,7 @@ def _check_names_in_arguments(spec: PipelineSpec, step: Step) -> list[str]:
     """The names a register step will use, checked here so that a bad one stops the pipeline
     before its first step rather than after training: `--model-name` must be a valid model name,
     and `--training-step-name` must name a step of this pipeline."""
-    from champion.validation import validate_model_name
+    from champion._validation import validate_model_name
 
     problems: list[str] = []
     for flag, value in _flag_values(step.arguments):
@@ -433,139 +298,4 @@ def _check_step(spec: PipelineSpec, step: Step) -> list[str]:
     return problems
 
 
-def _producers(spec: PipelineSpec) -> dict[DataReference, list[Step]]:
-    producers: dict[DataReference, list[Step]] = {}
-    for step in spec.steps:
-        for ref in _refs(step.outputs):
-            producers.setdefault(ref, []).append(step)
-    return producers
-
-
-def _check_graph(spec: PipelineSpec) -> list[str]:
-    problems: list[str] = []
-    producers = _producers(spec)
-    for ref, steps in producers.items():
-        # The SDK remembers the last step constructed with an output as its producer and then
-        # refuses the output on every other step.
-        owner = steps[-1]
-        for other in steps[:-1]:
-            problems.append(
-                f"Step output {ref.name} can not be used as an output for step {other.name}, as "
-                f"it is already an output of step {owner.name}."
-            )
-    for step in spec.steps:
-        for ref in _refs(step.inputs):
-            if ref not in producers:
-                problems.append(
-                    f"Input {ref.name} on step {step.name} is not connected to any previous step"
-                )
-    cycle = _find_cycle(spec, producers)
-    if cycle is not None:
-        problems.append(f"Cycle detected including node {cycle}")
-    return problems
-
-
-def _upstream(step: Step, producers: Mapping[DataReference, list[Step]]) -> list[int]:
-    """Identities (`id()`) of the steps whose outputs this step reads. Steps are compared by
-    identity, not equality: two identical Step values in one spec are still two nodes."""
-    return [id(p) for ref in _refs(step.inputs) for p in producers.get(ref, [])]
-
-
-def _refs(refs: tuple[Any, ...]) -> list[DataReference]:
-    """Each data reference once, skipping entries of the wrong type (reported elsewhere)."""
-    return [r for r in dict.fromkeys(refs) if isinstance(r, DataReference)]
-
-
-def _find_cycle(spec: PipelineSpec, producers: Mapping[DataReference, list[Step]]) -> str | None:
-    """The SDK's depth-first search (white/gray/black) over input edges; the name of a step on
-    the first cycle found, or None."""
-    by_id = {id(step): step for step in spec.steps}
-    color: dict[int, int] = dict.fromkeys(by_id, 0)  # 0 white, 1 gray, 2 black
-
-    def visit(node: int) -> str | None:
-        # An explicit stack instead of recursion: a long chain of steps must not hit the
-        # recursion limit.
-        stack: list[tuple[int, list[int]]] = [(node, _upstream(by_id[node], producers))]
-        color[node] = 1
-        while stack:
-            current, pending = stack[-1]
-            if not pending:
-                color[current] = 2
-                stack.pop()
-                continue
-            neighbour = pending.pop()
-            if color[neighbour] == 1:
-                return by_id[current].name
-            if color[neighbour] == 0:
-                color[neighbour] = 1
-                stack.append((neighbour, _upstream(by_id[neighbour], producers)))
-        return None
-
-    for node in by_id:
-        if color[node] == 0:
-            found = visit(node)
-            if found is not None:
-                return found
-    return None
-
-
 # --------------------------------------------------------------------------- order and argv
-
-
-def topological_order(spec: PipelineSpec) -> list[Step]:
-    """The steps in an order where every producer runs before its consumers.
-
-    Among steps that are ready at the same time the declared order wins, so a spec that is
-    already in order runs as written and the order is the same on every run. Raises InputError
-    on a cycle; inputs with no producer are ignored here (`validate` reports them).
-    """
-    producers = _producers(spec)
-    waiting = {id(step): set(_upstream(step, producers)) - {id(step)} for step in spec.steps}
-    self_loops = [s.name for s in spec.steps if id(s) in _upstream(s, producers)]
-    order: list[Step] = []
-    done: set[int] = set()
-    while len(order) < len(spec.steps):
-        ready = [s for s in spec.steps if id(s) not in done and waiting[id(s)] <= done]
-        if not ready or self_loops:
-            stuck = self_loops or [s.name for s in spec.steps if id(s) not in done]
-            raise InputError(
-                f"pipeline {spec.name!r} has a cycle: steps {', '.join(stuck)} wait on each "
-                "other's outputs",
-                field="pipeline",
-                value=spec.name,
-            )
-        step = ready[0]
-        order.append(step)
-        done.add(id(step))
-    return order
-
-
-def resolve_arguments(
-    step: Step,
-    data_paths: Mapping[str, str | os.PathLike[str]],
-    params: Mapping[str, str] | None = None,
-) -> list[str]:
-    """The step's argv, as Azure ML builds it: literal strings as they are, each data reference
-    or datastore input replaced by its path, a dataset input by its path (download, mount) or
-    saved dataset id (direct), each pipeline parameter by its value for this run (or its
-    default). The declared order is kept exactly: this is the one place arguments become argv.
-
-    `data_paths` maps input and output names to what replaces them; `params` maps parameter
-    names to values. A name with no entry is an InputError (the runner must resolve each one).
-    """
-    values = params or {}
-    argv: list[str] = []
-    for arg in step.arguments:
-        if isinstance(arg, DataReference | DatastoreInput | DatasetInput):
-            if arg.name not in data_paths:
-                raise InputError(
-                    f"step {step.name!r}: no folder for data reference {arg.name!r}",
-                    field="data_paths",
-                    value=arg.name,
-                )
-            argv.append(os.fspath(data_paths[arg.name]))
-        elif isinstance(arg, PipelineParameter):
-            argv.append(values.get(arg.name, arg.default_text))
-        else:
-            argv.append(arg)
-    return argv

@@ -15,12 +15,13 @@ storage).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+
+from champion import _env
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -49,7 +50,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="value the challenger must reach even with no champion",
     )
-    parser.add_argument("--build-number", default=os.environ.get("BUILD_BUILDNUMBER"))
+    parser.add_argument("--build-number", default=_env.build_number())
     parser.add_argument("--model-framework", default="ScikitLearn")
     parser.add_argument("--model-framework-version", default=None)
     parser.add_argument("--description", default=None)
@@ -70,12 +71,12 @@ def framework_version(framework: str, given: str | None) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    from champion._redact import redact
     from champion.context import get_run
     from champion.decision import Outcome, Policy
     from champion.errors import ChampionError, from_environment
     from champion.gate import RegisterRequest, register_if_better
     from champion.record import devops_commands
-    from champion.redact import redact
     from champion.steps import NO_RUN_MESSAGE, no_run_context
 
     try:
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
     print(redact(f"champion: {record.verdict}"))
-    if os.environ.get("TF_BUILD", "").lower() == "true":
+    if _env.under_devops_agent():
         for line in devops_commands(record):
             print(line)
     if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED:

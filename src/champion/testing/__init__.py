@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from champion import _env
+
 if TYPE_CHECKING:
     from champion.local import Run, Workspace
     from champion.local.run import PipelineRun
@@ -61,7 +63,7 @@ DEFAULT_TIMEOUT_S = 600.0
 STEPS_FOLDER = "pipeline-steps"  # where the local runner keeps its steps' working folders
 # Variables a step must not inherit from the test process: they would point it at another run,
 # another backend, or make it talk to an Azure DevOps agent.
-_INHERITED_NOT = ("CHAMPION_RUN_ID", "CHAMPION_BACKEND", "TF_BUILD", "BUILD_BUILDNUMBER")
+_INHERITED_NOT = (_env.RUN_ID, _env.BACKEND, _env.DEVOPS_AGENT, _env.BUILD_NUMBER)
 
 
 def create_workspace(path: str | os.PathLike[str]) -> Workspace:
@@ -117,12 +119,13 @@ def make_pipeline_run(
     Tags are stored as the service stores them (str of each value). The runs stay "Running", as
     they are while a pipeline's steps execute."""
     from champion.local import Run
+    from champion.local.access import store_of
     from champion.local.run import PipelineRun
     from champion.pipeline.local import create_pipeline_run
 
     chosen = DEFAULT_STEPS if steps is None else steps
     tags = {str(k): None if v is None else str(v) for k, v in (parent_tags or {}).items()}
-    parent = Run.get(workspace, create_pipeline_run(workspace._store, experiment, tags=tags))
+    parent = Run.get(workspace, create_pipeline_run(store_of(workspace), experiment, tags=tags))
     assert isinstance(parent, PipelineRun)  # the run type makes it one, as in the SDK
     children = {name: _step_run(workspace, parent, name, tags) for name, tags in chosen.items()}
     return PipelineRunTree(workspace, parent, children)
@@ -130,12 +133,13 @@ def make_pipeline_run(
 
 def _step_run(workspace: Workspace, parent: Run, name: str, tags: Mapping[str, Any] | None) -> Run:
     from champion.local import Run
+    from champion.local.access import store_of
     from champion.pipeline.local import create_step_run, node_id
 
     experiment = str(parent.experiment.name)
+    store = store_of(workspace)
     run = Run.get(
-        workspace,
-        create_step_run(workspace._store, experiment, parent.id, name, node_id(experiment, name)),
+        workspace, create_step_run(store, experiment, parent.id, name, node_id(experiment, name))
     )
     if tags:
         run.set_tags(dict(tags))
@@ -280,19 +284,17 @@ def _step_env(
 ) -> dict[str, str]:
     env = {
         k: v
-        for k, v in os.environ.items()
+        for k, v in _env.inherited().items()
         if k not in _INHERITED_NOT and not k.startswith("AZUREML_")
     }
-    env["CHAMPION_WORKSPACE"] = str(workspace.path)
+    env[_env.WORKSPACE] = str(workspace.path)
     env["PYTHONUNBUFFERED"] = "1"
     if not real_sdk:  # under the real SDK the shim selects the azureml backend itself
-        env["CHAMPION_BACKEND"] = "local"
+        env[_env.BACKEND] = "local"
     if step_run is not None:
-        env["CHAMPION_RUN_ID"] = step_run.id
+        env[_env.RUN_ID] = step_run.id
     if module:
-        env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])
-        )
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), _env.pythonpath()]))
     for key, value in (extra or {}).items():
         if value is None:
             env.pop(key, None)

@@ -14,6 +14,7 @@ from azureml.core import Workspace
 from azureml.core.authentication import AbstractAuthentication
 from msrest.authentication import BasicTokenAuthentication
 
+from champion.local._offline import OFFLINE_ORIGIN, OFFLINE_SUBSCRIPTION_ID
 from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock import wire
 from champion.local.mock.faults import Fault, timeout_error
@@ -21,9 +22,9 @@ from champion.local.store import RunRecord, Store
 
 #: Where the SDK believes the services are. Loopback, port 9 (discard): a request that somehow
 #: escaped every guard is refused at once instead of waiting on DNS or retries.
-ENDPOINT_ORIGIN = "https://127.0.0.1:9"
+ENDPOINT_ORIGIN = OFFLINE_ORIGIN
 ENDPOINT = f"{ENDPOINT_ORIGIN}/champion-local"
-SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
+SUBSCRIPTION_ID = OFFLINE_SUBSCRIPTION_ID
 RESOURCE_GROUP = "local"
 LOCATION = "local"
 

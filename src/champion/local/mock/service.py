@@ -31,16 +31,16 @@ And here:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import msrest.service_client
-from azureml._restclient.service_context import ServiceContext, _ServiceKeys
 from azureml.core import Experiment, Run, Workspace
 from azureml.core.run import _SubmittedRun
 from requests.adapters import HTTPAdapter
 
+from champion import _env
+from champion.local._offline import discovery_patch
 from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock.artifacts import ArtifactService
 from champion.local.mock.backend import (
@@ -61,7 +61,6 @@ from champion.local.mock.pipelines import Pipelines
 from champion.local.mock.runs import RunHistory
 from champion.local.store import Store
 
-RUN_ID_ENV = "CHAMPION_RUN_ID"
 #: The SDK's own `Workspace.from_config`, taken before any mock patches it (mocks nest).
 _SDK_FROM_CONFIG = vars(Workspace)["from_config"].__func__
 
@@ -92,7 +91,6 @@ class LocalService:
     def patches(self) -> list[Patch]:
         """(owner, attribute, replacement) for every patch point; `MockAzureML` applies them and
         restores the originals."""
-        endpoints = {key: ENDPOINT for key in _ServiceKeys.get_discovery_keys()}
         original_get_context = vars(Run)["get_context"]
 
         def get_context(
@@ -102,7 +100,7 @@ class LocalService:
             used_for_context_manager: bool = False,
             **kwargs: Any,
         ) -> Any:
-            run_id = os.environ.get(RUN_ID_ENV)
+            run_id = _env.run_id()
             if not run_id:
                 return original_get_context.__func__(
                     cls,
@@ -126,8 +124,7 @@ class LocalService:
             return original_adapter_send(adapter, request, *args, **kwargs)
 
         patches: list[Patch] = [
-            (ServiceContext, "_fetch_endpoints", as_method(lambda _ctx: dict(endpoints),
-                                                        "fetch_endpoints")),
+            discovery_patch(ENDPOINT),
             (msrest.service_client.ServiceClient, "send", as_method(refuse_request, "send")),
             (HTTPAdapter, "send", as_method(adapter_send, "send")),
             (Workspace, "from_config", staticmethod(self._from_config)),

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from champion import _env
 from champion.local._traps import sdk_observers
 from champion.local.mock.faults import OPERATIONS, Fault
 from champion.local.store import Store
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 
-WORKSPACE_ENV = "CHAMPION_WORKSPACE"
-DEFAULT_FOLDER = ".champion"
+WORKSPACE_ENV = _env.WORKSPACE
+DEFAULT_FOLDER = _env.DEFAULT_WORKSPACE_FOLDER
 
 
 # Active sessions, innermost last: patches nest, so they must be undone in reverse order.
@@ -187,7 +188,7 @@ class MockAzureML:
         environment of the call (the local runner sets CHAMPION_WORKSPACE per step)."""
         if self._path is not None:
             return Path(self._path)
-        env = os.environ.get(WORKSPACE_ENV)
+        env = _env.workspace()
         return Path(env) if env else Path.cwd() / DEFAULT_FOLDER
 
     def _patch(self, owner: object, name: str, value: object) -> None:

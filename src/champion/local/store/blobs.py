@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from champion._failpoints import failpoint
 from champion.errors import WorkspaceStoreError
-from champion.failpoints import failpoint
 from champion.local.store.layout import (
     BLOBS_DIR,
     STAGING_LOCK,

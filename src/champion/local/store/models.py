@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from champion.failpoints import failpoint
+from champion._failpoints import failpoint
 from champion.local.store.exceptions import PropertyConflict
 from champion.local.store.records import ModelRecord, model_record, to_json, utcnow
 from champion.local.store.transactions import Transactions

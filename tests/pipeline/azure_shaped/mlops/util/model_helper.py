@@ -1,15 +1,9 @@
 """Find the champion's metric, whichever backend the run belongs to."""
 
-from champion.context import model_class
+from champion.context import get_registry
 
 
 def champion_metric(run, model_name, metric):
     """The latest registered version's metric, or None when there is no champion."""
-    workspace = run.experiment.workspace
-    try:
-        model = model_class(workspace)(workspace, model_name)
-    except Exception as exc:
-        if "ModelNotFound" in getattr(exc, "message", str(exc)):
-            return None
-        raise
-    return float(model.properties[metric])
+    champion = get_registry(run.experiment.workspace).champion(model_name)
+    return None if champion is None else float(champion.properties[metric])

@@ -22,8 +22,10 @@ from __future__ import annotations
 import os
 import signal
 
-CRASH_ENV = "CHAMPION_CRASH_AT"
-PAUSE_ENV = "CHAMPION_PAUSE_AT"
+from champion import _env
+
+CRASH_ENV = _env.CRASH_AT
+PAUSE_ENV = _env.PAUSE_AT
 POINTS = frozenset(
     {
         "blob.temp_written",
@@ -36,7 +38,7 @@ POINTS = frozenset(
 
 
 def failpoint(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
+    if _env.crash_at() == name:
         os.kill(os.getpid(), signal.SIGKILL)
-    if os.environ.get(PAUSE_ENV) == name:
+    if _env.pause_at() == name:
         os.kill(os.getpid(), signal.SIGSTOP)

@@ -1,4 +1,6 @@
-"""find_champion against the real SDK (under mock_azureml) and the local classes alike."""
+"""The champion lookup of both registries: the real SDK (under mock_azureml) and the local
+classes. Only the SDK's own ModelNotFound means "no champion"; the gate parses the champion's
+metric out of the version's stored properties."""
 
 from __future__ import annotations
 
@@ -6,11 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from champion.context import get_registry
 from champion.decision import Policy
 from champion.errors import InfrastructureError, MetricError, UnscoredChampionError
+from champion.gate import _champion_value
 from champion.local import Model as LocalModel
 from champion.local import mock_azureml
-from champion.lookup import find_champion, is_model_not_found
+from champion.registry import ModelVersion
+from champion.registry.azureml import AzureMLRegistry
+from champion.registry.local import LocalRegistry
+from champion.registry.sdk import is_model_not_found
+
+
+def find_champion(workspace, name: str, policy: Policy) -> tuple[ModelVersion, float | None] | None:
+    """The champion as the gate sees it: the registry's version and its parsed metric."""
+    found = get_registry(workspace).champion(name)
+    return None if found is None else (found, _champion_value(found, policy))
 
 
 @pytest.fixture
@@ -54,7 +67,7 @@ def test_real_sdk_transient_errors_are_retried(tmp_path, model_file, status):
         Model.register(mock.workspace, model_file, "iris", properties={"accuracy": "0.9"})
         mock.inject_fault("models.query", status, times=2)
         champion = find_champion(mock.workspace, "iris", Policy())
-        assert champion is not None and champion.metric == 0.9
+        assert champion is not None and champion[1] == 0.9
         mock.inject_fault("models.query", status, times=5)
         with pytest.raises(InfrastructureError) as caught:
             find_champion(mock.workspace, "iris", Policy())
@@ -71,7 +84,8 @@ def test_real_sdk_champion_is_the_latest_version_with_its_metric(tmp_path, model
         Model.register(mock.workspace, model_file, "iris", properties={"accuracy": "0.95"})
         champion = find_champion(mock.workspace, "iris", Policy())
     assert champion is not None
-    assert (champion.version, champion.metric) == (2, 0.95)
+    assert (champion[0].version, champion[1]) == (2, 0.95)
+    assert champion[0].properties == {"accuracy": "0.95"}
 
 
 def test_local_champion_unscored_or_unparsable(make_workspace, model_file):
@@ -80,7 +94,7 @@ def test_local_champion_unscored_or_unparsable(make_workspace, model_file):
     with pytest.raises(UnscoredChampionError, match="iris:1"):
         find_champion(ws, "iris", Policy())
     allowed = find_champion(ws, "iris", Policy(allow_unscored_champion=True))
-    assert allowed is not None and allowed.metric is None
+    assert allowed is not None and allowed[1] is None
     LocalModel.register(ws, model_file, "iris", properties={"accuracy": "NaN"})
     with pytest.raises(MetricError, match="model iris:2 property 'accuracy'"):
         find_champion(ws, "iris", Policy(allow_unscored_champion=True))
@@ -89,3 +103,9 @@ def test_local_champion_unscored_or_unparsable(make_workspace, model_file):
 def test_other_exceptions_are_not_model_not_found():
     assert not is_model_not_found(RuntimeError("ModelNotFound"))  # not the SDK's class
     assert not is_model_not_found(KeyError("iris"))
+
+
+def test_each_workspace_gets_its_own_backend(tmp_path, make_workspace):
+    assert isinstance(get_registry(make_workspace()), LocalRegistry)
+    with mock_azureml(tmp_path / "mocked") as mock:
+        assert isinstance(get_registry(mock.workspace), AzureMLRegistry)

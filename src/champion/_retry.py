@@ -13,16 +13,17 @@ status_code is None), or the HTTP response further down the exception's cause ch
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from champion.errors import ChampionError, InfrastructureError
-from champion.redact import redact
+from champion import _env
+from champion._redact import redact
+from champion.errors import ChampionError, InfrastructureError, from_environment
 
 T = TypeVar("T")
 _RESPONSE_CODE = re.compile(r"Response Code: (\d{3})")
@@ -48,10 +49,7 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> RetryPolicy:
         """`CHAMPION_RETRY_ATTEMPTS` and `CHAMPION_RETRY_BASE_SECONDS` tune it per build."""
-        return cls(
-            attempts=max(1, int(os.environ.get("CHAMPION_RETRY_ATTEMPTS", "5"))),
-            base_seconds=float(os.environ.get("CHAMPION_RETRY_BASE_SECONDS", "0.5")),
-        )
+        return cls(attempts=_env.retry_attempts(), base_seconds=_env.retry_base_seconds())
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -63,20 +61,15 @@ def call_with_retry(
     action: str,
     call: Callable[[], T],
     policy: RetryPolicy | None = None,
-    before_retry: Callable[[], T | None] | None = None,
 ) -> T:
     """Run `call`; on a transient failure wait and try again, up to `policy.attempts` times.
 
-    `before_retry` runs before each new attempt and may return the result instead: a
-    registration that timed out may have been committed, and must then be found, not repeated.
-    Failures that are not transient, and our own errors, propagate at once."""
+    Failures that are not transient, and our own errors, propagate at once. A call whose earlier
+    attempt may have landed (a registration that timed out after the service committed it)
+    checks that itself at the start of each later attempt: see `remote`."""
     policy = policy or RetryPolicy.from_env()
     failures: list[str] = []
     for attempt in range(1, policy.attempts + 1):
-        if attempt > 1 and before_retry is not None:
-            found = before_retry()
-            if found is not None:
-                return found
         try:
             return call()
         except ChampionError:
@@ -94,6 +87,44 @@ def call_with_retry(
                 ) from exc
             policy.sleep(policy.delay(attempt, retry_after))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def remote(
+    action: str,
+    call: Callable[[], T],
+    *,
+    passthrough: tuple[type[BaseException], ...] = (),
+    policy: RetryPolicy | None = None,
+) -> T:
+    """One remote call in its one retry loop: transient failures are retried (`call_with_retry`),
+    and any failure that is not already ours becomes an InfrastructureError naming `action`, so
+    the step exits 3 and says what it was doing. `call` is one attempt and must not retry inside
+    (no nested loops: 5 x 5 attempts once hid a dead service for minutes); an attempt that has
+    to check whether a lost earlier attempt landed does the check itself, un-retried, so a
+    failing check is a failed attempt of the same loop. `passthrough` exceptions (a caller's
+    own signals) propagate as they are."""
+    with failing_as_infrastructure(action, passthrough=passthrough):
+        return call_with_retry(action, call, policy)
+
+
+@contextmanager
+def failing_as_infrastructure(
+    action: str, *, passthrough: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
+    """Turn any failure inside into InfrastructureError("<action> failed: ..."), except ours and
+    `passthrough`; an OS error says what to do about it (a full disk, a read-only folder)."""
+    try:
+        yield
+    except ChampionError:
+        raise
+    except Exception as exc:
+        if passthrough and isinstance(exc, passthrough):
+            raise
+        known = from_environment(exc) if isinstance(exc, OSError) else None
+        detail = known.message if known is not None else describe(exc, classify(exc)[2])
+        raise InfrastructureError(
+            f"{action} failed: {detail}", field="workspace", value=action
+        ) from exc
 
 
 def classify(exc: BaseException) -> tuple[bool, float | None, int | None]:

@@ -1,0 +1,161 @@
+"""Every environment variable champion reads, with its default and why: the one place.
+
+Why one place: a variable named in four modules drifts (one reads `""` as unset, another as a
+value) and nobody can list what a step depends on. Every read in the library goes through a
+function here; `make lint` (`tools/check_env_reads.py`) refuses `os.environ` anywhere else in
+`src/champion/` except the CLI and the step modules' `main()`. Writing a variable for a child
+process is fine anywhere: that is configuration handed on, not read.
+
+Unset and empty are the same for every variable (a CI system often exports `NAME=`).
+
+Variable (default): who reads it, and why.
+
+- `CHAMPION_WORKSPACE` (the nearest `.champion/`): the local workspace folder; the local runner
+  sets it for each step.
+- `CHAMPION_RUN_ID` (none: offline): the step's run in that workspace, as Azure ML's runtime
+  sets `AZUREML_RUN_ID`.
+- `CHAMPION_BACKEND` (chosen by `AZUREML_RUN_ID`): `local` or `azureml`, the registry and run
+  `champion.context` builds.
+- `AZUREML_RUN_ID` (none): set by Azure ML's job runtime; its presence means the azureml backend.
+- `CHAMPION_RETRY_ATTEMPTS` (5), `CHAMPION_RETRY_BASE_SECONDS` (0.5): attempts per remote call
+  on a transient failure, and the first backoff (doubled per attempt, capped, full jitter).
+- `CHAMPION_CRASH_AT`, `CHAMPION_PAUSE_AT` (none): tests only, SIGKILL / SIGSTOP the process at
+  a named failpoint (`champion._failpoints`).
+- `CHAMPION_MOCK_FAULTS` (none): service faults `sdk_shim` injects into `mock_azureml()`.
+- `AZUREML_DATAREFERENCE_<name>` (none): where Azure ML (mount mode) puts a data reference.
+- `AZUREML_DATASET_ENVIRONMENT_VARS` (none): the `name:mode` pairs of a step's dataset inputs.
+- `BUILD_BUILDNUMBER` (none): the Azure DevOps build number, stored on a registered version.
+- `TF_BUILD` (not `True`): `True` under an Azure DevOps agent: set output variables, break `##`.
+- `PYTHONPATH` (none): extended, not replaced, for the step processes the runner and kit start.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "AZUREML_RUN_ID",
+    "BACKEND",
+    "BUILD_NUMBER",
+    "CRASH_AT",
+    "DATASET_INPUTS",
+    "DATA_REFERENCE_PREFIX",
+    "DEFAULT_WORKSPACE_FOLDER",
+    "DEVOPS_AGENT",
+    "MOCK_FAULTS",
+    "PAUSE_AT",
+    "RETRY_ATTEMPTS",
+    "RETRY_BASE_SECONDS",
+    "RUN_ID",
+    "WORKSPACE",
+    "azureml_run_id",
+    "backend",
+    "build_number",
+    "crash_at",
+    "data_reference",
+    "dataset_inputs",
+    "get",
+    "inherited",
+    "mock_faults",
+    "pause_at",
+    "pythonpath",
+    "retry_attempts",
+    "retry_base_seconds",
+    "run_id",
+    "under_devops_agent",
+    "workspace",
+]
+
+WORKSPACE = "CHAMPION_WORKSPACE"
+RUN_ID = "CHAMPION_RUN_ID"
+BACKEND = "CHAMPION_BACKEND"
+AZUREML_RUN_ID = "AZUREML_RUN_ID"
+RETRY_ATTEMPTS = "CHAMPION_RETRY_ATTEMPTS"
+RETRY_BASE_SECONDS = "CHAMPION_RETRY_BASE_SECONDS"
+CRASH_AT = "CHAMPION_CRASH_AT"
+PAUSE_AT = "CHAMPION_PAUSE_AT"
+MOCK_FAULTS = "CHAMPION_MOCK_FAULTS"
+DATA_REFERENCE_PREFIX = "AZUREML_DATAREFERENCE_"
+DATASET_INPUTS = "AZUREML_DATASET_ENVIRONMENT_VARS"
+BUILD_NUMBER = "BUILD_BUILDNUMBER"
+DEVOPS_AGENT = "TF_BUILD"
+
+DEFAULT_WORKSPACE_FOLDER = ".champion"
+"""The local workspace's folder when `CHAMPION_WORKSPACE` is unset (found upwards, as git finds
+`.git`); also what a snapshot of a step's source folder leaves out."""
+DEFAULT_RETRY_ATTEMPTS = 5
+DEFAULT_RETRY_BASE_SECONDS = 0.5
+
+
+def get(name: str) -> str | None:
+    """Any variable by name, None when unset or empty: for names only known at run time (a
+    dataset input's `$name`). Prefer the named functions below."""
+    return os.environ.get(name) or None
+
+
+def workspace() -> str | None:
+    """The local workspace folder the runner chose for this process, if any."""
+    return get(WORKSPACE)
+
+
+def run_id() -> str | None:
+    """The local run this process belongs to (`Run.get_context()`), if any."""
+    return get(RUN_ID)
+
+
+def backend() -> str | None:
+    """The backend named explicitly (`local`, `azureml`); `champion.context` checks the name."""
+    return get(BACKEND)
+
+
+def azureml_run_id() -> str | None:
+    """Set only inside an Azure ML job: the run the SDK's `Run.get_context()` returns."""
+    return get(AZUREML_RUN_ID)
+
+
+def retry_attempts() -> int:
+    """At least 1, so a zero or negative setting still makes one attempt."""
+    return max(1, int(get(RETRY_ATTEMPTS) or DEFAULT_RETRY_ATTEMPTS))
+
+
+def retry_base_seconds() -> float:
+    return float(get(RETRY_BASE_SECONDS) or DEFAULT_RETRY_BASE_SECONDS)
+
+
+def crash_at() -> str | None:
+    return get(CRASH_AT)
+
+
+def pause_at() -> str | None:
+    return get(PAUSE_AT)
+
+
+def mock_faults() -> str:
+    return get(MOCK_FAULTS) or ""
+
+
+def data_reference(name: str) -> str | None:
+    """Where Azure ML (mount mode) put the data reference `name` for this step."""
+    return get(DATA_REFERENCE_PREFIX + name)
+
+
+def dataset_inputs() -> str:
+    return get(DATASET_INPUTS) or ""
+
+
+def build_number() -> str | None:
+    return get(BUILD_NUMBER)
+
+
+def under_devops_agent() -> bool:
+    """Azure DevOps agents export `TF_BUILD=True` (any case)."""
+    return (get(DEVOPS_AGENT) or "").lower() == "true"
+
+
+def pythonpath() -> str | None:
+    return get("PYTHONPATH")
+
+
+def inherited() -> dict[str, str]:
+    """A copy of this process's environment, for a child process to start from."""
+    return dict(os.environ)

@@ -1,0 +1,239 @@
+"""The model's files: inspected and hashed without following links, then uploaded to the run.
+
+Why one module: the digest that `champion models download` checks (`artifact_sha256`) must be
+computed over exactly the files that were uploaded, the same way on both sides; and the upload
+must survive a retried step (same bytes: reused; other bytes: a conflict) and a failed blob
+transfer (an empty leftover: the model moves to a fresh prefix). Inspection runs before the gate's
+first upload, so a bad path changes nothing.
+
+Retries: each remote call (list, upload, download) runs in its own retry loop; an upload attempt
+that must first see whether a lost earlier attempt landed does that check itself, un-retried, as
+part of the same attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from champion._digest import listing_digest, model_files_digest, sha256_file
+from champion._retry import remote
+from champion.errors import ConflictError, InfrastructureError, ModelPathError
+from champion.registry import ParentRun
+
+__all__ = [
+    "LocalArtifact",
+    "has_model_artifacts",
+    "inspect_artifact",
+    "listing_digest",
+    "model_files_digest",
+    "upload_artifact",
+]
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UPLOAD_PREFIX_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class LocalArtifact:
+    """A model file or folder ready to upload: each file's relative name and sha256, and one
+    digest for the whole, `listing_digest` of its files. A file model and a folder holding just
+    that file have the same digest, because both download as that one file under the model's
+    folder; this is what `champion models download` checks against `artifact_sha256`."""
+
+    root: Path
+    is_folder: bool
+    files: tuple[tuple[str, Path, str], ...]  # (relative name, local path, sha256)
+    sha256: str
+
+
+def inspect_artifact(path: str | os.PathLike[str]) -> LocalArtifact:
+    """Validate and hash a model path without following links: a symlink, hardlink, FIFO or
+    device inside a model folder is refused rather than read, since following one could upload
+    files from outside the model (or block forever on a FIFO)."""
+    root = Path(path)
+    try:
+        info = root.lstat()
+    except FileNotFoundError:
+        raise ModelPathError(
+            f"model path {str(root)!r} does not exist; pass the file or folder "
+            "the training step wrote",
+            field="model_path",
+            value=str(root),
+        ) from None
+    if stat.S_ISLNK(info.st_mode) or stat.S_ISREG(info.st_mode):
+        _check_regular(root, info, root)
+        single = ((root.name, root, sha256_file(root)),)
+        return LocalArtifact(root, False, single, listing_digest((n, d) for n, _, d in single))
+    if not stat.S_ISDIR(info.st_mode):
+        raise ModelPathError(
+            f"model path {str(root)!r} is not a regular file or folder",
+            field="model_path",
+            value=str(root),
+        )
+    files = []
+    for current, dirs, names in os.walk(root, followlinks=False):
+        for name in sorted(dirs):
+            if Path(current, name).is_symlink():
+                raise _link_error(Path(current, name), root)
+        for name in sorted(names):
+            full = Path(current, name)
+            _check_regular(full, full.lstat(), root)
+            relative = full.relative_to(root).as_posix()
+            if "\\" in relative or "\x00" in relative:
+                raise ModelPathError(
+                    f"{str(full)!r} in model path {str(root)!r} has a name that cannot be an "
+                    "artifact name (backslash or NUL); rename it",
+                    field="model_path",
+                    value=str(full),
+                )
+            files.append((relative, full, sha256_file(full)))
+    if not files:
+        raise ModelPathError(
+            f"model folder {str(root)!r} is empty; nothing to register",
+            field="model_path",
+            value=str(root),
+        )
+    files.sort()
+    return LocalArtifact(root, True, tuple(files), listing_digest((n, d) for n, _, d in files))
+
+
+def _check_regular(full: Path, info: os.stat_result, root: Path) -> None:
+    if stat.S_ISLNK(info.st_mode):
+        raise _link_error(full, root)
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelPathError(
+            f"{str(full)!r} in model path {str(root)!r} is not a regular file (FIFO, socket or "
+            "device); refusing to read it",
+            field="model_path",
+            value=str(full),
+        )
+    if info.st_nlink > 1:
+        raise ModelPathError(
+            f"{str(full)!r} in model path {str(root)!r} is a hardlink shared with another file; "
+            "copy it instead",
+            field="model_path",
+            value=str(full),
+        )
+    if info.st_size == 0:
+        raise ModelPathError(
+            f"model file {str(full)!r} is empty (0 bytes); the training step did not write it",
+            field="model_path",
+            value=str(full),
+        )
+
+
+def _link_error(full: Path, root: Path) -> ModelPathError:
+    return ModelPathError(
+        f"{str(full)!r} in model path {str(root)!r} is a symlink; refusing to follow it",
+        field="model_path",
+        value=str(full),
+    )
+
+
+# ---------------------------------------------------------------------- upload
+
+
+class _PartialUpload(Exception):
+    """An artifact name holds no bytes: an earlier blob transfer failed after the service had
+    created the artifact. Azure ML has no overwrite, so the model goes under a fresh prefix."""
+
+
+def has_model_artifacts(files: set[str], model_name: str) -> bool:
+    """Whether the run's files include this model's upload (a retried step's earlier attempt)."""
+    return any(
+        f.startswith((f"outputs/{model_name}/", f"outputs/{model_name}.retry")) for f in files
+    )
+
+
+def upload_artifact(
+    parent: ParentRun, model_name: str, artifact: LocalArtifact, files: set[str] | None = None
+) -> str:
+    """Upload to `outputs/<model_name>/...` on the pipeline run and return that prefix.
+
+    A name already on the run (a retried step) is compared by digest: the same bytes are reused,
+    different bytes are a conflict, since registering them would misattribute the model. An
+    empty leftover of a failed transfer moves the whole model to `outputs/<model_name>.retryN`
+    (model files are never empty, so an empty artifact is never a real upload)."""
+    for attempt in range(UPLOAD_PREFIX_ATTEMPTS):
+        prefix = f"outputs/{model_name}" + (f".retry{attempt}" if attempt else "")
+        try:
+            _upload_under(parent, prefix, artifact, files if attempt == 0 else None)
+        except _PartialUpload:
+            continue
+        return prefix
+    raise InfrastructureError(
+        f"uploading the model to pipeline run {parent.id} left incomplete artifacts under "
+        f"{UPLOAD_PREFIX_ATTEMPTS} prefixes (outputs/{model_name}...); the artifact service is "
+        "failing transfers. Retry the pipeline later.",
+        field="model_path",
+        value=model_name,
+    )
+
+
+def _file_names(parent: ParentRun) -> set[str]:
+    return set(remote("listing the pipeline run's files", parent.file_names))
+
+
+def _upload_under(
+    parent: ParentRun, prefix: str, artifact: LocalArtifact, files: set[str] | None
+) -> None:
+    existing = files if files is not None else _file_names(parent)
+    for relative, local, digest in artifact.files:
+        name = f"{prefix}/{relative}"
+        if name in existing:
+            _check_same_bytes(parent, name, local, digest)
+            continue
+        _upload_one(parent, name, local, digest)
+
+
+def _upload_one(parent: ParentRun, name: str, local: Path, digest: str) -> None:
+    tried = False
+
+    def attempt() -> None:
+        nonlocal tried
+        # a timed-out upload may have landed: reuse it if the bytes match
+        if tried and name in parent.file_names():
+            _compare(parent, name, local, digest, _digest_once(parent, name))
+            return
+        tried = True
+        parent.upload_file(name, local)
+
+    try:
+        remote(f"uploading {name}", attempt, passthrough=(_PartialUpload,))
+    except InfrastructureError:
+        # the failed transfer may have left an empty artifact: then try a fresh prefix
+        if name in _file_names(parent):
+            _check_same_bytes(parent, name, local, digest)
+        raise
+
+
+def _check_same_bytes(parent: ParentRun, name: str, local: Path, digest: str) -> None:
+    found = remote(
+        f"downloading {name}", lambda: _digest_once(parent, name), passthrough=(_PartialUpload,)
+    )
+    _compare(parent, name, local, digest, found)
+
+
+def _compare(parent: ParentRun, name: str, local: Path, digest: str, found: str) -> None:
+    if found == EMPTY_SHA256 and digest != EMPTY_SHA256:
+        raise _PartialUpload(name)
+    if found != digest:
+        raise ConflictError(
+            f"{name} is already on pipeline run {parent.id} with sha256 {found}, but the "
+            f"model file {local} has sha256 {digest}; a retried step must upload the "
+            "same model. Start a new pipeline run.",
+            field="model_path",
+            value=str(local),
+        )
+
+
+def _digest_once(run: ParentRun, name: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "artifact"
+        run.download_file(name, target)
+        return sha256_file(target)

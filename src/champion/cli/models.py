@@ -1,0 +1,233 @@
+"""`champion models list|show|history|download`: the registry, read-only."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from champion import names
+from champion.cli import _output
+from champion.cli._app import Commands, model_name, open_workspace, version_number
+from champion.cli._output import Column, short_when
+from champion.errors import InputError
+
+_METRIC_HELP = "property shown as the metric (default: accuracy)"
+
+
+def add_to(commands: Commands) -> None:
+    models = commands.group(
+        "models",
+        help="registered models",
+        description="The local workspace's model registry, read-only.",
+        examples=["champion models list", "champion models show iris --json"],
+    )
+    listing = models.command(
+        "list",
+        cmd_list,
+        help="the latest version of every model",
+        description="The latest version of every model, by name.",
+        examples=["champion models list", "champion models list --json | python -m json.tool"],
+    )
+    listing.add_argument("--metric", default="accuracy", help=_METRIC_HELP)
+
+    show = models.command(
+        "show",
+        cmd_show,
+        help="one version: tags, properties, framework, run",
+        description="One version of a model (the latest by default), every field.",
+        examples=["champion models show iris", "champion models show iris --version 2 --json"],
+    )
+    _name_and_version(show)
+
+    history = models.command(
+        "history",
+        cmd_history,
+        help="every version, oldest first, with its decision",
+        description="Every registered version of a model, oldest first; the last is the champion.",
+        examples=["champion models history iris", "champion models history iris --format csv"],
+    )
+    history.add_argument("name", type=model_name, help="the model's registered name")
+    history.add_argument("--metric", default="accuracy", help=_METRIC_HELP)
+
+    download = models.command(
+        "download",
+        cmd_download,
+        help="download a version, verifying its digests",
+        description="Download a version into --target, checking every file's digest and the "
+        "model's registered artifact_sha256 before anything is moved into place.",
+        examples=[
+            "champion models download iris --target models/",
+            "champion models download iris --version 1 --exist-ok",
+        ],
+        formats=_output.REPORTS,
+    )
+    _name_and_version(download)
+    download.add_argument(
+        "--target",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="folder to download into; it may hold other files (default: .)",
+    )
+    download.add_argument(
+        "--exist-ok",
+        action="store_true",
+        help="replace files the model already has there (each one atomically)",
+    )
+
+
+def _name_and_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", type=model_name, help="the model's registered name")
+    parser.add_argument("--version", type=version_number, help="the version (default: the latest)")
+
+
+# ---------------------------------------------------------------------- list and show
+
+_LIST = (
+    Column("name", "model"),
+    Column("version", "version"),
+    Column("metric", None),
+    Column("metric_value", "metric"),
+    Column("outcome", "decision"),
+    Column("build_number", "build"),
+    Column("registered", "registered (UTC)", short_when),
+    Column("run_id", None),
+)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from champion.local import Model
+
+    found = Model.list(open_workspace(args), latest=True, expand=False)
+    rows = []
+    for model in sorted(found, key=lambda m: str(m.name)):
+        props = model.properties or {}
+        rows.append(
+            {
+                "name": model.name,
+                "version": model.version,
+                "metric": args.metric,
+                "metric_value": props.get(args.metric),
+                "outcome": props.get(names.OUTCOME),
+                "build_number": props.get(names.BUILD_NUMBER),
+                "registered": _output.when(model.created_time),
+                "run_id": model.run_id,
+            }
+        )
+    columns = [Column(c.key, args.metric) if c.key == "metric_value" else c for c in _LIST]
+    _output.records(columns, rows)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    model = _model(args)
+    _output.document(
+        {
+            "name": model.name,
+            "version": model.version,
+            "id": model.id,
+            "registered": _output.when(model.created_time),
+            "description": model.description,
+            "framework": model.model_framework,
+            "framework_version": model.model_framework_version,
+            "experiment": model.experiment_name,
+            "run_id": model.run_id,
+            "tags": dict(model.tags or {}),
+            "properties": dict(model.properties or {}),
+        }
+    )
+    return 0
+
+
+def _model(args: argparse.Namespace) -> Any:
+    """The version asked for; a name or version the registry lacks is the user's to fix."""
+    from champion.local import Model
+
+    ws = open_workspace(args)
+    try:
+        return Model(ws, args.name, version=args.version, expand=False)
+    except Exception as exc:
+        if "ModelNotFound" not in (getattr(exc, "message", None) or str(exc)):
+            raise
+        what = f"version {args.version} of {args.name!r}" if args.version else repr(args.name)
+        raise InputError(
+            f"no model {what} in {ws.path}; 'champion models list' shows the names, "
+            f"'champion models history {args.name}' the versions",
+            field="name",
+            value=args.name,
+        ) from None
+
+
+# ---------------------------------------------------------------------- history
+
+_HISTORY = (
+    Column("version", "version"),
+    Column("metric", None),
+    Column("metric_value", "metric"),
+    Column("outcome", "decision"),
+    Column("previous_version", "replaced"),
+    Column("build_number", "build"),
+    Column("run_id", "run"),
+    Column("registered", "registered (UTC)", short_when),
+    Column("reason", None),
+)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from champion.local import Model
+
+    ws = open_workspace(args)
+    versions = sorted(Model.list(ws, name=args.name, expand=False), key=lambda m: m.version or 0)
+    if not versions:
+        raise InputError(
+            f"no model named {args.name!r} in {ws.path}; 'champion models list' shows the names",
+            field="name",
+            value=args.name,
+        )
+    rows = []
+    for model in versions:
+        props = model.properties or {}
+        rows.append(
+            {
+                "version": model.version,
+                "metric": args.metric,
+                "metric_value": props.get(args.metric),
+                "outcome": props.get(names.OUTCOME),
+                "previous_version": props.get(names.PREVIOUS_VERSION),
+                "build_number": props.get(names.BUILD_NUMBER),
+                "run_id": model.run_id,
+                "registered": _output.when(model.created_time),
+                "reason": props.get(names.REASON),
+            }
+        )
+    columns = [Column(c.key, args.metric) if c.key == "metric_value" else c for c in _HISTORY]
+    title = f"{args.name}: {len(rows)} version(s), oldest first; the last is the champion"
+    _output.records(columns, rows, title=title)
+    return 0
+
+
+# ---------------------------------------------------------------------- download
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Download and check every byte against what was registered, before anything is moved
+    into place: each blob's digest and, when the gate registered it, the whole model's
+    `artifact_sha256` over exactly the files written."""
+    from champion.local.access import TargetExists
+    from champion.local.model import download_verified
+
+    model = _model(args)
+    try:
+        path, verified = download_verified(model, args.target, exist_ok=args.exist_ok)
+    except TargetExists as exc:
+        raise InputError(
+            f"{exc.path} already exists; nothing was written. Pass --exist-ok to replace it, "
+            "or choose another --target",
+            field="--target",
+            value=exc.path,
+        ) from None
+    doc = {"name": model.name, "version": model.version, "path": path, "verified": verified}
+    said = f"{model.id} -> {path}" + (" (sha256 verified)" if verified else "")
+    _output.report(doc, [said])
+    return 0

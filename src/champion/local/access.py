@@ -1,0 +1,85 @@
+"""What champion's own layers use of a local workspace beyond the SDK's API, in one place.
+
+Why: the `Workspace` class keeps exactly `azureml.core.Workspace`'s public members (a test holds
+it to that), so the registry lock, staged uploads, the cheap latest-version lookup, the run
+listing and maintenance that `champion.registry.local`, the CLI and the local pipeline runner
+need cannot be methods there. Here they are functions over a `Workspace`, and nothing outside
+`champion.local` touches the store behind it (`make lint` holds that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+
+from champion.local._export import TargetExists
+from champion.local.maintenance import DEFAULT_GRACE_SECONDS, GcReport, gc
+from champion.local.model import Model
+from champion.local.store import RunRecord, Store
+from champion.local.workspace import Workspace
+
+__all__ = [
+    "TargetExists",
+    "collect_garbage",
+    "find_run",
+    "latest_model",
+    "open_workspace",
+    "prestaged",
+    "registry_transaction",
+    "store_of",
+    "top_level_runs",
+]
+
+
+def open_workspace(path: str | os.PathLike[str], *, read_only: bool) -> Workspace:
+    """Open an existing workspace; `read_only` reads without writing a byte or taking the write
+    lock (the CLI's listing, show, download and verify)."""
+    return Workspace._open(path, read_only=read_only)
+
+
+@contextlib.contextmanager
+def registry_transaction(workspace: Workspace) -> Iterator[None]:
+    """One SQLite write transaction (BEGIN IMMEDIATE) spanning the gate's lookup, decision and
+    registration, so racing challengers are serialised and the final champion is the best."""
+    with workspace._store.transaction():
+        yield
+
+
+def prestaged(
+    workspace: Workspace, paths: Sequence[str | os.PathLike[str]]
+) -> contextlib.AbstractContextManager[None]:
+    """Stream and hash these files into the workspace's tmp/ now, before the registry is held;
+    `Model.register` inside the transaction then takes the staged copies."""
+    if not paths:
+        return contextlib.nullcontext()
+    return workspace._store.prestaged(paths)
+
+
+def latest_model(workspace: Workspace, name: str) -> Model | None:
+    """`Model(ws, name)` answering "none" with None instead of the SDK's ModelNotFound, whose
+    class import costs ~600 modules on a first model's otherwise light path."""
+    found = workspace._store.query_models(name=name, limit=1)
+    return Model(workspace, _record=found[0], expand=False) if found else None
+
+
+def top_level_runs(workspace: Workspace, experiment: str | None = None) -> list[RunRecord]:
+    """Runs without a parent (pipeline runs and standalone runs), newest first."""
+    return [r for r in workspace._store.list_runs(experiment) if r.parent_id is None]
+
+
+def find_run(workspace: Workspace, run_id: str) -> RunRecord | None:
+    """The run `run_id` as stored, or None: "no such run" without the SDK's exception."""
+    return workspace._store.get_run(run_id)
+
+
+def collect_garbage(workspace: Workspace, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
+    """`champion gc`: orphan blobs and stale temp files older than `grace_seconds`."""
+    return gc(workspace._store, grace_seconds=grace_seconds)
+
+
+def store_of(workspace: Workspace) -> Store:
+    """The store behind `workspace`, for the local pipeline runner: it plays Azure ML's job
+    runtime (creates pipeline and step runs, resolves datastore paths), which is the service's
+    side, not the SDK's."""
+    return workspace._store

@@ -1,0 +1,87 @@
+"""Every name champion writes into a registry or a run, and the naming rules it checks: once.
+
+Why one module: a tag written as `"champion.outcome"` by the gate and read as
+`"champion.outcome"` by the CLI's history and the build's `--wait` is one fact; spelt in three
+modules it is three facts that can drift, and a reader of a registry cannot trust any of them.
+Readers (the CLI, the pipeline driver, users' own scripts) import these names from here.
+
+This module imports nothing of champion's, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = [
+    "ARTIFACT_SHA256",
+    "BUILD_NUMBER",
+    "CHAMPION_TAGS",
+    "DECISION_ARTIFACT",
+    "EXPERIMENT_NAME",
+    "MODEL_NAME",
+    "MODEL_TYPE",
+    "MODEL_TYPE_TAGS",
+    "OUTCOME",
+    "PARENT_RUN_ID",
+    "PIPELINE_RUN_TYPE",
+    "POLICY",
+    "PREVIOUS_METRIC",
+    "PREVIOUS_VERSION",
+    "RACE_TAG",
+    "REASON",
+    "RECORD_TAG",
+    "STEP_RUN_TYPE",
+    "TEST_DATA_SHA256",
+    "VERSION_TAG",
+]
+
+# ---------------------------------------------------------------------- on a registered version
+# Properties (Azure ML; MLflow: version tags), stored in the one registration call.
+
+MODEL_TYPE: Final = "model_type"
+"""The winning estimator's class name, from the training step's tags (also a version tag)."""
+BUILD_NUMBER: Final = "build_number"
+"""The Azure DevOps build that produced the version (also a version tag and a pipeline
+parameter of the sample pipeline)."""
+ARTIFACT_SHA256: Final = "artifact_sha256"
+"""Digest over the model's files (`champion._digest.listing_digest`); checked on download."""
+OUTCOME: Final = "champion.outcome"
+"""`first` or `promoted` on a version; on a pipeline run, the newest record's outcome."""
+PREVIOUS_VERSION: Final = "champion.previous_version"
+PREVIOUS_METRIC: Final = "champion.previous_metric"
+POLICY: Final = "champion.policy"
+"""The policy applied, as sorted JSON (`Policy.to_dict`)."""
+PARENT_RUN_ID: Final = "champion.parent_run_id"
+REASON: Final = "champion.reason"
+TEST_DATA_SHA256: Final = "champion.test_data_sha256"
+"""Reserved: the identity of the test data a metric was measured on (the policy issue)."""
+
+MODEL_TYPE_TAGS: Final = (MODEL_TYPE, "best_model")
+"""Run tags the model type is read from, in this order (the sample's train step sets both)."""
+
+# ---------------------------------------------------------------------- on the pipeline run
+
+DECISION_ARTIFACT: Final = "outputs/champion_decision.json"
+"""The first attempt's record; a retry that decides differently adds
+`outputs/champion_decision.<n>.json`, n >= 2 (`champion.record.record_name`)."""
+VERSION_TAG: Final = "champion.version"
+RECORD_TAG: Final = "champion.record"
+"""Names the record the run's `champion.*` tags were set from, so a reader can tell whether the
+tags describe the newest record."""
+RACE_TAG: Final = "champion.race_detected"
+CHAMPION_TAGS: Final = frozenset({OUTCOME, VERSION_TAG, RECORD_TAG, RACE_TAG})
+"""The run tags a register step sets, all from one record."""
+
+# ---------------------------------------------------------------------- run types and rules
+
+PIPELINE_RUN_TYPE: Final = "azureml.PipelineRun"
+"""The run type Azure ML gives a submitted pipeline's run (the SDK rehydrates it as a
+`PipelineRun`); the local runner and the testing kit create theirs with it."""
+STEP_RUN_TYPE: Final = "azureml.StepRun"
+
+MODEL_NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-._]{0,254}")
+"""Azure ML's model name rule (`azureml._model_management._util.model_name_validation`), for
+`fullmatch`: a name we accept is one Azure ML accepts."""
+EXPERIMENT_NAME: Final = re.compile(r"[a-zA-Z0-9][\w\-]{0,254}")
+"""Azure ML's experiment name rule (`azureml.core.experiment`), for `fullmatch`."""

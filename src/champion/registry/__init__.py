@@ -1,0 +1,211 @@
+"""The registry the gate talks to, and the pipeline run it works in: two small Protocols.
+
+Why Protocols: the gate's flow (read the challenger, upload, look up the champion, decide,
+register a winner, record) is the same whether the registry is Azure ML's (the real
+`azureml-core`, or the local workspace under `mock_azureml()`), the local workspace's own
+classes, or an MLflow server. Each backend implements `Registry` and `ParentRun` once, in its
+own module (`registry/azureml.py`, `registry/local.py`; `registry/mlflow.py` next), and
+`champion.context` builds the pair for a process. Nothing above this package imports a backend;
+`make lint` holds that.
+
+The contract (what every backend must do; the gate relies on each point):
+
+- **Fail closed.** Only "there is no such model / version" is an answer (`None`, `False`);
+  every other failure raises `InfrastructureError` (after the backend's retries of transient
+  failures, each remote call in one retry loop, never nested) or the backend's own
+  `ChampionError`. A lookup that cannot tell "none" from "failed" must raise.
+- **One call registers.** `Registry.register` stores the version with all of `NewVersion`'s
+  metadata at once: a crash leaves no version without its metric. A retried call that the
+  service had committed before the client lost the answer returns that version, never a
+  second one (`registered_by` is the check).
+- **The champion** is the version the backend serves as current: Azure ML and the local
+  workspace take the latest version of the name (`Model(ws, name)`); MLflow takes the version
+  holding the `champion` alias, and its `register` moves the alias after creating the version.
+- **Racing gates.** `serialised()` holds the registry while the gate re-reads the champion,
+  decides and registers, where the backend can (the local workspace: one SQLite write
+  transaction). Where it cannot (Azure ML, MLflow), it holds nothing and `race_detected` says
+  afterwards whether another writer registered in between (Azure: any live version between
+  the champion compared with and ours; MLflow: the alias re-read).
+- **Metadata is strings.** `ModelVersion.properties` is the version's stored metadata as the
+  backend returns it (Azure ML properties, MLflow version tags); the gate parses the metric out
+  of it with the policy, so a policy with several metrics or a test-data identity
+  (`champion.test_data_sha256`) needs no new backend call.
+- **Runs** (`ParentRun`): the pipeline run the step belongs to, its step runs (MLflow: the
+  runs whose `mlflow.parentRunId` tag names it), its files (artifacts) and tags. The gate
+  uploads the model and the decision record to it; `register` links the version to it.
+
+Not in the Protocol yet: **rollback** (make an earlier version the champion again). It is a
+backend operation beside `register`: MLflow moves the alias back; Azure ML, where the champion
+is the latest version, re-registers the earlier version's artifact as a new version carrying
+`champion.outcome=rolled_back`. It goes here as `Registry.make_champion(name, version)` when
+the rollback command is built; the gate's flow does not change for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["ModelVersion", "NewVersion", "ParentRun", "Registry", "StepRun"]
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version as the backend stores it: the champion, an earlier registration
+    of this run, or a line of a model's history."""
+
+    name: str
+    version: int
+    properties: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """A step run of the pipeline run, as one listing returns it (no further call per run). A
+    tag set without a value is None.
+
+    `metrics` holds what the backend lists with the run at no extra cost (MLflow's run data);
+    empty where the listing carries tags only (Azure ML, the local workspace)."""
+
+    id: str
+    name: str
+    tags: Mapping[str, str | None]
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """What one registration stores, all in the one call.
+
+    `run` is the pipeline run the files were uploaded to and `path` their prefix on it
+    (`outputs/<name>`); with no run, `path` is a local file or folder registered at workspace
+    level (`champion register`)."""
+
+    name: str
+    path: str
+    run: ParentRun | None
+    properties: Mapping[str, str]
+    tags: Mapping[str, str]
+    description: str
+    framework: str = "Custom"
+    framework_version: str | None = None
+
+
+@runtime_checkable
+class ParentRun(Protocol):
+    """The pipeline run a register step belongs to. Calls are one round trip each and are not
+    retried here: the caller wraps each in its one retry loop (`champion._retry`)."""
+
+    @property
+    def id(self) -> str:
+        """The run's id, as the registry records it on a version (`run_id`)."""
+        ...
+
+    @property
+    def tags(self) -> Mapping[str, str | None]:
+        """The tags as loaded with the run (no round trip); `get_tags` reads them afresh."""
+        ...
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        """Metrics loaded with the run at no extra cost; empty where the backend has none."""
+        ...
+
+    def get_tags(self) -> Mapping[str, str | None]:
+        """The run's tags, read now."""
+        ...
+
+    def step_runs(self) -> Sequence[StepRun]:
+        """The run's direct children, in one listing."""
+        ...
+
+    def file_names(self) -> list[str]:
+        """Every artifact name on the run (`outputs/...`)."""
+        ...
+
+    def upload_file(self, name: str, path: Path) -> None:
+        """Store the local file `path` as artifact `name`; artifacts are never overwritten."""
+        ...
+
+    def upload_bytes(self, name: str, data: bytes) -> None:
+        """Store `data` as artifact `name`."""
+        ...
+
+    def download_file(self, name: str, target: Path) -> None:
+        """Write artifact `name` to the local file `target`."""
+        ...
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Add or replace these tags in one call."""
+        ...
+
+    def remove_tags(self, keys: Sequence[str]) -> None:
+        """Remove these tags in one call."""
+        ...
+
+
+@runtime_checkable
+class Registry(Protocol):
+    """The model registry of one workspace, as the gate needs it. See the module docstring for
+    the contract every implementation keeps."""
+
+    def champion(self, name: str) -> ModelVersion | None:
+        """The current champion of `name`.
+
+        Returns:
+            The champion's version with its stored metadata, or None when no version of `name`
+            exists. Any other failure raises InfrastructureError saying nothing was registered.
+        """
+        ...
+
+    def registered_by(self, name: str, run_id: str) -> ModelVersion | None:
+        """Whether the run `run_id` already registered `name` (a retried step).
+
+        Returns:
+            The newest version of `name` whose run is `run_id`, or None.
+        """
+        ...
+
+    def register(self, new: NewVersion) -> int:
+        """Register `new` with all its metadata in one call.
+
+        Returns:
+            The version number the registry gave it. A retry after a lost answer returns the
+            version the service had committed (found with `registered_by`), never a second.
+        """
+        ...
+
+    def serialised(self) -> AbstractContextManager[None]:
+        """Hold the registry for a read-decide-register section, where the backend can; a
+        no-op where it cannot (then `race_detected` reports what happened)."""
+        ...
+
+    def staged(self, paths: Sequence[Path]) -> AbstractContextManager[None]:
+        """Copy these local files into the backend before `serialised()` is taken, where the
+        backend can, so the lock is never held while a large model is copied."""
+        ...
+
+    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
+        """Whether another writer registered `name` between the champion the gate compared
+        with (`compared_with`, None for none) and the version it registered.
+
+        Returns:
+            True when a live version between the two exists (or the champion moved).
+        """
+        ...
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every live version of `name`, oldest first, each with its stored metadata: the
+        decision history (`champion models history`).
+
+        Returns:
+            The versions, or an empty list when `name` has none.
+        """
+        ...

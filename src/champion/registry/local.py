@@ -1,0 +1,43 @@
+"""`Registry` over `champion.local`: the SDK-shaped rules, plus what only a local workspace can do.
+
+Why a backend of its own: the local workspace can hold the registry. One SQLite write
+transaction spans the gate's re-read of the champion, its decision and the registration, so
+racing gates are serialised and the final champion is always the best (`serialised`); a winner's
+files are staged before that lock is taken (`staged`), so the lock is never held while a large
+model is copied; and "no champion" is answered without building the SDK's ModelNotFound, whose
+import costs ~0.6 s on a first model's path. Azure ML, and the real SDK under `mock_azureml()`,
+can do none of this: they use `registry/azureml.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from champion.local import Model, Workspace
+from champion.local.access import latest_model, prestaged, registry_transaction
+from champion.registry.sdk import SdkRegistry
+
+__all__ = ["LocalRegistry"]
+
+
+class LocalRegistry(SdkRegistry):
+    """The registry of a local workspace (`champion.local.Workspace`). `race_detected` is the
+    shared probe: inside `serialised` nobody can register between, so it finds nothing, at one
+    indexed query per version between."""
+
+    workspace: Workspace
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace, Model)
+
+    def _latest(self, name: str) -> Any:
+        return latest_model(self.workspace, name)
+
+    def serialised(self) -> contextlib.AbstractContextManager[None]:
+        return registry_transaction(self.workspace)
+
+    def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
+        return prestaged(self.workspace, paths)

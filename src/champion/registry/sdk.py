@@ -1,0 +1,190 @@
+"""The registry and run of any `azureml.core`-shaped backend: the real SDK and the local workspace.
+
+Why shared: `champion.local` has the SDK's class names, signatures and exceptions, so the same
+calls (`Model(ws, name)`, `Model.list`, `run.register_model`, `run.upload_file`) serve both, and
+the rules written here (what "not found" is, how a lost registration is found, what a race is)
+are written once. `registry/azureml.py` and `registry/local.py` give it the `Model` class and
+what only their backend can do. This module imports no azureml: the class-name check below tells
+the SDK's "not found" apart without it, so the local happy path never pays for the SDK.
+
+Retries: every registry call here is one remote call in one retry loop (`champion._retry`). The
+run adapter does not retry: its caller (the gate) wraps each run call in its own loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
+from champion.errors import InfrastructureError
+from champion.registry import ModelVersion, NewVersion
+from champion.registry.sdk_run import sdk_run_of
+
+__all__ = ["SdkRegistry", "is_model_not_found", "version_of"]
+
+
+def is_model_not_found(exc: BaseException) -> bool:
+    """The SDK's own test (`Model._resolve_to_models`): WebserviceException + 'ModelNotFound'.
+
+    The SDK raises that, never `ModelNotFoundException`. Checked by class name and module so
+    that the happy path never imports azureml; the local workspace raises the same class."""
+    is_webservice = any(
+        cls.__name__ == "WebserviceException" and cls.__module__.startswith("azureml.")
+        for cls in type(exc).__mro__
+    )
+    return is_webservice and "ModelNotFound" in str(getattr(exc, "message", "") or "")
+
+
+def version_of(model: Any) -> ModelVersion:
+    """A registered model object of either face as the Protocol's plain value."""
+    created = getattr(model, "created_time", None)
+    return ModelVersion(
+        name=str(model.name),
+        version=int(model.version),
+        properties={str(k): str(v) for k, v in (model.properties or {}).items()},
+        tags={str(k): str(v) for k, v in (model.tags or {}).items()},
+        run_id=None if model.run_id is None else str(model.run_id),
+        created=created if isinstance(created, datetime) else None,
+    )
+
+
+# ---------------------------------------------------------------------- the registry
+
+
+class SdkRegistry:
+    """`Registry` over an SDK-shaped workspace and its `Model` class.
+
+    Azure ML has no registry lock, so `serialised` holds nothing and `race_detected` probes the
+    versions between; the local workspace overrides what it can do better."""
+
+    def __init__(self, workspace: Any, model_class: Any) -> None:
+        self.workspace = workspace
+        self._model = model_class
+
+    # -- lookups: the ONE place that tells "no model" from "lookup failed"
+
+    def _latest(self, name: str) -> Any:
+        """`Model(ws, name)`: the latest version; raises the SDK's ModelNotFound if none (a
+        backend that can answer "none" directly returns None instead)."""
+        return self._model(self.workspace, name, expand=False)
+
+    def _find(self, action: str, fetch: Any) -> Any:
+        """`fetch()` in one retry loop; the SDK's own not-found is None, nothing else is."""
+
+        def attempt() -> Any:
+            try:
+                return fetch()
+            except Exception as exc:
+                if is_model_not_found(exc):
+                    return None
+                raise
+
+        return call_with_retry(action, attempt)
+
+    def champion(self, name: str) -> ModelVersion | None:
+        action = f"looking up the champion model {name!r}"
+        try:
+            model = self._find(action, lambda: self._latest(name))
+        except InfrastructureError as exc:  # transient failures, retried until exhausted
+            raise InfrastructureError(
+                f"{exc.message}; nothing was registered", field="model_name", value=name
+            ) from exc
+        except Exception as exc:
+            raise InfrastructureError(
+                f"{action} failed ({describe(exc, classify(exc)[2])}); nothing was registered. "
+                "Check the workspace connection and permissions, then retry.",
+                field="model_name",
+                value=name,
+            ) from exc
+        return None if model is None else version_of(model)
+
+    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
+        """Azure ML has no registry lock: after registering, any live version between the
+        champion compared with and ours was registered by someone else in between."""
+        for between in range((compared_with or 0) + 1, registered):
+            action = f"checking version {between} of {name!r} for a concurrent registration"
+            with failing_as_infrastructure(action):
+                found = self._find(
+                    action,
+                    lambda v=between: self._model(self.workspace, name, version=v, expand=False),
+                )
+            if found is not None:
+                return True
+        return False
+
+    def _registered_by_once(self, name: str, run_id: str) -> ModelVersion | None:
+        found = self._model.list(self.workspace, name=name, run_id=run_id, expand=False)
+        return version_of(found[0]) if found else None
+
+    def registered_by(self, name: str, run_id: str) -> ModelVersion | None:
+        return remote(
+            "checking for an earlier registration by this run",
+            lambda: self._registered_by_once(name, run_id),
+        )
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        found = remote(
+            f"listing the versions of {name!r}",
+            lambda: self._model.list(self.workspace, name=name, expand=False),
+        )
+        return sorted((version_of(m) for m in found), key=lambda v: v.version)
+
+    # -- writes
+
+    def register(self, new: NewVersion) -> int:
+        """One call carries everything: a crash can leave no version without its metric."""
+        if new.run is None:
+            return self._register_file(new)
+        run = sdk_run_of(new.run)
+        run_id = new.run.id
+        tried = False
+
+        def attempt() -> int:
+            nonlocal tried
+            if tried:  # a registration that timed out may have been committed by the service
+                earlier = self._registered_by_once(new.name, run_id)
+                if earlier is not None:
+                    return earlier.version
+            tried = True
+            model = run.register_model(
+                model_name=new.name,
+                model_path=new.path,
+                tags=dict(new.tags),
+                properties=dict(new.properties),
+                model_framework=new.framework,
+                model_framework_version=new.framework_version,
+                description=new.description,
+            )
+            return int(model.version)
+
+        return remote(f"registering {new.name}", attempt)
+
+    def _register_file(self, new: NewVersion) -> int:
+        """Workspace-level `Model.register`: a model trained outside a pipeline, no run."""
+        model_path = Path(new.path).resolve()
+        # Model.register only accepts paths under the working directory (azureml-core 1.61).
+        with contextlib.chdir(model_path.parent):
+            model = remote(
+                f"registering {new.name}",
+                lambda: self._model.register(
+                    self.workspace,
+                    model_path=model_path.name,
+                    model_name=new.name,
+                    tags=dict(new.tags),
+                    properties=dict(new.properties),
+                    description=new.description,
+                    model_framework=new.framework,
+                    model_framework_version=new.framework_version,
+                ),
+            )
+        return int(model.version)
+
+    def serialised(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()

@@ -1,0 +1,117 @@
+"""`ParentRun` over an `azureml.core`-shaped run: the real SDK's, or `champion.local`'s.
+
+Why apart from the registries: the run side is what the gate's own modules read and write
+(the challenger's tags, the model's files, the decision record), and readers of a record
+(`champion.record.read_record`, the pipeline driver, the testing kit) hold SDK runs. This
+adapter imports nothing of either backend, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from champion.registry import ParentRun, StepRun
+
+__all__ = ["RunLike", "SdkRun", "as_parent_run", "sdk_run_of"]
+
+
+# The few members of Run and Model used here. The SDK has no type hints, so these say what we
+# rely on; `Any` stays inside this module, never in the Protocols above it.
+
+
+class RunLike(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def tags(self) -> Mapping[str, Any]: ...
+
+    def get_tags(self) -> Mapping[str, Any]: ...
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None: ...
+
+    def remove_tags(self, tags: list[str]) -> Any: ...
+
+    def get_children(self) -> Iterator[Any]: ...
+
+    def get_file_names(self) -> list[str]: ...
+
+    def upload_file(self, name: str, path_or_stream: Any) -> Any: ...
+
+    def download_file(self, name: str, output_file_path: str | None = ...) -> Any: ...
+
+    def register_model(self, model_name: str, **kwargs: Any) -> Any: ...
+
+
+def _tags(raw: Mapping[str, Any] | None) -> dict[str, str | None]:
+    return {str(k): None if v is None else str(v) for k, v in (raw or {}).items()}
+
+
+class SdkRun:
+    """`ParentRun` over an SDK-shaped run (azureml's or champion.local's): one SDK call each."""
+
+    def __init__(self, run: RunLike) -> None:
+        self.sdk = run
+
+    @property
+    def id(self) -> str:
+        return str(self.sdk.id)
+
+    @property
+    def tags(self) -> Mapping[str, str | None]:
+        # `run.parent` (or `Run.get`) has just fetched the run: its tags are current
+        return _tags(self.sdk.tags)
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return {}  # Azure ML lists a run without its metrics; the gate reads tags
+
+    def get_tags(self) -> Mapping[str, str | None]:
+        return _tags(self.sdk.get_tags())
+
+    def step_runs(self) -> Sequence[StepRun]:
+        # the listing carries each child's tags: no GET per child
+        return [
+            StepRun(str(child.id), str(child.name or ""), _tags(child.tags))
+            for child in self.sdk.get_children()
+        ]
+
+    def file_names(self) -> list[str]:
+        return list(self.sdk.get_file_names())
+
+    def upload_file(self, name: str, path: Path) -> None:
+        self.sdk.upload_file(name, str(path))
+
+    def upload_bytes(self, name: str, data: bytes) -> None:
+        self.sdk.upload_file(name, io.BytesIO(data))
+
+    def download_file(self, name: str, target: Path) -> None:
+        self.sdk.download_file(name, str(target))
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        self.sdk.set_tags(dict(tags))
+
+    def remove_tags(self, keys: Sequence[str]) -> None:
+        self.sdk.remove_tags(list(keys))
+
+
+def sdk_run_of(run: ParentRun) -> RunLike:
+    """The SDK run behind `run`: an SDK-shaped registry registers through its own runs only
+    (`champion.context` builds the two together)."""
+    if not isinstance(run, SdkRun):
+        raise TypeError(f"{type(run).__name__} is not a run of an azureml-shaped backend")
+    return run.sdk
+
+
+def as_parent_run(run: ParentRun | RunLike) -> ParentRun:
+    """`run` itself when it already is a `ParentRun`, else the adapter over the SDK run. Told
+    by the class (an SDK-shaped run's `__getattr__` may raise for a name it does not have)."""
+    if callable(getattr(type(run), "file_names", None)):
+        return run  # type: ignore[return-value]
+    return SdkRun(run)  # type: ignore[arg-type]
