@@ -193,17 +193,18 @@ def get_workspace(run: Any = None) -> Any:
     return _BACKENDS[backend_name()].workspace()
 
 
-def get_registry(workspace: object = None, options: BackendOptions | None = None) -> Registry:
+def get_registry(
+    workspace: object = None, options: BackendOptions | None = None, *, backend: str | None = None
+) -> Registry:
     """The registry of `workspace` (a `champion.local.Workspace`, an `azureml.core.Workspace` or
-    a `champion.registry.mlflow.MlflowWorkspace`), or of the workspace this process is
-    configured for. A `Registry` is returned as it is."""
+    a `champion.registry.mlflow.MlflowWorkspace`), or of the workspace `backend` (default: the
+    one this process is configured for) is configured with. A `Registry` is returned as it is."""
     if all(callable(getattr(type(workspace), m, None)) for m in ("champion", "register")):
         return workspace  # type: ignore[return-value]  # a Registry already
     options = options or BackendOptions()
     if workspace is None:
-        backend = _BACKENDS[backend_name()]
-        workspace = backend.workspace()
-        return backend.registry(workspace, options)
+        row = _BACKENDS[backend or backend_name()]
+        return row.registry(row.workspace(), options)
     return _backend_of(workspace).registry(workspace, options)
 
 

@@ -12,13 +12,13 @@ command group, `commands.command(...)` for a command, and one line in `champion.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from champion import _env
 from champion.cli import _output
 from champion.errors import InputError, from_environment
 from champion.record import neutralize_logging_commands as escape
@@ -247,7 +247,7 @@ def _one_line(exc: Exception, *, debug: bool) -> int:
 
 def backend_of(args: argparse.Namespace) -> str:
     """`--backend`, else `$CHAMPION_BACKEND`, else local (a wrong name is a usage error)."""
-    chosen = getattr(args, "backend", None) or os.environ.get("CHAMPION_BACKEND") or "local"
+    chosen = getattr(args, "backend", None) or _env.backend() or "local"
     if chosen not in BACKENDS:
         raise InputError(
             f"CHAMPION_BACKEND={chosen!r} is not a backend; use one of {', '.join(BACKENDS)}",

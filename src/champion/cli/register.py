@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from champion.cli import _output
@@ -91,8 +90,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     else:  # the registry $MLFLOW_TRACKING_URI names, or config.json's Azure ML workspace
         from champion.context import get_registry
 
-        os.environ["CHAMPION_BACKEND"] = backend
-        ws = get_registry(None, request.backend_options)
+        ws = get_registry(None, request.backend_options, backend=backend)
         where = getattr(getattr(ws, "workspace", None), "name", "")
         _output.note(f"champion: {backend} registry {where}".rstrip())
     record = register_file_if_better(ws, request, args.metric_value, args.model_type)
