@@ -3,6 +3,8 @@
 - `memory`: a `Registry` and `ParentRun` kept in memory, shaped like MLflow's (an alias names
   the champion, metrics listed with the runs); the flow (`gate.gate`) runs on it unchanged.
 - `local`: the local workspace, through `register_if_better` and `champion.context`.
+- `azureml`: the real `azureml.core` classes under `mock_azureml()` (the Azure path minus the
+  network), through `register_if_better` on the SDK's own step run.
 - `mlflow-sqlite`: a real MLflow tracking store and model registry on a `sqlite:///` URI, in
   process, through `register_if_better` and `champion.context`.
 - `mlflow-server`: the same against a real `mlflow server` process on 127.0.0.1 (one per test
@@ -28,7 +30,7 @@ from champion.gate import gate
 from champion.record import DecisionRecord, read_record
 from champion.registry import ModelVersion, NewVersion, ParentRun, Registry, StepRun
 
-TARGETS = ("memory", "local", "mlflow-sqlite", "mlflow-server")
+TARGETS = ("memory", "local", "azureml", "mlflow-sqlite", "mlflow-server")
 MLFLOW_TARGETS = ("mlflow-sqlite", "mlflow-server")
 
 
@@ -227,6 +229,43 @@ class LocalTarget(Target):
 
         with contextlib.chdir(model.parent):
             return int(Model.register(self.ws, model.name, self.model_name).version)
+
+
+class AzureMLTarget(LocalTarget):
+    """The local workspace's store answering the real SDK: runs are made as the local runner
+    makes them, then fetched with `azureml.core.Run.get`, so the gate sees the SDK's objects."""
+
+    name = "azureml"
+
+    def __init__(self, root: Path) -> None:
+        from champion.local import mock_azureml
+
+        super().__init__(root)
+        self.mock = mock_azureml(self.ws.path)
+        self.mock.start()
+
+    def close(self) -> None:
+        self.mock.stop()
+
+    def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
+        from azureml.core import Run
+
+        from champion.registry.sdk_run import SdkRun
+
+        local = super().pipeline_run(tags, step_tags, step_metrics)
+        step = Run.get(self.mock.workspace, local.step.id)
+        return Made(step, SdkRun(Run.get(self.mock.workspace, local.parent.id)))
+
+    def registry(self) -> Registry:
+        from champion.registry.azureml import AzureMLRegistry
+
+        return AzureMLRegistry(self.mock.workspace)
+
+    def register_unscored(self, model: Path) -> int:
+        from azureml.core import Model
+
+        with contextlib.chdir(model.parent):
+            return int(Model.register(self.mock.workspace, model.name, self.model_name).version)
 
 
 class MlflowTarget(Target):

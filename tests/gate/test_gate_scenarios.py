@@ -9,10 +9,19 @@ move, 8 concurrent challengers, faults at the HTTP edge) are in test_mlflow_gate
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gate_targets import MLFLOW_TARGETS, TARGETS, LocalTarget, MemoryTarget, MlflowTarget, Target
+from gate_targets import (
+    MLFLOW_TARGETS,
+    TARGETS,
+    AzureMLTarget,
+    LocalTarget,
+    MemoryTarget,
+    MlflowTarget,
+    Target,
+)
 
 from champion import (
     MetricError,
@@ -24,16 +33,13 @@ from champion import (
 
 
 @pytest.fixture(params=TARGETS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
-    if request.param == "memory":
-        return MemoryTarget()
-    if request.param == "local":
-        return LocalTarget(tmp_path)
-    if request.param == "mlflow-sqlite":
-        uri = request.getfixturevalue("mlflow_sqlite")
-        return MlflowTarget("mlflow-sqlite", uri, tmp_path / "artifacts")
-    server = request.getfixturevalue("mlflow_server")
-    return MlflowTarget("mlflow-server", server.url, None)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    if request.param == "azureml":
+        azure = AzureMLTarget(tmp_path)
+        yield azure
+        azure.close()
+    else:
+        yield _target(request.param, request, tmp_path)
 
 
 @pytest.fixture
@@ -144,7 +150,7 @@ def test_the_record_and_tags_are_on_the_pipeline_run(target, model):
     assert tags["champion.record"] == "outputs/champion_decision.json"
 
 
-@pytest.mark.parametrize("name", [t for t in TARGETS if t != "local"])
+@pytest.mark.parametrize("name", ["memory", *MLFLOW_TARGETS])
 def test_a_logged_metric_counts_when_no_tag_has_it(name, request, tmp_path, model):
     """MLflow lists a run's metrics with it: a training step that only logged the metric is
     read (the local workspace lists tags only)."""
@@ -158,6 +164,8 @@ def test_a_logged_metric_counts_when_no_tag_has_it(name, request, tmp_path, mode
 def _target(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     if name == "memory":
         return MemoryTarget()
+    if name == "local":
+        return LocalTarget(tmp_path)
     if name == "mlflow-sqlite":
         return MlflowTarget(name, request.getfixturevalue("mlflow_sqlite"), tmp_path / "art")
     assert name in MLFLOW_TARGETS
