@@ -156,15 +156,17 @@ def cmd_history(args: argparse.Namespace) -> int:
         if version.version in covered:
             continue
         props = version.properties
+        moved = props.get(names.OUTCOME) in _MOVES  # `champion register`: the gate moved it
+        previous = props.get(names.PREVIOUS_VERSION)
         rows.append(
             {
                 "version": version.version,
                 "metric": args.metric,
                 "metric_value": props.get(args.metric),
                 "outcome": props.get(names.OUTCOME),
-                "previous_version": props.get(names.PREVIOUS_VERSION),
-                "alias_from": None,
-                "alias_to": None,
+                "previous_version": int(previous) if previous else None,
+                "alias_from": int(previous) if moved and previous else None,
+                "alias_to": version.version if moved else None,
                 "build_number": props.get(names.BUILD_NUMBER),
                 "run_id": version.run_id,
                 "registered": _output.when(version.created),
