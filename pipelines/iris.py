@@ -2,6 +2,7 @@
 
     python pipelines/iris.py                  # local workspace: $CHAMPION_WORKSPACE or .champion
     python pipelines/iris.py --build-number 42 --data sample_data/iris_noisy.csv
+    python pipelines/iris.py --data sample_data/iris_clean.csv --rescore-champion
     python pipelines/iris.py --validate       # build the Azure ML pipeline offline and check it
     python pipelines/iris.py --submit --wait --build-number 42   # run it in the workspace
     python pipelines/iris.py --publish --build-number 42         # publish it, version 42
@@ -17,7 +18,10 @@ scripts in `steps/` that Azure ML's snapshot needs:
                                  --training-step-name train --build-number <build_number>
 
 `<model_dir>` is a data reference (Azure: a PipelineData folder) and `<build_number>` a pipeline
-parameter (default "local"). Importing this file has no side effects.
+parameter (default "local"). With `--rescore-champion` the train step also writes its hold-out
+rows to `<test_dir>` and the register step scores the champion and the challenger on them
+(`--rescore-champion --test-data <test_dir>`); `--allow-different-test-data` passes that flag
+to the register step. Importing this file has no side effects.
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ SAMPLE_DATA = ROOT / "sample_data" / "iris.csv"
 
 
 def build_spec(
-    *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris"
+    *,
+    data: str = str(SAMPLE_DATA),
+    seed: int = 42,
+    model_name: str = "iris",
+    rescore_champion: bool = False,
+    allow_different_test_data: bool = False,
 ) -> PipelineSpec:
     """The train -> register pipeline.
 
@@ -48,15 +57,26 @@ def build_spec(
             species)
         seed: split and model seed
         model_name: the registered model's name
+        rescore_champion: score the champion and the challenger on this run's hold-out rows
+            and decide on those numbers (loads both pickles)
+        allow_different_test_data: let the register step compare numbers measured on
+            different test data (recorded)
     """
     model_dir = DataReference("model_dir")
+    test_dir = DataReference("test_dir")
     build_number = PipelineParameter("build_number", "local")
+    train_outputs = (model_dir, test_dir) if rescore_champion else (model_dir,)
+    test_output = ("--test-output-dir", test_dir) if rescore_champion else ()
     train = Step(
         name="train",
         script="train.py",
-        arguments=("--data", data, "--seed", str(seed), "--output-dir", model_dir),
-        outputs=(model_dir,),
+        arguments=("--data", data, "--seed", str(seed), "--output-dir", model_dir, *test_output),
+        outputs=train_outputs,
         allow_reuse=False,
+    )
+    gate_options = (
+        *(("--rescore-champion", "--test-data", test_dir) if rescore_champion else ()),
+        *(("--allow-different-test-data",) if allow_different_test_data else ()),
     )
     register = Step(
         name="register",
@@ -64,8 +84,9 @@ def build_spec(
         arguments=(
             *("--model-name", model_name, "--model-path", model_dir),
             *("--training-step-name", "train", "--build-number", build_number),
+            *gate_options,
         ),
-        inputs=(model_dir,),
+        inputs=train_outputs,
         allow_reuse=False,
     )
     return PipelineSpec(
