@@ -42,7 +42,7 @@ from champion._validation import validate_model_name
 from champion.artifact import LocalArtifact, has_model_artifacts, inspect_artifact, upload_artifact
 from champion.challenger import Challenger, given_challenger, read_challenger
 from champion.decision import Decision, Outcome, Policy, decide
-from champion.errors import InfrastructureError, InputError, UnscoredChampionError
+from champion.errors import InfrastructureError, InputError, TestDataError, UnscoredChampionError
 from champion.metrics import format_metric, parse_metric
 from champion.record import DecisionRecord, write_record
 from champion.registry import ModelVersion, NewVersion, ParentRun, Registry
@@ -51,18 +51,9 @@ from champion.testdata import DataIdentity, same_test_data
 __all__ = [
     "RegisterRequest",
     "RescoreRequest",
-    "TestDataError",
     "register_file_if_better",
     "register_if_better",
 ]
-
-
-class TestDataError(InputError):
-    """Raised when the champion's metrics were measured on other test data than the
-    challenger's: the numbers are not comparable, so nothing is decided or registered."""
-
-    __test__ = False  # not a pytest class, whatever its name says
-    code = "test_data_differs"
 
 
 @dataclass(frozen=True)

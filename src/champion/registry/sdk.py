@@ -237,6 +237,7 @@ class SdkRegistry:
     def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
         """Latest-is-champion: the files of `version` registered again as a new version,
         through a run of the rollback experiment that also holds the decision record."""
+        earlier = self._version(name, version)
         with tempfile.TemporaryDirectory(prefix="champion-rollback-") as tmp:
             downloaded = self.download(name, version, Path(tmp) / "files")
             files = (
@@ -277,6 +278,8 @@ class SdkRegistry:
                             tags=dict(change.tags),
                             properties=dict(change.properties),
                             description=change.description,
+                            model_framework=earlier.model_framework,
+                            model_framework_version=earlier.model_framework_version,
                         ),
                     )
                 new = int(model.version)
