@@ -66,8 +66,14 @@ class SdkRegistry:
     versions between; the local workspace overrides what it can do better."""
 
     def __init__(
-        self, workspace: Any, model_class: Any, experiment_class: Any, dataset_class: Any
+        self,
+        workspace: Any,
+        model_class: Any,
+        experiment_class: Any = None,
+        dataset_class: Any = None,
     ) -> None:
+        """`experiment_class` and `dataset_class` (the backend's `Experiment` and `Dataset`)
+        are needed only by `make_champion` and `dataset`."""
         self.workspace = workspace
         self._model = model_class
         self._experiment = experiment_class
