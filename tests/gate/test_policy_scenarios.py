@@ -474,3 +474,55 @@ def test_a_version_without_its_metric_cannot_be_rolled_back_to(pipeline, tmp_pat
     assert result.returncode == 2
     assert "iris:1 has no 'accuracy' property" in result.stderr
     assert pipeline.snapshot() == before
+
+
+def test_rescoring_on_a_registered_dataset_is_the_same_data_as_its_file(pipeline, models):
+    """`--test-data dataset:NAME` reads a registered tabular dataset; its content digest is
+    the file's, so the version registered stores the identity a later challenger tagged with
+    `files_digest(test.csv)` is compared with as the same data."""
+    from champion.local import Dataset
+
+    datastore = pipeline.ws.get_default_datastore()
+    datastore.upload_files(
+        [str(models["test"])], relative_root=str(models["test"].parent), overwrite=True
+    )
+    Dataset.Tabular.from_delimited_files((datastore, "test.csv")).register(pipeline.ws, "holdout")
+    seed_old_champion(pipeline, models)
+    digest = files_digest(models["test"])
+    result = pipeline.register(
+        pipeline.new_run({"accuracy": "0.9", "champion.test_data_sha256": digest}),
+        "--rescore-champion",
+        "--test-data",
+        "dataset:holdout",
+        model_path=models["challenger"],
+    )
+    assert result.exit_code == 0, result.output
+    assert record_of(result)["rescored"]["test_data"] == {
+        "sha256": digest,
+        "reference": "dataset:holdout:1",
+    }
+    stored = Model(pipeline.ws, "iris").properties
+    assert stored["champion.test_data_sha256"] == digest
+    assert stored["champion.test_data"] == "dataset:holdout:1"
+    same = pipeline.register(
+        pipeline.new_run({"accuracy": "1.0", "champion.test_data_sha256": digest})
+    )
+    assert same.exit_code == 0, same.output
+    assert record_of(same)["test_data"]["same"] is True
+
+
+def test_the_rescore_flag_warns_that_loading_a_pickle_runs_code():
+    from champion.cli import build_parser
+
+    warning = "loading a pickle runs code"
+    step = subprocess.run(
+        [sys.executable, "-m", "champion.steps.register", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert warning in " ".join(step.stdout.split())
+    register = build_parser()._subparsers._group_actions[0].choices["register"]  # type: ignore[union-attr]
+    assert warning in " ".join(register.format_help().split())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "**Loading a pickle runs code.**" in readme
