@@ -130,9 +130,9 @@ def gate(
         _write(parent, record, files)
         return record
 
-    judge = _Judge.prepare(registry, request, challenger)
+    judge, first_look = _Judge.prepare(registry, request, challenger)
     if request.dry_run:
-        decision = judge.first_look.as_dry_run()
+        decision = first_look.as_dry_run()
         record = _record_of(request, judge, decision, None, False, parent.id, artifact, None)
         _write(parent, record, files)
         return record
@@ -141,6 +141,7 @@ def gate(
         registry,
         request,
         judge,
+        first_look,
         lambda d: registry.register(_new_version(request, judge, d, artifact, prefix, parent)),
     )
     record = _record_of(request, judge, decision, version, race, parent.id, artifact, prefix)
@@ -173,19 +174,20 @@ def register_file_if_better(
         else None
     )
     challenger = given_challenger(metric_value, request.policy, model_type, identity)
-    judge = _Judge.prepare(registry, request, challenger)
+    judge, first_look = _Judge.prepare(registry, request, challenger)
     path = str(request.model_path)
     if request.dry_run:
-        decision = judge.first_look.as_dry_run()
+        decision = first_look.as_dry_run()
         return _record_of(request, judge, decision, None, False, None, artifact, path)
     # A likely winner's files are streamed into the workspace before the registry is held, so
     # a large model never makes other writers wait (or time out) behind the lock.
-    files = [local for _, local, _ in artifact.files] if judge.first_look.promote else []
+    files = [local for _, local, _ in artifact.files] if first_look.promote else []
     with registry.staged(files):
         decision, version, race = _decide_and_register(
             registry,
             request,
             judge,
+            first_look,
             lambda d: registry.register(_new_version(request, judge, d, artifact)),
         )
     return _record_of(request, judge, decision, version, race, None, artifact, path)
@@ -199,19 +201,20 @@ class _Judge:
     """Everything one decision needs, gathered before the first upload: the challenger, the
     champion seen at first look, the test-data verdict and, when asked, fresh scores.
 
-    `decide` is called again inside the critical section with the champion read afresh."""
+    `decide` is called again inside the critical section with the champion read afresh; the
+    test-data verdict of the latest call is what the record shows."""
 
     request: RegisterRequest
     challenger: Challenger
     champion: ModelVersion | None
     rescored: Any  # champion.rescore.Rescored | None (imported only when re-scoring)
     test_data: dict[str, Any] | None = None
-    first_look: Decision = None  # type: ignore[assignment]  # set by prepare()
 
     @classmethod
     def prepare(
         cls, registry: Registry, request: RegisterRequest, challenger: Challenger
-    ) -> _Judge:
+    ) -> tuple[_Judge, Decision]:
+        """The judge, and its decision against the champion at first look."""
         champion = registry.champion(request.model_name)
         rescored = None
         if request.rescore is not None and champion is not None:
@@ -227,8 +230,7 @@ class _Judge:
                 request.rescore.label_column,
             )
         judge = cls(request, challenger, champion, rescored)
-        judge.first_look = judge.decide(champion)
-        return judge
+        return judge, judge.decide(champion)
 
     @property
     def policy(self) -> Policy:
@@ -366,12 +368,12 @@ def _decide_and_register(
     registry: Registry,
     request: RegisterRequest,
     judge: _Judge,
+    first_look: Decision,
     register: Callable[[Decision], int],
 ) -> tuple[Decision, int | None, bool]:
     """The critical section: a winner at first look is re-decided against the champion read
     again while holding the registry, and registered only if it still wins. Returns the final
     decision, the new version (None if none) and whether another version slipped in."""
-    first_look = judge.first_look
     if not first_look.promote:
         return first_look, None, False
     version = None

@@ -526,3 +526,19 @@ def test_the_rescore_flag_warns_that_loading_a_pickle_runs_code():
     assert warning in " ".join(register.format_help().split())
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "**Loading a pickle runs code.**" in readme
+
+
+def test_a_dry_run_and_the_test_data_rule_through_the_real_sdk(pipeline):
+    tags = {"accuracy": "0.9", "champion.test_data_sha256": "4" * 64}
+    assert pipeline.register(pipeline.new_run(tags), real_sdk=True).exit_code == 0
+    before = registry_state(pipeline)
+    other = {"accuracy": "0.95", "champion.test_data_sha256": "5" * 64}
+    refused = pipeline.register(pipeline.new_run(other), real_sdk=True)
+    assert refused.exit_code == 2, refused.output
+    assert "was scored on test data sha256 444444444444..." in refused.stderr
+    dry = pipeline.register(
+        pipeline.new_run(other), "--dry-run", "--allow-different-test-data", real_sdk=True
+    )
+    assert dry.exit_code == 0, dry.output
+    assert record_of(dry)["outcome"] == "would_promote"
+    assert registry_state(pipeline) == before
