@@ -1,5 +1,7 @@
 """The main job as README tells it, through the CLI a user types: first model, a tie that keeps
-the champion, a better challenger that wins, a worse one that loses; all in `models history`."""
+the champion; a challenger scored on other test data refused, then re-scored on the same rows
+(a tie: its 1.0 was the easier test data's), then let through on purpose; a worse one that
+loses on the same rows; all in `models history` and `runs list`."""
 
 from __future__ import annotations
 
@@ -30,10 +32,22 @@ def champion(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    for data in (None, None, "sample_data/iris_clean.csv", "sample_data/iris_noisy.csv"):
-        extra = ["--data", str(ROOT / data)] if data else []
+    clean, noisy = (
+        str(ROOT / "sample_data/iris_clean.csv"),
+        str(ROOT / "sample_data/iris_noisy.csv"),
+    )
+    story = [
+        ([], 0, "first as iris:1"),
+        ([], 0, "rejected"),  # the same rows, the same accuracy: a tie keeps the champion
+        (["--data", clean], 2, "was scored on test data hold-out of iris.csv"),
+        (["--data", clean, "--rescore-champion"], 0, "vs champion 1.0 v1 (re-scored)"),
+        (["--data", clean, "--allow-different-test-data"], 0, "promoted as iris:2"),
+        (["--data", noisy, "--rescore-champion"], 0, "rejected"),
+    ]
+    for extra, code, says in story:
         result = champion(ws, "run", "pipelines/iris.py", *extra)
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert result.returncode == code, result.stdout[-2000:] + result.stderr[-2000:]
+        assert says in result.stdout + result.stderr
 
     history = champion(ws, "models", "history", "iris", "--json")
     assert history.returncode == 0, history.stderr
@@ -47,6 +61,6 @@ def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
 
     runs = champion(ws, "runs", "list")
     outcomes = [line.split()[3] for line in runs.stdout.splitlines()[2:]]
-    assert sorted(outcomes) == ["first", "promoted", "rejected", "rejected"]
+    assert sorted(outcomes) == ["-", "first", "promoted", "rejected", "rejected", "rejected"]
     as_json = json.loads(champion(ws, "runs", "list", "--json").stdout)
-    assert sorted(run["outcome"] for run in as_json) == sorted(outcomes)
+    assert sorted(run["outcome"] or "-" for run in as_json) == sorted(outcomes)

@@ -18,6 +18,7 @@ at: the champion, the versions, the run's tags and files.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,10 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from champion import RegisterRequest, register_if_better
+from champion._digest import model_files_digest
 from champion.artifact import inspect_artifact
+from champion.errors import InputError
 from champion.gate import gate
 from champion.record import DecisionRecord, read_record
-from champion.registry import ModelVersion, NewVersion, ParentRun, Registry, StepRun
+from champion.registry import (
+    ChampionChange,
+    DatasetVersion,
+    ModelVersion,
+    NewVersion,
+    ParentRun,
+    Registry,
+    StepRun,
+)
 
 TARGETS = ("memory", "local", "azureml", "mlflow-sqlite", "mlflow-server")
 MLFLOW_TARGETS = ("mlflow-sqlite", "mlflow-server")
@@ -91,13 +102,17 @@ class MemoryRun:
 
 class AliasRegistry:
     """A `Registry` kept in memory, shaped like MLflow's: the champion is the version holding
-    the alias, registering creates the version with its metadata and then moves the alias."""
+    the alias, registering creates the version with its metadata and then moves the alias; a
+    rollback moves the alias back (no new version) and records the change on a run of its own."""
 
     champion_rule = "the version holding alias 'champion'"
 
     def __init__(self, *, intruder: bool = False) -> None:
         self.versions_: list[ModelVersion] = []
+        self.files: dict[int, dict[str, bytes]] = {}
         self.alias: int | None = None
+        self.alias_history: list[int] = []
+        self.record_runs: list[MemoryRun] = []
         self.intruder = intruder  # another writer registers while we do
 
     def champion(self, name: str) -> ModelVersion | None:
@@ -111,13 +126,45 @@ class AliasRegistry:
             self._add(NewVersion(new.name, "elsewhere", None, {"accuracy": "0.1"}, {}, "other"))
         version = self._add(new)
         self.alias = version
+        self.alias_history.append(version)
         return version
 
     def _add(self, new: NewVersion) -> int:
         version = len(self.versions_) + 1
         run_id = new.run.id if new.run else None
         self.versions_.append(ModelVersion(new.name, version, dict(new.properties), {}, run_id))
+        if isinstance(new.run, MemoryRun):
+            prefix = new.path + "/"
+            self.files[version] = {
+                name[len(prefix) :]: data
+                for name, data in new.run.files.items()
+                if name.startswith(prefix)
+            }
         return version
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        stored = self.versions_[version - 1]
+        written = {}
+        for relative, data in self.files[version].items():
+            (target / name / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / name / relative).write_bytes(data)
+            written[f"{name}/{relative}"] = hashlib.sha256(data).hexdigest()
+        assert model_files_digest(written) == stored.properties["artifact_sha256"]
+        return target / name
+
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        assert self.alias == change.expected_champion
+        self.alias = version
+        self.alias_history.append(version)
+        run = MemoryRun()
+        run.id = f"rollback-{len(self.record_runs) + 1}"
+        self.record_runs.append(run)
+        if change.record is not None:
+            change.record(run, version)
+        return version
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        raise InputError("no dataset registry here; pass a file", field="test_data", value=name)
 
     def serialised(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()

@@ -122,6 +122,53 @@ def add_to(commands: Commands) -> None:
         action="store_true",
         help="archive the versions already in that stage (Staging and Production only)",
     )
+    _add_rollback(models)
+
+
+def _add_rollback(models: Commands) -> None:
+    rollback = models.command(
+        "rollback",
+        cmd_rollback,
+        help="make an earlier version the champion again",
+        description="Make an earlier version the champion again, keeping the history: its "
+        "files are registered again as a new version (the champion is the latest version) "
+        "with its original metric and test-data properties, outcome rolled_back and "
+        "rollback_of, and a decision record on a run of the champion-rollback experiment. "
+        "On MLflow (--backend mlflow) no version is made: the champion alias moves back to "
+        "the version, which is tagged with the event, and the run holds the record. "
+        "The next challenger is compared with it. Refuses a version that does not exist, is "
+        "already the champion, or has no metric.",
+        examples=[
+            'champion models rollback iris --reason "v3 misclassifies new data"',
+            'champion models rollback iris --to 1 --reason "back to the audited model" --json',
+            'champion models rollback iris --reason "v3 drifts" --backend mlflow',
+        ],
+        formats=_output.REPORTS,
+    )
+    rollback.add_argument("name", type=model_name, help="the model's registered name")
+    rollback.add_argument(
+        "--to",
+        type=version_number,
+        metavar="VERSION",
+        help="the version to make the champion (default: the version the champion replaced)",
+    )
+    rollback.add_argument(
+        "--reason", required=True, help="why: kept in the history and the decision record"
+    )
+    rollback.add_argument(
+        "--metric",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a metric the version must have, repeatable (default: the metrics of the policy "
+        "it was registered under, else accuracy)",
+    )
+    rollback.add_argument(
+        "--champion-alias",
+        default=None,
+        metavar="ALIAS",
+        help="MLflow only: the alias that names the champion (default: champion)",
+    )
 
 
 def _name_and_version(parser: argparse.ArgumentParser) -> None:
@@ -321,3 +368,26 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
     _mlflow_only(args, "stage")
     return _mlflow.cmd_stage(args)
+
+
+# ---------------------------------------------------------------------- rollback
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from champion.context import get_registry
+    from champion.registry import BackendOptions
+    from champion.rollback import rollback
+
+    options = BackendOptions(champion_alias=args.champion_alias)
+    backend = backend_of(args)
+    if backend == "local":
+        registry = get_registry(open_workspace(args, write=True), options)
+    else:  # the registry $MLFLOW_TRACKING_URI names, or config.json's Azure ML workspace
+        registry = get_registry(None, options, backend=backend)
+        where = getattr(getattr(registry, "workspace", None), "name", "")
+        _output.note(f"champion: {backend} registry {where}".rstrip())
+    record = rollback(
+        registry, args.name, reason=args.reason, to=args.to, metrics=args.metric or ()
+    )
+    _output.report(record.to_dict(), [f"champion: {record.verdict}"])
+    return 0

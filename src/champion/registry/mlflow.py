@@ -22,7 +22,16 @@ unconditionally and their history is not kept. This module gives the gate's flow
   between is `race_detected`. A crash between the two calls leaves the old champion; the retry
   finds its version by `run_id` and finishes the move (`registered_by`), never a second version;
 - `--stage` also transitions a winner (`archive_existing_versions=True`), for teams still on
-  stages (deprecated by MLflow since 2.9).
+  stages (deprecated by MLflow since 2.9);
+- **a rollback** (`make_champion`) makes no version: the alias moves back to the earlier
+  version (checked against the champion the caller saw before, verified after), the version
+  is tagged with the event where its tags differ (never its metric), and the decision record
+  goes on a run of experiment `champion-rollback`. A failure part way puts the tags and the
+  alias back. Where the server has no aliases, the earlier version's source is registered again
+  as a new version, as on Azure ML;
+- **downloads** are all or nothing: the version's files land in a temporary folder beside the
+  target, are checked against `artifact_sha256`, and only then moved into place;
+- **datasets**: MLflow has no dataset registry, so `--test-data dataset:...` is refused.
 
 Every MLflow call is one remote call in one retry loop (`champion._retry`); MLflow's own
 HTTP retries are turned off for our client (`MLFLOW_HTTP_REQUEST_MAX_RETRIES=0` unless set), so
@@ -53,12 +62,19 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from champion import _env, names
-from champion._digest import sha256_file
+from champion._digest import listing_digest, sha256_file
 from champion._failpoints import failpoint
 from champion._redact import redact
 from champion._retry import classify, describe, remote
-from champion.errors import InfrastructureError, InputError
-from champion.registry import ModelVersion, NewVersion, ParentRun, StepRun
+from champion.errors import ConflictError, InfrastructureError, InputError
+from champion.registry import (
+    ChampionChange,
+    DatasetVersion,
+    ModelVersion,
+    NewVersion,
+    ParentRun,
+    StepRun,
+)
 
 __all__ = [
     "DEFAULT_ALIAS",
@@ -623,6 +639,173 @@ class MlflowRegistry:
             if not token:
                 return sorted(found, key=lambda v: v.version)
 
+    def _model_version(self, name: str, version: int) -> Any:
+        """MLflow's model version `name`:`version`; InputError when there is none."""
+        found = _remote(
+            f"reading version {version} of {name!r}",
+            lambda: _found(lambda: self.client.get_model_version(name, str(version))),
+        )
+        if found is _ABSENT:
+            raise InputError(
+                f"there is no version {version} of model {name!r} on {self.workspace.name}; "
+                f"'champion models history {name} --backend mlflow' lists the versions",
+                field="version",
+                value=version,
+            )
+        return found
+
+    # -- verified downloads, rollback, datasets
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        """The version's files into `target/<name>/`, checked against its `artifact_sha256`
+        before the first one is moved there (a version without one is refused)."""
+        mv = self._model_version(name, version)
+        expected = (mv.tags or {}).get(names.ARTIFACT_SHA256)
+        if not expected:
+            raise InputError(
+                f"{name}:{version} has no {names.ARTIFACT_SHA256} tag, so its files cannot be "
+                "verified before they are used; only versions the gate registered can be",
+                field="version",
+                value=version,
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        destination = target / name
+        with verified_files(self.workspace, mv, target, expected) as (local, written):
+            for relative in written:
+                final = destination / relative
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(local / relative, final)
+        return destination
+
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        """A rollback on MLflow: the alias moves back to `version` (no new version), which is
+        tagged with the event; the record goes on a run of experiment `champion-rollback`."""
+        earlier = self._model_version(name, version)
+        experiment = experiment_id(self.workspace, names.ROLLBACK_EXPERIMENT)
+        created = _remote(
+            "starting the rollback run",
+            lambda: self.client.create_run(experiment, run_name=f"rollback {name}"),
+        )
+        run = MlflowParentRun(self.workspace, created)
+        status = RunStatus.to_string(RunStatus.FAILED)
+        try:
+            if self.aliases_supported is False:
+                now = self._register_again(name, earlier, change, run)
+            else:
+                now = self._move_back(name, earlier, change, run)
+            status = RunStatus.to_string(RunStatus.FINISHED)
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run.id, status)
+        return now
+
+    def _conflict(self, name: str, expected: int | None, now: int | None) -> ConflictError:
+        return ConflictError(
+            f"the champion of {name!r} changed from v{expected} to v{now} while rolling back; "
+            f"nothing was changed. Look at 'champion models history {name} --backend mlflow', "
+            "then run the rollback again if it is still wanted.",
+            field="name",
+            value=name,
+        )
+
+    def _move_back(
+        self, name: str, earlier: Any, change: ChampionChange, run: MlflowParentRun
+    ) -> int:
+        version = int(earlier.version)
+        holder = self._alias_holder(name)
+        if holder != change.expected_champion:
+            raise self._conflict(name, change.expected_champion, holder)
+        before = {str(k): str(v) for k, v in (earlier.tags or {}).items()}
+        # the version's own tags (its metrics, test data, digest) are what `change` copied
+        # from it: only the event's tags differ, so only those are written
+        event = {k: v for k, v in change.properties.items() if before.get(k) != v}
+        try:
+            self._tag_version(name, version, event)
+            if not self._set_alias(name, version):  # the server has no aliases after all
+                self._untag_version(name, version, event, before)
+                return self._register_again(name, earlier, change, run)
+            after = self._alias_holder(name)
+            if after != version:
+                raise self._conflict(name, version, after)
+            if change.record is not None:
+                change.record(run, version)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._restore(name, version, holder, event, before)
+            raise
+        return version
+
+    def _restore(
+        self,
+        name: str,
+        version: int,
+        holder: int | None,
+        event: Mapping[str, str],
+        before: Mapping[str, str],
+    ) -> None:
+        """Undo a rollback stopped part way: the alias back where it was (if still ours to
+        move), the version's tags as they were."""
+        if self._alias_holder(name) == version and holder is not None:
+            self._set_alias(name, holder)
+        self._untag_version(name, version, event, before)
+
+    def _tag_version(self, name: str, version: int, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            _remote(
+                f"tagging version {version} of {name!r} with {key}",
+                functools.partial(
+                    self.client.set_model_version_tag, name, str(version), key, value
+                ),
+            )
+
+    def _untag_version(
+        self, name: str, version: int, written: Mapping[str, str], before: Mapping[str, str]
+    ) -> None:
+        self._tag_version(name, version, {k: before[k] for k in written if k in before})
+        for key in (k for k in written if k not in before):
+            remove = functools.partial(
+                self.client.delete_model_version_tag, name, str(version), key
+            )
+            _remote(
+                f"removing tag {key} of version {version} of {name!r}",
+                functools.partial(_found, remove),
+            )
+
+    def _register_again(
+        self, name: str, earlier: Any, change: ChampionChange, run: MlflowParentRun
+    ) -> int:
+        """A server without aliases takes the latest version as the champion: the earlier
+        version's files (its source) are registered again as a new version, in one call."""
+        latest = self._latest(name)
+        now = None if latest is None else latest.version
+        if now != change.expected_champion:
+            raise self._conflict(name, change.expected_champion, now)
+        created = _remote(
+            f"registering {name} again",
+            lambda: self.client.create_model_version(
+                name,
+                str(earlier.source),
+                run_id=run.id,
+                tags={**change.tags, **change.properties},
+                description=change.description,
+                await_creation_for=0,
+            ),
+        )
+        new = int(created.version) if created.status != _PENDING else self._await_ready(created)
+        if change.record is not None:
+            change.record(run, new)
+        return new
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        """MLflow has no dataset registry: refused, before anything is read."""
+        spec = f"dataset:{name}" + ("" if version is None else f":{version}")
+        raise InputError(
+            f"--test-data {spec}: MLflow has no dataset registry to read {name!r} from; pass "
+            "--test-data PATH (a CSV file or a folder of CSV files) instead",
+            field="--test-data",
+            value=spec,
+        )
+
     # -- writes
 
     def register(self, new: NewVersion) -> int:
@@ -787,6 +970,40 @@ class MlflowRegistry:
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def verified_files(
+    workspace: MlflowWorkspace, mv: Any, where: Path, expected: str | None
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The files of model version `mv`, downloaded into a temporary folder inside `where` and
+    checked against `expected` (its `artifact_sha256`; None: not checked): yields the folder
+    and `{relative path: sha256}` of the model's files. The caller moves what it wants out
+    before the block ends; the rest is deleted, so a failed check leaves nothing behind."""
+    repo = workspace.artifact_repository(str(mv.source))
+    with tempfile.TemporaryDirectory(dir=where, prefix=".champion-download-") as tmp:
+        local = Path(
+            _remote(
+                f"downloading version {mv.version} of {mv.name!r}",
+                lambda: repo.download_artifacts("", dst_path=tmp),
+            )
+        )
+        written = file_digests(local)
+        written.pop(_REGISTRY_META, None)  # MLflow's, written when the version was made
+        if not written:
+            raise InfrastructureError(
+                f"version {mv.version} of {mv.name!r} has no files at {mv.source}",
+                field="source",
+                value=str(mv.source),
+            )
+        if expected and listing_digest(written.items()) != expected:
+            raise InfrastructureError(
+                f"the files of {mv.name}:{mv.version} do not hash to its registered "
+                f"artifact_sha256 {expected}; nothing was written. Do not use this version.",
+                field=names.ARTIFACT_SHA256,
+                value=expected,
+            )
+        yield local, written
 
 
 def file_digests(folder: Path) -> dict[str, str]:
@@ -963,8 +1180,6 @@ class MlflowReader:
         """Download a version into `target/<name>/`, checking its files against the
         registered `artifact_sha256` before any is moved into place; returns the version, the
         folder and whether the check ran. On any failure nothing is written."""
-        from champion._digest import listing_digest
-
         mv = self.version(name, version)
         if target.exists() and not target.is_dir():
             raise InputError(
@@ -972,30 +1187,8 @@ class MlflowReader:
             )
         target.mkdir(parents=True, exist_ok=True)
         destination = target / name
-        repo = self.workspace.artifact_repository(str(mv.source))
         expected = (mv.tags or {}).get(names.ARTIFACT_SHA256)
-        with tempfile.TemporaryDirectory(dir=target, prefix=".champion-download-") as tmp:
-            local = Path(
-                _remote(
-                    f"downloading version {mv.version} of {name!r}",
-                    lambda: repo.download_artifacts("", dst_path=tmp),
-                )
-            )
-            written = file_digests(local)
-            written.pop(_REGISTRY_META, None)  # MLflow's, written when the version was made
-            if not written:
-                raise InfrastructureError(
-                    f"version {mv.version} of {name!r} has no files at {mv.source}",
-                    field="source",
-                    value=str(mv.source),
-                )
-            if expected and listing_digest(written.items()) != expected:
-                raise InfrastructureError(
-                    f"the files of {name}:{mv.version} do not hash to its registered "
-                    f"artifact_sha256 {expected}; nothing was written. Do not use this version.",
-                    field=names.ARTIFACT_SHA256,
-                    value=expected,
-                )
+        with verified_files(self.workspace, mv, target, expected) as (local, written):
             moves = [(local / relative, destination / relative) for relative in written]
             for _, final in moves:
                 _check_place(final, target, exist_ok=exist_ok)
