@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,9 @@ class AliasRegistry:
 
     def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
         assert self.alias == change.expected_champion
+        earlier = self.versions_[version - 1]  # tagged with the event, as MLflow's version is
+        properties = {**earlier.properties, **change.properties}
+        self.versions_[version - 1] = replace(earlier, properties=properties)
         self.alias = version
         self.alias_history.append(version)
         run = MemoryRun()

@@ -281,3 +281,27 @@ def test_a_server_without_aliases_falls_back_to_the_latest_version(edge, model, 
     assert second.decision.champion_version == 1  # the latest version was the champion
     assert second.champion_rule.startswith("the latest version")
     assert "does not support model aliases" in second.champion_rule
+
+
+def test_a_rollback_on_a_server_without_aliases_registers_the_files_again(
+    edge, model, fast_retries, tmp_path
+):
+    """Where the latest version is the champion, a rollback makes a new version from the
+    earlier version's source, as on Azure ML; its files are the earlier version's."""
+    from champion.rollback import rollback
+
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    edge.fail("GET", ALIAS, status=404)
+    edge.fail("POST", ALIAS, status=404)
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    model.write_bytes(b"the second model")
+    target.gate(target.pipeline_run({"accuracy": "0.95"}), _ask(target, model))
+    registry = target.registry()
+    record = rollback(registry, target.model_name, reason="v2 drifts")
+    assert (record.decision.outcome, record.registered_version) == (Outcome.ROLLED_BACK, 3)
+    champion = registry.champion(target.model_name)
+    assert champion is not None and champion.version == 3
+    assert champion.properties["accuracy"] == "0.9"
+    assert champion.properties["champion.rollback_of"] == "1"
+    got = registry.download(target.model_name, 3, tmp_path / "v3")
+    assert (got / "model.pkl").read_bytes() == b"weights"  # v1's files, verified

@@ -27,8 +27,8 @@ unconditionally and their history is not kept. This module gives the gate's flow
   version (checked against the champion the caller saw before, verified after), the version
   is tagged with the event where its tags differ (never its metric), and the decision record
   goes on a run of experiment `champion-rollback`. A failure part way puts the tags and the
-  alias back. Where the server has no aliases, the earlier version's source is registered again
-  as a new version, as on Azure ML;
+  alias back. Where the server has no aliases, the earlier version's files (verified) are
+  logged to that run and registered again as a new version, as on Azure ML;
 - **downloads** are all or nothing: the version's files land in a temporary folder beside the
   target, are checked against `artifact_sha256`, and only then moved into place;
 - **datasets**: MLflow has no dataset registry, so `--test-data dataset:...` is refused.
@@ -774,17 +774,28 @@ class MlflowRegistry:
     def _register_again(
         self, name: str, earlier: Any, change: ChampionChange, run: MlflowParentRun
     ) -> int:
-        """A server without aliases takes the latest version as the champion: the earlier
-        version's files (its source) are registered again as a new version, in one call."""
+        """A server without aliases takes the latest version as the champion: as on Azure ML,
+        the earlier version's files (downloaded and verified first) are logged to the rollback
+        run and registered from there as a new version, in one call. (MLflow refuses a source
+        outside the run the version names.)"""
         latest = self._latest(name)
         now = None if latest is None else latest.version
         if now != change.expected_champion:
             raise self._conflict(name, change.expected_champion, now)
+        with tempfile.TemporaryDirectory(prefix="champion-rollback-") as tmp:
+            files = self.download(name, int(earlier.version), Path(tmp))
+            for path in sorted(p for p in files.rglob("*") if p.is_file()):
+                relative = path.relative_to(files).as_posix()
+                upload = functools.partial(
+                    run.upload_file, f"{_GATE_PREFIX}{name}/{relative}", path
+                )
+                _remote(f"uploading {relative} to the rollback run", upload)
+        source = f"{run.artifact_uri}/{name}"
         created = _remote(
             f"registering {name} again",
             lambda: self.client.create_model_version(
                 name,
-                str(earlier.source),
+                source,
                 run_id=run.id,
                 tags={**change.tags, **change.properties},
                 description=change.description,
