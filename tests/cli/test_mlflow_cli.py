@@ -45,12 +45,10 @@ def pipeline(ws, experiment: str, accuracy: str):
     return MlflowRun(ws, client.create_run(experiment, run_name="register", tags=link))
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory, mlflow_db_template: Path) -> Scene:
+def make_scene(root: Path, template: Path) -> Scene:
     from champion.registry.mlflow import connect
 
-    root = tmp_path_factory.mktemp("mlflow-cli")
-    shutil.copyfile(mlflow_db_template, root / "mlflow.db")
+    shutil.copyfile(template, root / "mlflow.db")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     ws = connect(uri)
     experiment = ws.client.create_experiment("iris-pipeline", str(root / "artifacts"))
@@ -64,6 +62,17 @@ def scene(tmp_path_factory: pytest.TempPathFactory, mlflow_db_template: Path) ->
         register_if_better(step, RegisterRequest("iris", model, Policy(), build_number="7"))
         runs.append(step.parent.id)
     return Scene(root, uri, runs)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory, mlflow_db_template: Path) -> Scene:
+    return make_scene(tmp_path_factory.mktemp("mlflow-cli"), mlflow_db_template)
+
+
+@pytest.fixture
+def fresh_scene(tmp_path: Path, mlflow_db_template: Path) -> Scene:
+    """A scene of its own, for a test that changes the champion."""
+    return make_scene(tmp_path, mlflow_db_template)
 
 
 def test_list_shows_the_champion_the_alias_names(scene):
@@ -197,3 +206,66 @@ def test_a_missing_database_is_one_line_and_not_created(scene, tmp_path):
     assert done.returncode == 2 and not missing.exists()
     (line,) = done.stderr.strip().splitlines()
     assert "no MLflow database at" in line
+
+
+def test_rollback_moves_the_alias_back_and_history_shows_it(fresh_scene, tmp_path):
+    scene = fresh_scene
+    done = scene.champion(
+        "--backend", "mlflow", "models", "rollback", "iris", "--reason", "v2 drifts", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert (record["outcome"], record["rollback_of"], record["registered_version"]) == (
+        "rolled_back",
+        1,
+        1,
+    )
+    listed = json.loads(scene.champion("models", "list", "--backend", "mlflow", "--json").stdout)
+    assert [(r["version"], r["metric_value"]) for r in listed] == [(1, "0.9")]
+    history = json.loads(
+        scene.champion("models", "history", "iris", "--backend", "mlflow", "--json").stdout
+    )
+    assert [(r["outcome"], r["version"], r["alias_from"], r["alias_to"]) for r in history] == [
+        ("first", 1, None, 1),
+        ("promoted", 2, 1, 2),
+        ("rejected", None, None, None),
+        ("rolled_back", 1, 2, 1),
+    ]
+    assert "v2 drifts" in history[-1]["reason"]
+    # the next challenger meets v1's 0.9, not v2's 0.95
+    model = tmp_path / "next.pkl"
+    model.write_bytes(b"next weights")
+    args = ("register", "--model-name", "iris", "--model-path", model, "--backend", "mlflow")
+    done = scene.champion(*args, "--metric-value", "0.92", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "promoted"
+
+
+def test_a_rollback_that_cannot_be_done_is_one_line_and_changes_nothing(fresh_scene):
+    scene = fresh_scene
+    for args, says in [
+        (("--to", "2"), "iris:2 already is the champion"),
+        (("--to", "9"), "there is no version 9 of 'iris'"),
+    ]:
+        done = scene.champion(
+            "models", "rollback", "iris", *args, "--reason", "x", "--backend", "mlflow"
+        )
+        assert done.returncode == 2
+        (line,) = done.stderr.strip().splitlines()
+        assert says in line
+    shown = json.loads(
+        scene.champion("models", "show", "iris", "--backend", "mlflow", "--json").stdout
+    )
+    assert shown["version"] == 2 and shown["aliases"] == ["champion"]
+
+
+def test_test_data_from_a_dataset_is_refused_on_mlflow(scene, tmp_path):
+    model = tmp_path / "m.pkl"
+    model.write_bytes(b"m")
+    done = scene.champion(
+        "register", "--model-name", "iris", "--model-path", model, "--metric-value", "0.99",
+        "--test-data", "dataset:iris-test", "--backend", "mlflow",
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "--test-data dataset:iris-test: MLflow has no dataset registry" in line
