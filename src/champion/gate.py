@@ -119,8 +119,13 @@ def register_file_if_better(
     workspace: object, request: RegisterRequest, metric_value: str, model_type: str | None = None
 ) -> DecisionRecord:
     """The same gate for a model trained outside a pipeline: the metric comes from the caller
-    and the model is registered at workspace level, with no run to link. `workspace` is a
-    `Registry`, or a workspace `champion.context.get_registry` builds one for."""
+    and the model is registered at workspace level. `workspace` is a `Registry`, or a workspace
+    `champion.context.get_registry` builds one for.
+
+    The decision still leaves its trace: once every input check has passed, a run of its own
+    (experiment `champion.names.REGISTER_EXPERIMENT`, `Registry.decision_run`) holds the record
+    and its tags exactly as a pipeline run would, so a rejection here is in the model's history
+    too (`Registry.decisions`). Bad input stops before that run exists."""
     from champion.context import get_registry
 
     registry = get_registry(workspace)
@@ -131,17 +136,23 @@ def register_file_if_better(
     # A likely winner's files are streamed into the workspace before the registry is held, so
     # a large model never makes other writers wait (or time out) behind the lock.
     files = [local for _, local, _ in artifact.files] if decision.promote else []
-    with registry.staged(files):
-        decision, version, race = _decide_and_register(
-            registry,
-            request,
-            challenger,
-            decision,
-            lambda d: registry.register(_new_version(request, challenger, d, artifact)),
+    display_name = f"champion register {request.model_name}"
+    with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
+        with registry.staged(files):
+            decision, version, race = _decide_and_register(
+                registry,
+                request,
+                challenger,
+                decision,
+                lambda d: registry.register(
+                    _new_version(request, challenger, d, artifact, record_run=run.id)
+                ),
+            )
+        record = _record_of(
+            request, challenger, decision, version, race, run.id, artifact, str(request.model_path)
         )
-    return _record_of(
-        request, challenger, decision, version, race, None, artifact, str(request.model_path)
-    )
+        _write(run, record, set())
+    return record
 
 
 def _decide_and_register(
@@ -209,8 +220,11 @@ def _new_version(
     artifact: LocalArtifact,
     prefix: str | None = None,
     run: ParentRun | None = None,
+    record_run: str | None = None,
 ) -> NewVersion:
-    """What a new version stores, in the one registration call."""
+    """What a new version stores, in the one registration call. `run` is the pipeline run it
+    is registered through; `record_run` the run holding the record of a decision made outside
+    a pipeline (then the version itself links to no run)."""
     common = {
         request.policy.metric: challenger.text,
         names.MODEL_TYPE: challenger.model_type,
@@ -225,7 +239,7 @@ def _new_version(
             format_metric(decision.champion) if decision.champion is not None else None
         ),
         names.POLICY: json.dumps(request.policy.to_dict(), sort_keys=True),
-        names.PARENT_RUN_ID: run.id if run else None,
+        names.PARENT_RUN_ID: run.id if run else record_run,
         names.REASON: decision.reason,
     }
     tags = {**common, names.OUTCOME: decision.outcome.value}

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from champion.local import Model, Workspace
+from champion.local import Experiment, Model, Workspace
 from champion.local.access import latest_model, prestaged, registry_transaction
 from champion.registry.sdk import SdkRegistry
 
@@ -31,7 +31,7 @@ class LocalRegistry(SdkRegistry):
     workspace: Workspace
 
     def __init__(self, workspace: Workspace) -> None:
-        super().__init__(workspace, Model)
+        super().__init__(workspace, Model, Experiment)
 
     def _latest(self, name: str) -> Any:
         return latest_model(self.workspace, name)

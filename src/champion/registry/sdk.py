@@ -14,15 +14,18 @@ run adapter does not retry: its caller (the gate) wraps each run call in its own
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from champion import names
 from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
 from champion.errors import InfrastructureError
-from champion.registry import ModelVersion, NewVersion
-from champion.registry.sdk_run import sdk_run_of
+from champion.registry import DecisionEntry, ModelVersion, NewVersion, ParentRun
+from champion.registry._decisions import entries_on_run, parse_time, sort_entries
+from champion.registry.sdk_run import SdkRun, sdk_run_of
 
 __all__ = ["SdkRegistry", "is_model_not_found", "version_of"]
 
@@ -61,9 +64,10 @@ class SdkRegistry:
     Azure ML has no registry lock, so `serialised` holds nothing and `race_detected` probes the
     versions between; the local workspace overrides what it can do better."""
 
-    def __init__(self, workspace: Any, model_class: Any) -> None:
+    def __init__(self, workspace: Any, model_class: Any, experiment_class: Any) -> None:
         self.workspace = workspace
         self._model = model_class
+        self._experiment = experiment_class
 
     # -- lookups: the ONE place that tells "no model" from "lookup failed"
 
@@ -133,6 +137,49 @@ class SdkRegistry:
         )
         return sorted((version_of(m) for m in found), key=lambda v: v.version)
 
+    # -- decisions: records on runs, found by the model tag
+
+    def decisions(self, name: str) -> Sequence[DecisionEntry]:
+        """One run listing per experiment, filtered by the service on `MODEL_TAG=name`; then,
+        per run found, its file listing and one download per record."""
+        runs = remote(f"finding the runs that decided on {name!r}", lambda: self._tagged(name))
+        entries: list[DecisionEntry] = []
+        for run in runs:
+            entries += remote(f"reading the decision records on run {run.id}", _reader(run, name))
+        return sort_entries(entries)
+
+    def _tagged(self, name: str) -> list[Any]:
+        return [
+            run
+            for experiment in self.workspace.experiments.values()
+            for run in experiment.get_runs(tags={names.MODEL_TAG: name})
+        ]
+
+    @contextlib.contextmanager
+    def decision_run(self, experiment: str, display_name: str) -> Iterator[ParentRun]:
+        run_id = str(uuid.uuid4())  # chosen here, so a retried start finds a committed one
+        tried = False
+
+        def start() -> Any:
+            nonlocal tried
+            if tried:
+                with contextlib.suppress(Exception):
+                    return self.workspace.get_run(run_id)
+            tried = True
+            # no snapshot of the working folder and no ./outputs upload: the run holds a record
+            return self._experiment(self.workspace, experiment).start_logging(
+                run_id=run_id, display_name=display_name, snapshot_directory=None, outputs=False
+            )
+
+        run = remote(f"starting a run in experiment {experiment!r}", start)
+        try:
+            yield SdkRun(run)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                run.fail()
+            raise
+        remote(f"completing run {run_id}", run.complete)
+
     # -- writes
 
     def register(self, new: NewVersion) -> int:
@@ -188,3 +235,13 @@ class SdkRegistry:
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+
+def _reader(run: Any, name: str) -> Callable[[], list[DecisionEntry]]:
+    return lambda: entries_on_run(SdkRun(run), name, started=lambda: _started(run))
+
+
+def _started(run: Any) -> datetime | None:
+    """A run's start time, for a record written before records carried `decided_at`."""
+    details = run.get_details() or {}
+    return parse_time(details.get("startTimeUtc"))
