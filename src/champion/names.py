@@ -113,6 +113,7 @@ def record_number(name: str) -> int:
     match = _NUMBERED.fullmatch(name)
     return int(match.group(1)) if match else 1
 
+
 # ---------------------------------------------------------------------- run types and rules
 
 PIPELINE_RUN_TYPE: Final = "azureml.PipelineRun"
