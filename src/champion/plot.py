@@ -90,6 +90,7 @@ def plot_history(history: History, path: Path, metric: str | None = None) -> Plo
     axes.set_xlabel("decided (UTC)")
     axes.set_title(f"{history.name}: {shown}, the champion and every challenger")
     axes.grid(True, alpha=0.3)
+    axes.margins(x=0.04, y=0.12)  # room for the version labels above the top point
     if points:
         axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
@@ -103,7 +104,7 @@ def plot_history(history: History, path: Path, metric: str | None = None) -> Plo
         metric=shown,
         promoted=sum(p.kind == "promoted" for p in counted),
         rejected=sum(p.kind == "rejected" for p in counted),
-        dry_runs=sum(p.kind == "dry_run" for p in counted),
+        dry_runs=sum(p.kind in DRY_RUNS for p in counted),
         not_drawn=len(history.entries) - len(counted),
     )
 
@@ -115,7 +116,7 @@ def plot_history(history: History, path: Path, metric: str | None = None) -> Plo
 class _Point:
     time: datetime
     value: float
-    kind: str  # promoted | rejected | dry_run | restated | other
+    kind: str  # promoted | rejected | would_promote | would_reject | restated | other
     outcome: str
     champion: float | None  # the champion after this line
     terms: Any  # PolicyTerms of the line's policy for the metric
@@ -232,7 +233,13 @@ def _save(figure: Any, path: Path) -> None:
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
     try:
         with open(temp, "xb") as out:  # created with the umask's mode, as the PNG will have
-            figure.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+            figure.savefig(
+                out,
+                format="png",
+                dpi=DPI,
+                metadata={"Software": None},
+                pil_kwargs={"optimize": True},
+            )
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)

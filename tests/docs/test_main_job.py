@@ -1,5 +1,6 @@
 """The main job as README tells it, through the CLI a user types: first model, a tie that keeps
-the champion, a better challenger that wins, a worse one that loses; all in `models history`."""
+the champion, a better challenger that wins, a worse one that loses; all in `models history`,
+the rejections too."""
 
 from __future__ import annotations
 
@@ -37,13 +38,21 @@ def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
 
     history = champion(ws, "models", "history", "iris", "--json")
     assert history.returncode == 0, history.stderr
-    versions = json.loads(history.stdout)
-    assert [(v["version"], v["outcome"]) for v in versions] == [(1, "first"), (2, "promoted")]
-    assert float(versions[1]["metric_value"]) > float(versions[0]["metric_value"])
-    assert versions[1]["previous_version"] == "1"
+    decisions = json.loads(history.stdout)
+    assert [(d["outcome"], d["version"]) for d in decisions] == [
+        ("first", 1),
+        ("rejected", None),  # the tie keeps the champion
+        ("promoted", 2),
+        ("rejected", None),  # the noisy challenger loses
+    ]
+    first, tie, win, loss = decisions
+    assert tie["challenger"] == tie["champion"] == first["challenger"]
+    assert float(win["challenger"]) > float(first["challenger"]) > float(loss["challenger"])
+    assert (win["champion_version"], loss["champion_version"]) == (1, 2)
 
     table = champion(ws, "models", "history", "iris")
-    assert "2 version(s)" in table.stdout
+    assert "4 decision(s) on accuracy" in table.stdout
+    assert "the champion is iris:2" in table.stdout
 
     runs = champion(ws, "runs", "list")
     outcomes = [line.split()[3] for line in runs.stdout.splitlines()[2:]]

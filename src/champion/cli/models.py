@@ -243,7 +243,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         _output.note(
             f"champion: plot written to {summary.path} ({summary.width}x{summary.height} PNG, "
             f"{summary.metric}: {summary.promoted} promoted, {summary.rejected} rejected"
-            + (f", {summary.dry_runs} dry runs" if summary.dry_runs else "")
+            + (f", {summary.dry_runs} dry run(s)" if summary.dry_runs else "")
             + (f", {summary.not_drawn} not drawn" if summary.not_drawn else "")
             + ")"
         )
