@@ -1,5 +1,24 @@
 """Fixtures for the local workspace's own tests: a fresh workspace folder per test, a clean
-environment, and every store a test opened closed again at teardown."""
+environment, and every store a test opened closed again at teardown.
+
+A behaviour's tests are in the file named after its resource family, as moto has them. What both
+faces (these classes and the real SDK under `mock_azureml()`) must do alike is in
+`tests/contract/`, under the same family names; the files here hold what only the local classes
+need beyond it:
+
+- `test_workspace.py`: finding, opening, creating a workspace, `config.json`;
+- `test_runs.py`: experiments, `Run.get_context()`, run trees;
+- `test_run_files.py`: folders of files uploaded and downloaded;
+- `test_metrics.py`: recursive metrics;
+- `test_models.py`: models and the runs that register them;
+- datastores and datasets: `tests/contract/test_datastores.py`, `test_datasets.py` only;
+- `test_store.py`: the store itself (SQLite settings, refusing to open, blobs, transactions,
+  version numbers never reused);
+- `test_persistence.py`: separate processes sharing one workspace;
+- `test_schema_upgrade.py`: a version 1 workspace opened by this release;
+- `test_traps.py`: `AzureMLTrapWarning` once per call site, `-W error`, real processes;
+- `test_signatures.py`: the classes have the SDK's signatures; the README's coverage table.
+"""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ CLASSES: dict[str, tuple[str, str]] = {
     "Datastore": ("azureml.core:Datastore", "champion.local:Datastore"),
     "AzureBlobDatastore": (
         "azureml.data.azure_storage_datastore:AzureBlobDatastore",
-        "champion.local.datastore:AzureBlobDatastore",
+        "champion.local.azure_storage_datastore:AzureBlobDatastore",
     ),
     "Dataset": ("azureml.core:Dataset", "champion.local:Dataset"),
     "TabularDataset": ("azureml.data:TabularDataset", "champion.local:TabularDataset"),

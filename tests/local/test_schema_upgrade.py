@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from champion.errors import WorkspaceStoreError
-from champion.local import Dataset, Experiment, Model, Run, Workspace, _store_data, store
-from champion.local.store import Store
+from champion.local import Dataset, Experiment, Model, Run, Workspace
+from champion.local.store import Store, schema
 
 DUMP = Path(__file__).with_name("data") / "workspace_v1.sql"
 MODEL_BYTES = b"pickled v1 model"
@@ -97,20 +97,20 @@ def test_a_failed_upgrade_leaves_the_workspace_as_it_was(
     conn = sqlite3.connect(folder / "workspace.db")
     rows_before = list(conn.iterdump())
     conn.close()
-    real = _store_data.migrate_1_to_2
+    real = schema.migrate_1_to_2
 
     def fails_halfway(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
         c.execute("CREATE TABLE datastores (name TEXT)")
         raise sqlite3.OperationalError("disk I/O error (injected)")
 
-    monkeypatch.setattr(store, "migrate_1_to_2", fails_halfway)
+    monkeypatch.setattr(schema, "migrate_1_to_2", fails_halfway)
     with pytest.raises(WorkspaceStoreError, match=r"could not be upgraded .*left unchanged"):
         Store(folder)
     conn = sqlite3.connect(folder / "workspace.db")
     assert list(conn.iterdump()) == rows_before  # no table, no row, version still 1
     conn.close()
 
-    monkeypatch.setattr(store, "migrate_1_to_2", real)
+    monkeypatch.setattr(schema, "migrate_1_to_2", real)
     assert Model(Workspace(folder), "iris").version == 1
     assert schema_version(folder) == "2"
 
@@ -119,16 +119,16 @@ def test_a_new_workspace_is_created_at_version_2_through_the_same_upgrade(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_workspace: Any
 ) -> None:
     seen: list[str] = []
-    real = _store_data.migrate_1_to_2
+    real = schema.migrate_1_to_2
 
     def spy(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
         seen.append(workspace_id)
         real(c, workspace_id, now)
 
-    monkeypatch.setattr(store, "migrate_1_to_2", spy)
+    monkeypatch.setattr(schema, "migrate_1_to_2", spy)
     ws = make_workspace(tmp_path / "new")
     assert len(seen) == 1 and seen[0] == ws._workspace_id
-    assert schema_version(tmp_path / "new") == str(store.SCHEMA_VERSION) == "2"
+    assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == "2"
 
 
 def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(

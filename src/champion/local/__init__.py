@@ -14,11 +14,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from champion.local._traps import AzureMLTrapWarning
-from champion.local.dataset import Dataset, FileDataset, TabularDataset
+from champion.local.dataset import Dataset
 from champion.local.datastore import Datastore
+from champion.local.file_dataset import FileDataset
 from champion.local.model import Model
-from champion.local.run import Run
-from champion.local.workspace import Experiment, Workspace
+from champion.local.run import Experiment, Run
+from champion.local.tabular_dataset import TabularDataset
+from champion.local.workspace import Workspace
 
 if TYPE_CHECKING:
     from champion.local.mock import MockAzureML, mock_azureml

@@ -14,6 +14,7 @@ from typing import Any
 
 from champion._validation import MODEL_NAME
 from champion.errors import ChampionError, InputError, NotAWorkspaceError
+from champion.local._unmocked import UnmockedServiceCall
 from champion.names import EXPERIMENT_NAME
 
 _EXPERIMENT_NAME = EXPERIMENT_NAME
@@ -78,8 +79,6 @@ def missing_member(owner: str, name: str) -> BaseException:
 
         sdk_class = getattr(azureml.core, owner, None)
         if sdk_class is not None and hasattr(sdk_class, name):
-            from champion.local.mock import UnmockedServiceCall
-
             return UnmockedServiceCall(
                 f"the local workspace does not implement {owner}.{name}", member=f"{owner}.{name}"
             )

@@ -1,4 +1,4 @@
-"""`Workspace` and `Experiment` of the local workspace, named and shaped like `azureml.core`'s.
+"""`Workspace` of the local workspace, named and shaped like `azureml.core`'s.
 
 A local workspace is a folder. The one deliberate difference from the SDK is how it is named:
 `Workspace(path)` instead of a subscription, resource group and name, because there is no Azure
@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from champion import _env
 from champion.errors import NotAWorkspaceError
 from champion.local import _sdk
+from champion.local._default_workspace import set_default_opener
+from champion.local.abstract_dataset import AbstractDataset
+from champion.local.azure_storage_datastore import AbstractAzureStorageDatastore
+from champion.local.dataset import Dataset
+from champion.local.datastore import Datastore, datastore_object
+from champion.local.model import Model
+from champion.local.run import Experiment, Run
 from champion.local.store import Store, is_workspace
 
-if TYPE_CHECKING:
-    from champion.local.dataset import AbstractDataset
-    from champion.local.datastore import AbstractAzureStorageDatastore
-    from champion.local.model import Model
-    from champion.local.run import Run
+__all__ = [
+    "Experiment",
+    "Workspace",
+    "default_workspace_path",
+    "find_workspace",
+    "resolve_workspace_path",
+]
 
 DEFAULT_FOLDER = _env.DEFAULT_WORKSPACE_FOLDER
 WORKSPACE_ENV = _env.WORKSPACE
@@ -260,129 +268,24 @@ class Workspace:
 
     @property
     def models(self) -> dict[str, Model]:
-        from champion.local.model import Model
-
         return {str(m.name): m for m in Model.list(self, latest=True)}
 
     def get_run(self, run_id: str) -> Run:
-        from champion.local.run import Run
-
         return Run.get(self, run_id)
 
     @property
     def datastores(self) -> dict[str, AbstractAzureStorageDatastore]:
-        from champion.local.datastore import _datastore
-
-        return {r.name: _datastore(self, r) for r in self._store.list_datastores()}
+        return {r.name: datastore_object(self, r) for r in self._store.list_datastores()}
 
     def get_default_datastore(self) -> AbstractAzureStorageDatastore:
-        from champion.local.datastore import Datastore
-
         return Datastore.get_default(self)  # type: ignore[no-any-return]
 
     def set_default_datastore(self, name: str) -> None:
-        from champion.local.datastore import Datastore
-
         Datastore._set_default(self, name)
 
     @property
     def datasets(self) -> dict[str, AbstractDataset]:
-        from champion.local.dataset import Dataset
-
         return Dataset.get_all(self)
-
-
-class Experiment:
-    """A named group of runs; created on first use, as `Experiment(ws, name)` does over REST."""
-
-    def __init__(
-        self,
-        workspace: Workspace,
-        name: str,
-        _skip_name_validation: bool = False,
-        _id: str | None = None,
-        _archived_time: str | None = None,
-        _create_in_cloud: bool = True,
-        _experiment_dto: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        if not _skip_name_validation:
-            _sdk.validate_experiment_name(name)
-        self._workspace = workspace
-        self._name = name
-        self._id = _id or workspace._store.get_or_create_experiment(name)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def workspace(self) -> Workspace:
-        return self._workspace
-
-    @property
-    def workspace_object(self) -> Workspace:
-        return self._workspace
-
-    @property
-    def archived_time(self) -> None:
-        return None
-
-    def start_logging(self, *args: Any, **kwargs: Any) -> Run:
-        """Start an interactive run. `display_name=` and `run_id=` are honoured; the SDK's
-        snapshot arguments are accepted and ignored (there is no snapshot service locally)."""
-        from champion.local.run import Run
-
-        record = self._workspace._store.create_run(
-            self._name,
-            run_id=kwargs.get("run_id"),
-            display_name=kwargs.get("display_name"),
-            run_type=kwargs.get("_run_type"),
-        )
-        return Run(self, record.run_id, _record=record)
-
-    def get_runs(
-        self,
-        type: str | None = None,
-        tags: Any = None,
-        properties: Any = None,
-        include_children: bool = False,
-    ) -> Iterator[Run]:
-        """Runs newest first; top-level only unless `include_children`. The filters are the
-        service's (the SDK sends them as a query), checked when called, as the SDK builds the
-        query then: a list raises ValueError, dict values compare as strings."""
-        from champion.local.run import Run, matches, query_filter
-
-        tags = query_filter("tags", tags)
-        properties = query_filter("properties", properties)
-        type = query_filter("type", type)
-        records = self._workspace._store.list_runs(self._name)
-        return (
-            Run(self, record.run_id, _record=record)
-            for record in records
-            if (record.parent_id is None or include_children)
-            and matches(record, tags=tags, properties=properties, type=type, status=None)
-        )
-
-    def __repr__(self) -> str:
-        return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"
-
-    def __getattr__(self, name: str) -> Any:
-        raise _sdk.missing_member("Experiment", name)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Experiment)
-            and other._name == self._name
-            and other._workspace == self._workspace
-        )
-
-    def __hash__(self) -> int:
-        return hash((self._name, self._workspace))
 
 
 def _find_config(start: Path, file_name: str | None) -> Path | None:
@@ -407,3 +310,7 @@ def _open_store(path: str | os.PathLike[str], *, read_only: bool = False) -> Sto
         return Store.open(path, read_only=read_only)
     except NotAWorkspaceError as exc:
         raise _sdk.workspace_not_found(exc) from None
+
+
+# `Run.get_context()` opens the step's workspace with this class (`_default_workspace.py`).
+set_default_opener(Workspace)

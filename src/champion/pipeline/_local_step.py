@@ -22,10 +22,9 @@ from typing import IO
 from champion import _env
 from champion.errors import InputError
 from champion.local import _traps
-from champion.local._store_data import DataPathError
 from champion.local.access import store_of
 from champion.local.run import DATASET_INPUTS_ENV, RUN_ID_ENV, Run
-from champion.local.store import Store
+from champion.local.store import DataPathError, Store
 from champion.local.workspace import WORKSPACE_ENV, Workspace
 from champion.pipeline._local_runs import (
     DRIVER_LOG,

@@ -1,56 +1,20 @@
-"""Contract checks 32-40 (azureml-semantics.md, end): run files, tags, properties, metrics,
-children, step runs and the offline context, identically on both faces."""
+"""Contract checks 35-36, 38-40 and 52, and the run divergences: run tags and properties,
+children, step runs, the offline context, cancel, and the run-history service's errors, the
+same assertions on both faces (see README.md)."""
 
 from __future__ import annotations
 
 import io
 import types
-from pathlib import Path
 
 import pytest
-from azureml._common.exceptions import AzureMLAggregatedException
 from azureml._restclient.exceptions import ServiceException
 from azureml.core.run import _OfflineRun
-from azureml.exceptions import RunEnvironmentException, UserErrorException
+from azureml.exceptions import RunEnvironmentException
 
 from champion.local import AzureMLTrapWarning
 
 from .conftest import Target
-
-# --------------------------------------------------------------------------- files
-
-
-def test_c32_upload_file_accepts_paths_and_streams_only(target: Target) -> None:
-    run = target.new_run()
-    with pytest.raises(UserErrorException) as err:
-        run.upload_file("outputs/a.bin", b"raw")
-    assert "UnsupportedType: type <class 'bytes'> is invalid" in err.value.message
-    assert run.get_file_names() == []
-    run.upload_file("outputs/a.bin", "model.pkl")
-    run.upload_file("outputs/b.bin", io.BytesIO(b"stream"))
-    assert sorted(run.get_file_names()) == ["outputs/a.bin", "outputs/b.bin"]
-
-
-def test_c33_uploading_a_name_twice_conflicts(target: Target) -> None:
-    run = target.new_run()
-    run.upload_file("outputs/a.bin", "model.pkl")
-    with pytest.raises(AzureMLAggregatedException):
-        run.upload_file("outputs/a.bin", io.BytesIO(b"other"))
-    assert run.get_file_names() == ["outputs/a.bin"]
-    run.download_file("outputs/a.bin", "back.bin")
-    assert Path("back.bin").read_bytes() == b"pickled"
-
-
-def test_c34_download_of_a_missing_artifact(target: Target) -> None:
-    run = target.new_run()
-    run.upload_file("outputs/a.bin", "model.pkl")
-    with pytest.raises(UserErrorException) as err:
-        run.download_file("outputs/missing")
-    assert err.value.message.startswith("Cannot find the artifact 'outputs/missing'")
-    assert not Path("missing").exists()
-
-
-# --------------------------------------------------------------------------- tags and properties
 
 
 def test_c35_run_tags(target: Target) -> None:
@@ -75,26 +39,6 @@ def test_c36_run_properties(target: Target) -> None:
         run.add_properties({"p": "2"})
     assert err.value.status_code is not None and 400 <= err.value.status_code < 500
     assert run.get_properties()["p"] == "1"
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def test_c37_log_and_get_metrics(target: Target) -> None:
-    run = target.new_run()
-    run.log("acc", 0.5)
-    assert run.get_metrics() == {"acc": 0.5}
-    run.log("acc", 0.7)
-    assert run.get_metrics() == {"acc": [0.5, 0.7]}
-    assert run.get_metrics(name="acc") == {"acc": [0.5, 0.7]}
-    assert run.get_metrics(name="zzz") == {}
-    with pytest.raises(UserErrorException) as err:
-        run.log("x", [1])
-    assert "run.log does not support list type" in err.value.message
-    assert "x" not in run.get_metrics()
-
-
-# --------------------------------------------------------------------------- children and steps
 
 
 def test_c38_get_children_is_a_filtered_generator(target: Target) -> None:
@@ -131,9 +75,6 @@ def test_c39_step_names_and_find_step_run(target: Target) -> None:
     assert step.parent.find_step_run("nope") == []
 
 
-# --------------------------------------------------------------------------- offline context
-
-
 def test_c40_offline_context(target: Target) -> None:
     offline = target.Run.get_context()
     assert isinstance(offline, _OfflineRun)
@@ -147,3 +88,46 @@ def test_c40_offline_context(target: Target) -> None:
     with pytest.raises(RunEnvironmentException) as err:
         target.Run.get_context(allow_offline=False)
     assert err.value.message.startswith("Could not load a submitted run")
+
+
+def test_c52_cancel_a_run_and_a_pipeline_run(target: Target) -> None:
+    run = target.new_run()
+    run.cancel()
+    assert run.get_status() == "Canceled"
+    pipeline = target.new_run(run_type="azureml.PipelineRun")
+    pipeline.cancel()
+    assert target.open_run(pipeline.id).get_status() == "Canceled"
+
+
+def test_run_property_conflict_has_the_same_status_on_both_faces(target: Target) -> None:
+    run = target.new_run()
+    run.add_properties({"p": "1"})
+    with pytest.raises(ServiceException) as err:
+        run.add_properties({"p": "2"})
+    assert err.value.status_code == 409
+
+
+def test_service_exception_can_be_printed(target: Target) -> None:
+    run = target.new_run()
+    run.add_properties({"p": "1"})
+    with pytest.raises(ServiceException) as err:
+        run.add_properties({"p": "2"})
+    text = str(err.value)
+    assert text.startswith("ServiceException:\n\tCode: ")
+    assert "immutable" in text
+
+
+def test_child_run_name_is_chained_to_the_parent_name(target: Target) -> None:
+    parent = target.new_run()
+    child = parent.child_run(name="kid")
+    assert child.name == f"{parent.name or ''}>kid"
+    assert [c.name for c in parent.get_children()] == [child.name]
+
+
+def test_unknown_run_id_is_a_404_service_exception(target: Target) -> None:
+    with pytest.raises(ServiceException) as err:
+        target.open_run("missing")
+    assert err.value.status_code == 404
+    with pytest.raises(ServiceException):
+        target.Run.get(target.ws, "missing")
+    target.new_run().upload_file("outputs/a.bin", io.BytesIO(b"x"))  # the workspace still works

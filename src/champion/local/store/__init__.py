@@ -1,0 +1,163 @@
+"""The local workspace's storage: every SQL statement and every byte written to disk lives here.
+
+Why one `Store`: the service's rules (version numbering that never reuses a number, tag filters,
+newest-first ordering, artifact conflicts, property immutability) must be written once and serve
+both faces of the local workspace, the `champion.local` classes and the real SDK under
+`mock_azureml()`. The store therefore mirrors the service's data model, not the SDK's classes:
+
+- runs, with tags/properties as JSON and a per-experiment run number (`runs.py`);
+- artifacts addressed like Azure's artifact service, `(origin, container, path)`, whose content is
+  a content-addressed blob (`blobs/sha256/ab/<digest>`), and assets, lists of artifact prefixes,
+  which is what a model's `url` (`aml://asset/<id>`) points at (`artifacts.py`);
+- models, `(name, version)` rows, soft-deleted so that a version number is never handed out twice
+  (`models.py`);
+- datastores, datasets and the links from a model to them (`datastores.py`, `datasets.py`).
+
+One class, `Store`, composed of one mixin per job: opening the folder (`connection.py`), checking
+and upgrading its schema (`schema.py`), transactions (`transactions.py`), blobs and staging
+(`blobs.py`, no SQL), verified exports (`exports.py`), the rows above, and what verify and gc
+read (`inventory.py`). The records they return are in `records.py`, the refusals in
+`exceptions.py`, the folder layout in `layout.py`.
+
+Durability and sharing between processes: SQLite in WAL mode with `synchronous=FULL`, a busy
+timeout, and `BEGIN IMMEDIATE` for every read-then-write, so two processes never compute the same
+next version. A blob is streamed to a temp file and fsynced with no lock held, then renamed into
+place inside the transaction that inserts the row naming it: a crash leaves at worst an orphan
+file, never a row pointing at nothing, and gc (which decides under the same lock) cannot delete
+a blob between "stored" and "referenced".
+
+Opening never creates a workspace unless asked (`Store.create`), and readers (`read_only=True`)
+open the database with `mode=ro`, take no lock and write nothing, so a read-only workspace can be
+read and a long write never blocks a reader.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from champion.local.store.artifacts import Artifacts
+from champion.local.store.blobs import CHUNK, StagedBlob, Staging
+from champion.local.store.connection import Connection
+from champion.local.store.datasets import Datasets, content_digest
+from champion.local.store.exceptions import (
+    ArtifactExists,
+    DataPathError,
+    DatasetConflict,
+    DatastoreConflict,
+    InvalidArtifactPath,
+    PropertyConflict,
+    StoreConflict,
+    check_artifact_path,
+)
+from champion.local.store.exports import Exports
+from champion.local.store.inventory import Inventory
+from champion.local.store.layout import BLOBS_DIR, DATASTORES_DIR, DB_NAME, TMP_DIR, is_workspace
+from champion.local.store.models import Models, parse_filter_query
+from champion.local.store.records import (
+    BLOB_TYPE,
+    DEFAULT_DATASTORE,
+    DIGEST_PROPERTY,
+    FILE,
+    FILE_DATASTORE,
+    FILE_TYPE,
+    RUN_ORIGIN,
+    TABULAR,
+    UPLOAD_ORIGIN,
+    ArtifactRecord,
+    AssetRecord,
+    DatasetRecord,
+    DatastoreRecord,
+    ModelRecord,
+    RunRecord,
+    SavedDatasetRecord,
+    utcnow,
+)
+from champion.local.store.runs import Runs
+from champion.local.store.schema import SCHEMA_VERSION
+
+__all__ = [
+    "BLOBS_DIR",
+    "BLOB_TYPE",
+    "CHUNK",
+    "DATASTORES_DIR",
+    "DB_NAME",
+    "DEFAULT_DATASTORE",
+    "DIGEST_PROPERTY",
+    "FILE",
+    "FILE_DATASTORE",
+    "FILE_TYPE",
+    "RUN_ORIGIN",
+    "SCHEMA_VERSION",
+    "TABULAR",
+    "TMP_DIR",
+    "UPLOAD_ORIGIN",
+    "ArtifactExists",
+    "ArtifactRecord",
+    "AssetRecord",
+    "DataPathError",
+    "DatasetConflict",
+    "DatasetRecord",
+    "DatastoreConflict",
+    "DatastoreRecord",
+    "InvalidArtifactPath",
+    "ModelRecord",
+    "PropertyConflict",
+    "RunRecord",
+    "SavedDatasetRecord",
+    "StagedBlob",
+    "Staging",
+    "Store",
+    "StoreConflict",
+    "check_artifact_path",
+    "content_digest",
+    "is_workspace",
+    "parse_filter_query",
+    "utcnow",
+]
+
+_open_stores: dict[tuple[int, str, bool], Store] = {}
+_open_lock = threading.Lock()
+
+
+class Store(Runs, Artifacts, Models, Datasets, Inventory, Exports, Connection):
+    """One local workspace folder: `workspace.db` plus `blobs/`, `tmp/` and `datastores/`.
+
+    Open it with `Store.open(path)`, which returns one shared instance per folder, mode and
+    process, so that every local object of a workspace sees the same connection and the same
+    lock depth. Opening never creates anything unless asked (`create=True`: `champion init`, the
+    local runner), and a read-only store (`read_only=True`) never writes a byte nor takes the
+    write lock: a workspace on a read-only mount, or one another process is writing a large
+    model into, can always be read.
+    """
+
+    def __init__(self, root: Path, *, create: bool = False, read_only: bool = False) -> None:
+        self._prestaged = {}
+        super().__init__(root, create=create, read_only=read_only)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, create: bool = False, read_only: bool = False
+    ) -> Store:
+        """The shared store for a folder in this process (a forked child gets its own).
+
+        Raises NotAWorkspaceError unless the folder is a workspace, or `create` is set."""
+        root = Path(path).expanduser().resolve()
+        key = (os.getpid(), str(root), read_only)
+        with _open_lock:
+            store = _open_stores.get(key)
+            if store is None:
+                store = cls(root, create=create, read_only=read_only)
+                _open_stores[key] = store
+            return store
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str]) -> Store:
+        """Create a workspace in a new or empty folder, or open the one already there."""
+        return cls.open(path, create=True)
+
+    def close(self) -> None:
+        with _open_lock:
+            _open_stores.pop((os.getpid(), str(self.root), self.read_only), None)
+        self._conn.close()

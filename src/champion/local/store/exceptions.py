@@ -1,0 +1,68 @@
+"""What the service refuses: each face turns these into the SDK's own exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class StoreConflict(Exception):
+    """A write the service would refuse; each face turns it into the SDK's own exception."""
+
+
+class ArtifactExists(StoreConflict):
+    def __init__(self, origin: str, container: str, paths: Sequence[str]) -> None:
+        self.origin, self.container, self.paths = origin, container, list(paths)
+        super().__init__(
+            ", ".join(
+                f"Resource Conflict: ArtifactId {origin}/{container}/{p} already exists."
+                for p in paths
+            )
+        )
+
+
+class InvalidArtifactPath(StoreConflict):
+    """An artifact name that could escape a download folder: absolute, a `..` segment, a
+    backslash, a NUL or empty. (svc: Azure's exact rule is unverified; we refuse these so
+    that `download()` can never write outside its target.)"""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"Invalid artifact path {path!r}: artifact names must be relative, use '/' and "
+            "contain no '..' segment"
+        )
+
+
+def check_artifact_path(path: str) -> None:
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise InvalidArtifactPath(path)
+
+
+class PropertyConflict(StoreConflict):
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        super().__init__("Properties are immutable: " + ",".join(keys))
+
+
+class DatastoreConflict(Exception):
+    """A datastore write the service refuses (a name taken, an unknown name)."""
+
+
+class DatasetConflict(Exception):
+    """A dataset registration the service refuses: the name exists and no new version was
+    asked for."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"There is already a dataset registered under name {name!r}")
+
+
+class DataPathError(Exception):
+    """A dataset path the local workspace cannot resolve to files (an unknown datastore, a URL,
+    a path escaping its datastore)."""
