@@ -2,6 +2,7 @@
 
     python pipelines/iris.py                  # local workspace: $CHAMPION_WORKSPACE or .champion
     python pipelines/iris.py --build-number 42 --data sample_data/iris_noisy.csv
+    python pipelines/iris.py --data sample_data/iris_clean.csv --rescore-champion
     python pipelines/iris.py --validate       # build the Azure ML pipeline offline and check it
     python pipelines/iris.py --submit --wait --build-number 42   # run it in the workspace
     python pipelines/iris.py --publish --build-number 42         # publish it, version 42
@@ -17,7 +18,8 @@ scripts in `steps/` that Azure ML's snapshot needs:
                                  --training-step-name train --build-number <build_number>
 
 `<model_dir>` is a data reference (Azure: a PipelineData folder) and `<build_number>` a pipeline
-parameter (default "local"). Importing this file has no side effects.
+parameter (default "local"). `--rescore-champion` adds `--test-output-dir <test_dir>` to train and
+`--rescore-champion --test-data <test_dir>` to register. Importing this has no side effects.
 """
 
 from __future__ import annotations
@@ -33,47 +35,48 @@ SAMPLE_DATA = ROOT / "sample_data" / "iris.csv"
 
 
 def build_spec(
-    *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris"
-) -> PipelineSpec:
+    *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris",
+    rescore_champion: bool = False, allow_different_test_data: bool = False,
+) -> PipelineSpec:  # fmt: skip
     """The train -> register pipeline.
 
-    Neither step reuses an earlier run on Azure ML (allow_reuse=False). The register step:
-    whether to register is decided against the champion of *now*, and a reused step would
-    silently skip registration. The train step: the metric reaches the register step as tags
-    the step sets on the pipeline run, and a reused step does not run, so a rebuild with
-    unchanged scripts and data (a README-only commit) would fail the register step.
+    Neither step reuses an earlier run on Azure ML (allow_reuse=False): a reused register step
+    would silently skip registration (decided against the champion of *now*), and a reused train
+    step does not tag the new pipeline run, so the register step would fail on a rebuild.
 
     Args:
-        data: training CSV (columns sepal_length, sepal_width, petal_length, petal_width,
-            species)
+        data: training CSV (sepal_length, sepal_width, petal_length, petal_width, species)
         seed: split and model seed
         model_name: the registered model's name
+        rescore_champion: decide on both models scored on this run's hold-out (loads pickles)
+        allow_different_test_data: compare numbers measured on different test data
     """
     model_dir = DataReference("model_dir")
+    test_dir = DataReference("test_dir")
     build_number = PipelineParameter("build_number", "local")
+    train_outputs = (model_dir, test_dir) if rescore_champion else (model_dir,)
+    test_output = ("--test-output-dir", test_dir) if rescore_champion else ()
     train = Step(
-        name="train",
-        script="train.py",
-        arguments=("--data", data, "--seed", str(seed), "--output-dir", model_dir),
-        outputs=(model_dir,),
+        "train",
+        "train.py",
+        ("--data", data, "--seed", str(seed), "--output-dir", model_dir, *test_output),
+        outputs=train_outputs,
         allow_reuse=False,
     )
+    rescore = ("--rescore-champion", "--test-data", test_dir) if rescore_champion else ()
+    allow = ("--allow-different-test-data",) if allow_different_test_data else ()
     register = Step(
-        name="register",
-        script="register_model.py",
-        arguments=(
+        "register",
+        "register_model.py",
+        (
             *("--model-name", model_name, "--model-path", model_dir),
-            *("--training-step-name", "train", "--build-number", build_number),
+            *("--training-step-name", "train", "--build-number", build_number, *rescore, *allow),
         ),
-        inputs=(model_dir,),
+        inputs=train_outputs,
         allow_reuse=False,
     )
-    return PipelineSpec(
-        name="iris-pipeline",
-        steps=(train, register),
-        source_directory=ROOT / "steps",
-        parameters=(build_number,),
-    )
+    steps = (train, register)
+    return PipelineSpec("iris-pipeline", steps, ROOT / "steps", parameters=(build_number,))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

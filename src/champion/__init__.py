@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from champion.context import get_registry
-    from champion.decision import Decision, Outcome, Policy, decide
+    from champion.decision import Decision, MetricRule, Outcome, Policy, decide
     from champion.errors import (
         ChampionError,
         ConflictError,
@@ -35,10 +35,16 @@ if TYPE_CHECKING:
         NotAWorkspaceError,
         PolicyError,
         RejectedError,
+        TestDataError,
         UnscoredChampionError,
         WorkspaceStoreError,
     )
-    from champion.gate import RegisterRequest, register_file_if_better, register_if_better
+    from champion.gate import (
+        RegisterRequest,
+        RescoreRequest,
+        register_file_if_better,
+        register_if_better,
+    )
     from champion.local.mock import mock_azureml
     from champion.record import DecisionRecord
     from champion.registry import DecisionEntry, ModelVersion, Registry
@@ -52,6 +58,7 @@ __all__ = [
     "InfrastructureError",
     "InputError",
     "MetricError",
+    "MetricRule",
     "ModelPathError",
     "ModelVersion",
     "NotAWorkspaceError",
@@ -61,6 +68,8 @@ __all__ = [
     "RegisterRequest",
     "Registry",
     "RejectedError",
+    "RescoreRequest",
+    "TestDataError",
     "UnscoredChampionError",
     "WorkspaceStoreError",
     "decide",
@@ -72,7 +81,7 @@ __all__ = [
 
 _HOMES = {
     "champion.context": ("get_registry",),
-    "champion.decision": ("Decision", "Outcome", "Policy", "decide"),
+    "champion.decision": ("Decision", "MetricRule", "Outcome", "Policy", "decide"),
     "champion.errors": (
         "ChampionError",
         "ConflictError",
@@ -83,10 +92,16 @@ _HOMES = {
         "NotAWorkspaceError",
         "PolicyError",
         "RejectedError",
+        "TestDataError",
         "UnscoredChampionError",
         "WorkspaceStoreError",
     ),
-    "champion.gate": ("RegisterRequest", "register_file_if_better", "register_if_better"),
+    "champion.gate": (
+        "RegisterRequest",
+        "RescoreRequest",
+        "register_file_if_better",
+        "register_if_better",
+    ),
     "champion.local.mock": ("mock_azureml",),
     "champion.record": ("DecisionRecord",),
     "champion.registry": ("DecisionEntry", "ModelVersion", "Registry"),

@@ -44,12 +44,19 @@ NO_RECORD = "registered"
 
 @dataclass(frozen=True)
 class PolicyTerms:
-    """What a policy says about one metric, for drawing it: `floor` and `min_delta` as floats
-    (None when the policy has none), and the direction."""
+    """What a policy says about one metric, for drawing it: `floor`, `min_delta` and
+    `min_relative` as floats (None when the policy has none), and the direction."""
 
     direction: str
     min_delta: float | None
     floor: float | None
+    min_relative: float | None = None
+
+    def margin(self, champion: float) -> float:
+        """How far past `champion` a challenger must get: the larger of the absolute and the
+        relative margin (both must hold; the bound itself is excluded for `min_delta`)."""
+        relative = (self.min_relative or 0.0) * abs(champion)
+        return max(self.min_delta or 0.0, relative)
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,12 @@ def policy_terms(policy: Mapping[str, Any], metric: str) -> PolicyTerms:
     elif policy.get("metric") == metric:
         terms = policy
     direction = str(terms.get("direction") or "higher")
-    return PolicyTerms(direction, _number(terms.get("min_delta")), _number(terms.get("floor")))
+    return PolicyTerms(
+        direction,
+        _number(terms.get("min_delta")),
+        _number(terms.get("floor")),
+        _number(terms.get("min_relative")),
+    )
 
 
 def _line_of(version: ModelVersion, default_metric: str) -> DecisionEntry:

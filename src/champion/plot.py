@@ -1,9 +1,10 @@
 """`champion models history NAME --plot FILE.png`: the champion's metric over time, as a picture.
 
 What it shows: the champion's value as a step line (it changes only when a challenger wins),
-every challenger as a point (promoted filled, rejected a cross, a dry run hollow), and, when the
-policy has them, the floor as a dashed line and the min-delta band above (or, lower-is-better,
-below) the champion: the band a challenger must clear. The policy is the one each decision
+every challenger as a point (promoted filled, rejected a cross, a dry run hollow, a rollback a
+diamond), and, when the policy has them, the floor as a dashed line and the margin band above
+(or, lower-is-better, below) the champion: what a challenger must clear (`min_delta`, or
+`min_relative` of the champion's value, whichever is larger). The policy is the one each decision
 recorded, so a policy that changed over time is drawn as it changed.
 
 matplotlib is the optional extra `champion[plot]`: imported here only, when a plot is asked for
@@ -44,6 +45,7 @@ class PlotSummary:
     height: int
     metric: str
     promoted: int
+    rolled_back: int
     rejected: int
     dry_runs: int
     not_drawn: int
@@ -103,6 +105,7 @@ def plot_history(history: History, path: Path, metric: str | None = None) -> Plo
         height=round(SIZE_INCHES[1] * DPI),
         metric=shown,
         promoted=sum(p.kind == "promoted" for p in counted),
+        rolled_back=sum(p.kind == "rolled_back" for p in counted),
         rejected=sum(p.kind == "rejected" for p in counted),
         dry_runs=sum(p.kind in DRY_RUNS for p in counted),
         not_drawn=len(history.entries) - len(counted),
@@ -116,7 +119,7 @@ def plot_history(history: History, path: Path, metric: str | None = None) -> Plo
 class _Point:
     time: datetime
     value: float
-    kind: str  # promoted | rejected | would_promote | would_reject | restated | other
+    kind: str  # promoted | rolled_back | rejected | would_promote | would_reject | restated | other
     outcome: str
     champion: float | None  # the champion after this line
     terms: Any  # PolicyTerms of the line's policy for the metric
@@ -131,7 +134,9 @@ def _points(history: History, metric: str) -> list[_Point]:
         value = _float(challenger)
         if entry.time is None or value is None:
             continue
-        if entry.outcome in CHAMPION_MAKING:
+        if entry.outcome == "rolled_back":
+            kind, champion = "rolled_back", value
+        elif entry.outcome in CHAMPION_MAKING:
             kind, champion = "promoted", value
         elif entry.outcome == "already_registered":
             kind = "restated"  # the retry of a registration: its line is already drawn
@@ -163,26 +168,26 @@ def _draw_policy(axes: Any, points: list[_Point]) -> None:
     floors = [p.terms.floor if p.terms.floor is not None else float("nan") for p in points]
     if any(p.terms.floor is not None for p in points):
         axes.step(times, floors, where="post", color="tab:gray", linestyle="--", label="floor")
-    banded = [p for p in points if p.champion is not None and p.terms.min_delta]
-    if banded:
+    if any(p.champion is not None and p.terms.margin(p.champion) for p in points):
         low, high = [], []
         for p in points:
-            if p.champion is None or not p.terms.min_delta:
+            margin = p.terms.margin(p.champion) if p.champion is not None else 0.0
+            if p.champion is None or not margin:
                 low.append(float("nan"))
                 high.append(float("nan"))
                 continue
-            step = p.terms.min_delta if p.terms.direction == "higher" else -p.terms.min_delta
-            edge = p.champion + step
+            edge = p.champion + (margin if p.terms.direction == "higher" else -margin)
             low.append(min(p.champion, edge))
             high.append(max(p.champion, edge))
         axes.fill_between(
-            times, low, high, step="post", color="tab:blue", alpha=0.15, label="min-delta band"
+            times, low, high, step="post", color="tab:blue", alpha=0.15, label="margin to beat"
         )
 
 
 _STYLE = {
     "promoted": {"marker": "o", "color": "tab:green", "label": "promoted"},
     "rejected": {"marker": "x", "color": "tab:red", "label": "rejected"},
+    "rolled_back": {"marker": "D", "color": "tab:purple", "label": "rolled back to"},
     "would_promote": {
         "marker": "o",
         "facecolors": "none",
@@ -207,7 +212,7 @@ def _draw_challengers(axes: Any, points: list[_Point]) -> None:
                 [p.time for p in chosen], [p.value for p in chosen], s=48, zorder=3, **style
             )
     for p in points:  # each version the gate registered, named where it became champion
-        if p.kind == "promoted" and p.version is not None:
+        if p.kind in ("promoted", "rolled_back") and p.version is not None:
             axes.annotate(
                 f"v{p.version}",
                 (p.time, p.value),
@@ -215,7 +220,7 @@ def _draw_challengers(axes: Any, points: list[_Point]) -> None:
                 xytext=(0, 7),
                 ha="center",
                 fontsize="small",
-                color="tab:green",
+                color="tab:purple" if p.kind == "rolled_back" else "tab:green",
             )
 
 

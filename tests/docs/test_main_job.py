@@ -1,6 +1,8 @@
 """The main job as README tells it, through the CLI a user types: first model, a tie that keeps
-the champion, a better challenger that wins, a worse one that loses; all in `models history`,
-the rejections too."""
+the champion; a challenger scored on other test data refused, then re-scored on the same rows
+(a tie: its 1.0 was the easier test data's), then let through on purpose; a worse one that
+loses on the same rows; all in `models history` (every decision, the rejections too; a refused
+input is no decision) and `runs list`."""
 
 from __future__ import annotations
 
@@ -31,10 +33,22 @@ def champion(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    for data in (None, None, "sample_data/iris_clean.csv", "sample_data/iris_noisy.csv"):
-        extra = ["--data", str(ROOT / data)] if data else []
+    clean, noisy = (
+        str(ROOT / "sample_data/iris_clean.csv"),
+        str(ROOT / "sample_data/iris_noisy.csv"),
+    )
+    story = [
+        ([], 0, "first as iris:1"),
+        ([], 0, "rejected"),  # the same rows, the same accuracy: a tie keeps the champion
+        (["--data", clean], 2, "was scored on test data hold-out of iris.csv"),
+        (["--data", clean, "--rescore-champion"], 0, "vs champion 1.0 v1 (re-scored)"),
+        (["--data", clean, "--allow-different-test-data"], 0, "promoted as iris:2"),
+        (["--data", noisy, "--rescore-champion"], 0, "rejected"),
+    ]
+    for extra, code, says in story:
         result = champion(ws, "run", "pipelines/iris.py", *extra)
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert result.returncode == code, result.stdout[-2000:] + result.stderr[-2000:]
+        assert says in result.stdout + result.stderr
 
     history = champion(ws, "models", "history", "iris", "--json")
     assert history.returncode == 0, history.stderr
@@ -42,20 +56,22 @@ def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
     assert [(d["outcome"], d["version"]) for d in decisions] == [
         ("first", 1),
         ("rejected", None),  # the tie keeps the champion
-        ("promoted", 2),
-        ("rejected", None),  # the noisy challenger loses
+        ("rejected", None),  # re-scored on the same rows: a tie again
+        ("promoted", 2),  # other test data, let through on purpose
+        ("rejected", None),  # the noisy challenger loses on the same rows
     ]
-    first, tie, win, loss = decisions
+    first, tie, rescored, win, loss = decisions
     assert tie["challenger"] == tie["champion"] == first["challenger"]
+    assert rescored["challenger"] == rescored["champion"]
     assert float(win["challenger"]) > float(first["challenger"]) > float(loss["challenger"])
     assert (win["champion_version"], loss["champion_version"]) == (1, 2)
 
     table = champion(ws, "models", "history", "iris")
-    assert "4 decision(s) on accuracy" in table.stdout
+    assert "5 decision(s) on accuracy" in table.stdout
     assert "the champion is iris:2" in table.stdout
 
     runs = champion(ws, "runs", "list")
     outcomes = [line.split()[3] for line in runs.stdout.splitlines()[2:]]
-    assert sorted(outcomes) == ["first", "promoted", "rejected", "rejected"]
+    assert sorted(outcomes) == ["-", "first", "promoted", "rejected", "rejected", "rejected"]
     as_json = json.loads(champion(ws, "runs", "list", "--json").stdout)
-    assert sorted(run["outcome"] for run in as_json) == sorted(outcomes)
+    assert sorted(run["outcome"] or "-" for run in as_json) == sorted(outcomes)

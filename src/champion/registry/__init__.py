@@ -41,24 +41,46 @@ The contract (what every backend must do; the gate relies on each point):
   `decisions(name)` finds the runs by that tag (a query, never a scan of every run's files)
   and reads their records: it is the model's whole history, the versions being only its
   winners. A backend reuses `champion.registry._decisions` to read a run's records.
-
-Not in the Protocol yet: **rollback** (make an earlier version the champion again). It is a
-backend operation beside `register`: MLflow moves the alias back; Azure ML, where the champion
-is the latest version, re-registers the earlier version's artifact as a new version carrying
-`champion.outcome=rolled_back`. It goes here as `Registry.make_champion(name, version)` when
-the rollback command is built; the gate's flow does not change for it.
+- **Verified downloads.** `download` writes a version's files and checks them against the
+  version's stored `artifact_sha256` before returning; a version without one cannot be
+  verified and is refused. Nothing downloaded is ever deserialised unless it was verified
+  (`--rescore-champion` loads the champion with joblib only after this check).
+- **Rollback** (`make_champion`) makes an earlier version the champion again, keeping history.
+  Azure ML and the local workspace, where the champion is the latest version, register that
+  version's files again as a NEW version carrying `ChampionChange.properties` (its original
+  metric and test-data properties, `champion.outcome=rolled_back`, `champion.rollback_of`),
+  through a run of the `champion-rollback` experiment (`decision_run`) that holds the decision
+  record (`ChampionChange.record`). **MLflow** (the backend being written beside this one) must NOT
+  create a version: it moves the `champion` alias to `version` (the alias history is the
+  history), writes `ChampionChange.properties` that describe the event as tags of that version
+  only where they do not overwrite its original metric, and calls `record` with an MLflow run
+  it creates for the record; it returns `version`. Every backend refuses with ConflictError
+  when the champion is no longer `ChampionChange.expected_champion` when it is about to act.
+- **Datasets** (`dataset`): a registered tabular dataset by name and version, read into a
+  frame with its content digest where the backend stores one (`champion.content_sha256`), for
+  `--test-data dataset:NAME[:VERSION]`. A backend without a dataset registry (MLflow) raises
+  InputError saying to pass a file instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DecisionEntry", "ModelVersion", "NewVersion", "ParentRun", "Registry", "StepRun"]
+__all__ = [
+    "ChampionChange",
+    "DatasetVersion",
+    "DecisionEntry",
+    "ModelVersion",
+    "NewVersion",
+    "ParentRun",
+    "Registry",
+    "StepRun",
+]
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,34 @@ class NewVersion:
     description: str
     framework: str = "Custom"
     framework_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ChampionChange:
+    """What `Registry.make_champion` stores when it makes an earlier version the champion.
+
+    `properties` and `tags` go on the new version (latest-is-champion backends) all in one
+    call; `expected_champion` is the champion the caller saw (a different one when the backend
+    is about to act is a ConflictError: someone registered meanwhile); `record` writes the
+    decision record on the run the backend made for the change, given the version that is now
+    the champion."""
+
+    properties: Mapping[str, str]
+    tags: Mapping[str, str]
+    description: str
+    expected_champion: int | None
+    record: Callable[[ParentRun, int], None] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """A registered tabular dataset version, read: its rows (a pandas DataFrame) and the
+    content digest stored with it (None where the backend stores none, as Azure ML itself)."""
+
+    name: str
+    version: int
+    frame: Any
+    sha256: str | None
 
 
 @runtime_checkable
@@ -260,4 +310,33 @@ class Registry(Protocol):
         """A run of its own for a decision made outside a pipeline (`champion register`; a
         rollback), in `experiment`: started on entry, completed on exit, failed when the block
         raises. The gate writes the record to it exactly as to a pipeline run."""
+        ...
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        """Write the files of `name`:`version` under the empty folder `target`, verified
+        against the version's stored `artifact_sha256` before this returns.
+
+        Returns:
+            The downloaded file (a one-file model) or folder. Raises InputError when the
+            version does not exist or has no `artifact_sha256`, WorkspaceStoreError /
+            InfrastructureError when the bytes do not match (nothing usable is left).
+        """
+        ...
+
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        """Make the earlier version `version` of `name` the champion again (a rollback); see
+        the module docstring for what each backend does.
+
+        Returns:
+            The version that is the champion now: a new version on Azure ML and the local
+            workspace, `version` itself on MLflow.
+        """
+        ...
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        """The registered tabular dataset `name` (`version`, or the latest when None), read.
+
+        Returns:
+            Its rows and content digest. Raises InputError when there is no such dataset.
+        """
         ...

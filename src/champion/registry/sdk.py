@@ -14,6 +14,8 @@ run adapter does not retry: its caller (the gate) wraps each run call in its own
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -21,13 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from champion import names
+from champion._digest import model_files_digest, sha256_file
 from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
-from champion.errors import InfrastructureError
-from champion.registry import DecisionEntry, ModelVersion, NewVersion, ParentRun
+from champion.errors import ConflictError, InfrastructureError, InputError, WorkspaceStoreError
+from champion.registry import (
+    ChampionChange,
+    DatasetVersion,
+    DecisionEntry,
+    ModelVersion,
+    NewVersion,
+    ParentRun,
+)
 from champion.registry._decisions import entries_on_run, parse_time, sort_entries
 from champion.registry.sdk_run import SdkRun, sdk_run_of
 
-__all__ = ["SdkRegistry", "is_model_not_found", "version_of"]
+__all__ = ["SdkRegistry", "artifact_digest_of", "is_model_not_found", "version_of"]
 
 
 def is_model_not_found(exc: BaseException) -> bool:
@@ -64,10 +74,19 @@ class SdkRegistry:
     Azure ML has no registry lock, so `serialised` holds nothing and `race_detected` probes the
     versions between; the local workspace overrides what it can do better."""
 
-    def __init__(self, workspace: Any, model_class: Any, experiment_class: Any) -> None:
+    def __init__(
+        self,
+        workspace: Any,
+        model_class: Any,
+        experiment_class: Any = None,
+        dataset_class: Any = None,
+    ) -> None:
+        """`experiment_class` and `dataset_class` (the backend's `Experiment` and `Dataset`)
+        are needed only by `decision_run` (and so `make_champion`) and `dataset`."""
         self.workspace = workspace
         self._model = model_class
         self._experiment = experiment_class
+        self._dataset = dataset_class
 
     # -- lookups: the ONE place that tells "no model" from "lookup failed"
 
@@ -235,6 +254,155 @@ class SdkRegistry:
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    # -- verified downloads, rollback, datasets
+
+    def _version(self, name: str, version: int) -> Any:
+        """The SDK's model object of `name`:`version`; InputError when there is none."""
+        action = f"looking up {name}:{version}"
+        with failing_as_infrastructure(action):
+            found = self._find(
+                action, lambda: self._model(self.workspace, name, version=version, expand=False)
+            )
+        if found is None:
+            raise InputError(
+                f"there is no version {version} of model {name!r}; "
+                f"'champion models history {name}' lists the versions",
+                field="version",
+                value=version,
+            )
+        return found
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        """`Model.download` into `target`, then every file written hashed and the whole
+        compared with `artifact_sha256` (the rule `champion models download` follows)."""
+        model = self._version(name, version)
+        expected = artifact_digest_of(model, name, version)
+        written = Path(
+            remote(
+                f"downloading {name}:{version}",
+                lambda: model.download(target_dir=str(target), exist_ok=True),
+            )
+        )
+        files = {
+            Path(current, file).relative_to(target).as_posix(): sha256_file(Path(current, file))
+            for current, _, found in os.walk(target)
+            for file in found
+        }
+        _check_digest(files, expected, name, version)
+        return written
+
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        """Latest-is-champion: the files of `version` registered again as a new version,
+        through a run of the rollback experiment (`decision_run`) that also holds the decision
+        record."""
+        earlier = self._version(name, version)
+        with tempfile.TemporaryDirectory(prefix="champion-rollback-") as tmp:
+            downloaded = self.download(name, version, Path(tmp) / "files")
+            files = (
+                [(downloaded.name, downloaded)]
+                if downloaded.is_file()
+                else sorted(
+                    (path.relative_to(downloaded).as_posix(), path)
+                    for path in downloaded.rglob("*")
+                    if path.is_file()
+                )
+            )
+            with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
+                sdk = sdk_run_of(run)
+                prefix = f"outputs/{name}"
+                for relative, path in files:
+                    remote(f"uploading {relative}", _uploader(sdk, f"{prefix}/{relative}", path))
+                with self.serialised():
+                    now = self.champion(name)
+                    if (now.version if now else None) != change.expected_champion:
+                        raise ConflictError(
+                            f"the champion of {name!r} changed from v{change.expected_champion} "
+                            f"to v{now.version if now else None} while rolling back; nothing "
+                            "was registered. Look at 'champion models history', then run the "
+                            "rollback again if it is still wanted.",
+                            field="name",
+                            value=name,
+                        )
+                    model = remote(
+                        f"registering {name}",
+                        lambda: sdk.register_model(
+                            model_name=name,
+                            model_path=prefix,
+                            tags=dict(change.tags),
+                            properties=dict(change.properties),
+                            description=change.description,
+                            model_framework=earlier.model_framework,
+                            model_framework_version=earlier.model_framework_version,
+                        ),
+                    )
+                new = int(model.version)
+                if change.record is not None:
+                    change.record(run, new)
+        return new
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        def fetch() -> Any:
+            try:
+                return self._dataset.get_by_name(
+                    self.workspace, name, version="latest" if version is None else version
+                )
+            except Exception as exc:
+                if type(exc).__name__ == "UserErrorException":
+                    return None
+                raise
+
+        with failing_as_infrastructure(f"reading dataset {name!r}"):
+            found = call_with_retry(f"reading dataset {name!r}", fetch)
+        if found is None:
+            what = f"{name}:{version}" if version is not None else f"{name} (latest)"
+            raise InputError(
+                f"there is no registered dataset {what} in this workspace; register it first, "
+                "or pass --test-data PATH",
+                field="test_data",
+                value=what,
+            )
+        if not callable(getattr(found, "to_pandas_dataframe", None)):
+            raise InputError(
+                f"dataset {name}:{found.version} is a file dataset; --test-data needs a tabular "
+                "dataset (Dataset.Tabular.from_delimited_files)",
+                field="test_data",
+                value=name,
+            )
+        frame = remote(f"reading dataset {name}:{found.version}", found.to_pandas_dataframe)
+        stored = (getattr(found, "_properties", None) or {}).get("champion.content_sha256")
+        return DatasetVersion(name, int(found.version), frame, str(stored) if stored else None)
+
+
+def _uploader(run: Any, name: str, path: Path) -> Any:
+    def upload() -> Any:
+        return run.upload_file(name, str(path))
+
+    return upload
+
+
+def artifact_digest_of(model: Any, name: str, version: int) -> str:
+    expected = (model.properties or {}).get(names.ARTIFACT_SHA256)
+    if not expected:
+        raise InputError(
+            f"{name}:{version} has no {names.ARTIFACT_SHA256} property, so its files cannot be "
+            "verified before they are used; only versions the gate registered can be",
+            field="version",
+            value=version,
+        )
+    return str(expected)
+
+
+def _check_digest(files: dict[str, str], expected: str, name: str, version: int) -> None:
+    actual = model_files_digest(files)
+    if actual != expected:
+        raise WorkspaceStoreError(
+            f"the files of {name}:{version} hash to {actual}, not its registered "
+            f"{names.ARTIFACT_SHA256} {expected}; they were not used. Do not use this version; "
+            "check the registry (locally: 'champion verify').",
+            field=names.ARTIFACT_SHA256,
+            value=actual,
+        )
 
 
 def _reader(run: Any, name: str) -> Callable[[], list[DecisionEntry]]:
