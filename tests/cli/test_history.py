@@ -256,3 +256,39 @@ def test_without_matplotlib_the_plot_says_how_to_install_it(scene, tmp_path):
     )
     assert plain.returncode == 0, plain.stderr
     assert "7 decision(s)" in plain.stdout
+
+
+def test_dry_runs_and_rollbacks_made_from_the_cli_are_in_the_history(champion, tmp_path):
+    """What `champion register --dry-run` and `champion models rollback` decide is found by
+    `models history` like any other decision: each has a run of its own with the record."""
+    ws = create_workspace(tmp_path / "ws")
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+
+    def register(value: str, *extra: str) -> None:
+        result = champion(
+            "register", "--model-name", "iris", "--model-path", model,
+            "--metric-value", value, "--workspace", ws.path, *extra,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+    register("0.8")
+    register("0.9")
+    register("0.95", "--dry-run")
+    rolled = champion(
+        "models", "rollback", "iris", "--to", "1", "--reason", "v2 drifts", "--workspace", ws.path
+    )
+    assert rolled.returncode == 0, rolled.stderr
+
+    result = champion("models", "history", "iris", "--workspace", ws.path, "--json")
+    assert result.returncode == 0, result.stderr
+    lines = json.loads(result.stdout)
+    assert [line["outcome"] for line in lines] == [
+        "first", "promoted", "would_promote", "rolled_back",
+    ]  # fmt: skip
+    dry, rollback = lines[2], lines[3]
+    assert (dry["challenger"], dry["version"]) == ("0.95", None)
+    assert rollback["version"] == 3 and "v2 drifts" in rollback["reason"]
+    assert len({line["run_id"] for line in lines}) == 4  # every decision on a run of its own
+    shown = Model(ws, "iris")
+    assert (shown.version, shown.properties["accuracy"]) == (3, "0.8")
