@@ -194,11 +194,16 @@ def register_file_if_better(
     test_data: str | None = None,
 ) -> DecisionRecord:
     """The same gate for a model trained outside a pipeline: the metrics come from the caller
-    (one value, or one per metric by name) and the model is registered at workspace level, with
-    no run to link. `test_data` names the data they were measured on (a path or
-    `dataset:NAME[:VERSION]`; its identity is compared with the champion's); with
-    `request.rescore` both models are scored on that data instead. `workspace` is a `Registry`,
-    or a workspace `champion.context.get_registry` builds one for."""
+    (one value, or one per metric by name) and the model is registered at workspace level.
+    `test_data` names the data they were measured on (a path or `dataset:NAME[:VERSION]`; its
+    identity is compared with the champion's); with `request.rescore` both models are scored on
+    that data instead. `workspace` is a `Registry`, or a workspace
+    `champion.context.get_registry` builds one for.
+
+    The decision still leaves its trace: once every input check has passed, a run of its own
+    (experiment `champion.names.REGISTER_EXPERIMENT`, `Registry.decision_run`) holds the record
+    and its tags exactly as a pipeline run would, a dry run's too, so every decision made here
+    is in the model's history (`Registry.decisions`). Bad input stops before that run exists."""
     from champion.context import get_registry
 
     registry = get_registry(workspace, request.backend_options)
@@ -213,25 +218,50 @@ def register_file_if_better(
     challenger = given_challenger(metric_value, request.policy, model_type, identity)
     judge, first_look = _Judge.prepare(registry, request, challenger)
     path = str(request.model_path)
-    if request.dry_run:
-        decision = first_look.as_dry_run()
-        return _record_of(
-            request, judge, decision, None, False, None, artifact, path, rule=registry.champion_rule
-        )
+    display_name = f"champion register {request.model_name}"
+    if request.dry_run:  # decided and recorded on its run; nothing registered
+        with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
+            decision = first_look.as_dry_run()
+            record = _record_of(
+                request,
+                judge,
+                decision,
+                None,
+                False,
+                run.id,
+                artifact,
+                path,
+                rule=registry.champion_rule,
+            )
+            _write(run, record, set())
+        return record
     # A likely winner's files are streamed into the workspace before the registry is held, so
     # a large model never makes other writers wait (or time out) behind the lock.
     files = [local for _, local, _ in artifact.files] if first_look.promote else []
-    with registry.staged(files):
-        decision, version, race = _decide_and_register(
-            registry,
+    with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
+        with registry.staged(files):
+            decision, version, race = _decide_and_register(
+                registry,
+                request,
+                judge,
+                first_look,
+                lambda d: registry.register(
+                    _new_version(request, judge, d, artifact, record_run=run.id)
+                ),
+            )
+        record = _record_of(
             request,
             judge,
-            first_look,
-            lambda d: registry.register(_new_version(request, judge, d, artifact)),
+            decision,
+            version,
+            race,
+            run.id,
+            artifact,
+            path,
+            rule=registry.champion_rule,
         )
-    return _record_of(
-        request, judge, decision, version, race, None, artifact, path, rule=registry.champion_rule
-    )
+        _write(run, record, set())
+    return record
 
 
 # ---------------------------------------------------------------------- deciding
@@ -471,9 +501,12 @@ def _new_version(
     artifact: LocalArtifact,
     prefix: str | None = None,
     run: ParentRun | None = None,
+    record_run: str | None = None,
 ) -> NewVersion:
     """What a new version stores, in the one registration call: the numbers it was decided on
-    and the identity of the data they were measured on."""
+    and the identity of the data they were measured on. `run` is the pipeline run it is
+    registered through; `record_run` the run holding the record of a decision made outside a
+    pipeline (then the version itself links to no run)."""
     challenger = judge.challenger
     common: dict[str, str | None] = {
         **judge.stored_values,
@@ -490,7 +523,7 @@ def _new_version(
             format_metric(decision.champion) if decision.champion is not None else None
         ),
         names.POLICY: json.dumps(request.policy.to_dict(), sort_keys=True),
-        names.PARENT_RUN_ID: run.id if run else None,
+        names.PARENT_RUN_ID: run.id if run else record_run,
         names.REASON: decision.reason,
     }
     tags = {**common, names.OUTCOME: decision.outcome.value}

@@ -113,7 +113,9 @@ def test_history_lists_every_decision_and_each_alias_move(scene):
     ]
     assert [r["run_id"] for r in rows] == scene.runs
     table = scene.champion("models", "history", "iris", "--backend", "mlflow")
-    assert "the champion (alias 'champion') is version 2" in table.stdout
+    assert "the champion is iris:2 (accuracy 0.95), the version holding alias 'champion'" in (
+        table.stdout
+    )
 
 
 def test_download_verifies_and_refuses_to_overwrite(scene, tmp_path):
@@ -196,6 +198,27 @@ def test_register_outside_a_pipeline_on_mlflow(scene, tmp_path):
         scene.champion("models", "show", "iris", "--backend", "mlflow", "--json").stdout
     )
     assert shown["version"] == 3 and shown["properties"]["accuracy"] == "0.99"
+    # one run holds the decision's record and the model's files, as a pipeline run does
+    from champion.registry.mlflow import connect
+
+    client = connect(scene.uri).client
+    run = client.get_run(record["parent_run_id"])
+    assert shown["run_id"] == run.info.run_id and run.info.status == "FINISHED"
+    assert client.get_experiment(run.info.experiment_id).name == "champion-register"
+    files = sorted(f.path for f in client.list_artifacts(run.info.run_id))
+    assert files == ["champion_decision.json", "iris"]
+    # a rejection made outside a pipeline is in the history too
+    worse = tmp_path / "worse.pkl"
+    worse.write_bytes(b"worse weights")
+    args = ("register", "--model-name", "iris", "--model-path", worse, "--backend", "mlflow")
+    assert scene.champion(*args, "--metric-value", "0.5").returncode == 0
+    history = json.loads(
+        scene.champion("models", "history", "iris", "--backend", "mlflow", "--json").stdout
+    )
+    assert [(r["outcome"], r["challenger"]) for r in history][-2:] == [
+        ("promoted", "0.99"),
+        ("rejected", "0.5"),
+    ]
 
 
 def test_a_missing_database_is_one_line_and_not_created(scene, tmp_path):

@@ -20,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from champion import RegisterRequest, register_if_better
+from champion import RegisterRequest, names, register_if_better
 from champion._digest import model_files_digest
 from champion.artifact import inspect_artifact
 from champion.errors import InputError
@@ -34,12 +34,14 @@ from champion.record import DecisionRecord, read_record
 from champion.registry import (
     ChampionChange,
     DatasetVersion,
+    DecisionEntry,
     ModelVersion,
     NewVersion,
     ParentRun,
     Registry,
     StepRun,
 )
+from champion.registry._decisions import entries_on_run, sort_entries
 
 TARGETS = ("memory", "local", "azureml", "mlflow-sqlite", "mlflow-server")
 MLFLOW_TARGETS = ("mlflow-sqlite", "mlflow-server")
@@ -114,6 +116,7 @@ class AliasRegistry:
         self.alias_history: list[int] = []
         self.record_runs: list[MemoryRun] = []
         self.intruder = intruder  # another writer registers while we do
+        self.runs: list[MemoryRun] = []  # the runs decision_run made, and the pipeline runs
 
     def champion(self, name: str) -> ModelVersion | None:
         return next((v for v in self.versions_ if v.version == self.alias), None)
@@ -159,11 +162,10 @@ class AliasRegistry:
         self.versions_[version - 1] = replace(earlier, properties=properties)
         self.alias = version
         self.alias_history.append(version)
-        run = MemoryRun()
-        run.id = f"rollback-{len(self.record_runs) + 1}"
-        self.record_runs.append(run)
-        if change.record is not None:
-            change.record(run, version)
+        with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
+            self.record_runs.append(run)
+            if change.record is not None:
+                change.record(run, version)
         return version
 
     def dataset(self, name: str, version: int | None) -> DatasetVersion:
@@ -180,6 +182,18 @@ class AliasRegistry:
 
     def versions(self, name: str) -> list[ModelVersion]:
         return list(self.versions_)
+
+    def decisions(self, name: str) -> Sequence[DecisionEntry]:
+        # what the MLflow backend does: search runs by the model tag, read their records
+        tagged = [run for run in self.runs if run.tags.get(names.MODEL_TAG) == name]
+        return sort_entries(e for run in tagged for e in entries_on_run(run, name))
+
+    @contextlib.contextmanager
+    def decision_run(self, experiment: str, display_name: str) -> Iterator[MemoryRun]:
+        run = MemoryRun()
+        run.id = f"{experiment}-{len(self.runs) + 1}"
+        self.runs.append(run)
+        yield run
 
 
 # ---------------------------------------------------------------------- the face
@@ -237,6 +251,7 @@ class MemoryTarget(Target):
     def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
         steps = [StepRun("train-1", "train", dict(step_tags or {}), dict(step_metrics or {}))]
         run = MemoryRun(tags, steps=steps)
+        self._registry.runs.append(run)  # as a tracking server knows its runs
         return Made(run, run)
 
     def gate(self, made: Made, request: RegisterRequest) -> DecisionRecord:

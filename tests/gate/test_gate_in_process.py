@@ -27,6 +27,7 @@ from champion import (
     RescoreRequest,
     TestDataError,
     get_registry,
+    names,
     register_file_if_better,
     register_if_better,
 )
@@ -122,6 +123,21 @@ def test_the_flow_runs_on_another_backend(model):
     assert run.tags["champion.outcome"] == "promoted" and run.tags["champion.version"] == "2"
     again = run_gate(run, registry, model)
     assert again.decision.outcome is Outcome.ALREADY_REGISTERED
+
+
+def test_outside_a_pipeline_another_backend_keeps_every_decision_on_a_run(model):
+    registry = AliasRegistry()
+    for value in ("0.9", "0.8", "0.95"):
+        register_file_if_better(registry, request(model), value)
+    assert [r.id for r in registry.runs] == [f"{names.REGISTER_EXPERIMENT}-{n}" for n in (1, 2, 3)]
+    assert registry.runs[1].tags[names.MODEL_TAG] == "iris"
+    history = registry.decisions("iris")
+    assert [(e.outcome, e.challenger, e.registered_version) for e in history] == [
+        ("first", "0.9", 1),
+        ("rejected", "0.8", None),
+        ("promoted", "0.95", 2),
+    ]
+    assert registry.versions_[1].properties["champion.parent_run_id"] == registry.runs[2].id
 
 
 def test_a_race_the_backend_reports_is_recorded(model):
@@ -252,5 +268,7 @@ def test_a_rollback_on_an_alias_backend_moves_the_alias_and_records_it(model):
     assert (record.registered_version, record.rollback_of) == (1, 1)
     (run,) = registry.record_runs
     assert run.tags["champion.outcome"] == "rolled_back"
+    (entry,) = registry.decisions("iris")  # the one decision recorded on a decision run
+    assert (entry.outcome, entry.challenger, entry.registered_version) == ("rolled_back", "0.9", 1)
     # the next challenger is compared with v1's 0.9
     assert gate_with(MemoryRun({"accuracy": "0.92"}), registry, model).decision.promote

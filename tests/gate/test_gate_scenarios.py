@@ -271,6 +271,24 @@ def test_a_rollback_makes_the_earlier_version_champion_and_the_next_challenger_m
     assert (after.decision.champion, after.decision.champion_version) == (0.9, champion.version)
 
 
+def test_every_decision_is_in_the_history_rejections_and_dry_runs_included(target, model):
+    decide(target, model, "0.9")
+    decide(target, model, "0.95")
+    decide(target, model, "0.8")
+    target.gate(target.pipeline_run({"accuracy": "0.99"}), ask(target, model, dry=True))
+    rollback(target.registry(), target.model_name, reason="v2 drifts")
+    entries = target.registry().decisions(target.model_name)
+    assert [(e.outcome, e.challenger, e.champion_version) for e in entries] == [
+        ("first", "0.9", None),
+        ("promoted", "0.95", 1),
+        ("rejected", "0.8", 2),
+        ("would_promote", "0.99", 2),
+        ("rolled_back", "0.9", 2),
+    ]
+    assert [e.registered_version for e in entries][:3] == [1, 2, None]
+    assert entries[2].run_id is not None and "0.8" in (entries[2].reason or "")
+
+
 @pytest.mark.parametrize("name", ["memory", *MLFLOW_TARGETS])
 def test_a_logged_metric_counts_when_no_tag_has_it(name, request, tmp_path, model):
     """MLflow lists a run's metrics with it: a training step that only logged the metric is

@@ -2,16 +2,14 @@
 conventions as on the local workspace, read through `champion.registry.mlflow`.
 
 What differs, and why: the champion is the version holding the alias (`champion`), not the
-latest; `show` adds `aliases`, `stage` and `source`; `history` lists every decision recorded on
-the runs (a rejected challenger too, which MLflow keeps no trace of in its registry) with the
-alias move each made (`alias_from`, `alias_to`; MLflow keeps no alias history), and every version
-registered without a decision record (by hand, by another tool).
+latest; `show` adds `aliases`, `stage` and `source`. (`history` is the one command for every
+backend, in `champion.cli.models`, over `Registry.decisions`; on MLflow it adds the alias move
+each decision made, which MLflow keeps no history of.)
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,97 +88,6 @@ def shown(mv: Any) -> dict[str, Any]:
 
 def cmd_show(args: argparse.Namespace) -> int:
     _output.document(shown(open_mlflow(args).version(args.name, args.version)))
-    return 0
-
-
-_HISTORY = (
-    Column("version", "version"),
-    Column("metric", None),
-    Column("metric_value", "metric"),
-    Column("outcome", "decision"),
-    Column("previous_version", "replaced"),
-    Column("alias_from", None),
-    Column("alias_to", "alias"),
-    Column("build_number", "build"),
-    Column("run_id", "run"),
-    Column("registered", "decided (UTC)", short_when),
-    Column("reason", None),
-)
-_MOVES = ("first", "promoted", "already_registered", "rolled_back")
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    from champion._retry import remote
-    from champion.errors import InputError
-    from champion.record import all_records
-
-    reader = open_mlflow(args)
-    versions = reader.registry.versions(args.name)
-    decisions = []
-    for run, decided in reader.runs_with_records():
-        files = remote(f"listing the files of run {run.id}", run.file_names)
-        read = functools.partial(all_records, run, files)
-        for _, record in remote(f"reading the records of run {run.id}", read):
-            if record.get("model_name") == args.name:
-                decisions.append((run.id, decided, record))
-    decisions.sort(key=lambda d: str(d[1] or ""))
-    if not versions and not decisions:
-        raise InputError(
-            f"no model named {args.name!r} on {reader.workspace.name} and no decision about "
-            "it; 'champion models list --backend mlflow' shows the names",
-            field="name",
-            value=args.name,
-        )
-    rows = []
-    covered = set()
-    for run_id, decided, record in decisions:
-        version = record.get("registered_version")
-        moved = record.get("outcome") in _MOVES and version is not None
-        covered.add(version)
-        rows.append(
-            {
-                "version": version,
-                "metric": record.get("metric", args.metric),
-                "metric_value": record.get("challenger"),
-                "outcome": record.get("outcome"),
-                "previous_version": record.get("champion_version"),
-                "alias_from": record.get("champion_version") if moved else None,
-                "alias_to": version if moved else None,
-                "build_number": record.get("build_number"),
-                "run_id": run_id,
-                "registered": _output.when(decided),
-                "reason": record.get("reason"),
-            }
-        )
-    for version in versions:  # registered without a record on any run
-        if version.version in covered:
-            continue
-        props = version.properties
-        moved = props.get(names.OUTCOME) in _MOVES  # `champion register`: the gate moved it
-        previous = props.get(names.PREVIOUS_VERSION)
-        rows.append(
-            {
-                "version": version.version,
-                "metric": args.metric,
-                "metric_value": props.get(args.metric),
-                "outcome": props.get(names.OUTCOME),
-                "previous_version": int(previous) if previous else None,
-                "alias_from": int(previous) if moved and previous else None,
-                "alias_to": version.version if moved else None,
-                "build_number": props.get(names.BUILD_NUMBER),
-                "run_id": version.run_id,
-                "registered": _output.when(version.created),
-                "reason": props.get(names.REASON),
-            }
-        )
-    rows.sort(key=lambda row: str(row["registered"] or ""))
-    champion = reader.registry._alias_holder(args.name)
-    columns = [Column(c.key, args.metric) if c.key == "metric_value" else c for c in _HISTORY]
-    title = (
-        f"{args.name}: {len(rows)} decision(s) and registration(s), oldest first; the "
-        f"champion (alias {reader.registry.alias!r}) is version {champion or '-'}"
-    )
-    _output.records(columns, rows, title=title)
     return 0
 
 

@@ -31,7 +31,12 @@ unconditionally and their history is not kept. This module gives the gate's flow
   logged to that run and registered again as a new version, as on Azure ML;
 - **downloads** are all or nothing: the version's files land in a temporary folder beside the
   target, are checked against `artifact_sha256`, and only then moved into place;
-- **datasets**: MLflow has no dataset registry, so `--test-data dataset:...` is refused.
+- **datasets**: MLflow has no dataset registry, so `--test-data dataset:...` is refused;
+- **decisions** (`champion models history`): every run tagged `champion.model=<name>` in any
+  experiment (one `search_runs`, filtered by the server), each record read off its run: the
+  rejections MLflow's registry never saw, and the alias moves it does not keep. A decision made
+  outside a pipeline (`champion register`, a rollback) gets a run of its own (`decision_run`),
+  which also holds the model's files when it registers one.
 
 Every MLflow call is one remote call in one retry loop (`champion._retry`); MLflow's own
 HTTP retries are turned off for our client (`MLFLOW_HTTP_REQUEST_MAX_RETRIES=0` unless set), so
@@ -70,11 +75,13 @@ from champion.errors import ConflictError, InfrastructureError, InputError
 from champion.registry import (
     ChampionChange,
     DatasetVersion,
+    DecisionEntry,
     ModelVersion,
     NewVersion,
     ParentRun,
     StepRun,
 )
+from champion.registry._decisions import entries_on_run, sort_entries
 
 __all__ = [
     "DEFAULT_ALIAS",
@@ -96,8 +103,6 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 STAGES = ("Staging", "Production", "Archived")
 """The stages `--stage` takes (MLflow's own, deprecated since 2.9; `None` is not a target)."""
-REGISTER_EXPERIMENT = "champion-register"
-"""Where `champion register --backend mlflow` logs a model trained outside a pipeline."""
 _GATE_PREFIX = "outputs/"
 _ALIAS_NAME = re.compile(r"[A-Za-z0-9_\-]{1,255}")
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -404,6 +409,12 @@ class MlflowParentRun:
         walk(None)
         return sorted(found)
 
+    def top_file_names(self) -> list[str]:
+        """The artifact names in the run's top folder only (where decision records are): one
+        listing, never a walk through a model's files."""
+        listed = _translated(lambda: self.repository.list_artifacts(None))
+        return sorted(_GATE_PREFIX + info.path for info in listed if not info.is_dir)
+
     def upload_file(self, name: str, path: Path) -> None:
         folder, base = posixpath.split(artifact_path(name))
         if Path(path).name == base:
@@ -460,6 +471,10 @@ def version_of(mv: Any) -> ModelVersion:
         run_id=str(mv.run_id) if mv.run_id else None,
         created=datetime.fromtimestamp(created / 1000, tz=UTC) if created else None,
     )
+
+
+def _from_millis(millis: int | None) -> datetime | None:
+    return datetime.fromtimestamp(millis / 1000, tz=UTC) if millis else None
 
 
 def _optional_int(text: str | None) -> int | None:
@@ -681,23 +696,10 @@ class MlflowRegistry:
         """A rollback on MLflow: the alias moves back to `version` (no new version), which is
         tagged with the event; the record goes on a run of experiment `champion-rollback`."""
         earlier = self._model_version(name, version)
-        experiment = experiment_id(self.workspace, names.ROLLBACK_EXPERIMENT)
-        created = _remote(
-            "starting the rollback run",
-            lambda: self.client.create_run(experiment, run_name=f"rollback {name}"),
-        )
-        run = MlflowParentRun(self.workspace, created)
-        status = RunStatus.to_string(RunStatus.FAILED)
-        try:
+        with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
             if self.aliases_supported is False:
-                now = self._register_again(name, earlier, change, run)
-            else:
-                now = self._move_back(name, earlier, change, run)
-            status = RunStatus.to_string(RunStatus.FINISHED)
-        finally:
-            with contextlib.suppress(Exception):
-                self.client.set_terminated(run.id, status)
-        return now
+                return self._register_again(name, earlier, change, run)
+            return self._move_back(name, earlier, change, run)
 
     def _conflict(self, name: str, expected: int | None, now: int | None) -> ConflictError:
         return ConflictError(
@@ -817,14 +819,95 @@ class MlflowRegistry:
             value=spec,
         )
 
+    # -- decisions: records on runs, found by the model tag
+
+    def decisions(self, name: str) -> Sequence[DecisionEntry]:
+        """One run search over every experiment, filtered by the server on `MODEL_TAG=name`;
+        then, per run found, one listing of its top folder and one download per record."""
+        entries: list[DecisionEntry] = []
+        for run in self._runs_tagged(name):
+            entries += _remote(
+                f"reading the decision records on run {run.info.run_id}",
+                functools.partial(self._records_on, run, name),
+            )
+        return sort_entries(entries)
+
+    def _records_on(self, run: Any, name: str) -> list[DecisionEntry]:
+        parent = MlflowParentRun(self.workspace, run)
+        started = _from_millis(run.info.start_time)
+        return entries_on_run(parent, name, parent.top_file_names(), started=lambda: started)
+
+    def _runs_tagged(self, name: str) -> list[Any]:
+        experiments: list[str] = []
+        token: str | None = None
+        while True:
+            page = _remote(
+                "listing the experiments",
+                functools.partial(
+                    self.client.search_experiments, max_results=1000, page_token=token
+                ),
+            )
+            experiments += [str(e.experiment_id) for e in page]
+            token = getattr(page, "token", None)
+            if not token:
+                break
+        found: list[Any] = []
+        for start in range(0, len(experiments), 100):  # the server takes up to 100 at once
+            token = None
+            while True:
+                page = _remote(
+                    f"finding the runs that decided on {name!r}",
+                    functools.partial(
+                        self.client.search_runs,
+                        experiments[start : start + 100],
+                        f"tags.`{names.MODEL_TAG}` = '{name}'",
+                        max_results=1000,
+                        page_token=token,
+                    ),
+                )
+                found += list(page)
+                token = getattr(page, "token", None)
+                if not token:
+                    break
+        return found
+
+    @contextlib.contextmanager
+    def decision_run(self, experiment: str, display_name: str) -> Iterator[MlflowParentRun]:
+        """A run named `display_name` in `experiment` (created if new): FINISHED when the
+        block ends, FAILED when it raises."""
+        experiment_id_ = experiment_id(self.workspace, experiment)
+        created = _remote(
+            f"starting a run in experiment {experiment!r}",
+            lambda: self.client.create_run(experiment_id_, run_name=display_name),
+        )
+        run = MlflowParentRun(self.workspace, created)
+        try:
+            yield run
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run.id, RunStatus.to_string(RunStatus.FAILED))
+            raise
+        _remote(
+            f"completing run {run.id}",
+            lambda: self.client.set_terminated(run.id, RunStatus.to_string(RunStatus.FINISHED)),
+        )
+
     # -- writes
 
     def register(self, new: NewVersion) -> int:
         """Create the version with all its metadata in one call, then move the alias."""
-        if new.run is None:
-            with self._file_run(new) as (run, path):
-                return self._register(new, run, path)
-        return self._register(new, _parent_run_of(new.run), artifact_path(new.path))
+        if new.run is not None:
+            return self._register(new, _parent_run_of(new.run), artifact_path(new.path))
+        # a model trained outside a pipeline: MLflow registers run artifacts, so its files go
+        # to the run that holds the decision's record (`decision_run`), else to one of their own
+        record_run = new.properties.get(names.PARENT_RUN_ID)
+        if record_run:
+            run = run_of(self.workspace, record_run)
+            self._upload_local(run, new)
+            return self._register(new, run, new.name)
+        with self.decision_run(names.REGISTER_EXPERIMENT, f"register {new.name}") as own:
+            self._upload_local(own, new)
+            return self._register(new, own, new.name)
 
     def _register(self, new: NewVersion, run: MlflowParentRun, path: str) -> int:
         source = f"{run.artifact_uri}/{path}"
@@ -930,51 +1013,14 @@ class MlflowRegistry:
                 ),
             )
 
-    @contextlib.contextmanager
-    def _file_run(self, new: NewVersion) -> Iterator[tuple[MlflowParentRun, str]]:
-        """A model trained outside a pipeline (`champion register`): MLflow registers run
-        artifacts, so its files are logged to a run of their own first."""
-        client = self.client
-        experiment = _remote(
-            f"finding experiment {REGISTER_EXPERIMENT!r}",
-            lambda: client.get_experiment_by_name(REGISTER_EXPERIMENT),
-        )
-        if experiment is None:
-            experiment_id = self._create_experiment(REGISTER_EXPERIMENT)
-        else:
-            experiment_id = experiment.experiment_id
+    def _upload_local(self, run: MlflowParentRun, new: NewVersion) -> None:
+        """The local model file or folder `new.path`, as `outputs/<name>/...` on `run`."""
         local = Path(new.path)
-        created = _remote(
-            "starting a run for the model's files",
-            lambda: client.create_run(experiment_id, run_name=f"register {new.name}"),
-        )
-        run = MlflowParentRun(self.workspace, created)
-        status = RunStatus.to_string(RunStatus.FAILED)
-        try:
-            files = (
-                [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
-            )
-            for file in files:
-                relative = file.name if file == local else file.relative_to(local).as_posix()
-                name = f"{_GATE_PREFIX}{new.name}/{relative}"
-                _remote(f"uploading {relative}", functools.partial(run.upload_file, name, file))
-            yield run, new.name
-            status = RunStatus.to_string(RunStatus.FINISHED)
-        finally:
-            with contextlib.suppress(Exception):
-                client.set_terminated(run.id, status)
-
-    def _create_experiment(self, name: str) -> str:
-        def attempt() -> str:
-            try:
-                return str(_translated(lambda: self.client.create_experiment(name)))
-            except MlflowCallError as exc:
-                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
-                found = _translated(lambda: self.client.get_experiment_by_name(name))
-                return str(found.experiment_id)
-
-        return _remote(f"creating experiment {name!r}", attempt)
+        files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
+        for file in files:
+            relative = file.name if file == local else file.relative_to(local).as_posix()
+            name = f"{_GATE_PREFIX}{new.name}/{relative}"
+            _remote(f"uploading {relative}", functools.partial(run.upload_file, name, file))
 
     def serialised(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -1207,35 +1253,6 @@ class MlflowReader:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source, final)
         return mv, destination, bool(expected)
-
-    def runs_with_records(self) -> list[tuple[MlflowParentRun, datetime | None]]:
-        """Every run on the server that a register step tagged (`champion.record`), with its
-        start time: where `champion models history` finds the decision records."""
-        experiments = _remote(
-            "listing the experiments", lambda: self.client.search_experiments(max_results=1000)
-        )
-        ids = [str(e.experiment_id) for e in experiments]
-        found: list[tuple[MlflowParentRun, datetime | None]] = []
-        token: str | None = None
-        while ids:
-            page = _remote(
-                "finding the runs that hold decision records",
-                functools.partial(
-                    self.client.search_runs,
-                    ids,
-                    f"tags.`{names.RECORD_TAG}` != ''",
-                    max_results=1000,
-                    page_token=token,
-                ),
-            )
-            for run in page:
-                started = run.info.start_time
-                decided = datetime.fromtimestamp(started / 1000, tz=UTC) if started else None
-                found.append((MlflowParentRun(self.workspace, run), decided))
-            token = getattr(page, "token", None)
-            if not token:
-                break
-        return found
 
 
 def _check_place(final: Path, root: Path, *, exist_ok: bool) -> None:
