@@ -1,6 +1,7 @@
 """The README's MLflow section, run as written: the sample pipeline three times on a SQLite
 database (first, a better and a worse challenger), the history, loading `models:/iris@champion`,
-then the UI's server started on that database and the champion read through its REST API."""
+then the UI's server started on that database and the champion read through its REST API, then
+a rollback, a verified download and a dry run, and the history again."""
 
 from __future__ import annotations
 
@@ -28,23 +29,17 @@ def test_the_mlflow_section_works_as_written(tmp_path: Path) -> None:
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "MLFLOW_"))}
     env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
-    run, ui = BLOCKS[0], BLOCKS[1]
-    done = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", run],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    run, ui, later = BLOCKS
+    done = _bash(run, tmp_path, env)
+    assert "the champion is iris:2 (accuracy 1.0), the version holding alias 'champion'" in (
+        done.stdout
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "(alias 'champion') is version 2" in done.stdout
-    history = [
-        line.split()[:3]
-        for line in done.stdout.splitlines()
-        if line[:1] in "12-" and not line.startswith("--")
+    assert _decisions(done.stdout) == [
+        ("first", "-> v1"),
+        ("promoted", "v1 -> v2"),
+        ("rejected", "-"),
     ]
-    assert [row[2] for row in history if len(row) == 3] == ["first", "promoted", "rejected"]
+    assert "(re-scored)" in done.stdout  # the noisy challenger met the champion on its rows
     assert "['setosa' 'setosa' 'setosa']" in done.stdout  # models:/iris@champion predicts
     assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "mlruns").is_dir()
 
@@ -68,6 +63,45 @@ def test_the_mlflow_section_works_as_written(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, 9)
         server.wait(timeout=30)
+
+    export = run.splitlines()[0]  # the same shell, as a reader's: the first block's export
+    assert export.startswith("export MLFLOW_TRACKING_URI=")
+    done = _bash(f"{export}\n{later}", tmp_path, env)
+    assert "rolled_back as iris:1" in done.stdout and "(sha256 verified)" in done.stdout
+    assert "would_promote" in done.stdout
+    assert (tmp_path / "out" / "iris" / "MLmodel").is_file()
+    assert "the champion is iris:1 (accuracy 0.9777777777777777)" in done.stdout
+    assert _decisions(done.stdout) == [
+        ("first", "-> v1"),
+        ("promoted", "v1 -> v2"),
+        ("rejected", "-"),
+        ("rolled_back", "v2 -> v1"),
+        ("would_promote", "-"),
+    ]
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _decisions(stdout: str) -> list[tuple[str, str]]:
+    """(decision, alias move) of each row of the last history table printed."""
+    tables = stdout.split("decided (UTC)")
+    rows = [line for line in tables[-1].splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    found = []
+    for row in rows:
+        cells = re.split(r"\s{2,}", row)  # date and time are one cell: one space between
+        found.append((cells[2], cells[6]))
+    return found
 
 
 def _get_when_up(url: str, server: subprocess.Popen[bytes]) -> dict:

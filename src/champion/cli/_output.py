@@ -152,11 +152,14 @@ def short_when(iso: Any) -> str:
     return str(iso)[:19].replace("T", " ") if iso else "-"
 
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}", re.IGNORECASE
+)
 
 
 def short_id(run_id: Any) -> str:
-    """A run id for a table: a UUID's first 8 characters, as git shortens a commit (the full id
+    """A run id for a table: a UUID's first 8 characters (Azure ML's and the local workspace's
+    ids, and MLflow's, which are UUIDs without dashes), as git shortens a commit (the full id
     is in JSON and CSV); any other id as it is."""
     if not run_id:
         return "-"

@@ -298,7 +298,11 @@ _HISTORY = (
 )
 
 
-_ALIAS_MOVES = (Column("alias_from", None), Column("alias_to", "alias"))
+_ALIAS_MOVES = (
+    Column("alias_from", None),
+    Column("alias_to", None),
+    Column("alias_move", "alias", table_only=True),
+)
 """MLflow only: the alias move each decision made, which MLflow does not keep."""
 
 
@@ -347,7 +351,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     columns: tuple[Column, ...] = _HISTORY
     if on_alias:  # the champion is the alias holder, not the latest version
         _add_alias_moves(history, rows)
-        columns = (*_HISTORY, *_ALIAS_MOVES)
+        at = next(i for i, c in enumerate(_HISTORY) if c.key == "version") + 1
+        columns = (*_HISTORY[:at], *_ALIAS_MOVES, *_HISTORY[at:])
         current = registry.champion(args.name)
         title = _history_title(history, args.metric, current, registry.champion_rule)
     else:
@@ -393,12 +398,14 @@ def _add_alias_moves(history: Any, rows: list[dict[str, Any]]) -> None:
         )
         if version is None or not moves:
             row["alias_from"] = row["alias_to"] = None
+            row["alias_move"] = "-"
             continue
         before = entry.champion_version
         recorded = previous.get(version) or ""  # a retry's record names no champion
         if entry.outcome == "already_registered" and recorded.isdigit():
             before = int(recorded)
         row["alias_from"], row["alias_to"] = before, version
+        row["alias_move"] = f"v{before} -> v{version}" if before is not None else f"-> v{version}"
         moved_to.add(version)
 
 
