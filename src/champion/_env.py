@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "AML_APP_ROOT",
     "AZUREML_RUN_ID",
     "BACKEND",
     "BUILD_NUMBER",
@@ -45,7 +46,6 @@ __all__ = [
     "DATA_REFERENCE_PREFIX",
     "DEFAULT_WORKSPACE_FOLDER",
     "DEVOPS_AGENT",
-    "AML_APP_ROOT",
     "MOCK_FAULTS",
     "PAUSE_AT",
     "RETRY_ATTEMPTS",
