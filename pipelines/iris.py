@@ -1,4 +1,5 @@
-"""The sample pipeline: train on iris data, then register the model only if it beats the champion.
+"""The sample pipeline: train on iris data, register the model only if it beats the champion, then
+score the data with whatever is champion after that decision.
 
     python pipelines/iris.py                  # local workspace: $CHAMPION_WORKSPACE or .champion
     python pipelines/iris.py --build-number 42 --data sample_data/iris_noisy.csv
@@ -9,15 +10,19 @@
 
 This file is the pipeline's spec and nothing else: `champion.pipeline.driver` runs it locally
 or on Azure ML, and turns `build_spec`'s parameters into options (`--data`, `--seed`,
-`--model-name`). Both steps are champion's packaged modules, reached through the three-line
+`--model-name`). The steps are champion's packaged modules, reached through the three-line
 scripts in `steps/` that Azure ML's snapshot needs:
 
     train     train.py           --data CSV --seed N --output-dir <model_dir>
     register  register_model.py  --model-name iris --model-path <model_dir>
                                  --training-step-name train --build-number <build_number>
+    score     score.py           --model-name iris --champion --data CSV --output <predictions>
+              (after register)
 
-`<model_dir>` is a data reference (Azure: a PipelineData folder) and `<build_number>` a pipeline
-parameter (default "local"). Importing this file has no side effects.
+`<model_dir>` and `<predictions>` are data references (Azure: PipelineData folders) and
+`<build_number>` a pipeline parameter (default "local"). The score step reads nothing the
+register step writes, so it runs after it explicitly (`run_after`): it must score with the
+champion as that decision left it. Importing this file has no side effects.
 """
 
 from __future__ import annotations
@@ -35,13 +40,14 @@ SAMPLE_DATA = ROOT / "sample_data" / "iris.csv"
 def build_spec(
     *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris"
 ) -> PipelineSpec:
-    """The train -> register pipeline.
+    """The train -> register -> score pipeline.
 
-    Neither step reuses an earlier run on Azure ML (allow_reuse=False). The register step:
+    No step reuses an earlier run on Azure ML (allow_reuse=False). The register step:
     whether to register is decided against the champion of *now*, and a reused step would
     silently skip registration. The train step: the metric reaches the register step as tags
     the step sets on the pipeline run, and a reused step does not run, so a rebuild with
-    unchanged scripts and data (a README-only commit) would fail the register step.
+    unchanged scripts and data (a README-only commit) would fail the register step. The score
+    step: a reused one would leave the predictions of an earlier champion in place.
 
     Args:
         data: training CSV (columns sepal_length, sepal_width, petal_length, petal_width,
@@ -68,9 +74,21 @@ def build_spec(
         inputs=(model_dir,),
         allow_reuse=False,
     )
+    predictions = DataReference("predictions")
+    score = Step(
+        name="score",
+        script="score.py",
+        arguments=(
+            *("--model-name", model_name, "--champion"),
+            *("--data", data, "--output", predictions),
+        ),
+        outputs=(predictions,),
+        allow_reuse=False,
+        run_after=("register",),
+    )
     return PipelineSpec(
         name="iris-pipeline",
-        steps=(train, register),
+        steps=(train, register, score),
         source_directory=ROOT / "steps",
         parameters=(build_number,),
     )

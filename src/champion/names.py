@@ -17,6 +17,7 @@ __all__ = [
     "ARTIFACT_SHA256",
     "BUILD_NUMBER",
     "CHAMPION_TAGS",
+    "CONVERTED_FROM",
     "DECISION_ARTIFACT",
     "EXPERIMENT_NAME",
     "MODEL_NAME",
@@ -31,6 +32,9 @@ __all__ = [
     "RACE_TAG",
     "REASON",
     "RECORD_TAG",
+    "SCORED_MODEL",
+    "SCORED_VERSION",
+    "SCORING_ARTIFACT",
     "STEP_RUN_TYPE",
     "TEST_DATA_SHA256",
     "VERSION_TAG",
@@ -72,6 +76,19 @@ tags describe the newest record."""
 RACE_TAG: Final = "champion.race_detected"
 CHAMPION_TAGS: Final = frozenset({OUTCOME, VERSION_TAG, RECORD_TAG, RACE_TAG})
 """The run tags a register step sets, all from one record."""
+
+# ---------------------------------------------------------------------- using the champion
+
+SCORED_MODEL: Final = "champion.scored_model"
+"""On a score step's run: the model name whose predictions it wrote."""
+SCORED_VERSION: Final = "champion.scored_version"
+"""On a score step's run: the version that made them (the champion at the time, or the one
+asked for)."""
+SCORING_ARTIFACT: Final = "outputs/champion_scoring.json"
+"""The score step's record on its run (a retry adds `outputs/champion_scoring.<n>.json`); the
+same JSON is written as `scoring.json` beside `predictions.csv`."""
+CONVERTED_FROM: Final = "converted_from"
+"""On an ONNX version (`NAME-onnx`): the `NAME:version` it was converted from."""
 
 # ---------------------------------------------------------------------- run types and rules
 

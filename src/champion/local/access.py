@@ -15,13 +15,14 @@ from collections.abc import Iterator, Sequence
 
 from champion.local._export import TargetExists
 from champion.local.maintenance import DEFAULT_GRACE_SECONDS, GcReport, gc
-from champion.local.model import Model
+from champion.local.model import Model, download_verified
 from champion.local.store import RunRecord, Store
 from champion.local.workspace import Workspace
 
 __all__ = [
     "TargetExists",
     "collect_garbage",
+    "download_verified",
     "find_run",
     "latest_model",
     "open_workspace",

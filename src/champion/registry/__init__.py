@@ -34,6 +34,15 @@ The contract (what every backend must do; the gate relies on each point):
   runs whose `mlflow.parentRunId` tag names it), its files (artifacts) and tags. The gate
   uploads the model and the decision record to it; `register` links the version to it.
 
+- **Verified downloads.** `download` writes a version's files and checks them against the
+  version's stored `artifact_sha256` before returning; a version without one cannot be
+  verified and is refused. Nothing downloaded is ever deserialised unless it was verified (the
+  score step, `champion serve` and `champion models convert-onnx` load a model only after it).
+- **Datasets** (`dataset`): a registered tabular dataset by name and version, read into a
+  frame with its content digest where the backend stores one (`champion.content_sha256`), for
+  `--data dataset:NAME[:VERSION]`. A backend without a dataset registry (MLflow) raises
+  InputError saying to pass a file instead.
+
 Not in the Protocol yet: **rollback** (make an earlier version the champion again). It is a
 backend operation beside `register`: MLflow moves the alias back; Azure ML, where the champion
 is the latest version, re-registers the earlier version's artifact as a new version carrying
@@ -48,9 +57,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ModelVersion", "NewVersion", "ParentRun", "Registry", "StepRun"]
+__all__ = ["DatasetVersion", "ModelVersion", "NewVersion", "ParentRun", "Registry", "StepRun"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,17 @@ class NewVersion:
     description: str
     framework: str = "Custom"
     framework_version: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """A registered tabular dataset version, read: its rows (a pandas DataFrame) and the
+    content digest stored with it (None where the backend stores none, as Azure ML itself)."""
+
+    name: str
+    version: int
+    frame: Any
+    sha256: str | None
 
 
 @runtime_checkable
@@ -207,5 +227,24 @@ class Registry(Protocol):
 
         Returns:
             The versions, or an empty list when `name` has none.
+        """
+        ...
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        """Write the files of `name`:`version` under the empty folder `target`, verified
+        against the version's stored `artifact_sha256` before this returns.
+
+        Returns:
+            The downloaded file (a one-file model) or folder. Raises InputError when the
+            version does not exist or has no `artifact_sha256`, WorkspaceStoreError /
+            InfrastructureError when the bytes do not match (nothing usable is left).
+        """
+        ...
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        """The registered tabular dataset `name` (`version`, or the latest when None), read.
+
+        Returns:
+            Its rows and content digest. Raises InputError when there is no such dataset.
         """
         ...

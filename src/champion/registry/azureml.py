@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from azureml.core import Model, Run, Workspace
+from azureml.core import Dataset, Experiment, Model, Run, Workspace
 
 from champion._retry import call_with_retry
 from champion.registry.sdk import SdkRegistry
@@ -25,7 +25,7 @@ class AzureMLRegistry(SdkRegistry):
     gate re-reads the champion just before registering, and `race_detected` looks afterwards."""
 
     def __init__(self, workspace: Any) -> None:
-        super().__init__(workspace, Model)
+        super().__init__(workspace, Model, Experiment, Dataset)
 
 
 def current_run() -> Any:

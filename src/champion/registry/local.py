@@ -16,9 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from champion.local import Model, Workspace
-from champion.local.access import latest_model, prestaged, registry_transaction
-from champion.registry.sdk import SdkRegistry
+from champion.local import Dataset, Experiment, Model, Workspace
+from champion.local.access import (
+    TargetExists,
+    download_verified,
+    latest_model,
+    prestaged,
+    registry_transaction,
+)
+from champion.registry.sdk import SdkRegistry, artifact_digest_of
 
 __all__ = ["LocalRegistry"]
 
@@ -31,7 +37,7 @@ class LocalRegistry(SdkRegistry):
     workspace: Workspace
 
     def __init__(self, workspace: Workspace) -> None:
-        super().__init__(workspace, Model)
+        super().__init__(workspace, Model, Experiment, Dataset)
 
     def _latest(self, name: str) -> Any:
         return latest_model(self.workspace, name)
@@ -41,3 +47,16 @@ class LocalRegistry(SdkRegistry):
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return prestaged(self.workspace, paths)
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        """The local workspace's verified download: every blob's digest and the whole model's
+        `artifact_sha256` are checked in a temp folder before a single file is moved into
+        `target` (what `champion models download` does)."""
+        model = self._version(name, version)
+        artifact_digest_of(model, name, version)
+        target.mkdir(parents=True, exist_ok=True)
+        try:
+            path, _ = download_verified(model, target)
+        except TargetExists as exc:  # `target` must be empty: a caller's mistake
+            raise AssertionError(f"download target not empty: {exc.path}") from None
+        return Path(path)

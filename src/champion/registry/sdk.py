@@ -14,17 +14,20 @@ run adapter does not retry: its caller (the gate) wraps each run call in its own
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from champion import names
+from champion._digest import model_files_digest, sha256_file
 from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
-from champion.errors import InfrastructureError
-from champion.registry import ModelVersion, NewVersion
+from champion.errors import InfrastructureError, InputError, WorkspaceStoreError
+from champion.registry import DatasetVersion, ModelVersion, NewVersion
 from champion.registry.sdk_run import sdk_run_of
 
-__all__ = ["SdkRegistry", "is_model_not_found", "version_of"]
+__all__ = ["SdkRegistry", "artifact_digest_of", "is_model_not_found", "version_of"]
 
 
 def is_model_not_found(exc: BaseException) -> bool:
@@ -61,9 +64,13 @@ class SdkRegistry:
     Azure ML has no registry lock, so `serialised` holds nothing and `race_detected` probes the
     versions between; the local workspace overrides what it can do better."""
 
-    def __init__(self, workspace: Any, model_class: Any) -> None:
+    def __init__(
+        self, workspace: Any, model_class: Any, experiment_class: Any, dataset_class: Any
+    ) -> None:
         self.workspace = workspace
         self._model = model_class
+        self._experiment = experiment_class
+        self._dataset = dataset_class
 
     # -- lookups: the ONE place that tells "no model" from "lookup failed"
 
@@ -188,3 +195,96 @@ class SdkRegistry:
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    # -- verified downloads, datasets
+
+    def _version(self, name: str, version: int) -> Any:
+        """The SDK's model object of `name`:`version`; InputError when there is none."""
+        action = f"looking up {name}:{version}"
+        with failing_as_infrastructure(action):
+            found = self._find(
+                action, lambda: self._model(self.workspace, name, version=version, expand=False)
+            )
+        if found is None:
+            raise InputError(
+                f"there is no version {version} of model {name!r}; "
+                f"'champion models history {name}' lists the versions",
+                field="version",
+                value=version,
+            )
+        return found
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        """`Model.download` into `target`, then every file written hashed and the whole
+        compared with `artifact_sha256` (the rule `champion models download` follows)."""
+        model = self._version(name, version)
+        expected = artifact_digest_of(model, name, version)
+        written = Path(
+            remote(
+                f"downloading {name}:{version}",
+                lambda: model.download(target_dir=str(target), exist_ok=True),
+            )
+        )
+        files = {
+            Path(current, file).relative_to(target).as_posix(): sha256_file(Path(current, file))
+            for current, _, found in os.walk(target)
+            for file in found
+        }
+        _check_digest(files, expected, name, version)
+        return written
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        def fetch() -> Any:
+            try:
+                return self._dataset.get_by_name(
+                    self.workspace, name, version="latest" if version is None else version
+                )
+            except Exception as exc:
+                if type(exc).__name__ == "UserErrorException":
+                    return None
+                raise
+
+        with failing_as_infrastructure(f"reading dataset {name!r}"):
+            found = call_with_retry(f"reading dataset {name!r}", fetch)
+        if found is None:
+            what = f"{name}:{version}" if version is not None else f"{name} (latest)"
+            raise InputError(
+                f"there is no registered dataset {what} in this workspace; register it first, "
+                "or pass a CSV file instead",
+                field="dataset",
+                value=what,
+            )
+        if not callable(getattr(found, "to_pandas_dataframe", None)):
+            raise InputError(
+                f"dataset {name}:{found.version} is a file dataset; a tabular dataset "
+                "(Dataset.Tabular.from_delimited_files) is needed here",
+                field="dataset",
+                value=name,
+            )
+        frame = remote(f"reading dataset {name}:{found.version}", found.to_pandas_dataframe)
+        stored = (getattr(found, "_properties", None) or {}).get("champion.content_sha256")
+        return DatasetVersion(name, int(found.version), frame, str(stored) if stored else None)
+
+
+def artifact_digest_of(model: Any, name: str, version: int) -> str:
+    expected = (model.properties or {}).get(names.ARTIFACT_SHA256)
+    if not expected:
+        raise InputError(
+            f"{name}:{version} has no {names.ARTIFACT_SHA256} property, so its files cannot be "
+            "verified before they are used; only versions the gate registered can be",
+            field="version",
+            value=version,
+        )
+    return str(expected)
+
+
+def _check_digest(files: dict[str, str], expected: str, name: str, version: int) -> None:
+    actual = model_files_digest(files)
+    if actual != expected:
+        raise WorkspaceStoreError(
+            f"the files of {name}:{version} hash to {actual}, not its registered "
+            f"{names.ARTIFACT_SHA256} {expected}; they were not used. Do not use this version; "
+            "check the registry (locally: 'champion verify').",
+            field=names.ARTIFACT_SHA256,
+            value=actual,
+        )
