@@ -50,11 +50,11 @@ def _check_graph(spec: PipelineSpec) -> list[str]:
                 problems.append(
                     f"Input {ref.name} on step {step.name} is not connected to any previous step"
                 )
-        for other in step.run_after:
-            if other not in names:
+        for earlier in step.run_after:
+            if earlier not in names:
                 listed = ", ".join(repr(n) for n in sorted(names))
                 problems.append(
-                    f"step {step.name!r} runs after {other!r}, which names no step of pipeline "
+                    f"step {step.name!r} runs after {earlier!r}, which names no step of pipeline "
                     f"{spec.name!r} (its steps: {listed})"
                 )
     cycle = _find_cycle(spec, producers)
