@@ -19,10 +19,9 @@ scripts in `steps/` that Azure ML's snapshot needs:
     score     score.py           --model-name iris --champion --data CSV --output <predictions>
               (after register)
 
-`<model_dir>` and `<predictions>` are data references (Azure: PipelineData folders) and
-`<build_number>` a pipeline parameter (default "local"). The score step reads nothing the
-register step writes, so it runs after it explicitly (`run_after`): it must score with the
-champion as that decision left it. Importing this file has no side effects.
+`<model_dir>`, `<predictions>` are data references (Azure: PipelineData folders), `<build_number>`
+a pipeline parameter (default "local"). The score step reads nothing of the register step's, so
+it runs after it explicitly: it scores with the champion that decision left. No side effects.
 """
 
 from __future__ import annotations
@@ -42,12 +41,11 @@ def build_spec(
 ) -> PipelineSpec:
     """The train -> register -> score pipeline.
 
-    No step reuses an earlier run on Azure ML (allow_reuse=False). The register step:
-    whether to register is decided against the champion of *now*, and a reused step would
-    silently skip registration. The train step: the metric reaches the register step as tags
-    the step sets on the pipeline run, and a reused step does not run, so a rebuild with
-    unchanged scripts and data (a README-only commit) would fail the register step. The score
-    step: a reused one would leave the predictions of an earlier champion in place.
+    No step reuses an earlier run on Azure ML (allow_reuse=False). Register: the decision is
+    against the champion of *now*; a reused step would silently skip registration. Train: the
+    metric reaches the register step as tags it sets on the pipeline run; a reused step does
+    not run, so an unchanged rebuild (a README-only commit) would fail the register step.
+    Score: a reused step would leave an earlier champion's predictions in place.
 
     Args:
         data: training CSV (columns sepal_length, sepal_width, petal_length, petal_width,

@@ -9,9 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import joblib
+import pandas as pd
 import pytest
 
+from champion.local import Model, Workspace
+from champion.steps.train import FEATURES as SAMPLE_FEATURES
+
 ROOT = Path(__file__).resolve().parents[2]
+FEATURES = list(SAMPLE_FEATURES)
 
 
 def champion(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -30,10 +36,21 @@ def champion(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
+    scored = []
     for data in (None, None, "sample_data/iris_clean.csv", "sample_data/iris_noisy.csv"):
         extra = ["--data", str(ROOT / data)] if data else []
         result = champion(ws, "run", "pipelines/iris.py", *extra)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        # every run ends with the champion's predictions, and says which version made them
+        line = next(x for x in result.stdout.splitlines() if x.startswith("[score] champion:"))
+        scored.append((line.split(" with ")[1].split()[0], Path(line.split(" -> ")[1])))
+    assert [version for version, _ in scored] == ["iris:1", "iris:1", "iris:2", "iris:2"]
+    # the last predictions are iris:2's on iris_noisy.csv, as loading iris:2 by hand gives
+    downloaded = Path(Model(Workspace(ws), "iris", version=2).download(str(tmp_path / "hand")))
+    model = joblib.load(downloaded)  # a one-file model: download() returns the file
+    noisy = pd.read_csv(ROOT / "sample_data" / "iris_noisy.csv")
+    by_hand = [str(p) for p in model.predict(noisy[FEATURES])]
+    assert pd.read_csv(scored[-1][1])["prediction"].tolist() == by_hand
 
     history = champion(ws, "models", "history", "iris", "--json")
     assert history.returncode == 0, history.stderr
