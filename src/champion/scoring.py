@@ -25,6 +25,7 @@ anywhere leaves no predictions file (an older one stays as it was).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ __all__ = [
     "feature_frame",
     "find_id_column",
     "find_model_file",
+    "frame_from_request",
     "load_model",
     "predict_rows",
     "read_csv_chunks",
@@ -187,6 +189,83 @@ def predict_rows(model: Any, frame: Any, id_column: str | None, where: str) -> A
     if id_column is not None:
         out.insert(0, id_column, frame[id_column])
     return out
+
+
+def frame_from_request(model: Any, body: str) -> Any:
+    """The rows of a scoring request, `{"data": [...]}` as Azure ML's samples send it, as a
+    frame the model takes: each row a list of the feature values in the model's order, or an
+    object keyed by feature name. Anything else is an InputError whose message says what was
+    expected (the HTTP layer answers it with 400)."""
+    import json
+
+    import pandas as pd
+
+    if not body.strip():
+        raise InputError(
+            'the request body is empty; send {"data": [[...], ...]} as JSON, with the header '
+            "Content-Type: application/json",
+            field="body",
+            value="",
+        )
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise InputError(
+            f'the request body is not JSON ({exc}); send {{"data": [[...], ...]}}',
+            field="body",
+            value=body[:80],
+        ) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        raise InputError(
+            'the request must be a JSON object with a "data" list of rows: {"data": [[...], ...]}',
+            field="body",
+            value=body[:80],
+        )
+    rows = payload["data"]
+    if not rows:
+        raise InputError('"data" has no rows', field="data", value=0)
+    names = getattr(model, "feature_names_in_", None)
+    wanted = [str(n) for n in names] if names is not None else None
+    count = len(wanted) if wanted is not None else getattr(model, "n_features_in_", None)
+    table: list[list[Any]] = []
+    for index, row in enumerate(rows):
+        if isinstance(row, dict):
+            if wanted is None:
+                raise InputError(
+                    f"row {index} is an object, but the model has no feature names; send each "
+                    "row as a list of values",
+                    field="data",
+                    value=index,
+                )
+            missing = [n for n in wanted if n not in row]
+            if missing:
+                raise InputError(
+                    f"row {index} lacks {', '.join(missing)} (the model takes {', '.join(wanted)})",
+                    field="data",
+                    value=index,
+                )
+            row = [row[n] for n in wanted]
+        if not isinstance(row, list) or (count is not None and len(row) != int(count)):
+            size = len(row) if isinstance(row, list) else type(row).__name__
+            raise InputError(
+                f"row {index} has {size} values; the model takes {count}"
+                + (f" ({', '.join(wanted)})" if wanted else ""),
+                field="data",
+                value=index,
+            )
+        bad = [
+            v
+            for v in row
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ]
+        if bad:
+            raise InputError(
+                f"row {index} holds {bad[0]!r}; every value must be a finite number",
+                field="data",
+                value=index,
+            )
+        table.append(row)
+    return pd.DataFrame(table, columns=wanted)
 
 
 def read_csv_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:

@@ -1,4 +1,6 @@
-"""`champion models list|show|history|download`: the registry, read-only."""
+"""`champion models list|show|history|download|delete|convert-onnx`: the registry; the first
+four read only, `delete` removes a version nobody serves, `convert-onnx` registers an ONNX copy
+of a version."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def add_to(commands: Commands) -> None:
     models = commands.group(
         "models",
         help="registered models",
-        description="The local workspace's model registry, read-only.",
+        description="The local workspace's model registry.",
         examples=["champion models list", "champion models show iris --json"],
     )
     listing = models.command(
@@ -74,6 +76,22 @@ def add_to(commands: Commands) -> None:
         "--exist-ok",
         action="store_true",
         help="replace files the model already has there (each one atomically)",
+    )
+
+    delete = models.command(
+        "delete",
+        cmd_delete,
+        help="delete a version (refused while a deployment serves it)",
+        description="Delete one version. Its number is never given out again; when it is the "
+        "latest, the version before it becomes the champion. Refused (exit 2, nothing "
+        "changed) while a running deployment ('champion serve') serves it, as Azure ML "
+        "refuses to delete a model an active deployment uses.",
+        examples=["champion models delete iris --version 3"],
+        formats=_output.REPORTS,
+    )
+    delete.add_argument("name", type=model_name, help="the model's registered name")
+    delete.add_argument(
+        "--version", type=version_number, required=True, help="the version to delete"
     )
 
 
@@ -204,6 +222,48 @@ def cmd_history(args: argparse.Namespace) -> int:
     columns = [Column(c.key, args.metric) if c.key == "metric_value" else c for c in _HISTORY]
     title = f"{args.name}: {len(rows)} version(s), oldest first; the last is the champion"
     _output.records(columns, rows, title=title)
+    return 0
+
+
+# ---------------------------------------------------------------------- delete
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """`Model.delete()`; the refusal of a served version becomes one line naming who serves it."""
+    from champion.local import Model
+    from champion.local.access import deployments
+
+    ws = open_workspace(args, write=True)
+    try:
+        model = Model(ws, args.name, version=args.version, expand=False)
+    except Exception as exc:
+        if "ModelNotFound" not in (getattr(exc, "message", None) or str(exc)):
+            raise
+        raise InputError(
+            f"no model version {args.version} of {args.name!r} in {ws.path}; "
+            f"'champion models history {args.name}' lists the versions",
+            field="--version",
+            value=args.version,
+        ) from None
+    try:
+        model.delete()
+    except Exception as exc:
+        if "Response Code: 412" not in (getattr(exc, "message", None) or str(exc)):
+            raise
+        serving = [
+            f"{d.name} (port {d.port}, pid {d.pid})"
+            for d in deployments(ws)
+            if d.active and (args.name, args.version) in d.models
+        ]
+        raise InputError(
+            f"{args.name}:{args.version} is served by the running deployment(s) "
+            f"{', '.join(serving) or '(another host)'}; stop it (Ctrl-C in its 'champion "
+            "serve'), then delete. Nothing was deleted.",
+            field="--version",
+            value=args.version,
+        ) from None
+    doc = {"name": args.name, "version": args.version, "deleted": True}
+    _output.report(doc, [f"deleted {args.name}:{args.version}"])
     return 0
 
 
