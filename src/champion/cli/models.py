@@ -94,6 +94,31 @@ def add_to(commands: Commands) -> None:
         "--version", type=version_number, required=True, help="the version to delete"
     )
 
+    convert = models.command(
+        "convert-onnx",
+        cmd_convert_onnx,
+        help="register an ONNX copy of a scikit-learn version, checked on a sample",
+        description="Convert NAME's champion (or --version) to ONNX with skl2onnx, check that "
+        "onnxruntime predicts what scikit-learn predicts on every row of --sample (labels "
+        "identical, class probabilities within 1e-5), and register the ONNX file as "
+        "NAME-onnx with converted_from=NAME:VERSION and the check's figures. A conversion "
+        "that predicts differently is refused (exit 2) and nothing is registered. Needs the "
+        "[onnx] extra.",
+        examples=[
+            "champion models convert-onnx iris --sample sample_data/iris.csv",
+            "champion models convert-onnx iris --version 1 --sample data.csv --json",
+        ],
+        formats=_output.REPORTS,
+    )
+    _name_and_version(convert)
+    convert.add_argument(
+        "--sample",
+        type=Path,
+        required=True,
+        metavar="CSV",
+        help="rows to compare the two on: the model's feature columns (others are ignored)",
+    )
+
 
 def _name_and_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", type=model_name, help="the model's registered name")
@@ -264,6 +289,36 @@ def cmd_delete(args: argparse.Namespace) -> int:
         ) from None
     doc = {"name": args.name, "version": args.version, "deleted": True}
     _output.report(doc, [f"deleted {args.name}:{args.version}"])
+    return 0
+
+
+# ---------------------------------------------------------------------- convert-onnx
+
+
+def cmd_convert_onnx(args: argparse.Namespace) -> int:
+    from champion.context import get_registry
+    from champion.onnx_convert import convert
+
+    registry = get_registry(open_workspace(args, write=True))
+    done = convert(registry, args.name, args.version, args.sample)
+    figures = done.check
+    doc = {
+        "name": done.name,
+        "version": done.version,
+        "converted_from": done.source,
+        "model_type": done.model_type,
+        "rows": figures.rows,
+        "labels_equal": not figures.label_mismatches,
+        "max_probability_diff": figures.max_probability_diff,
+        "tolerance": figures.tolerance,
+    }
+    diff = figures.max_probability_diff
+    said = (
+        f"{done.source} ({done.model_type}) -> {done.name}:{done.version}: onnxruntime "
+        f"predicts the same labels on {figures.rows} rows"
+        + ("" if diff is None else f", probabilities within {diff:.3g} (allowed 1e-05)")
+    )
+    _output.report(doc, [said])
     return 0
 
 
