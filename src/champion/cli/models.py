@@ -97,7 +97,7 @@ def add_to(commands: Commands) -> None:
     convert = models.command(
         "convert-onnx",
         cmd_convert_onnx,
-        help="register an ONNX copy of a scikit-learn version, checked on a sample",
+        help="convert a scikit-learn version to ONNX (NAME-onnx), checked on a sample",
         description="Convert NAME's champion (or --version) to ONNX with skl2onnx, check that "
         "onnxruntime predicts what scikit-learn predicts on every row of --sample (labels "
         "identical, class probabilities within 1e-5), and register the ONNX file as "

@@ -26,8 +26,6 @@ def add_to(commands: Commands) -> None:
         examples=[
             "champion serve iris",
             "champion serve iris --version 2 --port 8891 --entry-script score.py",
-            "curl -s -X POST http://127.0.0.1:8890/score -H 'Content-Type: application/json' "
-            "-d '{\"data\": [[5.1, 3.5, 1.4, 0.2]]}'",
         ],
         formats=_output.TEXT,
         passthrough=True,
