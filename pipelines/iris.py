@@ -3,6 +3,7 @@ score the data with whatever is champion after that decision.
 
     python pipelines/iris.py                  # local workspace: $CHAMPION_WORKSPACE or .champion
     python pipelines/iris.py --build-number 42 --data sample_data/iris_noisy.csv
+    python pipelines/iris.py --data sample_data/iris_clean.csv --rescore-champion
     python pipelines/iris.py --validate       # build the Azure ML pipeline offline and check it
     python pipelines/iris.py --submit --wait --build-number 42   # run it in the workspace
     python pipelines/iris.py --publish --build-number 42         # publish it, version 42
@@ -20,8 +21,10 @@ scripts in `steps/` that Azure ML's snapshot needs:
               (after register)
 
 `<model_dir>`, `<predictions>` are data references (Azure: PipelineData folders), `<build_number>`
-a pipeline parameter (default "local"). The score step reads nothing of the register step's, so
-it runs after it explicitly: it scores with the champion that decision left. No side effects.
+a pipeline parameter (default "local"). `--rescore-champion` adds `--test-output-dir <test_dir>`
+to train and `--rescore-champion --test-data <test_dir>` to register. The score step reads nothing
+of the register step's, so it runs after it explicitly: it scores with the champion that decision
+left. Importing this has no side effects.
 """
 
 from __future__ import annotations
@@ -37,59 +40,58 @@ SAMPLE_DATA = ROOT / "sample_data" / "iris.csv"
 
 
 def build_spec(
-    *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris"
-) -> PipelineSpec:
+    *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris",
+    rescore_champion: bool = False, allow_different_test_data: bool = False,
+) -> PipelineSpec:  # fmt: skip
     """The train -> register -> score pipeline.
 
-    No step reuses an earlier run on Azure ML (allow_reuse=False). Register: the decision is
-    against the champion of *now*; a reused step would silently skip registration. Train: the
-    metric reaches the register step as tags it sets on the pipeline run; a reused step does
-    not run, so an unchanged rebuild (a README-only commit) would fail the register step.
-    Score: a reused step would leave an earlier champion's predictions in place.
+    No step reuses an earlier run on Azure ML (allow_reuse=False): a reused register step would
+    silently skip registration (decided against the champion of *now*), a reused train step does
+    not tag the new pipeline run, so the register step would fail on a rebuild, and a reused score
+    step would leave an earlier champion's predictions in place.
 
     Args:
-        data: training CSV (columns sepal_length, sepal_width, petal_length, petal_width,
-            species)
+        data: training CSV (sepal_length, sepal_width, petal_length, petal_width, species)
         seed: split and model seed
         model_name: the registered model's name
+        rescore_champion: decide on both models scored on this run's hold-out (loads pickles)
+        allow_different_test_data: compare numbers measured on different test data
     """
     model_dir = DataReference("model_dir")
-    build_number = PipelineParameter("build_number", "local")
-    train = Step(
-        name="train",
-        script="train.py",
-        arguments=("--data", data, "--seed", str(seed), "--output-dir", model_dir),
-        outputs=(model_dir,),
-        allow_reuse=False,
-    )
-    register = Step(
-        name="register",
-        script="register_model.py",
-        arguments=(
-            *("--model-name", model_name, "--model-path", model_dir),
-            *("--training-step-name", "train", "--build-number", build_number),
-        ),
-        inputs=(model_dir,),
-        allow_reuse=False,
-    )
+    test_dir = DataReference("test_dir")
     predictions = DataReference("predictions")
-    score = Step(
-        name="score",
-        script="score.py",
-        arguments=(
-            *("--model-name", model_name, "--champion"),
-            *("--data", data, "--output", predictions),
+    build_number = PipelineParameter("build_number", "local")
+    train_outputs = (model_dir, test_dir) if rescore_champion else (model_dir,)
+    test_output = ("--test-output-dir", test_dir) if rescore_champion else ()
+    train = Step(
+        "train",
+        "train.py",
+        ("--data", data, "--seed", str(seed), "--output-dir", model_dir, *test_output),
+        outputs=train_outputs,
+        allow_reuse=False,
+    )
+    rescore = ("--rescore-champion", "--test-data", test_dir) if rescore_champion else ()
+    allow = ("--allow-different-test-data",) if allow_different_test_data else ()
+    register = Step(
+        "register",
+        "register_model.py",
+        (
+            *("--model-name", model_name, "--model-path", model_dir),
+            *("--training-step-name", "train", "--build-number", build_number, *rescore, *allow),
         ),
+        inputs=train_outputs,
+        allow_reuse=False,
+    )
+    score = Step(
+        "score",
+        "score.py",
+        ("--model-name", model_name, "--champion", "--data", data, "--output", predictions),
         outputs=(predictions,),
         allow_reuse=False,
         run_after=("register",),
     )
-    return PipelineSpec(
-        name="iris-pipeline",
-        steps=(train, register, score),
-        source_directory=ROOT / "steps",
-        parameters=(build_number,),
-    )
+    steps = (train, register, score)
+    return PipelineSpec("iris-pipeline", steps, ROOT / "steps", parameters=(build_number,))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from champion.context import get_registry
-    from champion.decision import Decision, Outcome, Policy, decide
+    from champion.decision import Decision, MetricRule, Outcome, Policy, decide
     from champion.errors import (
         ChampionError,
         ConflictError,
@@ -34,10 +34,16 @@ if TYPE_CHECKING:
         NotAWorkspaceError,
         PolicyError,
         RejectedError,
+        TestDataError,
         UnscoredChampionError,
         WorkspaceStoreError,
     )
-    from champion.gate import RegisterRequest, register_file_if_better, register_if_better
+    from champion.gate import (
+        RegisterRequest,
+        RescoreRequest,
+        register_file_if_better,
+        register_if_better,
+    )
     from champion.local.mock import mock_azureml
     from champion.record import DecisionRecord
     from champion.registry import ModelVersion, Registry
@@ -50,6 +56,7 @@ __all__ = [
     "InfrastructureError",
     "InputError",
     "MetricError",
+    "MetricRule",
     "ModelPathError",
     "ModelVersion",
     "NotAWorkspaceError",
@@ -59,6 +66,8 @@ __all__ = [
     "RegisterRequest",
     "Registry",
     "RejectedError",
+    "RescoreRequest",
+    "TestDataError",
     "UnscoredChampionError",
     "WorkspaceStoreError",
     "decide",
@@ -70,7 +79,7 @@ __all__ = [
 
 _HOMES = {
     "champion.context": ("get_registry",),
-    "champion.decision": ("Decision", "Outcome", "Policy", "decide"),
+    "champion.decision": ("Decision", "MetricRule", "Outcome", "Policy", "decide"),
     "champion.errors": (
         "ChampionError",
         "ConflictError",
@@ -81,10 +90,16 @@ _HOMES = {
         "NotAWorkspaceError",
         "PolicyError",
         "RejectedError",
+        "TestDataError",
         "UnscoredChampionError",
         "WorkspaceStoreError",
     ),
-    "champion.gate": ("RegisterRequest", "register_file_if_better", "register_if_better"),
+    "champion.gate": (
+        "RegisterRequest",
+        "RescoreRequest",
+        "register_file_if_better",
+        "register_if_better",
+    ),
     "champion.local.mock": ("mock_azureml",),
     "champion.record": ("DecisionRecord",),
     "champion.registry": ("ModelVersion", "Registry"),

@@ -1,58 +1,159 @@
-"""The challenger: its metric read from the run tree and parsed once, into the value decided on.
+"""The challenger: its metrics and test-data identity read from the run tree and parsed once.
 
 Why once: the value the decision compares, the string the record and the version's properties
-store, and the source an error names must be the same number. So the tag's text is parsed here
-(`parse_metric`: strict, exact) and carried as `Challenger.value` with its stored form
-`Challenger.text`; nothing downstream parses it again.
+store, and the source an error names must be the same number. So each tag's text is parsed here
+(`parse_metric`: strict, exact) and carried as `Challenger.values` with its stored form
+`Challenger.texts`; nothing downstream parses it again.
 
-Where the metric comes from: the pipeline run's tags, else the tags of the step run named
+Where each metric comes from: the pipeline run's tags, else the tags of the step run named
 `--training-step-name`, else (on a backend that lists them with the run: MLflow) the logged
-metrics of the same runs. Two sources that disagree are a conflict, never a guess.
+metrics of the same runs. Two sources that disagree are a conflict, never a guess. The test-data
+identity (`champion.test_data_sha256`, `champion.test_data`) is read from the same tags, by the
+same rule.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from champion._retry import remote
-from champion.decision import Policy
-from champion.errors import ConflictError, MetricError
+from champion.decision import MetricRule, Policy
+from champion.errors import ConflictError, InputError, MetricError
 from champion.metrics import format_metric, parse_metric
-from champion.names import MODEL_TYPE_TAGS
+from champion.names import MODEL_TYPE_TAGS, TEST_DATA, TEST_DATA_SHA256
 from champion.registry import ParentRun, StepRun
+from champion.testdata import DataIdentity
 
 __all__ = ["Challenger", "given_challenger", "read_challenger"]
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class Challenger:
-    """The challenger's metric as decided on (`value`) and as stored (`text`, the shortest
-    round-trip form), where it was read (`source`) and the model type its run names."""
+    """The challenger's metrics as decided on (`values`, by name, the policy's order) and as
+    stored (`texts`, the shortest round-trip form), where each was read (`sources`), the model
+    type its run names and the test data it was measured on."""
 
-    value: float
-    text: str
-    source: str
+    values: Mapping[str, float]
+    texts: Mapping[str, str]
+    sources: Mapping[str, str]
     model_type: str | None
+    test_data: DataIdentity = field(default_factory=DataIdentity)
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.values))
+
+    @property
+    def value(self) -> float:
+        """The primary metric's value."""
+        return self.values[self.primary]
+
+    @property
+    def text(self) -> str:
+        return self.texts[self.primary]
+
+    @property
+    def source(self) -> str:
+        return self.sources[self.primary]
 
 
-def given_challenger(raw: str, policy: Policy, model_type: str | None) -> Challenger:
-    """A challenger whose metric the caller gives (`champion register --metric-value`)."""
-    source = f"--metric-value for {policy.metric!r}"
-    value = parse_metric(raw, source=source, name=policy.metric, valid_range=policy.valid_range)
-    return Challenger(value, format_metric(value), source, model_type)
+def given_challenger(
+    raw: str | Mapping[str, str],
+    policy: Policy,
+    model_type: str | None,
+    test_data: DataIdentity | None = None,
+) -> Challenger:
+    """A challenger whose metrics the caller gives (`champion register --metric-value`): one
+    text for a one-metric policy, else one per metric by name."""
+    given = {policy.metric: raw} if isinstance(raw, str) else dict(raw)
+    if isinstance(raw, str) and len(policy.rules) > 1:
+        raise MetricError(
+            f"--metric-value {raw!r} is one value, but the policy compares "
+            f"{', '.join(policy.metrics)}; give each as --metric-value NAME=VALUE",
+            field="--metric-value",
+            value=raw,
+        )
+    unknown = sorted(set(given) - set(policy.metrics))
+    if unknown:
+        raise MetricError(
+            f"--metric-value names {', '.join(unknown)}, which the policy does not compare "
+            f"({', '.join(policy.metrics)})",
+            field="--metric-value",
+            value=unknown[0],
+        )
+    values, sources = {}, {}
+    for rule in policy.rules:
+        source = f"--metric-value for {rule.name!r}"
+        if rule.name not in given:
+            raise MetricError(
+                f"no --metric-value for {rule.name!r}; give --metric-value {rule.name}=VALUE",
+                field=rule.name,
+                value=None,
+            )
+        values[rule.name] = _parse(given[rule.name], source, rule)
+        sources[rule.name] = source
+    return _challenger(values, sources, model_type, test_data or DataIdentity())
 
 
 def read_challenger(
     parent: ParentRun, policy: Policy, training_step_name: str | None
 ) -> Challenger:
-    """The metric from the pipeline run's tags, else from the training step run's tags.
+    """Every metric of the policy from the pipeline run's tags, else from the training step
+    run's tags; and the test data they were measured on, from the same tags.
 
-    Two sources that disagree, or two step runs of that name that both carry the metric, are a
+    Two sources that disagree, or two step runs of that name that both carry a metric, are a
     conflict: guessing which one is right could promote the wrong model."""
-    metric = policy.metric
     parent_tags = parent.tags
     steps, names_seen = _step_runs(parent, training_step_name)
+    values, sources = {}, {}
+    for rule in policy.rules:
+        source, value = _read_metric(
+            parent, parent_tags, steps, names_seen, rule, training_step_name
+        )
+        values[rule.name], sources[rule.name] = value, source
+    model_type = next(
+        (
+            str(tags[key])
+            for tags in [parent_tags, *(step.tags for step in steps)]
+            for key in MODEL_TYPE_TAGS
+            if tags.get(key)
+        ),
+        None,
+    )
+    identity = DataIdentity(
+        _read_identity(parent, parent_tags, steps, TEST_DATA_SHA256, training_step_name),
+        _read_identity(parent, parent_tags, steps, TEST_DATA, training_step_name),
+    )
+    return _challenger(values, sources, model_type, identity)
+
+
+def _challenger(
+    values: dict[str, float],
+    sources: dict[str, str],
+    model_type: str | None,
+    test_data: DataIdentity,
+) -> Challenger:
+    texts = {name: format_metric(value) for name, value in values.items()}
+    return Challenger(values, texts, sources, model_type, test_data)
+
+
+def _parse(raw: object, source: str, rule: MetricRule) -> float:
+    return parse_metric(raw, source=source, name=rule.name, valid_range=rule.valid_range)
+
+
+def _read_metric(
+    parent: ParentRun,
+    parent_tags: Mapping[str, str | None],
+    steps: Sequence[StepRun],
+    names_seen: Sequence[str],
+    rule: MetricRule,
+    training_step_name: str | None,
+) -> tuple[str, float]:
+    metric = rule.name
     sources = _tag_sources(parent, parent_tags, steps, metric, training_step_name)
     if not sources:
         sources = _metric_sources(parent, steps, metric, training_step_name)
@@ -67,10 +168,7 @@ def read_challenger(
             field=metric,
             value=None,
         )
-    values = [
-        (source, parse_metric(raw, source=source, name=metric, valid_range=policy.valid_range))
-        for source, raw in sources
-    ]
+    values = [(source, _parse(raw, source, rule)) for source, raw in sources]
     if len({value for _, value in values}) > 1 or (
         len(steps) > 1 and sum(metric in step.tags for step in steps) > 1
     ):
@@ -81,17 +179,36 @@ def read_challenger(
             field=metric,
             value=listing,
         )
-    model_type = next(
-        (
-            str(tags[key])
-            for tags in [parent_tags, *(step.tags for step in steps)]
-            for key in MODEL_TYPE_TAGS
-            if tags.get(key)
-        ),
-        None,
-    )
-    source, value = values[0]
-    return Challenger(value, format_metric(value), source, model_type)
+    return values[0]
+
+
+def _read_identity(
+    parent: ParentRun,
+    parent_tags: Mapping[str, str | None],
+    steps: Sequence[StepRun],
+    key: str,
+    training_step_name: str | None,
+) -> str | None:
+    """One test-data tag: the same on every run that has it, else a conflict."""
+    found = _tag_sources(parent, parent_tags, steps, key, training_step_name)
+    values = {str(raw).strip() for _, raw in found if raw is not None and str(raw).strip()}
+    if len(values) > 1:
+        listing = "; ".join(f"{source} = {raw!r}" for source, raw in found)
+        raise ConflictError(
+            f"the challenger's test data is ambiguous: {listing}. Tag the runs with one {key}",
+            field=key,
+            value=listing,
+        )
+    value = values.pop() if values else None
+    if key == TEST_DATA_SHA256 and value is not None and not _SHA256.fullmatch(value):
+        source = found[0][0]
+        raise InputError(
+            f"{source} is {value!r}, not a sha256 (64 lowercase hex digits); tag the digest "
+            "of the test data (champion.testdata.files_digest computes it)",
+            field=key,
+            value=value,
+        )
+    return value
 
 
 def _tag_sources(

@@ -18,6 +18,7 @@ Our exception hierarchy::
         - ModelPathError                code=model_path_invalid
         - UnscoredChampionError         code=champion_unscored
         - ConflictError                 code=conflict
+        - TestDataError                 code=test_data_differs
         - NotAWorkspaceError            code=not_a_workspace
       + InfrastructureError             code=infrastructure       exit 3
         - WorkspaceStoreError           code=workspace_store
@@ -41,6 +42,7 @@ __all__ = [
     "NotAWorkspaceError",
     "PolicyError",
     "RejectedError",
+    "TestDataError",
     "UnscoredChampionError",
     "WorkspaceStoreError",
     "from_environment",
@@ -107,6 +109,14 @@ class ConflictError(InputError):
     """Raised when two sources disagree (e.g. same artifact name, other digest): a human decides."""
 
     code: ClassVar[str] = "conflict"
+
+
+class TestDataError(InputError):
+    """Raised when the champion's metrics were measured on other test data than the
+    challenger's: the numbers are not comparable, so nothing is decided or registered."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+    code: ClassVar[str] = "test_data_differs"
 
 
 class NotAWorkspaceError(InputError):

@@ -19,6 +19,7 @@ __all__ = [
     "CHAMPION_TAGS",
     "CONVERTED_FROM",
     "DECISION_ARTIFACT",
+    "DRY_RUN_TAG",
     "EXPERIMENT_NAME",
     "MODEL_NAME",
     "MODEL_TYPE",
@@ -32,10 +33,13 @@ __all__ = [
     "RACE_TAG",
     "REASON",
     "RECORD_TAG",
+    "ROLLBACK_EXPERIMENT",
+    "ROLLBACK_OF",
     "SCORED_MODEL",
     "SCORED_VERSION",
     "SCORING_ARTIFACT",
     "STEP_RUN_TYPE",
+    "TEST_DATA",
     "TEST_DATA_SHA256",
     "VERSION_TAG",
 ]
@@ -51,7 +55,9 @@ parameter of the sample pipeline)."""
 ARTIFACT_SHA256: Final = "artifact_sha256"
 """Digest over the model's files (`champion._digest.listing_digest`); checked on download."""
 OUTCOME: Final = "champion.outcome"
-"""`first` or `promoted` on a version; on a pipeline run, the newest record's outcome."""
+"""`first`, `promoted` or `rolled_back` on a version; on a pipeline run, the newest record's
+outcome (also `rejected`, `already_registered`, and a dry run's `would_promote` /
+`would_reject`)."""
 PREVIOUS_VERSION: Final = "champion.previous_version"
 PREVIOUS_METRIC: Final = "champion.previous_metric"
 POLICY: Final = "champion.policy"
@@ -59,7 +65,18 @@ POLICY: Final = "champion.policy"
 PARENT_RUN_ID: Final = "champion.parent_run_id"
 REASON: Final = "champion.reason"
 TEST_DATA_SHA256: Final = "champion.test_data_sha256"
-"""Reserved: the identity of the test data a metric was measured on (the policy issue)."""
+"""The content digest of the test data the metrics were measured on: sha256 over its files,
+each file's name and the sha256 of its bytes (`champion.testdata.files_digest`; a registered
+dataset's `champion.content_sha256`). Read like the metric from the training run's tags, and
+stored on the version; the gate compares it with the champion's."""
+TEST_DATA: Final = "champion.test_data"
+"""What the test data is, for people and as the identity when no digest is known: a registered
+dataset `dataset:NAME:VERSION`, or a description (`hold-out of iris.csv (seed 42, 30%)`)."""
+ROLLBACK_OF: Final = "champion.rollback_of"
+"""On a version registered by `champion models rollback`: the version whose files it is."""
+
+ROLLBACK_EXPERIMENT: Final = "champion-rollback"
+"""The experiment whose runs hold the decision records of rollbacks."""
 
 MODEL_TYPE_TAGS: Final = (MODEL_TYPE, "best_model")
 """Run tags the model type is read from, in this order (the sample's train step sets both)."""
@@ -74,7 +91,9 @@ RECORD_TAG: Final = "champion.record"
 """Names the record the run's `champion.*` tags were set from, so a reader can tell whether the
 tags describe the newest record."""
 RACE_TAG: Final = "champion.race_detected"
-CHAMPION_TAGS: Final = frozenset({OUTCOME, VERSION_TAG, RECORD_TAG, RACE_TAG})
+DRY_RUN_TAG: Final = "champion.dry_run"
+"""`true` on a run whose newest record is a dry run's (`would_promote` / `would_reject`)."""
+CHAMPION_TAGS: Final = frozenset({OUTCOME, VERSION_TAG, RECORD_TAG, RACE_TAG, DRY_RUN_TAG})
 """The run tags a register step sets, all from one record."""
 
 # ---------------------------------------------------------------------- using the champion

@@ -22,6 +22,7 @@ from champion.errors import InputError
 from champion.names import (
     CHAMPION_TAGS,
     DECISION_ARTIFACT,
+    DRY_RUN_TAG,
     MODEL_NAME,
     OUTCOME,
     RACE_TAG,
@@ -34,6 +35,7 @@ from champion.registry.sdk_run import RunLike, as_parent_run
 __all__ = [
     "CHAMPION_TAGS",
     "DECISION_ARTIFACT",
+    "DRY_RUN_TAG",
     "OUTCOME_TAG",
     "RACE_TAG",
     "RECORD_TAG",
@@ -68,7 +70,14 @@ _VERDICT_KEYS = (
 
 @dataclass(frozen=True)
 class DecisionRecord:
-    """Everything needed to explain a verdict later from the run alone."""
+    """Everything needed to explain a verdict later from the run alone.
+
+    Beside the primary metric's numbers (`challenger`, `champion`), `metrics` lists every
+    metric's comparison and `decided_by` the one that decided; `test_data` says what each side
+    was measured on and whether that was the same (`same`: true, false, or null when it could
+    not be told), `rescored` the fresh numbers of a `--rescore-champion` beside the stored
+    ones, `dry_run` whether anything could have been registered, and `rollback_of` the version
+    a rollback made the champion again."""
 
     decision: Decision
     model_name: str
@@ -81,6 +90,9 @@ class DecisionRecord:
     model_type: str | None = None
     race_detected: bool = False
     notes: list[str] = field(default_factory=list)
+    test_data: Mapping[str, Any] | None = None
+    rescored: Mapping[str, Any] | None = None
+    rollback_of: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +108,9 @@ class DecisionRecord:
             "model_type": self.model_type,
             "race_detected": self.race_detected,
             "notes": list(self.notes),
+            "test_data": None if self.test_data is None else dict(self.test_data),
+            "rescored": None if self.rescored is None else dict(self.rescored),
+            "rollback_of": self.rollback_of,
         }
 
     @property
@@ -106,11 +121,12 @@ class DecisionRecord:
             f" as {self.model_name}:{self.registered_version}" if self.registered_version else ""
         )
         race = " (race detected: another version was registered concurrently)"
+        rescored = " (re-scored)" if self.rescored and "metrics" in self.rescored else ""
         return (
             f"{d.outcome.value}{version}: {d.policy.metric} {d.to_dict()['challenger']} "
             f"vs champion {d.to_dict()['champion'] or '-'}"
-            f"{' v' + str(d.champion_version) if d.champion_version else ''}; {d.reason}"
-            f"{race if self.race_detected else ''}"
+            f"{' v' + str(d.champion_version) if d.champion_version else ''}{rescored}; "
+            f"{d.reason}{race if self.race_detected else ''}"
         )
 
 
@@ -131,12 +147,15 @@ def record_names(files: Iterable[str]) -> list[str]:
 
 def tags_for(name: str, on_run: Mapping[str, Any]) -> dict[str, str]:
     """The `champion.*` tags that describe the record `on_run`, stored on the run as `name`.
-    `VERSION_TAG` and `RACE_TAG` are absent when the record has no version or saw no race."""
+    `VERSION_TAG`, `RACE_TAG` and `DRY_RUN_TAG` are absent when the record has no version, saw
+    no race, or is not a dry run's."""
     tags = {OUTCOME_TAG: str(on_run.get("outcome")), RECORD_TAG: name}
     if on_run.get("registered_version") is not None:
         tags[VERSION_TAG] = str(on_run["registered_version"])
     if on_run.get("race_detected"):
         tags[RACE_TAG] = "True"
+    if on_run.get("dry_run"):
+        tags[DRY_RUN_TAG] = "true"
     return tags
 
 
@@ -175,7 +194,9 @@ def write_record(
     # retry pays for reading them. Removed after the new tags are set: a crash in between
     # leaves RECORD_TAG naming the new record beside a stale version that disagrees with it.
     current = run.get_tags() if names else {}
-    stale = [key for key in (VERSION_TAG, RACE_TAG) if key in current and key not in tags]
+    stale = [
+        key for key in (VERSION_TAG, RACE_TAG, DRY_RUN_TAG) if key in current and key not in tags
+    ]
     run.set_tags(tags)
     if stale:
         run.remove_tags(stale)
@@ -250,6 +271,7 @@ _VALUE_SHAPES = {
     "champion_outcome": re.compile("|".join(outcome.value for outcome in Outcome)),
     "champion_version": re.compile(r"[1-9][0-9]{0,9}|"),
     "champion_model": MODEL_NAME,
+    "champion_dry_run": re.compile("true|false"),
 }
 
 
@@ -262,18 +284,22 @@ def _escape_vso(value: str) -> str:
 
 
 def devops_commands(record: DecisionRecord) -> list[str]:
-    """Output variables for later jobs: champion_outcome, champion_version, champion_model."""
+    """Output variables for later jobs: champion_outcome, champion_version, champion_model, and
+    champion_dry_run (`true` for a dry run's `would_promote` / `would_reject`: a Deploy stage
+    must not act on it)."""
     values = {
         "champion_outcome": record.decision.outcome.value,
         "champion_version": str(record.registered_version or ""),
         "champion_model": record.model_name,
+        "champion_dry_run": "true" if record.decision.dry_run else "false",
     }
     return _setvariable_lines(values)
 
 
 def devops_commands_for(on_run: Mapping[str, Any]) -> list[str]:
     """`devops_commands` for a record read back from a run (`read_record`): the same variables
-    from the JSON's `outcome`, `registered_version` and `model_name`.
+    from the JSON's `outcome`, `registered_version`, `model_name` and `dry_run` (absent in
+    records written before dry runs existed: false).
 
     A record on a run can be edited by anyone with access to the workspace, and a later job may
     echo the variable unescaped, so each value must also have the shape a register step writes
@@ -284,6 +310,10 @@ def devops_commands_for(on_run: Mapping[str, Any]) -> list[str]:
         "champion_model": "model_name",
     }
     values = {name: "" if on_run.get(k) is None else str(on_run[k]) for name, k in keys.items()}
+    dry_run = on_run.get("dry_run", False)
+    values["champion_dry_run"] = (
+        "true" if dry_run is True else "false" if dry_run is False else repr(dry_run)
+    )
     for name, value in values.items():
         if not _VALUE_SHAPES[name].fullmatch(value):
             raise InputError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -109,3 +110,56 @@ def test_missing_model_path_exits_2(tmp_path, make_workspace):
     result = register(ws, tmp_path / "missing.pkl", "0.9")
     assert result.returncode == 2
     assert "missing.pkl" in result.stderr
+
+
+def test_several_metrics_a_dry_run_and_the_test_data_rule_outside_a_pipeline(
+    pipeline, model, tmp_path
+):
+    ws = pipeline.ws_path
+    two = ("--metric", "accuracy", "--metric", "latency_ms:lower")
+    test = tmp_path / "test.csv"
+    test.write_text("x,label\n1,a\n")
+    first = register(
+        ws, model, "accuracy=0.9", "--metric-value", "latency_ms=120", *two,
+        "--test-data", str(test),
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    stored = Model(Workspace(ws), "iris").properties
+    assert (stored["accuracy"], stored["latency_ms"]) == ("0.9", "120.0")
+    assert stored["champion.test_data"] == "test.csv"
+
+    before = pipeline.snapshot()
+    dry = register(
+        ws, model, "accuracy=0.95", "--metric-value", "latency_ms=100", *two,
+        "--test-data", str(test), "--dry-run", "--json",
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["outcome"] == "would_promote"
+    assert pipeline.snapshot() == before  # no run to record on: nothing at all is written
+
+    other = tmp_path / "other.csv"
+    other.write_text("x,label\n2,b\n")
+    refused = register(
+        ws, model, "accuracy=0.95", "--metric-value", "latency_ms=100", *two,
+        "--test-data", str(other),
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "champion iris:1 was scored on test data test.csv" in refused.stderr
+    assert pipeline.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        (("0.9",), "is one value, but the policy compares accuracy, latency_ms"),
+        (("accuracy=0.9",), "no --metric-value for 'latency_ms'"),
+        (("accuracy=0.9", "--metric-value", "f1=0.3"), "names f1, which the policy"),
+        (("accuracy=0.9", "--metric-value", "0.3"), "give each as NAME=VALUE"),
+    ],
+)
+def test_metric_values_must_match_the_metrics(pipeline, model, values, says):
+    result = register(
+        pipeline.ws_path, model, *values, "--metric", "accuracy", "--metric", "latency_ms:lower"
+    )
+    assert result.returncode == 2
+    assert says in result.stderr

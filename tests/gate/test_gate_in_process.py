@@ -11,6 +11,7 @@ runs on it unchanged.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -21,18 +22,22 @@ import pytest
 from champion import (
     ConflictError,
     MetricError,
+    MetricRule,
     Outcome,
     Policy,
     RegisterRequest,
+    RescoreRequest,
+    TestDataError,
     get_registry,
     register_file_if_better,
     register_if_better,
 )
-from champion.artifact import inspect_artifact
+from champion.artifact import inspect_artifact, model_files_digest
+from champion.errors import InputError
 from champion.gate import gate
 from champion.local import Model
 from champion.record import read_record
-from champion.registry import ModelVersion, NewVersion, StepRun
+from champion.registry import ChampionChange, DatasetVersion, ModelVersion, NewVersion, StepRun
 from champion.testing import make_pipeline_run
 
 STEPS = {"train": {}, "register": {}}  # the metric on the pipeline run only
@@ -157,11 +162,15 @@ class MemoryRun:
 
 class AliasRegistry:
     """A `Registry` kept in memory, shaped like MLflow's: the champion is the version holding
-    the alias, registering creates the version with its metadata and then moves the alias."""
+    the alias, registering creates the version with its metadata and then moves the alias; a
+    rollback moves the alias back (no new version) and records the change on a run of its own."""
 
     def __init__(self, *, intruder: bool = False) -> None:
         self.versions_: list[ModelVersion] = []
+        self.files: dict[int, dict[str, bytes]] = {}
         self.alias: int | None = None
+        self.alias_history: list[int] = []
+        self.record_runs: list[MemoryRun] = []
         self.intruder = intruder  # another writer registers while we do
 
     def champion(self, name: str) -> ModelVersion | None:
@@ -175,13 +184,45 @@ class AliasRegistry:
             self._add(NewVersion(new.name, "elsewhere", None, {"accuracy": "0.1"}, {}, "other"))
         version = self._add(new)
         self.alias = version
+        self.alias_history.append(version)
         return version
 
     def _add(self, new: NewVersion) -> int:
         version = len(self.versions_) + 1
         run_id = new.run.id if new.run else None
         self.versions_.append(ModelVersion(new.name, version, dict(new.properties), {}, run_id))
+        if isinstance(new.run, MemoryRun):
+            prefix = new.path + "/"
+            self.files[version] = {
+                name[len(prefix) :]: data
+                for name, data in new.run.files.items()
+                if name.startswith(prefix)
+            }
         return version
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        stored = self.versions_[version - 1]
+        written = {}
+        for relative, data in self.files[version].items():
+            (target / name / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / name / relative).write_bytes(data)
+            written[f"{name}/{relative}"] = hashlib.sha256(data).hexdigest()
+        assert model_files_digest(written) == stored.properties["artifact_sha256"]
+        return target / name
+
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        assert self.alias == change.expected_champion
+        self.alias = version
+        self.alias_history.append(version)
+        run = MemoryRun()
+        run.id = f"rollback-{len(self.record_runs) + 1}"
+        self.record_runs.append(run)
+        if change.record is not None:
+            change.record(run, version)
+        return version
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        raise InputError("no dataset registry here; pass a file", field="test_data", value=name)
 
     def serialised(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -246,3 +287,102 @@ def test_an_unscored_champion_fails_closed_unless_allowed(model):
         MemoryRun({"accuracy": "0.95"}), registry, model, allow_unscored_champion=True
     )
     assert allowed.decision.outcome is Outcome.PROMOTED
+
+
+# ---------------------------------------------------------------------- any backend: policies
+
+
+def gate_with(run: MemoryRun, registry: AliasRegistry, model: Path, **fields: object):
+    req = replace(RegisterRequest("iris", model, Policy(), build_number="42"), **fields)  # type: ignore[arg-type]
+    return gate(run, registry, req, inspect_artifact(model))
+
+
+TWO = Policy.of(MetricRule("accuracy"), MetricRule("latency_ms", direction="lower"))
+
+
+def test_several_metrics_on_another_backend_from_tags_and_logged_metrics(model):
+    registry = AliasRegistry()
+    train = StepRun("t1", "train", {"accuracy": "0.9"}, {"latency_ms": 120.0})
+    gate_with(MemoryRun(steps=[train]), registry, model, policy=TWO)
+    assert registry.versions_[0].properties["latency_ms"] == "120.0"
+    slower = StepRun("t2", "train", {"accuracy": "0.95"}, {"latency_ms": 130.0})
+    record = gate_with(MemoryRun(steps=[slower]), registry, model, policy=TWO)
+    assert record.decision.outcome is Outcome.REJECTED
+    assert record.decision.decided_by == "latency_ms"
+    assert registry.alias == 1
+
+
+def test_the_test_data_rule_on_another_backend(model):
+    registry = AliasRegistry()
+    gate_with(MemoryRun({"accuracy": "0.9", "champion.test_data": "dataset:t:1"}), registry, model)
+    assert registry.versions_[0].properties["champion.test_data"] == "dataset:t:1"
+    other = MemoryRun({"accuracy": "0.95", "champion.test_data": "dataset:t:2"})
+    with pytest.raises(TestDataError) as caught:
+        gate_with(other, registry, model)
+    assert caught.value.exit_code == 2
+    assert other.files == {}  # refused before any upload
+    allowed = gate_with(other, registry, model, policy=Policy(allow_different_test_data=True))
+    assert allowed.decision.outcome is Outcome.PROMOTED
+    assert allowed.test_data == {
+        "challenger": {"sha256": None, "reference": "dataset:t:2"},
+        "champion": {"sha256": None, "reference": "dataset:t:1"},
+        "same": False,
+        "allowed_different": True,
+        "rescored_on": None,
+    }
+
+
+def test_a_dry_run_on_another_backend_registers_and_uploads_nothing(model):
+    registry = AliasRegistry()
+    run = MemoryRun({"accuracy": "0.9"})
+    record = gate_with(run, registry, model, dry_run=True)
+    assert record.decision.outcome is Outcome.WOULD_PROMOTE
+    assert registry.versions_ == [] and registry.alias is None
+    assert list(run.files) == ["outputs/champion_decision.json"]
+    assert run.tags["champion.dry_run"] == "true"
+
+
+def test_rescoring_on_another_backend_downloads_through_the_registry(model, tmp_path):
+    import joblib
+    import pandas as pd
+    from sklearn.dummy import DummyClassifier
+
+    frame = pd.DataFrame({"x": [1, 2, 3, 4], "label": ["a", "b", "b", "b"]})
+    test = tmp_path / "test.csv"
+    frame.to_csv(test, index=False)
+    always = {}
+    for label in "ab":
+        path = tmp_path / label / "model.pkl"
+        path.parent.mkdir()
+        joblib.dump(
+            DummyClassifier(strategy="constant", constant=label).fit(frame[["x"]], frame["label"]),
+            path,
+        )
+        always[label] = path
+    registry = AliasRegistry()
+    gate_with(MemoryRun({"accuracy": "0.9"}), registry, always["a"])  # 0.25 on the test data
+    record = gate_with(
+        MemoryRun({"accuracy": "0.8"}),
+        registry,
+        always["b"],  # 0.75 on the test data
+        rescore=RescoreRequest(str(test)),
+    )
+    assert record.decision.outcome is Outcome.PROMOTED
+    assert (record.decision.challenger, record.decision.champion) == (0.75, 0.25)
+
+
+def test_a_rollback_on_an_alias_backend_moves_the_alias_and_records_it(model):
+    from champion.rollback import rollback
+
+    registry = AliasRegistry()
+    gate_with(MemoryRun({"accuracy": "0.9"}), registry, model)
+    gate_with(MemoryRun({"accuracy": "0.95"}), registry, model)
+    record = rollback(registry, "iris", reason="v2 drifts")
+    assert registry.alias == 1 and len(registry.versions_) == 2  # no new version
+    assert registry.alias_history == [1, 2, 1]
+    assert record.decision.outcome is Outcome.ROLLED_BACK
+    assert (record.registered_version, record.rollback_of) == (1, 1)
+    (run,) = registry.record_runs
+    assert run.tags["champion.outcome"] == "rolled_back"
+    # the next challenger is compared with v1's 0.9
+    assert gate_with(MemoryRun({"accuracy": "0.92"}), registry, model).decision.promote

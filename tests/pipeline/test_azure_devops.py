@@ -55,7 +55,33 @@ def test_variables_from_a_record_read_back_equal_the_register_steps_own() -> Non
         "##vso[task.setvariable variable=champion_outcome;isOutput=true]promoted",
         "##vso[task.setvariable variable=champion_version;isOutput=true]3",
         "##vso[task.setvariable variable=champion_model;isOutput=true]iris",
+        "##vso[task.setvariable variable=champion_dry_run;isOutput=true]false",
     ]
+
+
+def test_a_dry_run_says_so_in_its_variables_and_an_old_record_is_no_dry_run() -> None:
+    dry = DecisionRecord(
+        decision=decide(0.97, 0.95, Policy("accuracy")).as_dry_run(),
+        model_name="iris",
+        registered_version=None,
+        build_number="7",
+        challenger_source="parent run",
+        parent_run_id="run-1",
+        artifact_path=None,
+        artifact_sha256="ab" * 32,
+    )
+    assert (
+        devops_commands_for(dry.to_dict())
+        == devops_commands(dry)
+        == [
+            "##vso[task.setvariable variable=champion_outcome;isOutput=true]would_promote",
+            "##vso[task.setvariable variable=champion_version;isOutput=true]",
+            "##vso[task.setvariable variable=champion_model;isOutput=true]iris",
+            "##vso[task.setvariable variable=champion_dry_run;isOutput=true]true",
+        ]
+    )
+    written_before_dry_runs = {k: v for k, v in record().to_dict().items() if k != "dry_run"}
+    assert devops_commands_for(written_before_dry_runs)[-1].endswith("]false")
 
 
 @pytest.mark.parametrize(
@@ -69,6 +95,8 @@ def test_variables_from_a_record_read_back_equal_the_register_steps_own() -> Non
         {"model_name": "iris\n##vso[task.setvariable variable=x]y"},
         {"model_name": "iris;x"},
         {"model_name": "-iris"},
+        {"dry_run": "true]\n##vso[task.complete result=Failed]"},
+        {"dry_run": 1},
     ],
 )
 def test_a_record_value_of_the_wrong_shape_is_refused(change: dict[str, Any]) -> None:
@@ -188,7 +216,7 @@ def test_later_jobs_read_the_variables_the_script_sets(build: dict[str, Any]) ->
     (task,) = [s for s in job(train, "submit")["steps"] if s.get("task") == "AzureCLI@2"]
     step_name = task["name"]
     names = [line.split("variable=")[1].split(";")[0] for line in devops_commands(record())]
-    assert names == ["champion_outcome", "champion_version", "champion_model"]
+    assert names == ["champion_outcome", "champion_version", "champion_model", "champion_dry_run"]
     verdict = job(train, "verdict")
     assert verdict["dependsOn"] == "submit"
     assert verdict["variables"]["outcome"] == (
@@ -199,7 +227,11 @@ def test_later_jobs_read_the_variables_the_script_sets(build: dict[str, Any]) ->
         f"dependencies.Train.outputs['submit.{step_name}.champion_outcome']" in deploy["condition"]
     )
     condition = " ".join(deploy["condition"].split())
-    assert "'first', 'promoted', 'already_registered'))" in condition
+    assert "'first', 'promoted', 'already_registered')," in condition
+    assert (
+        f"ne(dependencies.Train.outputs['submit.{step_name}.champion_dry_run'], 'true'))"
+        in condition
+    )
     assert deploy["variables"]["modelVersion"] == (
         f"$[ stageDependencies.Train.submit.outputs['{step_name}.champion_version'] ]"
     )

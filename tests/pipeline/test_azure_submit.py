@@ -523,6 +523,7 @@ def test_under_the_agent_only_the_verdict_sets_variables(
         "##vso[task.setvariable variable=champion_outcome;isOutput=true]rejected",
         "##vso[task.setvariable variable=champion_version;isOutput=true]",
         "##vso[task.setvariable variable=champion_model;isOutput=true]iris",
+        "##vso[task.setvariable variable=champion_dry_run;isOutput=true]false",
     ]
     # The reason is shown, defused: its line break splits the line, and no line has a `##`.
     assert "\n#%23vso[task.setvariable variable=champion_outcome;isOutput=true]promoted" in out

@@ -11,7 +11,7 @@ import pytest
 from champion.context import get_registry
 from champion.decision import Policy
 from champion.errors import InfrastructureError, MetricError, UnscoredChampionError
-from champion.gate import _champion_value
+from champion.gate import _champion_values
 from champion.local import Model as LocalModel
 from champion.local import mock_azureml
 from champion.registry import ModelVersion
@@ -23,7 +23,11 @@ from champion.registry.sdk import is_model_not_found
 def find_champion(workspace, name: str, policy: Policy) -> tuple[ModelVersion, float | None] | None:
     """The champion as the gate sees it: the registry's version and its parsed metric."""
     found = get_registry(workspace).champion(name)
-    return None if found is None else (found, _champion_value(found, policy))
+    if found is None:
+        return None
+    values = _champion_values(found, policy)
+    assert values is not None
+    return found, values[policy.metric]
 
 
 @pytest.fixture

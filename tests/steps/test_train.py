@@ -223,3 +223,35 @@ def test_the_module_and_the_snapshot_wrapper_refuse_to_train_outside_a_run(tmp_p
 def test_the_snapshot_wrapper_only_calls_the_packaged_module() -> None:
     code = [line for line in SCRIPT.read_text().splitlines() if line and not line.startswith('"')]
     assert code == ["import sys", "from champion.steps.train import main", "sys.exit(main())"]
+
+
+# --- what the accuracy was measured on ----------------------------------------------------------
+
+
+def test_the_test_data_tags_are_the_digest_of_the_hold_out_file_the_step_writes(
+    tmp_path: Path,
+) -> None:
+    """The tag the gate compares is what `files_digest` (and `--test-data DIR`) computes for
+    the `test.csv` the step writes: one rule on both sides."""
+    from champion.testdata import files_digest
+
+    X, y = train.load_dataset(SAMPLE / "iris.csv")
+    csv = train.holdout_csv(X, y, seed=42, test_size=0.3)
+    written = train.save_test_data(csv, tmp_path / "test_dir")
+    tags = train.test_data_tags(SAMPLE / "iris.csv", csv, 42, 0.3)
+    assert tags["champion.test_data_sha256"] == files_digest(written.parent)
+    assert tags["champion.test_data_sha256"] == files_digest(written)
+    assert tags["champion.test_data"] == "hold-out of iris.csv (seed 42, test size 0.3)"
+    assert len(csv.decode().splitlines()) == 1 + 45  # a header and 30% of 150 rows
+
+
+def test_other_data_or_another_seed_is_other_test_data() -> None:
+    X, y = train.load_dataset(SAMPLE / "iris.csv")
+    Xc, yc = train.load_dataset(SAMPLE / "iris_clean.csv")
+
+    def digest(X, y, seed: int) -> str:
+        csv = train.holdout_csv(X, y, seed=seed)
+        return train.test_data_tags(Path("d.csv"), csv, seed, 0.3)["champion.test_data_sha256"]
+
+    assert digest(X, y, 42) == digest(X, y, 42)
+    assert len({digest(X, y, 42), digest(X, y, 7), digest(Xc, yc, 42)}) == 3

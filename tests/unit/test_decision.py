@@ -306,13 +306,19 @@ def test_policy_is_frozen_and_hashable() -> None:
 
 def test_policy_to_dict_uses_exact_strings() -> None:
     policy = Policy(min_delta=0.1 + 0.2, floor=0.9)
-    assert policy.to_dict() == {
+    rule = {
         "metric": "accuracy",
         "direction": "higher",
         "min_delta": "0.30000000000000004",
+        "min_relative": "0.0",
         "floor": "0.9",
         "valid_range": ["0.0", "1.0"],
+    }
+    assert policy.to_dict() == {
+        **rule,
+        "metrics": [rule],
         "allow_unscored_champion": False,
+        "allow_different_test_data": False,
     }
 
 
@@ -320,7 +326,15 @@ def test_policy_to_dict_uses_exact_strings() -> None:
 
 
 def test_outcome_values_are_stable_strings() -> None:
-    assert [o.value for o in Outcome] == ["first", "promoted", "rejected", "already_registered"]
+    assert [o.value for o in Outcome] == [
+        "first",
+        "promoted",
+        "rejected",
+        "already_registered",
+        "would_promote",
+        "would_reject",
+        "rolled_back",
+    ]
     assert Outcome("promoted") is Outcome.PROMOTED
     assert isinstance(Outcome.FIRST, str)
 

@@ -65,6 +65,7 @@ def add_to(commands: Commands) -> None:
         formats=_output.REPORTS,
     )
     _name_and_version(download)
+    _add_rollback(models)
     download.add_argument(
         "--target",
         type=Path,
@@ -117,6 +118,43 @@ def add_to(commands: Commands) -> None:
         required=True,
         metavar="CSV",
         help="rows to compare the two on: the model's feature columns (others are ignored)",
+    )
+
+
+def _add_rollback(models: Commands) -> None:
+    rollback = models.command(
+        "rollback",
+        cmd_rollback,
+        help="make an earlier version the champion again",
+        description="Make an earlier version the champion again, keeping the history: its "
+        "files are registered again as a new version (the champion is the latest version) "
+        "with its original metric and test-data properties, outcome rolled_back and "
+        "rollback_of, and a decision record on a run of the champion-rollback experiment. "
+        "The next challenger is compared with it. Refuses a version that does not exist, is "
+        "already the champion, or has no metric.",
+        examples=[
+            'champion models rollback iris --reason "v3 misclassifies new data"',
+            'champion models rollback iris --to 1 --reason "back to the audited model" --json',
+        ],
+        formats=_output.REPORTS,
+    )
+    rollback.add_argument("name", type=model_name, help="the model's registered name")
+    rollback.add_argument(
+        "--to",
+        type=version_number,
+        metavar="VERSION",
+        help="the version to make the champion (default: the version the champion replaced)",
+    )
+    rollback.add_argument(
+        "--reason", required=True, help="why: kept in the history and the decision record"
+    )
+    rollback.add_argument(
+        "--metric",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a metric the version must have, repeatable (default: the metrics of the policy "
+        "it was registered under, else accuracy)",
     )
 
 
@@ -345,4 +383,19 @@ def cmd_download(args: argparse.Namespace) -> int:
     doc = {"name": model.name, "version": model.version, "path": path, "verified": verified}
     said = f"{model.id} -> {path}" + (" (sha256 verified)" if verified else "")
     _output.report(doc, [said])
+    return 0
+
+
+# ---------------------------------------------------------------------- rollback
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from champion.context import get_registry
+    from champion.rollback import rollback
+
+    ws = open_workspace(args, write=True)
+    record = rollback(
+        get_registry(ws), args.name, reason=args.reason, to=args.to, metrics=args.metric or ()
+    )
+    _output.report(record.to_dict(), [f"champion: {record.verdict}"])
     return 0

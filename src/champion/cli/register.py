@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from champion._gate_options import add_gate_options, policy_of, rescore_of
 from champion.cli import _output
 from champion.cli._app import Commands, model_name, open_workspace
+from champion.errors import InputError
 
 
 def add_to(commands: Commands) -> None:
@@ -15,50 +17,44 @@ def add_to(commands: Commands) -> None:
         cmd_register,
         help="gate a model trained outside a pipeline",
         description="Register MODEL_PATH as MODEL_NAME only if --metric-value beats the "
-        "champion. Exit 0 for every decision (1 for a rejection with --fail-on-reject).",
+        "champion on every --metric. Exit 0 for every decision (1 for a rejection with "
+        "--fail-on-reject), 2 for a mistake (also a champion scored on other --test-data).",
         examples=[
             "champion register --model-name iris --model-path model.pkl --metric-value 0.95",
             "champion register --model-name iris --model-path out/ --metric-value 0.12 "
             "--metric rmse --lower-is-better --json",
+            "champion register --model-name iris --model-path model.pkl --metric accuracy "
+            "--metric f1_macro,min_relative=0.01 --metric-value accuracy=0.95 "
+            "--metric-value f1_macro=0.94 --test-data test.csv --dry-run",
         ],
         formats=_output.REPORTS,
     )
     add = register.add_argument
     add("--model-name", required=True, type=model_name, help="the registry name")
     add("--model-path", required=True, type=Path, help="the model file or folder to register")
-    add("--metric-value", required=True, metavar="VALUE", help="the challenger's metric value")
-    add("--metric", default="accuracy", help="the metric compared (default: accuracy)")
-    add("--lower-is-better", action="store_true", help="a lower value wins (a loss, an error)")
     add(
-        "--min-delta",
-        default=0.0,
-        metavar="DELTA",
-        help="absolute improvement the challenger must exceed (default: 0; a tie keeps the "
-        "champion)",
+        "--metric-value",
+        required=True,
+        action="append",
+        metavar="VALUE|NAME=VALUE",
+        help="the challenger's metric value; with several --metric, one NAME=VALUE each",
     )
-    add("--floor", metavar="VALUE", help="value the challenger must reach, even with no champion")
+    add_gate_options(register, standalone=True)
     add("--build-number", help="stored on the version (a CI build number)")
     add("--model-type", help="stored on the version (e.g. SVC)")
     add("--model-framework", default="Custom", help="the SDK's framework name (default: Custom)")
     add(
-        "--allow-unscored-champion",
+        "--fail-on-reject",
         action="store_true",
-        help="let the challenger replace a champion that has no metric",
+        help="exit 1 when the challenger is rejected (a dry run never fails)",
     )
-    add("--fail-on-reject", action="store_true", help="exit 1 when the challenger is rejected")
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from champion.decision import Outcome, Policy
+    from champion.decision import Outcome
     from champion.gate import RegisterRequest, register_file_if_better
 
-    policy = Policy.from_flags(
-        args.metric,
-        lower_is_better=args.lower_is_better,
-        min_delta=args.min_delta,
-        floor=args.floor,
-        allow_unscored_champion=args.allow_unscored_champion,
-    )
+    policy = policy_of(args)
     request = RegisterRequest(
         model_name=args.model_name,
         model_path=args.model_path,
@@ -66,8 +62,29 @@ def cmd_register(args: argparse.Namespace) -> int:
         training_step_name=None,
         build_number=args.build_number,
         model_framework=args.model_framework,
+        dry_run=args.dry_run,
+        rescore=rescore_of(args, standalone=True),
     )
+    values = _metric_values(args.metric_value)
     ws = open_workspace(args, write=True)
-    record = register_file_if_better(ws, request, args.metric_value, args.model_type)
+    record = register_file_if_better(ws, request, values, args.model_type, args.test_data)
     _output.report(record.to_dict(), [f"champion: {record.verdict}"])
     return 1 if args.fail_on_reject and record.decision.outcome is Outcome.REJECTED else 0
+
+
+def _metric_values(given: list[str]) -> str | dict[str, str]:
+    """One bare value (a one-metric policy), or NAME=VALUE for each metric."""
+    if len(given) == 1 and "=" not in given[0]:
+        return given[0]
+    values: dict[str, str] = {}
+    for item in given:
+        name, equals, value = item.partition("=")
+        if not equals or not name or name in values:
+            raise InputError(
+                f"--metric-value {item!r}: with several values give each as NAME=VALUE, "
+                "each name once",
+                field="--metric-value",
+                value=item,
+            )
+        values[name] = value
+    return values

@@ -36,30 +36,44 @@ The contract (what every backend must do; the gate relies on each point):
 
 - **Verified downloads.** `download` writes a version's files and checks them against the
   version's stored `artifact_sha256` before returning; a version without one cannot be
-  verified and is refused. Nothing downloaded is ever deserialised unless it was verified (the
-  score step, `champion serve` and `champion models convert-onnx` load a model only after it).
+  verified and is refused. Nothing downloaded is ever deserialised unless it was verified
+  (`--rescore-champion`, the score step, `champion serve` and `champion models convert-onnx`
+  load a model only after this check).
+- **Rollback** (`make_champion`) makes an earlier version the champion again, keeping history.
+  Azure ML and the local workspace, where the champion is the latest version, register that
+  version's files again as a NEW version carrying `ChampionChange.properties` (its original
+  metric and test-data properties, `champion.outcome=rolled_back`, `champion.rollback_of`),
+  through a run of the `champion-rollback` experiment that holds the decision record
+  (`ChampionChange.record`). **MLflow** (the backend being written beside this one) must NOT
+  create a version: it moves the `champion` alias to `version` (the alias history is the
+  history), writes `ChampionChange.properties` that describe the event as tags of that version
+  only where they do not overwrite its original metric, and calls `record` with an MLflow run
+  it creates for the record; it returns `version`. Every backend refuses with ConflictError
+  when the champion is no longer `ChampionChange.expected_champion` when it is about to act.
 - **Datasets** (`dataset`): a registered tabular dataset by name and version, read into a
   frame with its content digest where the backend stores one (`champion.content_sha256`), for
-  `--data dataset:NAME[:VERSION]`. A backend without a dataset registry (MLflow) raises
-  InputError saying to pass a file instead.
-
-Not in the Protocol yet: **rollback** (make an earlier version the champion again). It is a
-backend operation beside `register`: MLflow moves the alias back; Azure ML, where the champion
-is the latest version, re-registers the earlier version's artifact as a new version carrying
-`champion.outcome=rolled_back`. It goes here as `Registry.make_champion(name, version)` when
-the rollback command is built; the gate's flow does not change for it.
+  `--test-data dataset:NAME[:VERSION]` and the score step's `--data dataset:NAME[:VERSION]`.
+  A backend without a dataset registry (MLflow) raises InputError saying to pass a file instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DatasetVersion", "ModelVersion", "NewVersion", "ParentRun", "Registry", "StepRun"]
+__all__ = [
+    "ChampionChange",
+    "DatasetVersion",
+    "ModelVersion",
+    "NewVersion",
+    "ParentRun",
+    "Registry",
+    "StepRun",
+]
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,23 @@ class NewVersion:
     description: str
     framework: str = "Custom"
     framework_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ChampionChange:
+    """What `Registry.make_champion` stores when it makes an earlier version the champion.
+
+    `properties` and `tags` go on the new version (latest-is-champion backends) all in one
+    call; `expected_champion` is the champion the caller saw (a different one when the backend
+    is about to act is a ConflictError: someone registered meanwhile); `record` writes the
+    decision record on the run the backend made for the change, given the version that is now
+    the champion."""
+
+    properties: Mapping[str, str]
+    tags: Mapping[str, str]
+    description: str
+    expected_champion: int | None
+    record: Callable[[ParentRun, int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +269,16 @@ class Registry(Protocol):
             The downloaded file (a one-file model) or folder. Raises InputError when the
             version does not exist or has no `artifact_sha256`, WorkspaceStoreError /
             InfrastructureError when the bytes do not match (nothing usable is left).
+        """
+        ...
+
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        """Make the earlier version `version` of `name` the champion again (a rollback); see
+        the module docstring for what each backend does.
+
+        Returns:
+            The version that is the champion now: a new version on Azure ML and the local
+            workspace, `version` itself on MLflow.
         """
         ...
 

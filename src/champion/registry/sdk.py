@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +24,9 @@ from typing import Any
 from champion import names
 from champion._digest import model_files_digest, sha256_file
 from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
-from champion.errors import InfrastructureError, InputError, WorkspaceStoreError
-from champion.registry import DatasetVersion, ModelVersion, NewVersion
-from champion.registry.sdk_run import sdk_run_of
+from champion.errors import ConflictError, InfrastructureError, InputError, WorkspaceStoreError
+from champion.registry import ChampionChange, DatasetVersion, ModelVersion, NewVersion
+from champion.registry.sdk_run import SdkRun, sdk_run_of
 
 __all__ = ["SdkRegistry", "artifact_digest_of", "is_model_not_found", "version_of"]
 
@@ -65,8 +66,14 @@ class SdkRegistry:
     versions between; the local workspace overrides what it can do better."""
 
     def __init__(
-        self, workspace: Any, model_class: Any, experiment_class: Any, dataset_class: Any
+        self,
+        workspace: Any,
+        model_class: Any,
+        experiment_class: Any = None,
+        dataset_class: Any = None,
     ) -> None:
+        """`experiment_class` and `dataset_class` (the backend's `Experiment` and `Dataset`)
+        are needed only by `make_champion` and `dataset`."""
         self.workspace = workspace
         self._model = model_class
         self._experiment = experiment_class
@@ -196,7 +203,7 @@ class SdkRegistry:
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    # -- verified downloads, datasets
+    # -- verified downloads, rollback, datasets
 
     def _version(self, name: str, version: int) -> Any:
         """The SDK's model object of `name`:`version`; InputError when there is none."""
@@ -233,6 +240,64 @@ class SdkRegistry:
         _check_digest(files, expected, name, version)
         return written
 
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        """Latest-is-champion: the files of `version` registered again as a new version,
+        through a run of the rollback experiment that also holds the decision record."""
+        earlier = self._version(name, version)
+        with tempfile.TemporaryDirectory(prefix="champion-rollback-") as tmp:
+            downloaded = self.download(name, version, Path(tmp) / "files")
+            files = (
+                [(downloaded.name, downloaded)]
+                if downloaded.is_file()
+                else sorted(
+                    (path.relative_to(downloaded).as_posix(), path)
+                    for path in downloaded.rglob("*")
+                    if path.is_file()
+                )
+            )
+            run = remote(
+                "starting the rollback run",
+                lambda: self._experiment(self.workspace, names.ROLLBACK_EXPERIMENT).start_logging(
+                    outputs=False, snapshot_directory=None, display_name=f"rollback {name}"
+                ),
+            )
+            try:
+                prefix = f"outputs/{name}"
+                for relative, path in files:
+                    remote(f"uploading {relative}", _uploader(run, f"{prefix}/{relative}", path))
+                with self.serialised():
+                    now = self.champion(name)
+                    if (now.version if now else None) != change.expected_champion:
+                        raise ConflictError(
+                            f"the champion of {name!r} changed from v{change.expected_champion} "
+                            f"to v{now.version if now else None} while rolling back; nothing "
+                            "was registered. Look at 'champion models history', then run the "
+                            "rollback again if it is still wanted.",
+                            field="name",
+                            value=name,
+                        )
+                    model = remote(
+                        f"registering {name}",
+                        lambda: run.register_model(
+                            model_name=name,
+                            model_path=prefix,
+                            tags=dict(change.tags),
+                            properties=dict(change.properties),
+                            description=change.description,
+                            model_framework=earlier.model_framework,
+                            model_framework_version=earlier.model_framework_version,
+                        ),
+                    )
+                new = int(model.version)
+                if change.record is not None:
+                    change.record(SdkRun(run), new)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    run.fail()
+                raise
+            remote("completing the rollback run", run.complete)
+        return new
+
     def dataset(self, name: str, version: int | None) -> DatasetVersion:
         def fetch() -> Any:
             try:
@@ -264,6 +329,13 @@ class SdkRegistry:
         frame = remote(f"reading dataset {name}:{found.version}", found.to_pandas_dataframe)
         stored = (getattr(found, "_properties", None) or {}).get("champion.content_sha256")
         return DatasetVersion(name, int(found.version), frame, str(stored) if stored else None)
+
+
+def _uploader(run: Any, name: str, path: Path) -> Any:
+    def upload() -> Any:
+        return run.upload_file(name, str(path))
+
+    return upload
 
 
 def artifact_digest_of(model: Any, name: str, version: int) -> str:

@@ -7,8 +7,9 @@ Runs as an Azure ML PythonScriptStep (through the snapshot's `register_model.py`
 so a pipeline never carries a copy of it. Thin on purpose: parse arguments, get the run, call
 `champion.gate`, print one line, exit.
 
-Exit codes: 0 first/promoted/rejected/already_registered, 1 rejected with --fail-on-reject,
-2 bad input (including no run to register from), 3 infrastructure failure (workspace, service,
+Exit codes: 0 first/promoted/rejected/already_registered (and a dry run's would_promote /
+would_reject), 1 rejected with --fail-on-reject, 2 bad input (including no run to register from,
+and a champion scored on other test data), 3 infrastructure failure (workspace, service,
 storage).
 """
 
@@ -22,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from champion import _env
+from champion._gate_options import add_gate_options
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,24 +40,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="train",
         help="step whose run tags carry the metric if the pipeline run's do not",
     )
-    parser.add_argument("--metric", default="accuracy")
-    parser.add_argument("--lower-is-better", action="store_true")
-    parser.add_argument(
-        "--min-delta",
-        default=0.0,
-        help="absolute improvement the challenger must exceed",
-    )
-    parser.add_argument(
-        "--floor",
-        default=None,
-        help="value the challenger must reach even with no champion",
-    )
+    add_gate_options(parser, standalone=False)
     parser.add_argument("--build-number", default=_env.build_number())
     parser.add_argument("--model-framework", default="ScikitLearn")
     parser.add_argument("--model-framework-version", default=None)
     parser.add_argument("--description", default=None)
-    parser.add_argument("--allow-unscored-champion", action="store_true")
-    parser.add_argument("--fail-on-reject", action="store_true")
+    parser.add_argument(
+        "--fail-on-reject",
+        action="store_true",
+        help="exit 1 when the challenger is rejected (a dry run never fails)",
+    )
     return parser.parse_args(argv)
 
 
@@ -71,22 +65,17 @@ def framework_version(framework: str, given: str | None) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    from champion._gate_options import policy_of, rescore_of
     from champion._redact import redact
     from champion.context import get_run
-    from champion.decision import Outcome, Policy
+    from champion.decision import Outcome
     from champion.errors import ChampionError, from_environment
     from champion.gate import RegisterRequest, register_if_better
     from champion.record import devops_commands
     from champion.steps import NO_RUN_MESSAGE, no_run_context
 
     try:
-        policy = Policy.from_flags(
-            args.metric,
-            lower_is_better=args.lower_is_better,
-            min_delta=args.min_delta,
-            floor=args.floor,
-            allow_unscored_champion=args.allow_unscored_champion,
-        )
+        policy = policy_of(args)
         request = RegisterRequest(
             model_name=args.model_name,
             model_path=args.model_path,
@@ -98,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.model_framework, args.model_framework_version
             ),
             description=args.description,
+            dry_run=args.dry_run,
+            rescore=rescore_of(args, standalone=False),
         )
         record = register_if_better(get_run(), request)
     except ChampionError as exc:

@@ -1,10 +1,17 @@
 """Sample training step: fit a few classifiers on a CSV, keep the best, and tag the runs with it.
 
     python -m champion.steps.train --data CSV --output-dir OUT [--seed 42] [--test-size 0.3]
+                                   [--test-output-dir DIR]
 
 This is the challenger side of the sample pipeline. The register step reads the ``accuracy`` tag
 this step puts on the parent pipeline run (or, failing that, on this step's own run), so the tag
 is the exact ``repr`` of a float: nothing is rounded between the score and the decision.
+
+It also says what the accuracy was measured on: the hold-out rows, as the CSV ``test.csv`` they
+make (``--test-output-dir`` writes it, for ``--rescore-champion --test-data DIR``). The tags
+``champion.test_data_sha256`` (``champion.testdata.files_digest`` of that file) and
+``champion.test_data`` (which split of which file) let the gate refuse to compare this accuracy
+with a champion's measured on other rows.
 
 The step stays thin and free of the library on purpose: the pure functions (``load_dataset``,
 ``train_candidates``) import nothing from ``champion`` and are tested directly; only ``main``
@@ -35,6 +42,11 @@ LABEL = "species"
 # Azure ML exposes an output (PipelineData) named "model_dir" to the step under this variable.
 OUTPUT_ENV = "AZUREML_DATAREFERENCE_model_dir"
 MODEL_FILE = "model.pkl"
+TEST_FILE = "test.csv"
+# The names are champion.names.TEST_DATA_SHA256 / TEST_DATA, spelt here so that the pure
+# functions of this sample import nothing from the library.
+TEST_DATA_SHA256_TAG = "champion.test_data_sha256"
+TEST_DATA_TAG = "champion.test_data"
 
 Candidate = tuple[str, Any, float]
 """(name, fitted model, hold-out accuracy); the name is the model's class name."""
@@ -122,6 +134,45 @@ def train_candidates(
     return sorted(results, key=lambda candidate: (-candidate[2], candidate[0]))
 
 
+def holdout_csv(X: pd.DataFrame, y: pd.Series, seed: int = 42, test_size: float = 0.3) -> bytes:
+    """The hold-out rows `train_candidates` scores on, as the bytes of a CSV (same split: same
+    seed and size), with fixed line endings so the digest is the same on every platform."""
+    from sklearn.model_selection import train_test_split
+
+    _, X_test, _, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=seed
+    )
+    frame = X_test.assign(**{LABEL: y_test})
+    return str(frame.to_csv(index=False, lineterminator="\n")).encode()
+
+
+def test_data_tags(data: Path, csv: bytes, seed: int, test_size: float) -> dict[str, str]:
+    """What the accuracy was measured on: the digest the gate compares, as
+    `champion.testdata.files_digest` computes it for a file named `test.csv` holding `csv`,
+    and a reference for people."""
+    import hashlib
+
+    listing = f"{TEST_FILE}\0{hashlib.sha256(csv).hexdigest()}\n"
+    return {
+        TEST_DATA_SHA256_TAG: hashlib.sha256(listing.encode()).hexdigest(),
+        TEST_DATA_TAG: f"hold-out of {data.name} (seed {seed}, test size {test_size})",
+    }
+
+
+def save_test_data(csv: bytes, test_output_dir: Path) -> Path:
+    """Write the hold-out rows as `test.csv`, for a later `--rescore-champion --test-data`."""
+    test_output_dir.mkdir(parents=True, exist_ok=True)
+    target = test_output_dir / TEST_FILE
+    tmp = test_output_dir / f".{TEST_FILE}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(csv)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
 def save_model(model: Any, output_dir: Path) -> Path:
     """Write ``model.pkl`` atomically: a crash never leaves a truncated file for the next step."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -141,14 +192,21 @@ def save_model(model: Any, output_dir: Path) -> Path:
     return target
 
 
-def record(run: Any, candidates: Sequence[Candidate]) -> None:
+def record(
+    run: Any, candidates: Sequence[Candidate], test_data: Mapping[str, str] | None = None
+) -> None:
     """Tag this step's run and the pipeline (parent) run, and log every candidate's score.
 
     The parent run carries the tags because the register step runs as a sibling and looks there
     first; the step's own run carries them too, as the fallback it reads by step name.
     """
     best_name, _, accuracy = candidates[0]
-    tags = {"accuracy": repr(float(accuracy)), "best_model": best_name, "model_type": best_name}
+    tags = {
+        "accuracy": repr(float(accuracy)),
+        "best_model": best_name,
+        "model_type": best_name,
+        **(test_data or {}),
+    }
     targets = [run] if run.parent is None else [run, run.parent]
     for target in targets:
         for key, value in tags.items():
@@ -189,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help=f"folder for {MODEL_FILE} (required unless {OUTPUT_ENV} is set)",
+    )
+    parser.add_argument(
+        "--test-output-dir",
+        type=Path,
+        default=None,
+        help=f"folder to write the hold-out rows to, as {TEST_FILE} (for the register step's "
+        "--rescore-champion --test-data)",
     )
     return parser
 
@@ -232,8 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     best_name, best_model, accuracy = candidates[0]
+    csv = holdout_csv(X, y, seed=args.seed, test_size=args.test_size)
     model_path = save_model(best_model, output_dir)
-    record(run, candidates)
+    if args.test_output_dir is not None:
+        save_test_data(csv, args.test_output_dir)
+    record(run, candidates, test_data_tags(args.data, csv, args.seed, args.test_size))
     print(f"trained {best_name} accuracy={float(accuracy)!r} -> {model_path}")
     return 0
 
