@@ -1,6 +1,6 @@
-"""`champion models list|show|history|download|delete|convert-onnx`: the registry; the first
-four read only, `delete` removes a version nobody serves, `convert-onnx` registers an ONNX copy
-of a version."""
+"""`champion models list|show|history|download|delete|convert-onnx|rollback`: the registry; the
+first four read only, `delete` removes a version nobody serves, `convert-onnx` registers an ONNX
+copy of a version, `rollback` makes an earlier version the champion again."""
 
 from __future__ import annotations
 
@@ -65,7 +65,6 @@ def add_to(commands: Commands) -> None:
         formats=_output.REPORTS,
     )
     _name_and_version(download)
-    _add_rollback(models)
     download.add_argument(
         "--target",
         type=Path,
@@ -119,6 +118,7 @@ def add_to(commands: Commands) -> None:
         metavar="CSV",
         help="rows to compare the two on: the model's feature columns (others are ignored)",
     )
+    _add_rollback(models)
 
 
 def _add_rollback(models: Commands) -> None:

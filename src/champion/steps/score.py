@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DATASET_PREFIX = "dataset:"
 SCORING_SCHEMA_VERSION = 1
 NO_RUN_MESSAGE = (
     "champion: error [no_run_context]: this step is not running inside a run, and it records on "
@@ -78,21 +77,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_dataset(text: str) -> tuple[str, int | None]:
-    """`dataset:NAME` or `dataset:NAME:VERSION` -> (NAME, VERSION or None)."""
-    from champion.errors import InputError
-
-    name, _, version = text[len(DATASET_PREFIX) :].partition(":")
-    if not name or (version and not version.isdigit()) or version == "0":
-        raise InputError(
-            f"--data {text!r} is not dataset:NAME or dataset:NAME:VERSION (a version is a whole "
-            "number from 1)",
-            field="--data",
-            value=text,
-        )
-    return name, int(version) if version else None
-
-
 def record_name(existing: Sequence[str]) -> str:
     """`outputs/champion_scoring.json`, or `.2.json`, `.3.json`, ... for a retried step: an
     artifact is never overwritten."""
@@ -114,6 +98,7 @@ def score(args: argparse.Namespace, step_run: Any) -> dict[str, Any]:
     from champion.context import run_of
     from champion.errors import InputError
     from champion.registry.sdk_run import as_parent_run
+    from champion.rescore import parse_spec
     from champion.scoring import (
         DEFAULT_CHUNK_ROWS,
         frame_chunks,
@@ -123,7 +108,8 @@ def score(args: argparse.Namespace, step_run: Any) -> dict[str, Any]:
     )
 
     chunk_rows = args.chunk_rows or DEFAULT_CHUNK_ROWS
-    dataset = parse_dataset(args.data) if args.data.startswith(DATASET_PREFIX) else None
+    parsed = parse_spec(args.data, option="--data")
+    dataset = parsed if isinstance(parsed, tuple) else None
     if dataset is None and not Path(args.data).is_file():
         raise InputError(f"data file not found: {args.data}", field="--data", value=args.data)
     _, _, registry = run_of(step_run)
