@@ -1,8 +1,9 @@
 """The main job as README tells it, through the CLI a user types: first model, a tie that keeps
 the champion; a challenger scored on other test data refused, then re-scored on the same rows
 (a tie: its 1.0 was the easier test data's), then let through on purpose; a worse one that
-loses on the same rows; all in `models history` and `runs list`. Every run that gets past the
-register step ends with the score step's predictions by the champion of that moment."""
+loses on the same rows; all in `models history` (every decision, the rejections too; a refused
+input is no decision) and `runs list`. Every run that gets past the register step ends with the
+score step's predictions by the champion of that moment."""
 
 from __future__ import annotations
 
@@ -74,13 +75,23 @@ def test_readme_story_first_tie_win_loss(tmp_path: Path) -> None:
 
     history = champion(ws, "models", "history", "iris", "--json")
     assert history.returncode == 0, history.stderr
-    versions = json.loads(history.stdout)
-    assert [(v["version"], v["outcome"]) for v in versions] == [(1, "first"), (2, "promoted")]
-    assert float(versions[1]["metric_value"]) > float(versions[0]["metric_value"])
-    assert versions[1]["previous_version"] == "1"
+    decisions = json.loads(history.stdout)
+    assert [(d["outcome"], d["version"]) for d in decisions] == [
+        ("first", 1),
+        ("rejected", None),  # the tie keeps the champion
+        ("rejected", None),  # re-scored on the same rows: a tie again
+        ("promoted", 2),  # other test data, let through on purpose
+        ("rejected", None),  # the noisy challenger loses on the same rows
+    ]
+    first, tie, rescored, win, loss = decisions
+    assert tie["challenger"] == tie["champion"] == first["challenger"]
+    assert rescored["challenger"] == rescored["champion"]
+    assert float(win["challenger"]) > float(first["challenger"]) > float(loss["challenger"])
+    assert (win["champion_version"], loss["champion_version"]) == (1, 2)
 
     table = champion(ws, "models", "history", "iris")
-    assert "2 version(s)" in table.stdout
+    assert "5 decision(s) on accuracy" in table.stdout
+    assert "the champion is iris:2" in table.stdout
 
     runs = champion(ws, "runs", "list")
     outcomes = [line.split()[3] for line in runs.stdout.splitlines()[2:]]

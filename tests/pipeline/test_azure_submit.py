@@ -34,6 +34,7 @@ from champion.pipeline import driver, load_pipeline_file
 from champion.pipeline._azure_offline import offline_session
 from champion.record import (
     DECISION_ARTIFACT,
+    MODEL_TAG,
     OUTCOME_TAG,
     RECORD_TAG,
     VERSION_TAG,
@@ -406,7 +407,12 @@ def test_wait_prints_the_decision_read_from_the_pipeline_run(
     azure: Azure, wheel: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     azure.next_record = RECORD
-    azure.next_tags = {OUTCOME_TAG: "promoted", VERSION_TAG: "4", RECORD_TAG: DECISION_ARTIFACT}
+    azure.next_tags = {
+        OUTCOME_TAG: "promoted",
+        VERSION_TAG: "4",
+        RECORD_TAG: DECISION_ARTIFACT,
+        MODEL_TAG: "iris",
+    }
     assert submit("--wait", "--build-number", "20240611.4", wheel=wheel) == 0
     out = capsys.readouterr().out
     assert "pipeline run run-1: Finished" in out
@@ -458,7 +464,12 @@ def test_wait_reads_the_newest_record_when_a_retry_decided_differently(
     monkeypatch.setenv("TF_BUILD", "True")
     azure.earlier_records = [REJECTED]
     azure.next_record = FIRST_AFTER_RETRY
-    azure.next_tags = {OUTCOME_TAG: "first", VERSION_TAG: "5", RECORD_TAG: SECOND}
+    azure.next_tags = {
+        OUTCOME_TAG: "first",
+        VERSION_TAG: "5",
+        RECORD_TAG: SECOND,
+        MODEL_TAG: "iris",
+    }
     assert submit("--wait", wheel=wheel) == 0
     out = capsys.readouterr().out
     assert "champion: first as iris:5:" in out
@@ -474,7 +485,7 @@ def test_wait_reports_tags_left_describing_an_older_record(
     record is still the verdict shown, and the disagreement fails the build (exit 3)."""
     azure.earlier_records = [REJECTED]
     azure.next_record = FIRST_AFTER_RETRY
-    azure.next_tags = {OUTCOME_TAG: "rejected", RECORD_TAG: DECISION_ARTIFACT}
+    azure.next_tags = {OUTCOME_TAG: "rejected", RECORD_TAG: DECISION_ARTIFACT, MODEL_TAG: "iris"}
     assert submit("--wait", wheel=wheel) == 3
     captured = capsys.readouterr()
     assert "champion: first as iris:5:" in captured.out
@@ -492,7 +503,12 @@ def test_wait_skips_a_record_whose_upload_failed(
     with content, which the tags describe, is the one read."""
     azure.earlier_records = [RECORD]
     azure.next_record = None  # the second record's upload failed: an empty artifact
-    azure.next_tags = {OUTCOME_TAG: "promoted", VERSION_TAG: "4", RECORD_TAG: DECISION_ARTIFACT}
+    azure.next_tags = {
+        OUTCOME_TAG: "promoted",
+        VERSION_TAG: "4",
+        RECORD_TAG: DECISION_ARTIFACT,
+        MODEL_TAG: "iris",
+    }
     assert submit("--wait", wheel=wheel) == 0
     assert "champion: promoted as iris:4:" in capsys.readouterr().out
 
@@ -515,6 +531,7 @@ def test_under_the_agent_only_the_verdict_sets_variables(
         "log": "##VSO[task.complete result=Succeeded]done",
         OUTCOME_TAG: "rejected",
         RECORD_TAG: DECISION_ARTIFACT,
+        MODEL_TAG: "iris",
     }
     assert submit("--wait", wheel=wheel) == 0
     out = capsys.readouterr().out

@@ -11,7 +11,7 @@ from typing import Any
 from champion import names
 from champion.cli import _output
 from champion.cli._app import Commands, model_name, open_workspace, version_number
-from champion.cli._output import Column, short_when
+from champion.cli._output import Column, short_id, short_when
 from champion.errors import InputError
 
 _METRIC_HELP = "property shown as the metric (default: accuracy)"
@@ -45,12 +45,30 @@ def add_to(commands: Commands) -> None:
     history = models.command(
         "history",
         cmd_history,
-        help="every version, oldest first, with its decision",
-        description="Every registered version of a model, oldest first; the last is the champion.",
-        examples=["champion models history iris", "champion models history iris --format csv"],
+        help="every decision, oldest first: promotions and rejections",
+        description="Every decision the gate made on a model, oldest first: each challenger "
+        "with its value and the champion's, the outcome, the version it became (rejections "
+        "included, read from the decision records on the runs), and every version registered "
+        "without a record. --plot draws the champion's metric over time (needs the plot "
+        "extra: pip install 'champion[plot]').",
+        examples=[
+            "champion models history iris",
+            "champion models history iris --plot history.png",
+            "champion models history iris --format csv",
+        ],
     )
     history.add_argument("name", type=model_name, help="the model's registered name")
-    history.add_argument("--metric", default="accuracy", help=_METRIC_HELP)
+    history.add_argument(
+        "--metric",
+        help="the metric shown (default: each decision's own, the policy's first metric)",
+    )
+    history.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="also draw the champion's metric over time, each challenger a point, into this "
+        "PNG (800x450; replaced if it exists)",
+    )
 
     download = models.command(
         "download",
@@ -243,49 +261,122 @@ def _model(args: argparse.Namespace) -> Any:
 # ---------------------------------------------------------------------- history
 
 _HISTORY = (
-    Column("version", "version"),
-    Column("metric", None),
-    Column("metric_value", "metric"),
+    Column("decided", "decided (UTC)", short_when),
+    Column("run_id", "run", short_id),
     Column("outcome", "decision"),
-    Column("previous_version", "replaced"),
+    Column("metric", None),
+    Column("challenger", "challenger"),
+    Column("champion", None),
+    Column("champion_version", None),
+    Column("champion_shown", "champion", table_only=True),
+    Column("version", "version"),
     Column("build_number", "build"),
-    Column("run_id", "run"),
-    Column("registered", "registered (UTC)", short_when),
-    Column("reason", None),
+    Column("reason", "reason"),
+    Column("policy", None),
+    Column("record", None),
+    Column("registered", None),
 )
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from champion.local import Model
+    from champion.context import get_registry
+    from champion.history import model_history
 
+    if args.plot is not None:
+        _check_plot_target(args.plot)
     ws = open_workspace(args)
-    versions = sorted(Model.list(ws, name=args.name, expand=False), key=lambda m: m.version or 0)
-    if not versions:
+    history = model_history(get_registry(ws), args.name, args.metric or "accuracy")
+    if not history.entries:
         raise InputError(
-            f"no model named {args.name!r} in {ws.path}; 'champion models list' shows the names",
+            f"no model named {args.name!r} in {ws.path}, and no decision on it; "
+            "'champion models list' shows the names",
             field="name",
             value=args.name,
         )
+    summary = None
+    if args.plot is not None:
+        from champion.plot import plot_history
+
+        summary = plot_history(history, args.plot, args.metric)
     rows = []
-    for model in versions:
-        props = model.properties or {}
+    for entry in history.entries:
+        challenger, champion = history.values(entry, args.metric)
         rows.append(
             {
-                "version": model.version,
-                "metric": args.metric,
-                "metric_value": props.get(args.metric),
-                "outcome": props.get(names.OUTCOME),
-                "previous_version": props.get(names.PREVIOUS_VERSION),
-                "build_number": props.get(names.BUILD_NUMBER),
-                "run_id": model.run_id,
-                "registered": _output.when(model.created_time),
-                "reason": props.get(names.REASON),
+                "decided": _output.when(entry.time),
+                "run_id": entry.run_id,
+                "outcome": entry.outcome,
+                "metric": args.metric or entry.metric,
+                "challenger": challenger,
+                "champion": champion,
+                "champion_version": entry.champion_version,
+                "champion_shown": _with_version(champion, entry.champion_version),
+                "version": entry.registered_version,
+                "build_number": entry.build_number,
+                "reason": entry.reason,
+                "policy": dict(entry.policy),
+                "record": entry.record_name,
+                "registered": _output.when(history.registered_at(entry.registered_version)),
             }
         )
-    columns = [Column(c.key, args.metric) if c.key == "metric_value" else c for c in _HISTORY]
-    title = f"{args.name}: {len(rows)} version(s), oldest first; the last is the champion"
-    _output.records(columns, rows, title=title)
+    _output.records(_HISTORY, rows, title=_history_title(history, args.metric))
+    if summary is not None:
+        _output.note(
+            f"champion: plot written to {summary.path} ({summary.width}x{summary.height} PNG, "
+            f"{summary.metric}: {summary.promoted} promoted, {summary.rejected} rejected"
+            + (f", {summary.rolled_back} rollback(s)" if summary.rolled_back else "")
+            + (f", {summary.dry_runs} dry run(s)" if summary.dry_runs else "")
+            + (f", {summary.not_drawn} not drawn" if summary.not_drawn else "")
+            + ")"
+        )
     return 0
+
+
+def _check_plot_target(path: Path) -> None:
+    """Before anything is read: the extra is installed, the name says PNG, the folder exists."""
+    from champion.plot import require_matplotlib
+
+    if path.suffix.lower() != ".png":
+        raise InputError(
+            f"--plot {path}: the plot is a PNG; name the file with .png (e.g. history.png)",
+            field="--plot",
+            value=str(path),
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(
+            f"--plot {path}: the folder {folder} does not exist; create it or choose another",
+            field="--plot",
+            value=str(path),
+        )
+    if path.is_dir():
+        raise InputError(
+            f"--plot {path} is a folder; name a file in it (e.g. {path / 'history.png'})",
+            field="--plot",
+            value=str(path),
+        )
+    require_matplotlib()
+
+
+def _with_version(value: str | None, version: int | None) -> str:
+    if value is None:
+        return "-" if version is None else f"- (v{version})"
+    return value if version is None else f"{value} (v{version})"
+
+
+def _history_title(history: Any, metric: str | None) -> str:
+    decided = len(history.entries)
+    on = metric or "/".join(dict.fromkeys(e.metric for e in history.entries))
+    champion = history.champion
+    if champion is None:
+        now = "no live version"
+    else:
+        shown = metric or history.entries[-1].metric
+        value = champion.properties.get(shown)
+        now = f"the champion is {history.name}:{champion.version}" + (
+            f" ({shown} {value})" if value is not None else ""
+        )
+    return f"{history.name}: {decided} decision(s) on {on}, oldest first; {now}"
 
 
 # ---------------------------------------------------------------------- delete
