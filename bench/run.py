@@ -36,15 +36,9 @@ from _common import (
 from fixtures import FixtureCache
 
 FAMILIES = (
-    "cold",
-    "gate",
-    "lookup",
-    "upload",
-    "concurrency",
-    "azure",
-    "availability",
-    "mlflow",
-)
+    "cold", "gate", "lookup", "upload", "concurrency", "azure", "availability", "mlflow",
+    "scoring",
+)  # fmt: skip
 
 
 @dataclass

@@ -34,6 +34,11 @@ Variable (default): who reads it, and why.
 - `BUILD_BUILDNUMBER` (none): the Azure DevOps build number, stored on a registered version.
 - `TF_BUILD` (not `True`): `True` under an Azure DevOps agent: set output variables, break `##`.
 - `PYTHONPATH` (none): extended, not replaced, for the step processes the runner and kit start.
+- `AZUREML_MODEL_DIR` (none): in a scoring process, the deployed model's folder (Azure ML sets
+  it; so does `champion serve`); the default scoring script loads the model from it.
+- `AML_APP_ROOT` (none: the working directory): where a scoring container keeps its app;
+  `Model.get_model_path` looks under `<it>/azureml-models/`, as the SDK does, and
+  `champion serve` sets it for the server it starts.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "AML_APP_ROOT",
+    "AZUREML_MODEL_DIR",
     "AZUREML_RUN_ID",
     "BACKEND",
     "BUILD_NUMBER",
@@ -59,6 +66,8 @@ __all__ = [
     "RETRY_BASE_SECONDS",
     "RUN_ID",
     "WORKSPACE",
+    "aml_app_root",
+    "azureml_model_dir",
     "azureml_run_id",
     "backend",
     "build_number",
@@ -98,6 +107,8 @@ MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
 MLFLOW_REGISTRY_URI = "MLFLOW_REGISTRY_URI"
 MLFLOW_RUN_ID = "MLFLOW_RUN_ID"
 MLFLOW_HTTP_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+AML_APP_ROOT = "AML_APP_ROOT"
+AZUREML_MODEL_DIR = "AZUREML_MODEL_DIR"
 
 DEFAULT_WORKSPACE_FOLDER = ".champion"
 """The local workspace's folder when `CHAMPION_WORKSPACE` is unset (found upwards, as git finds
@@ -187,6 +198,16 @@ def build_number() -> str | None:
 def under_devops_agent() -> bool:
     """Azure DevOps agents export `TF_BUILD=True` (any case)."""
     return (get(DEVOPS_AGENT) or "").lower() == "true"
+
+
+def azureml_model_dir() -> str | None:
+    return get(AZUREML_MODEL_DIR)
+
+
+def aml_app_root() -> str:
+    """The scoring app's root ("" when unset: paths stay relative to the working directory,
+    as the SDK's `MODELS_DIR` does)."""
+    return get(AML_APP_ROOT) or ""
 
 
 def pythonpath() -> str | None:

@@ -18,6 +18,7 @@ __all__ = [
     "ARTIFACT_SHA256",
     "BUILD_NUMBER",
     "CHAMPION_TAGS",
+    "CONVERTED_FROM",
     "DECISION_ARTIFACT",
     "DRY_RUN_TAG",
     "EXPERIMENT_NAME",
@@ -37,6 +38,9 @@ __all__ = [
     "REGISTER_EXPERIMENT",
     "ROLLBACK_EXPERIMENT",
     "ROLLBACK_OF",
+    "SCORED_MODEL",
+    "SCORED_VERSION",
+    "SCORING_ARTIFACT",
     "STEP_RUN_TYPE",
     "TEST_DATA",
     "TEST_DATA_SHA256",
@@ -134,6 +138,19 @@ def record_number(name: str) -> int:
     match = _NUMBERED.fullmatch(name)
     return int(match.group(1)) if match else 1
 
+
+# ---------------------------------------------------------------------- using the champion
+
+SCORED_MODEL: Final = "champion.scored_model"
+"""On a score step's run: the model name whose predictions it wrote."""
+SCORED_VERSION: Final = "champion.scored_version"
+"""On a score step's run: the version that made them (the champion at the time, or the one
+asked for)."""
+SCORING_ARTIFACT: Final = "outputs/champion_scoring.json"
+"""The score step's record on its run (a retry adds `outputs/champion_scoring.<n>.json`); the
+same JSON is written as `scoring.json` beside `predictions.csv`."""
+CONVERTED_FROM: Final = "converted_from"
+"""On an ONNX version (`NAME-onnx`): the `NAME:version` it was converted from."""
 
 # ---------------------------------------------------------------------- run types and rules
 

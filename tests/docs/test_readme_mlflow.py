@@ -40,6 +40,9 @@ def test_the_mlflow_section_works_as_written(tmp_path: Path) -> None:
         ("rejected", "-"),
     ]
     assert "(re-scored)" in done.stdout  # the noisy challenger met the champion on its rows
+    # each run's score step scored the rows with the champion it found through the registry
+    assert "scored 150 rows of iris.csv with iris:1 (the champion)" in done.stdout
+    assert "scored 150 rows of iris_noisy.csv with iris:2 (the champion)" in done.stdout
     assert "['setosa' 'setosa' 'setosa']" in done.stdout  # models:/iris@champion predicts
     assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "mlruns").is_dir()
 

@@ -180,3 +180,17 @@ def test_dataset_test_data_is_refused_in_one_line_before_anything(target, model)
     assert "pass --test-data PATH" in message and "\n" not in message
     assert caught.value.field == "--test-data"
     assert made.parent.file_names() == [] and target.versions() == [1]
+
+
+def test_a_step_run_is_a_run_it_can_record_on(target):
+    """The score step records on its own run: on MLflow the step's run is a `ParentRun` too."""
+    from champion.registry import ParentRun
+    from champion.registry.sdk_run import as_parent_run
+
+    made = target.pipeline_run()
+    own = as_parent_run(made.step)
+    assert own is made.step and isinstance(own, ParentRun)
+    own.upload_bytes("outputs/champion_scoring.json", b"{}")
+    own.set_tags({"champion.scored_version": "1"})
+    assert own.file_names() == ["outputs/champion_scoring.json"]
+    assert own.get_tags()["champion.scored_version"] == "1"

@@ -1,4 +1,6 @@
-"""`champion models list|show|history|download`: the registry, read-only."""
+"""`champion models list|show|history|download|delete|convert-onnx|rollback`: the registry; the
+first four read only, `delete` removes a version nobody serves, `convert-onnx` registers an ONNX
+copy of a version, `rollback` makes an earlier version the champion again."""
 
 from __future__ import annotations
 
@@ -138,6 +140,47 @@ def add_to(commands: Commands) -> None:
         "--archive-existing",
         action="store_true",
         help="archive the versions already in that stage (Staging and Production only)",
+    )
+
+    delete = models.command(
+        "delete",
+        cmd_delete,
+        help="delete a version (refused while a deployment serves it)",
+        description="Delete one version. Its number is never given out again; when it is the "
+        "latest, the version before it becomes the champion. Refused (exit 2, nothing "
+        "changed) while a running deployment ('champion serve') serves it, as Azure ML "
+        "refuses to delete a model an active deployment uses.",
+        examples=["champion models delete iris --version 3"],
+        formats=_output.REPORTS,
+    )
+    delete.add_argument("name", type=model_name, help="the model's registered name")
+    delete.add_argument(
+        "--version", type=version_number, required=True, help="the version to delete"
+    )
+
+    convert = models.command(
+        "convert-onnx",
+        cmd_convert_onnx,
+        help="convert a scikit-learn version to ONNX (NAME-onnx), checked on a sample",
+        description="Convert NAME's champion (or --version) to ONNX with skl2onnx, check that "
+        "onnxruntime predicts what scikit-learn predicts on every row of --sample (labels "
+        "identical, class probabilities within 1e-5), and register the ONNX file as "
+        "NAME-onnx with converted_from=NAME:VERSION and the check's figures. A conversion "
+        "that predicts differently is refused (exit 2) and nothing is registered. Needs the "
+        "[onnx] extra.",
+        examples=[
+            "champion models convert-onnx iris --sample sample_data/iris.csv",
+            "champion models convert-onnx iris --version 1 --sample data.csv --json",
+        ],
+        formats=_output.REPORTS,
+    )
+    _name_and_version(convert)
+    convert.add_argument(
+        "--sample",
+        type=Path,
+        required=True,
+        metavar="CSV",
+        help="rows to compare the two on: the model's feature columns (others are ignored)",
     )
     _add_rollback(models)
 
@@ -455,6 +498,78 @@ def _history_title(history: Any, metric: str | None, champion: Any, rule: str | 
     if rule is not None:
         now += f", {rule}"
     return f"{history.name}: {decided} decision(s) on {on}, oldest first; {now}"
+
+
+# ---------------------------------------------------------------------- delete
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """`Model.delete()`; the refusal of a served version becomes one line naming who serves it."""
+    from champion.local import Model
+    from champion.local.access import deployments
+
+    ws = open_workspace(args, write=True)
+    try:
+        model = Model(ws, args.name, version=args.version, expand=False)
+    except Exception as exc:
+        if "ModelNotFound" not in (getattr(exc, "message", None) or str(exc)):
+            raise
+        raise InputError(
+            f"no model version {args.version} of {args.name!r} in {ws.path}; "
+            f"'champion models history {args.name}' lists the versions",
+            field="--version",
+            value=args.version,
+        ) from None
+    try:
+        model.delete()
+    except Exception as exc:
+        if "Response Code: 412" not in (getattr(exc, "message", None) or str(exc)):
+            raise
+        serving = [
+            f"{d.name} (port {d.port}, pid {d.pid})"
+            for d in deployments(ws)
+            if d.active and (args.name, args.version) in d.models
+        ]
+        raise InputError(
+            f"{args.name}:{args.version} is served by the running deployment(s) "
+            f"{', '.join(serving) or '(another host)'}; stop it (Ctrl-C in its 'champion "
+            "serve'), then delete. Nothing was deleted.",
+            field="--version",
+            value=args.version,
+        ) from None
+    doc = {"name": args.name, "version": args.version, "deleted": True}
+    _output.report(doc, [f"deleted {args.name}:{args.version}"])
+    return 0
+
+
+# ---------------------------------------------------------------------- convert-onnx
+
+
+def cmd_convert_onnx(args: argparse.Namespace) -> int:
+    from champion.context import get_registry
+    from champion.onnx_convert import convert
+
+    registry = get_registry(open_workspace(args, write=True))
+    done = convert(registry, args.name, args.version, args.sample)
+    figures = done.check
+    doc = {
+        "name": done.name,
+        "version": done.version,
+        "converted_from": done.source,
+        "model_type": done.model_type,
+        "rows": figures.rows,
+        "labels_equal": not figures.label_mismatches,
+        "max_probability_diff": figures.max_probability_diff,
+        "tolerance": figures.tolerance,
+    }
+    diff = figures.max_probability_diff
+    said = (
+        f"{done.source} ({done.model_type}) -> {done.name}:{done.version}: onnxruntime "
+        f"predicts the same labels on {figures.rows} rows"
+        + ("" if diff is None else f", probabilities within {diff:.3g} (allowed 1e-05)")
+    )
+    _output.report(doc, [said])
+    return 0
 
 
 # ---------------------------------------------------------------------- download

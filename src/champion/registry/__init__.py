@@ -44,7 +44,8 @@ The contract (what every backend must do; the gate relies on each point):
 - **Verified downloads.** `download` writes a version's files and checks them against the
   version's stored `artifact_sha256` before returning; a version without one cannot be
   verified and is refused. Nothing downloaded is ever deserialised unless it was verified
-  (`--rescore-champion` loads the champion with joblib only after this check).
+  (`--rescore-champion`, the score step, `champion serve` and `champion models convert-onnx`
+  load a model only after this check).
 - **Rollback** (`make_champion`) makes an earlier version the champion again, keeping history.
   Azure ML and the local workspace, where the champion is the latest version, register that
   version's files again as a NEW version carrying `ChampionChange.properties` (its original
@@ -58,8 +59,8 @@ The contract (what every backend must do; the gate relies on each point):
   when the champion is no longer `ChampionChange.expected_champion` when it is about to act.
 - **Datasets** (`dataset`): a registered tabular dataset by name and version, read into a
   frame with its content digest where the backend stores one (`champion.content_sha256`), for
-  `--test-data dataset:NAME[:VERSION]`. A backend without a dataset registry (MLflow) raises
-  InputError saying to pass a file instead.
+  `--test-data dataset:NAME[:VERSION]` and the score step's `--data dataset:NAME[:VERSION]`.
+  A backend without a dataset registry (MLflow) raises InputError saying to pass a file instead.
 """
 
 from __future__ import annotations

@@ -281,69 +281,6 @@ def artifact_path(name: str) -> str:
     return name[len(_GATE_PREFIX) :]
 
 
-class MlflowRun:
-    """A run as step code sees it on MLflow (`champion.context.get_run()`): the members of an
-    `azureml.core.Run` that the sample train step and the gate use, and no more."""
-
-    def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
-        self.workspace = workspace
-        self.mlflow_run = run
-        self._parent: Any = _ABSENT
-
-    @property
-    def id(self) -> str:
-        return str(self.mlflow_run.info.run_id)
-
-    @property
-    def name(self) -> str:
-        return str(self.mlflow_run.info.run_name or "")
-
-    @property
-    def experiment_id(self) -> str:
-        return str(self.mlflow_run.info.experiment_id)
-
-    @property
-    def artifact_uri(self) -> str:
-        return str(self.mlflow_run.info.artifact_uri)
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return dict(self.mlflow_run.data.tags)
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        return {str(k): float(v) for k, v in self.mlflow_run.data.metrics.items()}
-
-    def get_tags(self) -> dict[str, str]:
-        run = _remote("reading the run's tags", lambda: self.workspace.client.get_run(self.id))
-        return dict(run.data.tags)
-
-    @property
-    def parent(self) -> MlflowRun | None:
-        """The run named by this run's `mlflow.parentRunId` tag (one GET, then kept)."""
-        if self._parent is _ABSENT:
-            parent_id = self.tags.get(PARENT_TAG)
-            if not parent_id:
-                self._parent = None
-            else:
-                client = self.workspace.client
-                run = _remote("loading the pipeline run", lambda: client.get_run(parent_id))
-                self._parent = MlflowRun(self.workspace, run)
-        return self._parent  # type: ignore[no-any-return]
-
-    def parent_run(self) -> MlflowParentRun | None:
-        parent = self.parent
-        return None if parent is None else MlflowParentRun(parent.workspace, parent.mlflow_run)
-
-    def tag(self, key: str, value: object = None) -> None:
-        client = self.workspace.client
-        _remote(f"tagging run {self.id}", lambda: client.set_tag(self.id, key, str(value)))
-
-    def log(self, name: str, value: float) -> None:
-        client = self.workspace.client
-        _remote(f"logging {name} on run {self.id}", lambda: client.log_metric(self.id, name, value))
-
-
 class MlflowParentRun:
     """`ParentRun` over an MLflow run: one MLflow call each, not retried here (the gate wraps
     each call in its one loop); MLflow's failures come out in the shape the loop classifies."""
@@ -447,6 +384,62 @@ class MlflowParentRun:
         client = self.workspace.client
         for key in keys:
             _found(functools.partial(client.delete_tag, self.id, key))
+
+
+class MlflowRun(MlflowParentRun):
+    """A run as step code sees it on MLflow (`champion.context.get_run()`): the members of an
+    `azureml.core.Run` that the sample train step and the gate use, and no more; and, being a
+    run like any other, a `ParentRun` too, so a step can record on its own run (the score
+    step's record and tags)."""
+
+    def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
+        super().__init__(workspace, run)
+        self._parent: Any = _ABSENT
+
+    @property
+    def name(self) -> str:
+        return str(self.mlflow_run.info.run_name or "")
+
+    @property
+    def experiment_id(self) -> str:
+        return str(self.mlflow_run.info.experiment_id)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.mlflow_run.data.tags)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {str(k): float(v) for k, v in self.mlflow_run.data.metrics.items()}
+
+    def get_tags(self) -> dict[str, str]:
+        run = _remote("reading the run's tags", lambda: self.workspace.client.get_run(self.id))
+        return dict(run.data.tags)
+
+    @property
+    def parent(self) -> MlflowRun | None:
+        """The run named by this run's `mlflow.parentRunId` tag (one GET, then kept)."""
+        if self._parent is _ABSENT:
+            parent_id = self.tags.get(PARENT_TAG)
+            if not parent_id:
+                self._parent = None
+            else:
+                client = self.workspace.client
+                run = _remote("loading the pipeline run", lambda: client.get_run(parent_id))
+                self._parent = MlflowRun(self.workspace, run)
+        return self._parent  # type: ignore[no-any-return]
+
+    def parent_run(self) -> MlflowParentRun | None:
+        parent = self.parent
+        return None if parent is None else MlflowParentRun(parent.workspace, parent.mlflow_run)
+
+    def tag(self, key: str, value: object = None) -> None:
+        client = self.workspace.client
+        _remote(f"tagging run {self.id}", lambda: client.set_tag(self.id, key, str(value)))
+
+    def log(self, name: str, value: float) -> None:
+        client = self.workspace.client
+        _remote(f"logging {name} on run {self.id}", lambda: client.log_metric(self.id, name, value))
 
 
 def _parent_run_of(run: ParentRun | None) -> MlflowParentRun:

@@ -363,15 +363,15 @@ class SdkRegistry:
             what = f"{name}:{version}" if version is not None else f"{name} (latest)"
             raise InputError(
                 f"there is no registered dataset {what} in this workspace; register it first, "
-                "or pass --test-data PATH",
-                field="test_data",
+                "or pass a CSV file instead",
+                field="dataset",
                 value=what,
             )
         if not callable(getattr(found, "to_pandas_dataframe", None)):
             raise InputError(
-                f"dataset {name}:{found.version} is a file dataset; --test-data needs a tabular "
-                "dataset (Dataset.Tabular.from_delimited_files)",
-                field="test_data",
+                f"dataset {name}:{found.version} is a file dataset; a tabular dataset "
+                "(Dataset.Tabular.from_delimited_files) is needed here",
+                field="dataset",
                 value=name,
             )
         frame = remote(f"reading dataset {name}:{found.version}", found.to_pandas_dataframe)
