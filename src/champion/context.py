@@ -51,6 +51,13 @@ def _sdk_parent(step_run: Any) -> ParentRun | None:
     return None if parent is None else SdkRun(parent)
 
 
+def _local_parent(step_run: Any) -> ParentRun | None:
+    from champion.registry.local import LocalParentRun
+
+    parent = step_run.parent
+    return None if parent is None else LocalParentRun(parent)
+
+
 def _sdk_workspace_of(run: Any) -> Any:
     return run.experiment.workspace
 
@@ -93,7 +100,7 @@ def _azureml_registry(workspace: Any) -> Registry:
 
 _BACKENDS: dict[str, _Backend] = {
     "local": _Backend(
-        _local_run, _local_workspace, _local_registry, _sdk_parent, _sdk_workspace_of
+        _local_run, _local_workspace, _local_registry, _local_parent, _sdk_workspace_of
     ),
     "azureml": _Backend(
         _azureml_run, _azureml_workspace, _azureml_registry, _sdk_parent, _sdk_workspace_of

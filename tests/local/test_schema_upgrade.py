@@ -1,6 +1,7 @@
-"""An existing user's workspace (schema version 1, as champion 0.1.0 wrote it) opens with this
-code and is upgraded in place to version 2: nothing it held is lost, the new tables work, and a
-failed upgrade leaves it exactly as it was."""
+"""An existing user's workspace (schema version 1, as champion 0.1.0 wrote it; version 2, as the
+release before small blobs in the database wrote it) opens with this code and is upgraded in
+place to the current version: nothing it held is lost, the new tables work, and a failed upgrade
+leaves it exactly as it was."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_a_version_1_workspace_opens_upgraded_with_everything_it_held(
     assert schema_version(folder) == "1"
 
     ws = Workspace(folder)
-    assert schema_version(folder) == "2"
+    assert schema_version(folder) == "3"
     champion = Model(ws, "iris")
     assert (champion.version, champion.properties, champion.tags) == (
         1,
@@ -80,13 +81,13 @@ def test_a_version_1_workspace_opens_upgraded_with_everything_it_held(
     assert second.version == 2
     assert Model(ws, "iris").sample_input_dataset.name == "data"
 
-    # a second open (another process) finds version 2 and changes nothing
+    # a second open (another process) finds version 3 and changes nothing
     ws._store.close()
     before = (folder / "workspace.db").read_bytes()
     reopened = Workspace(folder)
     assert reopened._store.dataset_digest("data") == dataset._properties["champion.content_sha256"]
     reopened._store.close()
-    assert schema_version(folder) == "2"
+    assert schema_version(folder) == "3"
     assert len((folder / "workspace.db").read_bytes()) == len(before)
 
 
@@ -112,23 +113,53 @@ def test_a_failed_upgrade_leaves_the_workspace_as_it_was(
 
     monkeypatch.setattr(schema, "migrate_1_to_2", real)
     assert Model(Workspace(folder), "iris").version == 1
-    assert schema_version(folder) == "2"
+    assert schema_version(folder) == "3"
 
 
-def test_a_new_workspace_is_created_at_version_2_through_the_same_upgrade(
+def test_a_new_workspace_is_created_at_version_3_through_the_same_upgrades(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_workspace: Any
 ) -> None:
-    seen: list[str] = []
-    real = schema.migrate_1_to_2
+    seen: list[tuple[str, str]] = []
+    for step in ("migrate_1_to_2", "migrate_2_to_3"):
+        real = getattr(schema, step)
 
-    def spy(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
-        seen.append(workspace_id)
-        real(c, workspace_id, now)
+        def spy(c: sqlite3.Connection, workspace_id: str, now: str, real: Any = real) -> None:
+            seen.append((real.__name__, workspace_id))
+            real(c, workspace_id, now)
 
-    monkeypatch.setattr(schema, "migrate_1_to_2", spy)
+        monkeypatch.setattr(schema, step, spy)
     ws = make_workspace(tmp_path / "new")
-    assert len(seen) == 1 and seen[0] == ws._workspace_id
-    assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == "2"
+    assert seen == [
+        ("migrate_1_to_2", ws._workspace_id),
+        ("migrate_2_to_3", ws._workspace_id),
+    ]
+    assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == "3"
+
+
+def test_a_version_2_workspace_opens_upgraded_and_keeps_small_blobs_in_the_database(
+    tmp_path: Path, in_tmp: Path
+) -> None:
+    """A version 2 workspace (every blob a file) gains the table of small blobs; its files
+    still read, and a decision record written after the upgrade goes into the database."""
+    folder = restore_v1(tmp_path / "old")
+    Workspace(folder)._store.close()  # upgraded to the current version, then taken back to 2:
+    conn = sqlite3.connect(folder / "workspace.db")
+    conn.execute("DROP TABLE inline_blobs")
+    conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    assert schema_version(folder) == "2"
+
+    ws = Workspace(folder)
+    assert schema_version(folder) == "3"
+    assert Path(Model(ws, "iris").download(str(tmp_path / "out"))).read_bytes() == MODEL_BYTES
+    from champion.local.access import upload_bytes
+
+    [run] = Experiment(ws, "iris-pipeline").get_runs()
+    upload_bytes(run, "outputs/champion_decision.json", b'{"outcome": "rejected"}')
+    run.download_file("outputs/champion_decision.json", str(in_tmp / "record.json"))
+    assert (in_tmp / "record.json").read_bytes() == b'{"outcome": "rejected"}'
+    assert ws._store.schema_drift() == []
 
 
 def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(

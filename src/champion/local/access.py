@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from champion.local._export import TargetExists
 from champion.local.maintenance import DEFAULT_GRACE_SECONDS, GcReport, gc
 from champion.local.model import Model, download_verified
+from champion.local.run import Run
 from champion.local.store import RunRecord, Store
 from champion.local.workspace import Workspace
 
@@ -30,6 +31,7 @@ __all__ = [
     "registry_transaction",
     "store_of",
     "top_level_runs",
+    "upload_bytes",
 ]
 
 
@@ -55,6 +57,13 @@ def prestaged(
     if not paths:
         return contextlib.nullcontext()
     return workspace._store.prestaged(paths)
+
+
+def upload_bytes(run: Run, name: str, data: bytes) -> None:
+    """Store `data` as the run's artifact `name`, as `run.upload_file(name, io.BytesIO(data))`
+    would, but a few KiB (the decision record) go into the workspace's database with the
+    artifact's row: one commit, no blob file and none of its fsyncs."""
+    run._upload_bytes(name, data)
 
 
 def latest_model(workspace: Workspace, name: str) -> Model | None:

@@ -3,13 +3,16 @@ blob, and assets: lists of artifact prefixes, which is what a model's url points
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from champion.local.store.blobs import Blobs, StagedBlob
+from champion.local.store.blobs import StagedBlob
 from champion.local.store.exceptions import ArtifactExists, check_artifact_path
+from champion.local.store.inline import INLINE_MAX, InlineBlobs
 from champion.local.store.records import (
     ArtifactRecord,
     AssetRecord,
@@ -19,7 +22,7 @@ from champion.local.store.records import (
 )
 
 
-class Artifacts(Blobs):
+class Artifacts(InlineBlobs):
     """Artifact rows (all or none, never overwritten) and the assets that group them."""
 
     def add_artifacts(
@@ -28,10 +31,12 @@ class Artifacts(Blobs):
         container: str,
         entries: Sequence[tuple[str, str | None, int]],
         blobs: Sequence[StagedBlob] = (),
+        inline: Mapping[str, bytes] | None = None,
     ) -> list[ArtifactRecord]:
         """Create artifacts `(path, digest, size)` all or none: an existing path is a conflict,
         as the service has no overwrite. `blobs`, staged by the caller, become blobs in the
-        same transaction that inserts the rows naming them."""
+        same transaction that inserts the rows naming them; `inline` ({digest: bytes}) are
+        small blobs stored in the database by that same transaction."""
         now = utcnow()
         for path, _, _ in entries:
             check_artifact_path(path)
@@ -50,6 +55,8 @@ class Artifacts(Blobs):
                 raise ArtifactExists(origin, container, clash or dupes)
             for staged in {b.digest: b for b in blobs}.values():
                 self._publish(staged)
+            for digest, data in (inline or {}).items():
+                self._insert_inline(c, digest, data)
             self._require_blobs(d for _, d, _ in entries)
             c.executemany(
                 "INSERT INTO artifacts(origin, container, path, digest, size, created_utc)"
@@ -57,6 +64,22 @@ class Artifacts(Blobs):
                 [(origin, container, p, d, s, now) for p, d, s in entries],
             )
         return [ArtifactRecord(origin, container, p, d, s, now) for p, d, s in entries]
+
+    def add_artifact_bytes(
+        self, origin: str, container: str, path: str, data: bytes
+    ) -> ArtifactRecord:
+        """One artifact holding `data`, created with its bytes in one transaction. Up to
+        INLINE_MAX they are kept in the database (no file and no fsync of their own: the
+        commit makes row and bytes durable together); larger ones become a blob file, as any
+        upload. An existing path is a conflict, as in add_artifacts."""
+        if len(data) > INLINE_MAX:
+            with self.staging() as session:
+                staged = session.stage(io.BytesIO(data))
+                entry = (path, staged.digest, staged.size)
+                return self.add_artifacts(origin, container, [entry], [staged])[0]
+        digest = hashlib.sha256(data).hexdigest()
+        entry = (path, digest, len(data))
+        return self.add_artifacts(origin, container, [entry], inline={digest: data})[0]
 
     def set_artifact_content(
         self, origin: str, container: str, path: str, staged: StagedBlob

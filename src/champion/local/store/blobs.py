@@ -232,8 +232,11 @@ class Blobs(Transactions):
         """Inside the referencing transaction: every blob a new row names is on disk, so no row
         ever names a missing blob (gc decides under this same lock)."""
         for digest in digests:
-            if digest is not None and not self.blob_path(digest).is_file():
+            if digest is not None and not self._has_blob(digest):
                 raise self._missing_blob(digest)
+
+    def _has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
 
     def put_blob(self, source: str | os.PathLike[str] | IO[bytes]) -> tuple[str, int]:
         """Store bytes once by their sha256 and return (digest, size). No row names the blob

@@ -1,9 +1,11 @@
-"""The workspace database's schema, how a version 1 workspace is upgraded, and how an open
+"""The workspace database's schema, how an older workspace is upgraded, and how an open
 database is checked against what this release writes.
 
 Version 1 is the registry (runs, metrics, artifacts, assets, models); version 2 adds the data
-plane (datastores, datasets, the links from a model to them). A new workspace is created as
-version 1 and upgraded, so the upgrade runs on every create.
+plane (datastores, datasets, the links from a model to them); version 3 keeps small blobs (a
+decision record) in the database, stored by the commit that writes the row naming them. A new
+workspace is created as version 1 and upgraded step by step, so every upgrade runs on every
+create; an older workspace is upgraded through the same steps, all of them in one transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 
 from champion.errors import WorkspaceStoreError
 from champion.local.store.layout import DB_NAME, has_blobs, orphaned_blobs
@@ -23,7 +26,7 @@ from champion.local.store.records import (
 )
 from champion.local.store.transactions import Transactions
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -132,6 +135,29 @@ def migrate_1_to_2(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
     c.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
 
 
+#: Statements that turn a version 2 workspace into a version 3 one (also run on a fresh one).
+#: Small blobs by digest, as blobs/ holds the others (`store/inline.py`).
+SCHEMA_V3 = """
+CREATE TABLE inline_blobs (digest TEXT PRIMARY KEY, content BLOB NOT NULL)
+"""
+
+
+def migrate_2_to_3(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
+    """Upgrade a version 2 workspace in place, inside the caller's transaction: the table of
+    small blobs (empty: every blob of an older workspace is a file)."""
+    for statement in SCHEMA_V3.split(";"):
+        if statement.strip():
+            c.execute(statement)
+    c.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+
+
+def _upgrades_from(version: str) -> list[Callable[[sqlite3.Connection, str, str], None]]:
+    """The steps from `version` to this release's, looked up when called (tests replace one)."""
+    steps = {"1": "migrate_1_to_2", "2": "migrate_2_to_3"}
+    names = list(steps.values())[list(steps).index(version) :]
+    return [globals()[name] for name in names]
+
+
 def schema_shape(conn: sqlite3.Connection) -> set[str]:
     """Tables with their columns and types, and indexes with their tables, as comparable text."""
     shape: set[str] = set()
@@ -177,8 +203,9 @@ class SchemaChecks(Transactions):
                 field="schema_version",
                 value=None,
             )
-        if self._check_schema(tables) == "1":
-            self._upgrade_from_1()
+        found = self._check_schema(tables)
+        if found != str(SCHEMA_VERSION):
+            self._upgrade_from(found)
 
     def _create_schema(self) -> None:
         # one statement at a time: executescript() would COMMIT our transaction first
@@ -190,8 +217,9 @@ class SchemaChecks(Transactions):
             "INSERT INTO meta(key, value) VALUES (?, ?)",
             [("schema_version", "1"), ("workspace_id", workspace_id), ("created_utc", now)],
         )
-        # a new workspace is a version 1 one, upgraded: the upgrade runs on every create
-        migrate_1_to_2(self._conn, workspace_id, now)
+        # a new workspace is a version 1 one, upgraded: every upgrade runs on every create
+        for upgrade in _upgrades_from("1"):
+            upgrade(self._conn, workspace_id, now)
 
     def _schema_version(self) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -199,7 +227,7 @@ class SchemaChecks(Transactions):
 
     def _check_schema(self, tables: set[str]) -> str:
         """Refuse a database that is not ours or is newer than this code; returns its version
-        ("1" for a workspace to upgrade)."""
+        (an older one is a workspace to upgrade)."""
         where = self.root / DB_NAME
         if "meta" not in tables:
             raise WorkspaceStoreError(
@@ -208,7 +236,7 @@ class SchemaChecks(Transactions):
                 value=None,
             )
         found = self._schema_version()
-        if found not in ("1", str(SCHEMA_VERSION)):
+        if found not in {str(v) for v in range(1, SCHEMA_VERSION + 1)}:
             raise WorkspaceStoreError(
                 f"{where} has schema version {found!r}; this champion reads version "
                 f"{SCHEMA_VERSION}. Use the champion release that wrote it.",
@@ -217,33 +245,36 @@ class SchemaChecks(Transactions):
             )
         return str(found)
 
-    def _upgrade_from_1(self) -> None:
-        """Upgrade a version 1 workspace in place, in one write transaction (all of it or none
-        of it). A read-only open cannot, and says how to upgrade rather than misread it."""
+    def _upgrade_from(self, version: str) -> None:
+        """Upgrade an older workspace in place, every step in one write transaction (all of it
+        or none of it). A read-only open cannot, and says how to upgrade rather than misread
+        it."""
         where = self.root / DB_NAME
         if self.read_only:
             raise WorkspaceStoreError(
-                f"{where} is a version 1 workspace, made by an older champion; this one reads "
-                f"version {SCHEMA_VERSION}. Run a command that writes (e.g. 'champion gc') on a "
-                "writable copy once to upgrade it in place; its data is kept.",
+                f"{where} is a version {version} workspace, made by an older champion; this one "
+                f"reads version {SCHEMA_VERSION}. Run a command that writes (e.g. 'champion gc') "
+                "on a writable copy once to upgrade it in place; its data is kept.",
                 field="schema_version",
-                value="1",
+                value=version,
             )
         with self.transaction():
-            if self._schema_version() != "1":
+            found = self._schema_version()
+            if found == str(SCHEMA_VERSION):
                 return  # another process upgraded it while we waited for the lock
             workspace_id = self._conn.execute(
                 "SELECT value FROM meta WHERE key='workspace_id'"
             ).fetchone()[0]
             try:
-                migrate_1_to_2(self._conn, str(workspace_id), utcnow())
+                for upgrade in _upgrades_from(str(found)):
+                    upgrade(self._conn, str(workspace_id), utcnow())
             except sqlite3.DatabaseError as exc:  # rolled back by the transaction
                 raise WorkspaceStoreError(
-                    f"{where} is a version 1 workspace and could not be upgraded to version "
-                    f"{SCHEMA_VERSION} ({exc}); it was left unchanged. Check free disk space "
-                    "and permissions, then open it again.",
+                    f"{where} is a version {found} workspace and could not be upgraded to "
+                    f"version {SCHEMA_VERSION} ({exc}); it was left unchanged. Check free disk "
+                    "space and permissions, then open it again.",
                     field="schema_version",
-                    value="1",
+                    value=str(found),
                 ) from exc
 
     def schema_drift(self) -> list[str]:
@@ -253,6 +284,7 @@ class SchemaChecks(Transactions):
         try:
             expected.executescript(SCHEMA_V1)
             expected.executescript(SCHEMA_V2)
+            expected.executescript(SCHEMA_V3)
             want = schema_shape(expected)
         finally:
             expected.close()
