@@ -44,13 +44,6 @@ class _Backend:
     """The workspace a run of this backend belongs to."""
 
 
-def _sdk_parent(step_run: Any) -> ParentRun | None:
-    from champion.registry.sdk_run import SdkRun
-
-    parent = step_run.parent  # one GET on Azure ML
-    return None if parent is None else SdkRun(parent)
-
-
 def _local_parent(step_run: Any) -> ParentRun | None:
     from champion.registry.local import LocalParentRun
 
@@ -92,6 +85,12 @@ def _azureml_workspace() -> Any:
     return configured_workspace()
 
 
+def _azureml_parent(step_run: Any) -> ParentRun | None:
+    from champion.registry.azureml import parent_run
+
+    return parent_run(step_run)
+
+
 def _azureml_registry(workspace: Any) -> Registry:
     from champion.registry.azureml import AzureMLRegistry
 
@@ -103,7 +102,7 @@ _BACKENDS: dict[str, _Backend] = {
         _local_run, _local_workspace, _local_registry, _local_parent, _sdk_workspace_of
     ),
     "azureml": _Backend(
-        _azureml_run, _azureml_workspace, _azureml_registry, _sdk_parent, _sdk_workspace_of
+        _azureml_run, _azureml_workspace, _azureml_registry, _azureml_parent, _sdk_workspace_of
     ),
 }
 
