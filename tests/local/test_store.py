@@ -71,17 +71,18 @@ class _Zeros(io.RawIOBase):
 
 
 class _BrokenStream(io.RawIOBase):
-    """Yields one chunk, then fails like a dropped network mount."""
+    """Yields `good` chunks, then fails like a dropped network mount."""
 
-    def __init__(self) -> None:
+    def __init__(self, good: int = 1) -> None:
         self.calls = 0
+        self.good = good
 
     def readable(self) -> bool:
         return True
 
     def read(self, n: int = -1) -> bytes:
         self.calls += 1
-        if self.calls > 1:
+        if self.calls > self.good:
             raise OSError("connection reset while reading the model")
         return b"x" * CHUNK
 
@@ -322,6 +323,21 @@ def test_a_stream_failing_mid_way_leaves_no_temp_file_blob_or_artifact(ws: Works
     assert run.get_file_names() == []
     run.upload_file("outputs/model.pkl", io.BytesIO(PAYLOAD))  # the name is still free
     assert run.get_file_names() == ["outputs/model.pkl"]
+
+
+def test_a_large_stream_failing_while_it_is_copied_leaves_nothing(ws: Workspace) -> None:
+    """Past the first few MiB the bytes are read and written by another thread: its failure
+    is the upload's, with no temp file, blob or artifact left."""
+    run = Experiment(ws, "exp").start_logging()
+    stream = _BrokenStream(good=12)
+
+    with pytest.raises(OSError, match="connection reset"):
+        run.upload_file("outputs/model.pkl", stream)
+
+    assert stream.calls == 13
+    assert list((ws.path / "tmp").iterdir()) == []
+    assert _blob_files(ws) == []
+    assert run.get_file_names() == []
 
 
 def test_a_large_upload_is_streamed_in_bounded_memory(ws: Workspace) -> None:

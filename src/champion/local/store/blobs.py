@@ -37,7 +37,7 @@ from champion.local.store.transactions import Transactions
 
 CHUNK = 1024 * 1024
 VERIFY_IN_PLACE_MAX = 4 * CHUNK  # stored blobs up to this size are compared, not replaced
-QUEUE_DEPTH = 4  # chunks hashed but not yet written: the memory a large upload holds
+QUEUE_DEPTH = 8  # chunks read but not yet hashed: the memory a large upload holds
 WRITEBACK_EVERY = 32 * CHUNK
 # posix_fadvise(DONTNEED) on dirty pages starts their write-back at once, asynchronously
 # (Linux); elsewhere the writer thread fdatasyncs instead.
@@ -283,40 +283,46 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def _pipelined_copy(chunks: Iterator[bytes], fd: int) -> tuple[str, int]:
-    """Hash `chunks` in this thread while a writer thread writes them to `fd` and starts
-    their write-back every WRITEBACK_EVERY bytes: hashing, copying and the disk overlap, at
-    most QUEUE_DEPTH chunks in flight. Returns (sha256, size); raises what either side
-    raised, after the writer has stopped."""
-    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+    """Copy `chunks` to `fd` and hash them, on two cores: an I/O thread reads each chunk,
+    hands it to this thread to hash, writes it and starts its write-back every
+    WRITEBACK_EVERY bytes, while this thread only hashes (the longer job: hashing runs at
+    about the speed of the disk). At most QUEUE_DEPTH chunks wait to be hashed. The bytes
+    hashed are the very objects written. Returns (sha256, size); raises what either thread
+    raised, after the I/O thread has stopped."""
+    ready: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_DEPTH)
     failed: list[BaseException] = []
+    stop = threading.Event()
 
-    def writer() -> None:
+    def copy() -> None:
         written = synced = 0
-        while (chunk := pending.get()) is not None:
-            if failed:
-                continue  # drain, so the reader never blocks on a dead writer
-            try:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                ready.put(chunk)
                 _write_all(fd, chunk)
                 written += len(chunk)
                 if written - synced >= WRITEBACK_EVERY:
                     _start_writeback(fd, synced, written - synced)
                     synced = written
-            except BaseException as exc:  # handed to the reading thread
-                failed.append(exc)
+        except BaseException as exc:  # handed to the hashing thread
+            failed.append(exc)
+        finally:
+            ready.put(None)
 
-    thread = threading.Thread(target=writer, name="champion-blob-writer", daemon=True)
+    thread = threading.Thread(target=copy, name="champion-blob-copy", daemon=True)
     thread.start()
     hasher = hashlib.sha256()
     size = 0
     try:
-        for chunk in chunks:
-            if failed:
-                break
+        while (chunk := ready.get()) is not None:
             hasher.update(chunk)
             size += len(chunk)
-            pending.put(chunk)
     finally:
-        pending.put(None)
+        stop.set()
+        while thread.is_alive():  # unblock a copier waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
         thread.join()
     if failed:
         raise failed[0]
