@@ -57,7 +57,7 @@ class Artifacts(InlineBlobs):
                 self._publish(staged)
             for digest, data in (inline or {}).items():
                 self._insert_inline(c, digest, data)
-            self._require_blobs(d for _, d, _ in entries)
+            self._require_blobs(d for _, d, _ in entries if d not in (inline or {}))
             c.executemany(
                 "INSERT INTO artifacts(origin, container, path, digest, size, created_utc)"
                 " VALUES (?,?,?,?,?,?)",
