@@ -162,7 +162,7 @@ def model_disk(ws: Path) -> dict[str, int]:
 
 def run(ctx) -> None:
     root = ctx.work / "gate"
-    small, large = ctx.pick((1000, 10000), (200, 1000))
+    small, large = ctx.pick((1000, 10000), (100, 1000))
     model = ctx.fixtures.model_file
     peer = ctx.peer is not None
     k_first = small // 10
