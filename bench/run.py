@@ -36,7 +36,9 @@ from _common import (
 )
 from fixtures import FixtureCache
 
-FAMILIES = ("cold", "gate", "lookup", "upload", "concurrency", "azure", "availability")
+FAMILIES = (
+    "cold", "gate", "lookup", "upload", "concurrency", "azure", "availability", "scoring",
+)  # fmt: skip
 
 
 @dataclass

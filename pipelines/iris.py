@@ -1,4 +1,5 @@
-"""The sample pipeline: train on iris data, then register the model only if it beats the champion.
+"""The sample pipeline: train on iris data, register the model only if it beats the champion, then
+score the data with whatever is champion after that decision.
 
     python pipelines/iris.py                  # local workspace: $CHAMPION_WORKSPACE or .champion
     python pipelines/iris.py --build-number 42 --data sample_data/iris_noisy.csv
@@ -10,16 +11,20 @@
 
 This file is the pipeline's spec and nothing else: `champion.pipeline.driver` runs it locally
 or on Azure ML, and turns `build_spec`'s parameters into options (`--data`, `--seed`,
-`--model-name`). Both steps are champion's packaged modules, reached through the three-line
+`--model-name`). The steps are champion's packaged modules, reached through the three-line
 scripts in `steps/` that Azure ML's snapshot needs:
 
     train     train.py           --data CSV --seed N --output-dir <model_dir>
     register  register_model.py  --model-name iris --model-path <model_dir>
                                  --training-step-name train --build-number <build_number>
+    score     score.py           --model-name iris --champion --data CSV --output <predictions>
+              (after register)
 
-`<model_dir>` is a data reference (Azure: a PipelineData folder) and `<build_number>` a pipeline
-parameter (default "local"). `--rescore-champion` adds `--test-output-dir <test_dir>` to train and
-`--rescore-champion --test-data <test_dir>` to register. Importing this has no side effects.
+`<model_dir>`, `<predictions>` are data references (Azure: PipelineData folders), `<build_number>`
+a pipeline parameter (default "local"). `--rescore-champion` adds `--test-output-dir <test_dir>`
+to train and `--rescore-champion --test-data <test_dir>` to register. The score step reads nothing
+of the register step's, so it runs after it explicitly: it scores with the champion that decision
+left. Importing this has no side effects.
 """
 
 from __future__ import annotations
@@ -38,11 +43,12 @@ def build_spec(
     *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris",
     rescore_champion: bool = False, allow_different_test_data: bool = False,
 ) -> PipelineSpec:  # fmt: skip
-    """The train -> register pipeline.
+    """The train -> register -> score pipeline.
 
-    Neither step reuses an earlier run on Azure ML (allow_reuse=False): a reused register step
-    would silently skip registration (decided against the champion of *now*), and a reused train
-    step does not tag the new pipeline run, so the register step would fail on a rebuild.
+    No step reuses an earlier run on Azure ML (allow_reuse=False): a reused register step would
+    silently skip registration (decided against the champion of *now*), a reused train step does
+    not tag the new pipeline run, so the register step would fail on a rebuild, and a reused score
+    step would leave an earlier champion's predictions in place.
 
     Args:
         data: training CSV (sepal_length, sepal_width, petal_length, petal_width, species)
@@ -53,6 +59,7 @@ def build_spec(
     """
     model_dir = DataReference("model_dir")
     test_dir = DataReference("test_dir")
+    predictions = DataReference("predictions")
     build_number = PipelineParameter("build_number", "local")
     train_outputs = (model_dir, test_dir) if rescore_champion else (model_dir,)
     test_output = ("--test-output-dir", test_dir) if rescore_champion else ()
@@ -75,7 +82,15 @@ def build_spec(
         inputs=train_outputs,
         allow_reuse=False,
     )
-    steps = (train, register)
+    score = Step(
+        "score",
+        "score.py",
+        ("--model-name", model_name, "--champion", "--data", data, "--output", predictions),
+        outputs=(predictions,),
+        allow_reuse=False,
+        run_after=("register",),
+    )
+    steps = (train, register, score)
     return PipelineSpec("iris-pipeline", steps, ROOT / "steps", parameters=(build_number,))
 
 

@@ -12,8 +12,9 @@ installed loads) costs nothing, and no name here imports azureml:
 Beside this module, `champion.local` (the local workspace), `champion.testing` (fixtures for
 your own steps), `champion.steps.*` (the packaged steps), `champion.pipeline` (pipelines as
 data, run locally or on Azure ML), `champion.registry` (the backend Protocols),
-`champion.names` (every tag and property name) and `champion.record` are public. Modules whose
-name starts with `_` are not.
+`champion.names` (every tag and property name), `champion.record`, `champion.history` (a
+model's decisions in one timeline) and `champion.plot` (its picture; the `[plot]` extra) are
+public. Modules whose name starts with `_` are not.
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ if TYPE_CHECKING:
     )
     from champion.local.mock import mock_azureml
     from champion.record import DecisionRecord
-    from champion.registry import ModelVersion, Registry
+    from champion.registry import DecisionEntry, ModelVersion, Registry
 
 __all__ = [
     "ChampionError",
     "ConflictError",
     "Decision",
+    "DecisionEntry",
     "DecisionRecord",
     "InfrastructureError",
     "InputError",
@@ -102,7 +104,7 @@ _HOMES = {
     ),
     "champion.local.mock": ("mock_azureml",),
     "champion.record": ("DecisionRecord",),
-    "champion.registry": ("ModelVersion", "Registry"),
+    "champion.registry": ("DecisionEntry", "ModelVersion", "Registry"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 

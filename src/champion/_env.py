@@ -27,6 +27,11 @@ Variable (default): who reads it, and why.
 - `BUILD_BUILDNUMBER` (none): the Azure DevOps build number, stored on a registered version.
 - `TF_BUILD` (not `True`): `True` under an Azure DevOps agent: set output variables, break `##`.
 - `PYTHONPATH` (none): extended, not replaced, for the step processes the runner and kit start.
+- `AZUREML_MODEL_DIR` (none): in a scoring process, the deployed model's folder (Azure ML sets
+  it; so does `champion serve`); the default scoring script loads the model from it.
+- `AML_APP_ROOT` (none: the working directory): where a scoring container keeps its app;
+  `Model.get_model_path` looks under `<it>/azureml-models/`, as the SDK does, and
+  `champion serve` sets it for the server it starts.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "AML_APP_ROOT",
+    "AZUREML_MODEL_DIR",
     "AZUREML_RUN_ID",
     "BACKEND",
     "BUILD_NUMBER",
@@ -48,6 +55,8 @@ __all__ = [
     "RETRY_BASE_SECONDS",
     "RUN_ID",
     "WORKSPACE",
+    "aml_app_root",
+    "azureml_model_dir",
     "azureml_run_id",
     "backend",
     "build_number",
@@ -79,6 +88,8 @@ DATA_REFERENCE_PREFIX = "AZUREML_DATAREFERENCE_"
 DATASET_INPUTS = "AZUREML_DATASET_ENVIRONMENT_VARS"
 BUILD_NUMBER = "BUILD_BUILDNUMBER"
 DEVOPS_AGENT = "TF_BUILD"
+AML_APP_ROOT = "AML_APP_ROOT"
+AZUREML_MODEL_DIR = "AZUREML_MODEL_DIR"
 
 DEFAULT_WORKSPACE_FOLDER = ".champion"
 """The local workspace's folder when `CHAMPION_WORKSPACE` is unset (found upwards, as git finds
@@ -150,6 +161,16 @@ def build_number() -> str | None:
 def under_devops_agent() -> bool:
     """Azure DevOps agents export `TF_BUILD=True` (any case)."""
     return (get(DEVOPS_AGENT) or "").lower() == "true"
+
+
+def azureml_model_dir() -> str | None:
+    return get(AZUREML_MODEL_DIR)
+
+
+def aml_app_root() -> str:
+    """The scoring app's root ("" when unset: paths stay relative to the working directory,
+    as the SDK's `MODELS_DIR` does)."""
+    return get(AML_APP_ROOT) or ""
 
 
 def pythonpath() -> str | None:

@@ -30,23 +30,20 @@ backend for the run it is given.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from champion import names
-from champion._failpoints import failpoint
 from champion._retry import remote
 from champion._validation import validate_model_name
 from champion.artifact import LocalArtifact, has_model_artifacts, inspect_artifact, upload_artifact
-from champion.challenger import Challenger, given_challenger, read_challenger
-from champion.decision import Decision, Outcome, Policy, decide
-from champion.errors import InfrastructureError, InputError, TestDataError, UnscoredChampionError
-from champion.metrics import format_metric, parse_metric
+from champion.challenger import given_challenger, read_challenger
+from champion.decision import Decision, Outcome, Policy
+from champion.errors import InputError
+from champion.judge import Judge, check_rescore_request, decide_and_register, identity_of
+from champion.metrics import format_metric
 from champion.record import DecisionRecord, write_record
-from champion.registry import ModelVersion, NewVersion, ParentRun, Registry
-from champion.testdata import DataIdentity, same_test_data
+from champion.registry import NewVersion, ParentRun, Registry
 
 __all__ = [
     "RegisterRequest",
@@ -87,7 +84,7 @@ def register_if_better(run: object, request: RegisterRequest) -> DecisionRecord:
     from champion.context import run_of
 
     validate_model_name(request.model_name)
-    _check_rescore_request(request)
+    check_rescore_request(request)
     artifact = inspect_artifact(request.model_path)
     run_id, parent, registry = run_of(run)
     if parent is None:
@@ -125,19 +122,19 @@ def gate(
             reason=f"pipeline run {parent.id} already registered {earlier.name}:"
             f"{earlier.version} (a retried step); nothing new was registered",
         )
-        judge = _Judge(request, challenger, None, None)
+        judge = Judge(request, challenger, None, None)
         record = _record_of(request, judge, decision, earlier.version, False, parent.id, artifact)
         _write(parent, record, files)
         return record
 
-    judge, first_look = _Judge.prepare(registry, request, challenger)
+    judge, first_look = Judge.prepare(registry, request, challenger)
     if request.dry_run:
         decision = first_look.as_dry_run()
         record = _record_of(request, judge, decision, None, False, parent.id, artifact, None)
         _write(parent, record, files)
         return record
     prefix = upload_artifact(parent, request.model_name, artifact, files)
-    decision, version, race = _decide_and_register(
+    decision, version, race = decide_and_register(
         registry,
         request,
         judge,
@@ -157,267 +154,54 @@ def register_file_if_better(
     test_data: str | None = None,
 ) -> DecisionRecord:
     """The same gate for a model trained outside a pipeline: the metrics come from the caller
-    (one value, or one per metric by name) and the model is registered at workspace level, with
-    no run to link. `test_data` names the data they were measured on (a path or
-    `dataset:NAME[:VERSION]`; its identity is compared with the champion's); with
-    `request.rescore` both models are scored on that data instead. `workspace` is a `Registry`,
-    or a workspace `champion.context.get_registry` builds one for."""
+    (one value, or one per metric by name) and the model is registered at workspace level.
+    `test_data` names the data they were measured on (a path or `dataset:NAME[:VERSION]`; its
+    identity is compared with the champion's); with `request.rescore` both models are scored on
+    that data instead. `workspace` is a `Registry`, or a workspace
+    `champion.context.get_registry` builds one for.
+
+    The decision still leaves its trace: once every input check has passed, a run of its own
+    (experiment `champion.names.REGISTER_EXPERIMENT`, `Registry.decision_run`) holds the record
+    and its tags exactly as a pipeline run would, a dry run's too, so every decision made here
+    is in the model's history (`Registry.decisions`). Bad input stops before that run exists."""
     from champion.context import get_registry
 
     registry = get_registry(workspace)
     validate_model_name(request.model_name)
-    _check_rescore_request(request)
+    check_rescore_request(request)
     artifact = inspect_artifact(request.model_path)
     identity = (
-        _identity_of(test_data, registry)
+        identity_of(test_data, registry)
         if test_data is not None and request.rescore is None
         else None
     )
     challenger = given_challenger(metric_value, request.policy, model_type, identity)
-    judge, first_look = _Judge.prepare(registry, request, challenger)
+    judge, first_look = Judge.prepare(registry, request, challenger)
     path = str(request.model_path)
-    if request.dry_run:
-        decision = first_look.as_dry_run()
-        return _record_of(request, judge, decision, None, False, None, artifact, path)
+    display_name = f"champion register {request.model_name}"
+    if request.dry_run:  # decided and recorded on its run; nothing registered
+        with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
+            decision = first_look.as_dry_run()
+            record = _record_of(request, judge, decision, None, False, run.id, artifact, path)
+            _write(run, record, set())
+        return record
     # A likely winner's files are streamed into the workspace before the registry is held, so
     # a large model never makes other writers wait (or time out) behind the lock.
     files = [local for _, local, _ in artifact.files] if first_look.promote else []
-    with registry.staged(files):
-        decision, version, race = _decide_and_register(
-            registry,
-            request,
-            judge,
-            first_look,
-            lambda d: registry.register(_new_version(request, judge, d, artifact)),
-        )
-    return _record_of(request, judge, decision, version, race, None, artifact, path)
-
-
-# ---------------------------------------------------------------------- deciding
-
-
-@dataclass
-class _Judge:
-    """Everything one decision needs, gathered before the first upload: the challenger, the
-    champion seen at first look, the test-data verdict and, when asked, fresh scores.
-
-    `decide` is called again inside the critical section with the champion read afresh; the
-    test-data verdict of the latest call is what the record shows."""
-
-    request: RegisterRequest
-    challenger: Challenger
-    champion: ModelVersion | None
-    rescored: Any  # champion.rescore.Rescored | None (imported only when re-scoring)
-    test_data: dict[str, Any] | None = None
-
-    @classmethod
-    def prepare(
-        cls, registry: Registry, request: RegisterRequest, challenger: Challenger
-    ) -> tuple[_Judge, Decision]:
-        """The judge, and its decision against the champion at first look."""
-        champion = registry.champion(request.model_name)
-        rescored = None
-        if request.rescore is not None and champion is not None:
-            from champion.rescore import load_test_data, rescore
-
-            data = load_test_data(request.rescore.test_data, registry)
-            rescored = rescore(
+    with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
+        with registry.staged(files):
+            decision, version, race = decide_and_register(
                 registry,
-                champion,
-                Path(request.model_path),
-                data,
-                request.policy.metrics,
-                request.rescore.label_column,
+                request,
+                judge,
+                first_look,
+                lambda d: registry.register(
+                    _new_version(request, judge, d, artifact, record_run=run.id)
+                ),
             )
-        judge = cls(request, challenger, champion, rescored)
-        return judge, judge.decide(champion)
-
-    @property
-    def policy(self) -> Policy:
-        return self.request.policy
-
-    def decide(self, champion: ModelVersion | None) -> Decision:
-        """The decision against `champion`; raises what must stop the gate."""
-        version = champion.version if champion else None
-        if self.rescored is not None:
-            if version != self.rescored.champion_version:
-                raise InfrastructureError(
-                    f"the champion of {self.request.model_name!r} changed from "
-                    f"v{self.rescored.champion_version} to v{version} while the step re-scored "
-                    "it; nothing was registered. Run the step again.",
-                    field="model_name",
-                    value=self.request.model_name,
-                )
-            self.test_data = self._test_data(champion)
-            return decide(
-                self.rescored.challenger,
-                self.rescored.champion,
-                self.policy,
-                champion_version=version,
-            )
-        self.test_data = self._test_data(champion)
-        return decide(
-            dict(self.challenger.values),
-            _champion_values(champion, self.policy),
-            self.policy,
-            champion_version=version,
-        )
-
-    def _test_data(self, champion: ModelVersion | None) -> dict[str, Any] | None:
-        """The test-data verdict for the record; raises TestDataError when the data differ
-        and neither the policy allows it nor both models were re-scored."""
-        ours = self.challenger.test_data
-        theirs = DataIdentity.of(champion.properties) if champion else DataIdentity()
-        if champion is None and not ours.known:
-            return None
-        same = same_test_data(ours, theirs) if champion else None
-        verdict: dict[str, Any] = {
-            "challenger": ours.to_dict(),
-            "champion": theirs.to_dict() if champion else None,
-            "same": same,
-            "allowed_different": self.policy.allow_different_test_data,
-            "rescored_on": self.rescored.identity.to_dict() if self.rescored else None,
-        }
-        if champion is not None and same is None:
-            verdict["note"] = (
-                "not compared: "
-                + (
-                    "neither side"
-                    if not (ours.known or theirs.known)
-                    else "the champion"
-                    if not theirs.known
-                    else "the challenger"
-                )
-                + " records the test data its metrics were measured on"
-            )
-        if same is False and self.rescored is None and not self.policy.allow_different_test_data:
-            assert champion is not None
-            raise TestDataError(
-                f"champion {champion.name}:{champion.version} was scored on test data "
-                f"{theirs.describe()}, the challenger on {ours.describe()}; re-score the champion "
-                "(--rescore-champion --test-data ...) or pass --allow-different-test-data. "
-                "Nothing was registered.",
-                field=names.TEST_DATA_SHA256,
-                value=ours.sha256 or ours.reference,
-            )
-        return verdict
-
-    # -- what a new version stores: the numbers it was decided on, and where they came from
-
-    @property
-    def stored_values(self) -> dict[str, str]:
-        if self.rescored is not None:
-            return {name: format_metric(v) for name, v in self.rescored.challenger.items()}
-        return dict(self.challenger.texts)
-
-    @property
-    def stored_identity(self) -> DataIdentity:
-        return self.rescored.identity if self.rescored is not None else self.challenger.test_data
-
-    def rescored_record(self) -> dict[str, Any] | None:
-        if self.rescored is None:
-            if self.request.rescore is None:
-                return None
-            return {"note": "no champion to re-score; decided on the challenger's own numbers"}
-        lenient = self.policy.with_allowances(allow_unscored_champion=True)
-        stored = _champion_values(self.champion, lenient) or {}
-
-        def shown(value: float | None) -> str | None:
-            return None if value is None else format_metric(value)
-
-        return {
-            "test_data": self.rescored.identity.to_dict(),
-            "champion_version": self.rescored.champion_version,
-            "metrics": {
-                name: {
-                    "challenger": {
-                        "stored": self.challenger.texts[name],
-                        "rescored": format_metric(self.rescored.challenger[name]),
-                    },
-                    "champion": {
-                        "stored": shown(stored.get(name)),
-                        "rescored": format_metric(self.rescored.champion[name]),
-                    },
-                }
-                for name in self.policy.metrics
-            },
-        }
-
-
-def _check_rescore_request(request: RegisterRequest) -> None:
-    """A malformed --test-data fails before anything is read."""
-    if request.rescore is None:
-        return
-    from champion.rescore import parse_spec
-
-    parse_spec(request.rescore.test_data)
-
-
-def _identity_of(spec: str, registry: Registry) -> DataIdentity:
-    from champion.rescore import load_test_data, parse_spec
-
-    parsed = parse_spec(spec)
-    if isinstance(parsed, Path):
-        from champion.testdata import files_digest
-
-        return DataIdentity(files_digest(parsed), parsed.name)
-    return load_test_data(spec, registry).identity
-
-
-def _decide_and_register(
-    registry: Registry,
-    request: RegisterRequest,
-    judge: _Judge,
-    first_look: Decision,
-    register: Callable[[Decision], int],
-) -> tuple[Decision, int | None, bool]:
-    """The critical section: a winner at first look is re-decided against the champion read
-    again while holding the registry, and registered only if it still wins. Returns the final
-    decision, the new version (None if none) and whether another version slipped in."""
-    if not first_look.promote:
-        return first_look, None, False
-    version = None
-    with registry.serialised():
-        champion = registry.champion(request.model_name)
-        decision = judge.decide(champion)
-        if decision.promote:
-            version = register(decision)
-    race = version is not None and registry.race_detected(
-        request.model_name, champion.version if champion else None, version
-    )
-    failpoint("gate.registered")
-    return decision, version, race
-
-
-def _champion_values(
-    champion: ModelVersion | None, policy: Policy
-) -> dict[str, float | None] | None:
-    """Each metric of the champion from its stored metadata; a champion without one fails
-    closed unless the policy allows an unscored champion."""
-    if champion is None:
-        return None
-    values: dict[str, float | None] = {}
-    for rule in policy.rules:
-        raw = champion.properties.get(rule.name)
-        if raw is None:
-            if not policy.allow_unscored_champion:
-                raise UnscoredChampionError(
-                    f"the champion {champion.name}:{champion.version} has no {rule.name!r} "
-                    "property, so it cannot be compared; nothing was registered. Add the "
-                    "property to that version, re-score it (--rescore-champion), or pass "
-                    "--allow-unscored-champion to let the challenger replace it.",
-                    field=f"{champion.name}:{champion.version}",
-                    value=None,
-                )
-            values[rule.name] = None
-            continue
-        values[rule.name] = parse_metric(
-            raw,
-            source=f"model {champion.name}:{champion.version} property {rule.name!r}",
-            name=rule.name,
-            valid_range=rule.valid_range,
-        )
-    return values
+        record = _record_of(request, judge, decision, version, race, run.id, artifact, path)
+        _write(run, record, set())
+    return record
 
 
 # ---------------------------------------------------------------------- storing and recording
@@ -425,14 +209,17 @@ def _champion_values(
 
 def _new_version(
     request: RegisterRequest,
-    judge: _Judge,
+    judge: Judge,
     decision: Decision,
     artifact: LocalArtifact,
     prefix: str | None = None,
     run: ParentRun | None = None,
+    record_run: str | None = None,
 ) -> NewVersion:
     """What a new version stores, in the one registration call: the numbers it was decided on
-    and the identity of the data they were measured on."""
+    and the identity of the data they were measured on. `run` is the pipeline run it is
+    registered through; `record_run` the run holding the record of a decision made outside a
+    pipeline (then the version itself links to no run)."""
     challenger = judge.challenger
     common: dict[str, str | None] = {
         **judge.stored_values,
@@ -449,7 +236,7 @@ def _new_version(
             format_metric(decision.champion) if decision.champion is not None else None
         ),
         names.POLICY: json.dumps(request.policy.to_dict(), sort_keys=True),
-        names.PARENT_RUN_ID: run.id if run else None,
+        names.PARENT_RUN_ID: run.id if run else record_run,
         names.REASON: decision.reason,
     }
     tags = {**common, names.OUTCOME: decision.outcome.value}
@@ -469,7 +256,7 @@ def _new_version(
 
 def _record_of(
     request: RegisterRequest,
-    judge: _Judge,
+    judge: Judge,
     decision: Decision,
     version: int | None,
     race: bool,

@@ -11,16 +11,19 @@ This module imports nothing of champion's, so every layer may use it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 __all__ = [
     "ARTIFACT_SHA256",
     "BUILD_NUMBER",
     "CHAMPION_TAGS",
+    "CONVERTED_FROM",
     "DECISION_ARTIFACT",
     "DRY_RUN_TAG",
     "EXPERIMENT_NAME",
     "MODEL_NAME",
+    "MODEL_TAG",
     "MODEL_TYPE",
     "MODEL_TYPE_TAGS",
     "OUTCOME",
@@ -32,12 +35,19 @@ __all__ = [
     "RACE_TAG",
     "REASON",
     "RECORD_TAG",
+    "REGISTER_EXPERIMENT",
     "ROLLBACK_EXPERIMENT",
     "ROLLBACK_OF",
+    "SCORED_MODEL",
+    "SCORED_VERSION",
+    "SCORING_ARTIFACT",
     "STEP_RUN_TYPE",
     "TEST_DATA",
     "TEST_DATA_SHA256",
     "VERSION_TAG",
+    "record_name",
+    "record_names",
+    "record_number",
 ]
 
 # ---------------------------------------------------------------------- on a registered version
@@ -59,6 +69,8 @@ PREVIOUS_METRIC: Final = "champion.previous_metric"
 POLICY: Final = "champion.policy"
 """The policy applied, as sorted JSON (`Policy.to_dict`)."""
 PARENT_RUN_ID: Final = "champion.parent_run_id"
+"""The run that holds the version's decision record: the pipeline run, or the run
+`champion register` made for the decision (`REGISTER_EXPERIMENT`)."""
 REASON: Final = "champion.reason"
 TEST_DATA_SHA256: Final = "champion.test_data_sha256"
 """The content digest of the test data the metrics were measured on: sha256 over its files,
@@ -89,8 +101,56 @@ tags describe the newest record."""
 RACE_TAG: Final = "champion.race_detected"
 DRY_RUN_TAG: Final = "champion.dry_run"
 """`true` on a run whose newest record is a dry run's (`would_promote` / `would_reject`)."""
-CHAMPION_TAGS: Final = frozenset({OUTCOME, VERSION_TAG, RECORD_TAG, RACE_TAG, DRY_RUN_TAG})
+MODEL_TAG: Final = "champion.model"
+"""The model the run's records decide on: what `Registry.decisions(name)` queries runs by, so a
+model's history is found without reading every run's files."""
+CHAMPION_TAGS: Final = frozenset(
+    {OUTCOME, VERSION_TAG, RECORD_TAG, RACE_TAG, DRY_RUN_TAG, MODEL_TAG}
+)
 """The run tags a register step sets, all from one record."""
+
+REGISTER_EXPERIMENT: Final = "champion-register"
+"""The experiment of the runs that hold the records of decisions made outside a pipeline
+(`champion register`, `champion.gate.register_file_if_better`): one run per decision, so a
+rejection there leaves the same trace a pipeline's does."""
+
+_NUMBERED: Final = re.compile(r"outputs/champion_decision\.([1-9][0-9]{0,8})\.json")
+
+
+def record_name(number: int) -> str:
+    """The artifact name of the `number`th record on a run (1 is `DECISION_ARTIFACT`)."""
+    return DECISION_ARTIFACT if number == 1 else f"outputs/champion_decision.{number}.json"
+
+
+def record_names(files: Iterable[str]) -> list[str]:
+    """The decision records among a run's files, oldest first."""
+    files = list(files)
+    numbered = {1: DECISION_ARTIFACT} if DECISION_ARTIFACT in files else {}
+    for name in files:
+        match = _NUMBERED.fullmatch(name)
+        if match and int(match.group(1)) >= 2:
+            numbered[int(match.group(1))] = name
+    return [numbered[n] for n in sorted(numbered)]
+
+
+def record_number(name: str) -> int:
+    """The number of the record artifact `name` (1 for `DECISION_ARTIFACT`)."""
+    match = _NUMBERED.fullmatch(name)
+    return int(match.group(1)) if match else 1
+
+
+# ---------------------------------------------------------------------- using the champion
+
+SCORED_MODEL: Final = "champion.scored_model"
+"""On a score step's run: the model name whose predictions it wrote."""
+SCORED_VERSION: Final = "champion.scored_version"
+"""On a score step's run: the version that made them (the champion at the time, or the one
+asked for)."""
+SCORING_ARTIFACT: Final = "outputs/champion_scoring.json"
+"""The score step's record on its run (a retry adds `outputs/champion_scoring.<n>.json`); the
+same JSON is written as `scoring.json` beside `predictions.csv`."""
+CONVERTED_FROM: Final = "converted_from"
+"""On an ONNX version (`NAME-onnx`): the `NAME:version` it was converted from."""
 
 # ---------------------------------------------------------------------- run types and rules
 

@@ -21,26 +21,29 @@ the record shows the number that was typed.
 
 from __future__ import annotations
 
-import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, Literal, TypeGuard
+from typing import Final
 
-from champion.errors import MetricError, PolicyError
-from champion.metrics import default_valid_range, format_metric, parse_metric
+from champion._policy_text import (
+    DIRECTIONS,
+    Direction,
+    check_direction,
+    check_flag,
+    check_floor,
+    check_margin,
+    check_metric_name,
+    check_range,
+    file_values,
+    flag_value,
+    policy_error,
+    spec_values,
+)
+from champion.errors import PolicyError
+from champion.metrics import default_valid_range, format_metric
 
 __all__ = ["Direction", "MetricRule", "Policy"]
-
-
-Direction = Literal["higher", "lower"]
-
-
-_DIRECTIONS: Final = ("higher", "lower")
-_RULE_KEYS: Final = ("min_delta", "min_relative", "floor", "valid_range")
-_FILE_RULE_KEYS: Final = ("name", "direction", *_RULE_KEYS)
-_FILE_KEYS: Final = ("metric", "allow_unscored_champion", "allow_different_test_data")
 
 
 class _Unset(Enum):
@@ -83,16 +86,16 @@ class MetricRule:
     ) -> None:
         # Hand-written (init=False) so "valid_range omitted" differs from None while the
         # attribute itself stays typed ``tuple[float, float] | None`` for every reader.
-        name = _check_metric_name(name)
+        name = check_metric_name(name)
         if isinstance(valid_range, _Unset):
             valid_range = default_valid_range(name)
-        checked_range = _check_range(valid_range)
+        checked_range = check_range(valid_range)
         values: dict[str, object] = {
             "name": name,
-            "direction": _check_direction(direction),
-            "min_delta": _check_margin("min_delta", min_delta),
-            "min_relative": _check_margin("min_relative", min_relative),
-            "floor": _check_floor(floor, checked_range),
+            "direction": check_direction(direction),
+            "min_delta": check_margin("min_delta", min_delta),
+            "min_relative": check_margin("min_relative", min_relative),
+            "floor": check_floor(floor, checked_range),
             "valid_range": checked_range,
         }
         for key, value in values.items():
@@ -103,35 +106,7 @@ class MetricRule:
         """A rule from a `--metric` spec: `NAME[:higher|:lower][,key=value]...`, the keys
         `min_delta`, `min_relative`, `floor` and `valid_range` (`LOW:HIGH` or `none`), e.g.
         `f1,min_relative=0.01` or `latency_ms:lower,floor=250`."""
-        if not isinstance(spec, str) or not spec.strip():
-            raise _policy_error("--metric", spec, "give NAME[:higher|:lower][,key=value]...")
-        head, *options = spec.split(",")
-        name, direction = head, "higher"
-        stem, colon, suffix = head.rpartition(":")
-        if colon and suffix in _DIRECTIONS:
-            name, direction = stem, suffix
-        values: dict[str, object] = {}
-        for option in options:
-            key, equals, text = option.partition("=")
-            key = key.strip()
-            if not equals or key not in _RULE_KEYS:
-                raise PolicyError(
-                    f"--metric {spec!r}: {option!r} is not a setting; use "
-                    f"{', '.join(k + '=VALUE' for k in _RULE_KEYS)} after the name",
-                    field="--metric",
-                    value=spec,
-                )
-            if key in values:
-                raise PolicyError(
-                    f"--metric {spec!r} sets {key} twice; give it once",
-                    field="--metric",
-                    value=spec,
-                )
-            values[key] = (
-                _range_text(text.strip(), spec)
-                if key == "valid_range"
-                else _number(key, text.strip(), f"--metric {spec!r} {key}")
-            )
+        name, direction, values = spec_values(spec)
         return cls._from_values(name, direction, values, where=f"--metric {spec!r}")
 
     @classmethod
@@ -210,24 +185,24 @@ class Policy:
     ) -> None:
         checked = tuple(rules)
         if not checked:
-            raise _policy_error("metrics", [], "give at least one metric")
+            raise policy_error("metrics", [], "give at least one metric")
         for rule in checked:
             if not isinstance(rule, MetricRule):
-                raise _policy_error("metrics", rule, "give MetricRule objects")
+                raise policy_error("metrics", rule, "give MetricRule objects")
         seen = [rule.name for rule in checked]
         twice = sorted({name for name in seen if seen.count(name) > 1})
         if twice:
-            raise _policy_error("metrics", seen, f"each metric once; {', '.join(twice)} twice")
+            raise policy_error("metrics", seen, f"each metric once; {', '.join(twice)} twice")
         object.__setattr__(self, "rules", checked)
         object.__setattr__(
             self,
             "allow_unscored_champion",
-            _check_flag("allow_unscored_champion", allow_unscored_champion),
+            check_flag("allow_unscored_champion", allow_unscored_champion),
         )
         object.__setattr__(
             self,
             "allow_different_test_data",
-            _check_flag("allow_different_test_data", allow_different_test_data),
+            check_flag("allow_different_test_data", allow_different_test_data),
         )
 
     @classmethod
@@ -315,8 +290,8 @@ class Policy:
         return cls(
             metric,
             direction="lower" if lower_is_better else "higher",
-            min_delta=0.0 if min_delta is None else _flag_value("min_delta", min_delta),
-            floor=None if floor is None else _flag_value("floor", floor),
+            min_delta=0.0 if min_delta is None else flag_value("min_delta", min_delta),
+            floor=None if floor is None else flag_value("floor", floor),
             allow_unscored_champion=allow_unscored_champion,
             allow_different_test_data=allow_different_test_data,
         )
@@ -380,35 +355,8 @@ class Policy:
 
         Unknown keys are refused (a misspelt `min_detla` must not silently loosen the gate);
         numbers follow the exact rule of metric values."""
-        try:
-            data = tomllib.loads(text, parse_float=_TomlNumber)
-        except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(
-                f"{source} is not valid TOML: {exc}", field="policy", value=source
-            ) from None
-        unknown = sorted(set(data) - set(_FILE_KEYS))
-        if unknown:
-            raise PolicyError(
-                f"{source}: unknown key(s) {', '.join(unknown)}; a policy file has "
-                f"{', '.join(_FILE_KEYS)} ([[metric]] tables)",
-                field="policy",
-                value=unknown[0],
-            )
-        entries = data.get("metric")
-        if not isinstance(entries, list) or not entries:
-            raise PolicyError(
-                f"{source}: no [[metric]] table; give at least one, e.g. [[metric]] "
-                'name = "accuracy"',
-                field="policy",
-                value=source,
-            )
-        rules = [_rule_of_table(entry, n, source) for n, entry in enumerate(entries, start=1)]
-        flags = {key: data.get(key, False) for key in _FILE_KEYS[1:]}
-        for key, value in flags.items():
-            if not isinstance(value, bool):
-                raise PolicyError(
-                    f"{source}: {key} = {value!r}; give true or false", field=key, value=value
-                )
+        tables, flags = file_values(text, source)
+        rules = [MetricRule._from_values(*table[:3], where=table[3]) for table in tables]
         return cls.of(*rules, **flags)
 
     def to_dict(self) -> dict[str, object]:
@@ -423,89 +371,13 @@ class Policy:
         }
 
 
-# ---------------------------------------------------------------------- parsing helpers
-
-
-class _TomlNumber(str):
-    """A TOML float kept as its text, so the exact rule judges it rather than float()."""
-
-    __slots__ = ()
-
-
-def _rule_of_table(entry: object, number: int, source: str) -> MetricRule:
-    where = f"{source} [[metric]] #{number}"
-    if not isinstance(entry, dict):
-        raise PolicyError(f"{where} is not a table", field="metric", value=entry)
-    unknown = sorted(set(entry) - set(_FILE_RULE_KEYS))
-    if unknown:
-        raise PolicyError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; use {', '.join(_FILE_RULE_KEYS)}",
-            field="metric",
-            value=unknown[0],
-        )
-    if "name" not in entry:
-        raise PolicyError(f'{where} has no name; add name = "accuracy"', field="name", value=None)
-    values: dict[str, object] = {}
-    for key in _RULE_KEYS:
-        if key not in entry:
-            continue
-        raw = entry[key]
-        if key == "valid_range":
-            values[key] = _range_list(raw, where)
-        else:
-            values[key] = _number(key, raw, f"{where} {key}")
-    return MetricRule._from_values(
-        entry["name"], entry.get("direction", "higher"), values, where=where
-    )
-
-
-def _number(field: str, raw: object, source: str) -> float:
-    """A policy number from a flag's text or a TOML value, by the metrics' exact rule."""
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        raise PolicyError(f"{source} = {raw!r}; give a number", field=field, value=raw)
-    try:
-        text = str(raw) if isinstance(raw, _TomlNumber) else raw
-        return parse_metric(text, source=source, name=field)
-    except MetricError as exc:
-        raise PolicyError(exc.message, field=field, value=raw) from None
-
-
-def _range_text(text: str, spec: str) -> tuple[float, float] | None:
-    if text.lower() == "none":
-        return None
-    low, colon, high = text.partition(":")
-    if not colon:
-        raise PolicyError(
-            f"--metric {spec!r}: valid_range={text!r}; give LOW:HIGH (e.g. 0:1) or none",
-            field="valid_range",
-            value=text,
-        )
-    where = f"--metric {spec!r} valid_range"
-    return (_number("valid_range", low, where), _number("valid_range", high, where))
-
-
-def _range_list(raw: object, where: str) -> tuple[float, float] | None:
-    if raw == []:
-        return None
-    if not isinstance(raw, list) or len(raw) != 2:
-        raise PolicyError(
-            f"{where} valid_range = {raw!r}; give [low, high] or [] for no range",
-            field="valid_range",
-            value=raw,
-        )
-    return (
-        _number("valid_range", raw[0], f"{where} valid_range"),
-        _number("valid_range", raw[1], f"{where} valid_range"),
-    )
-
-
 def _with_legacy_flags(
     rule: MetricRule, spec: str, lower_is_better: bool, min_delta: str | None, floor: str | None
 ) -> MetricRule:
     """The one metric with today's flags applied; a flag the spec also sets is a conflict."""
     head, *options = spec.split(",")
     set_in_spec = {part.partition("=")[0].strip() for part in options}
-    if head.rpartition(":")[2] in _DIRECTIONS and head.count(":"):
+    if head.rpartition(":")[2] in DIRECTIONS and head.count(":"):
         set_in_spec.add("direction")
     for flag, key, given in (
         ("--lower-is-better", "direction", lower_is_better),
@@ -522,100 +394,8 @@ def _with_legacy_flags(
     return MetricRule(
         rule.name,
         direction="lower" if lower_is_better else rule.direction,
-        min_delta=rule.min_delta if min_delta is None else _flag_value("min_delta", min_delta),
+        min_delta=rule.min_delta if min_delta is None else flag_value("min_delta", min_delta),
         min_relative=rule.min_relative,
-        floor=rule.floor if floor is None else _flag_value("floor", floor),
+        floor=rule.floor if floor is None else flag_value("floor", floor),
         valid_range=rule.valid_range,
     )
-
-
-def _policy_error(field: str, value: object, fix: str) -> PolicyError:
-    return PolicyError(f"policy {field} {value!r} is invalid: {fix}", field=field, value=value)
-
-
-def _flag_value(field: str, value: float | str) -> float:
-    """A policy number given as text, parsed by the metrics' rule; errors are PolicyErrors."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return parse_metric(value, source=f"--{field.replace('_', '-')}", name=field)
-    except MetricError as exc:
-        raise PolicyError(exc.message, field=field, value=value) from None
-
-
-def _check_metric_name(metric: object) -> str:
-    if (
-        not isinstance(metric, str)
-        or not metric
-        or metric != metric.strip()
-        or any(ch in metric for ch in ",=")
-    ):
-        raise _policy_error(
-            "metric",
-            metric,
-            "give the tag/property name, e.g. 'accuracy' (non-empty, no spaces, ',' or '=')",
-        )
-    return str(metric)
-
-
-def _check_direction(direction: object) -> Direction:
-    # Returning the literals (not the argument) also normalises str subclasses to plain str.
-    if direction == "higher":
-        return "higher"
-    if direction == "lower":
-        return "lower"
-    raise _policy_error("direction", direction, f"use one of {', '.join(_DIRECTIONS)}")
-
-
-def _is_finite_number(value: object) -> TypeGuard[float]:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
-
-
-def _finite(field: str, value: object) -> float:
-    if not _is_finite_number(value):
-        raise _policy_error(field, value, "give a finite int or float (not bool)")
-    return float(value)
-
-
-def _check_margin(field: str, margin: object) -> float:
-    number = _finite(field, margin)
-    if number < 0:
-        what = "absolute" if field == "min_delta" else "relative (a fraction of the champion)"
-        raise _policy_error(
-            field, margin, f"give the {what} improvement required, >= 0 (0 = strict >)"
-        )
-    return number
-
-
-def _check_range(valid_range: object) -> tuple[float, float] | None:
-    if valid_range is None:
-        return None
-    if not isinstance(valid_range, tuple | list) or len(valid_range) != 2:
-        raise _policy_error("valid_range", valid_range, "give a (low, high) pair or None")
-    if not all(_is_finite_number(bound) for bound in valid_range):
-        raise _policy_error("valid_range", valid_range, "both bounds must be finite numbers")
-    low, high = float(valid_range[0]), float(valid_range[1])
-    if not low < high:
-        raise _policy_error("valid_range", valid_range, "low must be below high, e.g. (0.0, 1.0)")
-    return (low, high)
-
-
-def _check_floor(floor: object, valid_range: tuple[float, float] | None) -> float | None:
-    if floor is None:
-        return None
-    number = _finite("floor", floor)
-    if valid_range is not None and not valid_range[0] <= number <= valid_range[1]:
-        low, high = valid_range
-        raise _policy_error("floor", floor, f"it must lie inside valid_range [{low!r}, {high!r}]")
-    return number
-
-
-def _check_flag(field: str, flag: object) -> bool:
-    if not isinstance(flag, bool):
-        raise _policy_error(field, flag, "give True or False")
-    return flag

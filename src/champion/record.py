@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from champion._failpoints import failpoint
@@ -24,18 +23,24 @@ from champion.names import (
     DECISION_ARTIFACT,
     DRY_RUN_TAG,
     MODEL_NAME,
+    MODEL_TAG,
     OUTCOME,
     RACE_TAG,
     RECORD_TAG,
     VERSION_TAG,
+    record_name,
+    record_names,
+    record_number,
 )
 from champion.registry import ParentRun
+from champion.registry._decisions import read_record_file
 from champion.registry.sdk_run import RunLike, as_parent_run
 
 __all__ = [
     "CHAMPION_TAGS",
     "DECISION_ARTIFACT",
     "DRY_RUN_TAG",
+    "MODEL_TAG",
     "OUTCOME_TAG",
     "RACE_TAG",
     "RECORD_TAG",
@@ -55,7 +60,6 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 OUTCOME_TAG = OUTCOME
-_NUMBERED = re.compile(r"outputs/champion_decision\.([1-9][0-9]{0,8})\.json")
 # What a later record must differ in to be a new decision rather than the same one restated.
 _VERDICT_KEYS = (
     "model_name",
@@ -93,11 +97,14 @@ class DecisionRecord:
     test_data: Mapping[str, Any] | None = None
     rescored: Mapping[str, Any] | None = None
     rollback_of: int | None = None
+    decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the gate decided, in UTC: the time `champion models history` shows."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "model_name": self.model_name,
+            "decided_at": self.decided_at.astimezone(UTC).isoformat(),
             **self.decision.to_dict(),
             "registered_version": self.registered_version,
             "build_number": self.build_number,
@@ -130,26 +137,16 @@ class DecisionRecord:
         )
 
 
-def record_name(number: int) -> str:
-    """The artifact name of the `number`th record on a run (1 is `DECISION_ARTIFACT`)."""
-    return DECISION_ARTIFACT if number == 1 else f"outputs/champion_decision.{number}.json"
-
-
-def record_names(files: Iterable[str]) -> list[str]:
-    """The decision records among a run's files, oldest first."""
-    numbered = {1: DECISION_ARTIFACT} if DECISION_ARTIFACT in files else {}
-    for name in files:
-        match = _NUMBERED.fullmatch(name)
-        if match and int(match.group(1)) >= 2:
-            numbered[int(match.group(1))] = name
-    return [numbered[n] for n in sorted(numbered)]
-
-
 def tags_for(name: str, on_run: Mapping[str, Any]) -> dict[str, str]:
     """The `champion.*` tags that describe the record `on_run`, stored on the run as `name`.
     `VERSION_TAG`, `RACE_TAG` and `DRY_RUN_TAG` are absent when the record has no version, saw
-    no race, or is not a dry run's."""
-    tags = {OUTCOME_TAG: str(on_run.get("outcome")), RECORD_TAG: name}
+    no race, or is not a dry run's; `MODEL_TAG` names the model, so `Registry.decisions` finds
+    the run by a tag query."""
+    tags = {
+        OUTCOME_TAG: str(on_run.get("outcome")),
+        RECORD_TAG: name,
+        MODEL_TAG: str(on_run.get("model_name")),
+    }
     if on_run.get("registered_version") is not None:
         tags[VERSION_TAG] = str(on_run["registered_version"])
     if on_run.get("race_detected"):
@@ -183,7 +180,7 @@ def write_record(
     if newest is not None and _same_verdict(newest[1], record):
         name, on_run = newest
     else:
-        name = record_name(_number(names[-1]) + 1 if names else 1)
+        name = record_name(record_number(names[-1]) + 1 if names else 1)
         on_run = record.to_dict()
         body = redact(json.dumps(on_run, indent=2, sort_keys=True)).encode()
         run.upload_bytes(name, body)
@@ -223,15 +220,10 @@ def newest_record(
 
 def _newest(run: ParentRun, names: list[str]) -> tuple[str, dict[str, Any]] | None:
     for name in reversed(names):
-        data = _read_json(run, name)
+        data = read_record_file(run, name)
         if data is not None:
             return name, data
     return None
-
-
-def _number(name: str) -> int:
-    match = _NUMBERED.fullmatch(name)
-    return int(match.group(1)) if match else 1
 
 
 def _same_verdict(on_run: Mapping[str, Any], record: DecisionRecord) -> bool:
@@ -242,25 +234,6 @@ def _same_verdict(on_run: Mapping[str, Any], record: DecisionRecord) -> bool:
         # registration (first/promoted) says more, and is still true
         return all(on_run.get(k) == new[k] for k in ("model_name", "registered_version"))
     return all(on_run.get(k) == new[k] for k in _VERDICT_KEYS)
-
-
-def _read_json(run: ParentRun, name: str) -> dict[str, Any] | None:
-    """The JSON artifact `name`, or None when it is empty (an upload whose transfer failed)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "record.json"
-        run.download_file(name, target)
-        text = target.read_text(encoding="utf-8")
-    if not text.strip():
-        return None
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise InputError(
-            f"the decision record {name} on run {run.id} is not a JSON object; it was not "
-            "written by a register step",
-            field="record",
-            value=name,
-        )
-    return data
 
 
 # ---------------------------------------------------------------------- Azure DevOps

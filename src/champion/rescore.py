@@ -24,12 +24,12 @@ from typing import Any
 
 from champion.errors import InputError
 from champion.registry import ModelVersion, Registry
+from champion.scoring import MODEL_SUFFIXES as _MODEL_SUFFIXES
 from champion.testdata import DataIdentity, files_digest
 
 __all__ = ["DATASET_PREFIX", "Rescored", "ScoringData", "load_test_data", "parse_spec", "rescore"]
 
 DATASET_PREFIX = "dataset:"
-_MODEL_SUFFIXES = (".pkl", ".joblib", ".pickle")
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,17 @@ class Rescored:
     identity: DataIdentity
 
 
-def parse_spec(spec: str) -> tuple[str, int | None] | Path:
+def parse_spec(spec: str, option: str = "--test-data") -> tuple[str, int | None] | Path:
     """`dataset:NAME[:VERSION]` as (name, version), or a path. Checked before the gate reads
-    anything, so a malformed spec changes nothing."""
+    anything, so a malformed spec changes nothing. `option` is the flag the refusal names (the
+    score step's `--data` takes the same spec)."""
     if not spec.startswith(DATASET_PREFIX):
         return Path(spec)
     name, _, version = spec[len(DATASET_PREFIX) :].partition(":")
     if not name or (version and not (version.isdigit() and int(version) >= 1)):
         raise InputError(
-            f"--test-data {spec!r} is not dataset:NAME[:VERSION] (a version is a whole number "
-            "from 1)",
-            field="--test-data",
+            f"{option} {spec!r} is not dataset:NAME[:VERSION] (a version is a whole number from 1)",
+            field=option,
             value=spec,
         )
     return name, int(version) if version else None

@@ -111,11 +111,13 @@ def test_json_keys_are_the_documented_ones(champion, registry):
     assert iris["registered"].endswith("+00:00")
     shown = doc("models", "show", "iris")
     assert shown["properties"]["build_number"] == "7" and shown["run_id"] == registry.run_id
-    (entry,) = doc("models", "history", "iris")
+    (entry,) = doc("models", "history", "iris")  # a version registered without a record
     assert set(entry) == {
-        "version", "metric", "metric_value", "outcome", "previous_version", "build_number",
-        "run_id", "registered", "reason",
+        "decided", "run_id", "outcome", "metric", "challenger", "champion", "champion_version",
+        "version", "build_number", "reason", "policy", "record", "registered",
     }  # fmt: skip
+    assert (entry["outcome"], entry["version"], entry["record"]) == ("first", 1, None)
+    assert entry["run_id"] == registry.run_id and entry["challenger"] == "0.9"
     (run,) = doc("runs", "list")
     assert set(run) == {"run_id", "experiment", "name", "status", "outcome", "created"}
     details = doc("runs", "show", registry.run_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from champion.local import Model, Workspace
+from champion.local import Model, Run, Workspace
 
 
 def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -134,8 +134,17 @@ def test_several_metrics_a_dry_run_and_the_test_data_rule_outside_a_pipeline(
         "--test-data", str(test), "--dry-run", "--json",
     )  # fmt: skip
     assert dry.returncode == 0, dry.stderr
-    assert json.loads(dry.stdout)["outcome"] == "would_promote"
-    assert pipeline.snapshot() == before  # no run to record on: nothing at all is written
+    said = json.loads(dry.stdout)
+    assert said["outcome"] == "would_promote"
+    after = pipeline.snapshot()
+    registry = ("models", "model_kv", "model_datasets", "assets")
+    assert {t: after["rows"][t] for t in registry} == {t: before["rows"][t] for t in registry}
+    # the one thing written: the record, on the dry run's own run, for the model's history
+    run = Run.get(Workspace(ws), said["parent_run_id"])
+    assert run.experiment.name == "champion-register"
+    assert run.get_file_names() == ["outputs/champion_decision.json"]
+    assert run.get_tags()["champion.dry_run"] == "true"
+    before = pipeline.snapshot()
 
     other = tmp_path / "other.csv"
     other.write_text("x,label\n2,b\n")

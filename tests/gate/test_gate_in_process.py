@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from champion import (
     RescoreRequest,
     TestDataError,
     get_registry,
+    names,
     register_file_if_better,
     register_if_better,
 )
@@ -37,7 +38,15 @@ from champion.errors import InputError
 from champion.gate import gate
 from champion.local import Model
 from champion.record import read_record
-from champion.registry import ChampionChange, DatasetVersion, ModelVersion, NewVersion, StepRun
+from champion.registry import (
+    ChampionChange,
+    DatasetVersion,
+    DecisionEntry,
+    ModelVersion,
+    NewVersion,
+    StepRun,
+)
+from champion.registry._decisions import entries_on_run, sort_entries
 from champion.testing import make_pipeline_run
 
 STEPS = {"train": {}, "register": {}}  # the metric on the pipeline run only
@@ -172,6 +181,7 @@ class AliasRegistry:
         self.alias_history: list[int] = []
         self.record_runs: list[MemoryRun] = []
         self.intruder = intruder  # another writer registers while we do
+        self.runs: list[MemoryRun] = []  # the runs decision_run made
 
     def champion(self, name: str) -> ModelVersion | None:
         return next((v for v in self.versions_ if v.version == self.alias), None)
@@ -214,11 +224,10 @@ class AliasRegistry:
         assert self.alias == change.expected_champion
         self.alias = version
         self.alias_history.append(version)
-        run = MemoryRun()
-        run.id = f"rollback-{len(self.record_runs) + 1}"
-        self.record_runs.append(run)
-        if change.record is not None:
-            change.record(run, version)
+        with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
+            self.record_runs.append(run)
+            if change.record is not None:
+                change.record(run, version)
         return version
 
     def dataset(self, name: str, version: int | None) -> DatasetVersion:
@@ -235,6 +244,18 @@ class AliasRegistry:
 
     def versions(self, name: str) -> list[ModelVersion]:
         return list(self.versions_)
+
+    def decisions(self, name: str) -> Sequence[DecisionEntry]:
+        # what an MLflow backend does: search runs by the model tag, read their records
+        tagged = [run for run in self.runs if run.tags.get(names.MODEL_TAG) == name]
+        return sort_entries(e for run in tagged for e in entries_on_run(run, name))
+
+    @contextlib.contextmanager
+    def decision_run(self, experiment: str, display_name: str) -> Iterator[MemoryRun]:
+        run = MemoryRun()
+        run.id = f"{experiment}-{len(self.runs) + 1}"
+        self.runs.append(run)
+        yield run
 
 
 def run_gate(run: MemoryRun, registry: AliasRegistry, model: Path, **policy: object):
@@ -254,6 +275,21 @@ def test_the_flow_runs_on_another_backend(model):
     assert run.tags["champion.outcome"] == "promoted" and run.tags["champion.version"] == "2"
     again = run_gate(run, registry, model)
     assert again.decision.outcome is Outcome.ALREADY_REGISTERED
+
+
+def test_outside_a_pipeline_another_backend_keeps_every_decision_on_a_run(model):
+    registry = AliasRegistry()
+    for value in ("0.9", "0.8", "0.95"):
+        register_file_if_better(registry, request(model), value)
+    assert [r.id for r in registry.runs] == [f"{names.REGISTER_EXPERIMENT}-{n}" for n in (1, 2, 3)]
+    assert registry.runs[1].tags[names.MODEL_TAG] == "iris"
+    history = registry.decisions("iris")
+    assert [(e.outcome, e.challenger, e.registered_version) for e in history] == [
+        ("first", "0.9", 1),
+        ("rejected", "0.8", None),
+        ("promoted", "0.95", 2),
+    ]
+    assert registry.versions_[1].properties["champion.parent_run_id"] == registry.runs[2].id
 
 
 def test_a_race_the_backend_reports_is_recorded(model):
@@ -384,5 +420,7 @@ def test_a_rollback_on_an_alias_backend_moves_the_alias_and_records_it(model):
     assert (record.registered_version, record.rollback_of) == (1, 1)
     (run,) = registry.record_runs
     assert run.tags["champion.outcome"] == "rolled_back"
+    (entry,) = registry.decisions("iris")  # the one decision recorded on a decision run
+    assert (entry.outcome, entry.challenger, entry.registered_version) == ("rolled_back", "0.9", 1)
     # the next challenger is compared with v1's 0.9
     assert gate_with(MemoryRun({"accuracy": "0.92"}), registry, model).decision.promote

@@ -400,6 +400,7 @@ def test_a_retry_that_decides_differently_gets_a_new_record_and_tags(pipeline, r
         "champion.outcome": "first",
         "champion.version": "2",
         "champion.record": second,
+        "champion.model": "iris",
     }
     old = record_at(run.parent, first)
     assert (old["outcome"], old["registered_version"], old["champion_version"]) == (
@@ -422,7 +423,11 @@ def test_a_retry_that_decides_differently_gets_a_new_record_and_tags(pipeline, r
     assert rejected.exit_code == 0 and "rejected" in rejected.stdout
     third = "outputs/champion_decision.3.json"
     assert records_on(run.parent) == [first, second, third]
-    assert champion_tags(run.parent) == {"champion.outcome": "rejected", "champion.record": third}
+    assert champion_tags(run.parent) == {
+        "champion.outcome": "rejected",
+        "champion.record": third,
+        "champion.model": "iris",
+    }
     assert read_record(Run.get(pipeline.ws, run.parent.id))["champion_version"] == 3
 
 

@@ -15,7 +15,8 @@ need beyond it:
 - `test_store.py`: the store itself (SQLite settings, refusing to open, blobs, transactions,
   version numbers never reused);
 - `test_persistence.py`: separate processes sharing one workspace;
-- `test_schema_upgrade.py`: a version 1 workspace opened by this release;
+- `test_schema_upgrade.py`: a version 1 or version 2 workspace opened by this release;
+- `test_deployments.py`: what makes a deployment active (its process), one per name;
 - `test_traps.py`: `AzureMLTrapWarning` once per call site, `-W error`, real processes;
 - `test_signatures.py`: the classes have the SDK's signatures; the README's coverage table.
 """

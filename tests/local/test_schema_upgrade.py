@@ -1,11 +1,12 @@
-"""An existing user's workspace (schema version 1, as champion 0.1.0 wrote it; version 2, as the
-release before small blobs in the database wrote it) opens with this code and is upgraded in
-place to the current version: nothing it held is lost, the new tables work, and a failed upgrade
-leaves it exactly as it was."""
+"""An existing user's workspace (schema version 1, as champion 0.1.0 wrote it; version 2, as
+the release before deployments wrote it; version 3, before small blobs moved into the database)
+opens with this code and is upgraded in place to the current version: nothing it held is lost,
+the new tables work, and a failed upgrade leaves it exactly as it was."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from champion.local.store import Store, schema
 
 DUMP = Path(__file__).with_name("data") / "workspace_v1.sql"
 MODEL_BYTES = b"pickled v1 model"
+CURRENT = "4"
 
 
 def restore_v1(folder: Path) -> Path:
@@ -48,7 +50,7 @@ def test_a_version_1_workspace_opens_upgraded_with_everything_it_held(
     assert schema_version(folder) == "1"
 
     ws = Workspace(folder)
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
     champion = Model(ws, "iris")
     assert (champion.version, champion.properties, champion.tags) == (
         1,
@@ -87,7 +89,7 @@ def test_a_version_1_workspace_opens_upgraded_with_everything_it_held(
     reopened = Workspace(folder)
     assert reopened._store.dataset_digest("data") == dataset._properties["champion.content_sha256"]
     reopened._store.close()
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
     assert len((folder / "workspace.db").read_bytes()) == len(before)
 
 
@@ -113,14 +115,14 @@ def test_a_failed_upgrade_leaves_the_workspace_as_it_was(
 
     monkeypatch.setattr(schema, "migrate_1_to_2", real)
     assert Model(Workspace(folder), "iris").version == 1
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
 
 
-def test_a_new_workspace_is_created_at_version_3_through_the_same_upgrades(
+def test_a_new_workspace_is_created_at_the_current_version_through_the_same_upgrades(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_workspace: Any
 ) -> None:
     seen: list[tuple[str, str]] = []
-    for step in ("migrate_1_to_2", "migrate_2_to_3"):
+    for step in ("migrate_1_to_2", "migrate_2_to_3", "migrate_3_to_4"):
         real = getattr(schema, step)
 
         def spy(c: sqlite3.Connection, workspace_id: str, now: str, real: Any = real) -> None:
@@ -132,34 +134,9 @@ def test_a_new_workspace_is_created_at_version_3_through_the_same_upgrades(
     assert seen == [
         ("migrate_1_to_2", ws._workspace_id),
         ("migrate_2_to_3", ws._workspace_id),
+        ("migrate_3_to_4", ws._workspace_id),
     ]
-    assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == "3"
-
-
-def test_a_version_2_workspace_opens_upgraded_and_keeps_small_blobs_in_the_database(
-    tmp_path: Path, in_tmp: Path
-) -> None:
-    """A version 2 workspace (every blob a file) gains the table of small blobs; its files
-    still read, and a decision record written after the upgrade goes into the database."""
-    folder = restore_v1(tmp_path / "old")
-    Workspace(folder)._store.close()  # upgraded to the current version, then taken back to 2:
-    conn = sqlite3.connect(folder / "workspace.db")
-    conn.execute("DROP TABLE inline_blobs")
-    conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
-    conn.commit()
-    conn.close()
-    assert schema_version(folder) == "2"
-
-    ws = Workspace(folder)
-    assert schema_version(folder) == "3"
-    assert Path(Model(ws, "iris").download(str(tmp_path / "out"))).read_bytes() == MODEL_BYTES
-    from champion.local.access import upload_bytes
-
-    [run] = Experiment(ws, "iris-pipeline").get_runs()
-    upload_bytes(run, "outputs/champion_decision.json", b'{"outcome": "rejected"}')
-    run.download_file("outputs/champion_decision.json", str(in_tmp / "record.json"))
-    assert (in_tmp / "record.json").read_bytes() == b'{"outcome": "rejected"}'
-    assert ws._store.schema_drift() == []
+    assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == CURRENT
 
 
 def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(
@@ -182,3 +159,138 @@ def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_ch
     assert "version 1 workspace" in done.stderr and "upgrade" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert (folder / "workspace.db").read_bytes() == before and schema_version(folder) == "1"
+
+
+# --------------------------------------------------------------------------- version 2 -> 3
+
+DUMP_V2 = Path(__file__).with_name("data") / "workspace_v2.sql"
+MODEL_V2_BYTES = b"pickled v2 model"
+DATA_V2_BYTES = b"a,b\n1,2\n"
+
+
+def restore_v2(folder: Path) -> Path:
+    """The version 2 workspace from its dump, with its model blob and its dataset's file."""
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "workspace.db")
+    conn.executescript(DUMP_V2.read_text())
+    conn.close()
+    digest = hashlib.sha256(MODEL_V2_BYTES).hexdigest()
+    blob = folder / "blobs" / "sha256" / digest[:2] / digest
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(MODEL_V2_BYTES)
+    data = folder / "datastores" / "workspaceblobstore" / "data.csv"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(DATA_V2_BYTES)
+    (folder / "datastores" / "workspacefilestore").mkdir()
+    return folder
+
+
+def test_a_version_2_workspace_opens_upgraded_and_its_versions_can_be_served(
+    tmp_path: Path,
+) -> None:
+    folder = restore_v2(tmp_path / "old")
+    assert schema_version(folder) == "2"
+
+    ws = Workspace(folder)
+    assert schema_version(folder) == CURRENT
+    champion = Model(ws, "iris")
+    assert (champion.version, champion.properties, champion.tags) == (
+        1,
+        {"accuracy": "0.96"},
+        {"stage": "v2"},
+    )
+    assert Path(champion.download(str(tmp_path / "out"))).read_bytes() == MODEL_V2_BYTES
+    assert champion.sample_input_dataset.name == "data"
+    assert champion.sample_input_dataset.to_pandas_dataframe().to_dict("list") == {
+        "a": [1],
+        "b": [2],
+    }
+    [run] = Experiment(ws, "iris-pipeline").get_runs()
+    assert run.get_metrics() == {"accuracy": 0.96}
+
+    # what version 3 adds works on the upgraded workspace: a served version cannot be deleted
+    store = ws._store
+    assert store.list_deployments() == []
+    served = store.start_deployment("iris", [("iris", 1)], port=8890, pid=os.getpid())
+    assert [d.status for d in store.list_deployments()] == ["running"]
+    from azureml.exceptions import WebserviceException
+
+    with pytest.raises(WebserviceException, match="412"):
+        champion.delete()
+    store.stop_deployment(served.id)
+    champion.delete()
+    assert Model.list(ws, name="iris") == []
+
+
+def test_a_failed_upgrade_from_2_leaves_the_workspace_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = restore_v2(tmp_path / "old")
+    conn = sqlite3.connect(folder / "workspace.db")
+    rows_before = list(conn.iterdump())
+    conn.close()
+    real = schema.migrate_2_to_3
+
+    def fails_halfway(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
+        c.execute("CREATE TABLE deployments (name TEXT)")
+        raise sqlite3.OperationalError("disk I/O error (injected)")
+
+    monkeypatch.setattr(schema, "migrate_2_to_3", fails_halfway)
+    with pytest.raises(WorkspaceStoreError, match=r"version 2 .*could not be upgraded"):
+        Store(folder)
+    conn = sqlite3.connect(folder / "workspace.db")
+    assert list(conn.iterdump()) == rows_before
+    conn.close()
+
+    monkeypatch.setattr(schema, "migrate_2_to_3", real)
+    assert Model(Workspace(folder), "iris").version == 1
+    assert schema_version(folder) == CURRENT
+
+
+def test_a_read_only_command_on_a_version_2_workspace_says_how_to_upgrade(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    folder = restore_v2(tmp_path / "old")
+    before = (folder / "workspace.db").read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "champion.cli", "--workspace", str(folder), "models", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "version 2 workspace" in done.stderr and "upgrade" in done.stderr
+    assert (folder / "workspace.db").read_bytes() == before and schema_version(folder) == "2"
+
+
+# --------------------------------------------------------------------------- version 3 -> 4
+
+
+def test_a_version_3_workspace_opens_upgraded_and_keeps_small_blobs_in_the_database(
+    tmp_path: Path, in_tmp: Path
+) -> None:
+    """A version 3 workspace (every blob a file) gains the table of small blobs; its files
+    still read, and a decision record written after the upgrade goes into the database."""
+    folder = restore_v2(tmp_path / "old")
+    Workspace(folder)._store.close()  # upgraded to the current version, then taken back to 3:
+    conn = sqlite3.connect(folder / "workspace.db")
+    conn.execute("DROP TABLE inline_blobs")
+    conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    assert schema_version(folder) == "3"
+
+    ws = Workspace(folder)
+    assert schema_version(folder) == CURRENT
+    assert Path(Model(ws, "iris").download(str(tmp_path / "out"))).read_bytes() == MODEL_V2_BYTES
+    from champion.local.access import upload_bytes
+
+    [run] = Experiment(ws, "iris-pipeline").get_runs()
+    upload_bytes(run, "outputs/champion_decision.json", b'{"outcome": "rejected"}')
+    run.download_file("outputs/champion_decision.json", str(in_tmp / "record.json"))
+    assert (in_tmp / "record.json").read_bytes() == b'{"outcome": "rejected"}'
+    assert (folder / "blobs").is_dir() and ws._store.inline_digests() != set()
+    assert ws._store.schema_drift() == []

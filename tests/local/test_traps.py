@@ -176,7 +176,9 @@ def test_reused_register_step(tmp_path):
 
 
 def test_pytest_W_error_turns_every_trap_into_a_failing_test(tmp_path: Path) -> None:
-    """The README's promise, in a real pytest run over a user's kind of test file."""
+    """The README's promise, in a real pytest run over a user's kind of test file: with
+    champion's plugin each trap fails its test by default; a project that opted out
+    (`champion_traps = "warn"`) gets warnings, and `-W error::...` still fails every trap."""
     tests = tmp_path / "test_user_steps.py"
     tests.write_text(TRAP_TESTS)
     names = [
@@ -186,20 +188,23 @@ def test_pytest_W_error_turns_every_trap_into_a_failing_test(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "PYTEST_"))}
     env["CI"] = "1"  # short summary lines in full, not cut to a terminal's width
 
-    warned = subprocess.run(base, cwd=tmp_path, env=env, capture_output=True, text=True)
+    warned = subprocess.run(
+        [*base, "-o", "champion_traps=warn"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert warned.returncode == 0, warned.stdout + warned.stderr
     assert f"{len(names)} passed" in warned.stdout
     assert warned.stdout.count("AzureMLTrapWarning") >= len(names)  # the warnings summary
 
-    failed = subprocess.run(
-        [*base, "-W", PYTEST_FILTER], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert f"{len(names)} failed" in failed.stdout, failed.stdout
-    for name in names:
-        assert f"FAILED test_user_steps.py::{name} - champion.local.AzureMLTrapWarning" in (
-            failed.stdout
-        ), name
+    for extra in ([], ["-o", "champion_traps=warn", "-W", PYTEST_FILTER]):
+        failed = subprocess.run(
+            [*base, *extra], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert f"{len(names)} failed" in failed.stdout, failed.stdout
+        for name in names:
+            assert f"FAILED test_user_steps.py::{name} - champion.local.AzureMLTrapWarning" in (
+                failed.stdout
+            ), name
 
 
 def test_a_process_started_by_a_local_step_without_its_run_variables_warns(

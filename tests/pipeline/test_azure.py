@@ -37,6 +37,7 @@ from champion.pipeline import (
     run_pipeline,
 )
 from champion.pipeline._azure_offline import OfflineServiceError, OfflineSession, offline_session
+from champion.pipeline.spec import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 IRIS = ROOT / "pipelines" / "iris.py"
@@ -93,6 +94,9 @@ def test_iris_validate_passes_offline_and_prints_each_step() -> None:
         "--model-name iris --model-path {input:model_dir} --training-step-name train "
         "--build-number {parameter:build_number}"
     ) in out
+    assert "step score      score.py, allow_reuse=False" in out
+    assert "outputs       predictions" in out and "after         register" in out
+    assert "--model-name iris --champion --data iris.csv --output {output:predictions}" in out
     assert "scikit-learn==" in out and "joblib==1.5" in out and "champion==" in out
     assert done.stderr == ""
 
@@ -228,7 +232,7 @@ def test_validation_opens_no_connection(monkeypatch: pytest.MonkeyPatch) -> None
         spec, compute=COMPUTE, environment=ENVIRONMENT, snapshot_files={"iris.csv": data}
     )
     assert report.ok, report.problems
-    assert report.pipeline == "iris-pipeline" and len(report.lines) == 11
+    assert report.pipeline == "iris-pipeline" and len(report.lines) == 15
 
 
 def test_importing_iris_for_a_local_run_does_not_import_the_pipelines_sdk() -> None:
@@ -248,7 +252,7 @@ def test_iris_builds_into_python_script_steps_that_never_reuse(session: OfflineS
     spec = load_pipeline_file(IRIS).build_spec(data="iris.csv", seed=3, model_name="m")
     built = build(spec, session)
     assert built.validate() == []
-    train, register = built.steps
+    train, register, score = built.steps
     assert (train.name, train.script, train.allow_reuse) == ("train", "train.py", False)
     assert (register.name, register.script, register.allow_reuse) == (
         "register",
@@ -266,6 +270,18 @@ def test_iris_builds_into_python_script_steps_that_never_reuse(session: OfflineS
         ("Literal", "train"),
         ("Literal", "--build-number"),
         ("Parameter", "build_number"),
+    )
+    assert (score.name, score.script, score.allow_reuse) == ("score", "score.py", False)
+    assert score.inputs == () and score.outputs == ("predictions",)
+    assert score.after == ("register",)  # the SDK's run_after: a sequencing edge, no data
+    assert score.arguments == (
+        ("Literal", "--model-name"),
+        ("Literal", "m"),
+        ("Literal", "--champion"),
+        ("Literal", "--data"),
+        ("Literal", "iris.csv"),
+        ("Literal", "--output"),
+        ("Output", "predictions"),
     )
     params = built.pipeline.graph.params
     assert list(params) == ["build_number"] and params["build_number"].default_value == "local"
@@ -385,10 +401,51 @@ def test_azure_arguments_resolve_to_the_argv_the_local_runner_passed(
     assert [s.allow_reuse for s in built.steps] == [True, True, False]
 
 
+def test_run_after_orders_the_steps_the_same_way_locally_and_on_azure(
+    tmp_path: Path, session: OfflineSession
+) -> None:
+    """A step declared first but running after another (no data between): the local runner
+    starts it second, and the Azure builder gives it the SDK's sequencing edge."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("late.py", "early.py"):
+        (src / name).write_text(RECORD_ARGV)
+    spec = PipelineSpec(
+        "ordered",
+        (
+            Step("late", "late.py", ("--x", "1"), run_after=("early",)),
+            Step("early", "early.py", ("--y", "2")),
+        ),
+        src,
+    )
+    result = run_pipeline(spec, tmp_path / "ws", stream_output=False)
+    assert result.succeeded, result.summary()
+    assert [step.name for step in result.steps] == ["early", "late"]
+    built = build(spec, session)
+    assert built.validate() == []
+    assert built.step("late").after == ("early",) and built.step("early").after == ()
+    assert "after         early" in "\n".join(built.step("late").describe())
+
+
+def test_run_after_must_name_a_step_and_cannot_close_a_cycle(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("")
+    unknown = PipelineSpec("p", (Step("a", "a.py", run_after=("nope",)),), tmp_path)
+    assert validate(unknown) == [
+        "step 'a' runs after 'nope', which names no step of pipeline 'p' (its steps: 'a')"
+    ]
+    looped = PipelineSpec(
+        "p",
+        (Step("a", "a.py", run_after=("b",)), Step("b", "a.py", run_after=("a",))),
+        tmp_path,
+    )
+    assert any(p.startswith("Cycle detected including node") for p in validate(looped))
+
+
 def test_iris_arguments_are_the_same_for_both_backends(session: OfflineSession) -> None:
     spec = load_pipeline_file(IRIS).build_spec(data="iris.csv")
     built = build(spec, session)
-    folders = {"model_dir": "/mnt/azureml/model_dir"}
+    folders = {"model_dir": "/mnt/azureml/model_dir", "predictions": "/mnt/azureml/predictions"}
+    assert [step.name for step in spec.steps] == ["train", "register", "score"]
     for values in ({"build_number": "local"}, {"build_number": "20240611.4"}):
         for step in spec.steps:
             assert built.step(step.name).argv(folders, values) == resolve_arguments(
@@ -407,6 +464,7 @@ def test_stage_snapshot_copies_the_scripts_and_adds_the_data(tmp_path: Path) -> 
     assert sorted(p.name for p in (tmp_path / "snap").iterdir()) == [
         "iris.csv",
         "register_model.py",
+        "score.py",
         "train.py",
     ]
     assert (tmp_path / "snap" / "iris.csv").read_bytes() == data.read_bytes()

@@ -34,6 +34,7 @@ from champion.pipeline import driver, load_pipeline_file
 from champion.pipeline._azure_offline import offline_session
 from champion.record import (
     DECISION_ARTIFACT,
+    MODEL_TAG,
     OUTCOME_TAG,
     RECORD_TAG,
     VERSION_TAG,
@@ -276,7 +277,7 @@ RECORD = {
 # --- --submit -----------------------------------------------------------------------------------
 
 
-def test_submit_sends_both_steps_with_parameters_tags_compute_and_environment(
+def test_submit_sends_every_step_with_parameters_tags_compute_and_environment(
     azure: Azure, wheel: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = submit(
@@ -296,14 +297,14 @@ def test_submit_sends_both_steps_with_parameters_tags_compute_and_environment(
     ]
     assert submission.creation_info.parameter_assignments == {"build_number": "20240611.4"}
 
-    train, register = azure.service.module("train"), azure.service.module("register")
-    assert train.is_deterministic is False and register.is_deterministic is False  # allow_reuse
+    modules = [azure.service.module(name) for name in ("train", "register", "score")]
+    assert [m.is_deterministic for m in modules] == [False, False, False]  # allow_reuse
     arguments = {
         name: [
             (a.value_type, a.value)
             for a in azure.service.module(name).structured_interface.arguments
         ]
-        for name in ("train", "register")
+        for name in ("train", "register", "score")
     }
     assert arguments["train"] == [
         ("Literal", "--data"),
@@ -323,15 +324,35 @@ def test_submit_sends_both_steps_with_parameters_tags_compute_and_environment(
         ("Literal", "--build-number"),
         ("Parameter", "build_number"),
     ]
-    for name, script in (("train", "train.py"), ("register", "register_model.py")):
+    assert arguments["score"] == [
+        ("Literal", "--model-name"),
+        ("Literal", "iris"),
+        ("Literal", "--champion"),
+        ("Literal", "--data"),
+        ("Literal", "iris.csv"),
+        ("Literal", "--output"),
+        ("Output", "predictions"),
+    ]
+    for name, script in (
+        ("train", "train.py"),
+        ("register", "register_model.py"),
+        ("score", "score.py"),
+    ):
         parameters = azure.service.node_parameters(name)
         assert parameters["Script"] == script
         assert parameters["Target"] == "gpu-cluster"
         assert parameters["MLCComputeType"] == "AmlCompute"
     assert azure.service.node_parameters("register")["build_number"] == "build_number"
+    # the score step waits for the register step's decision: a sequencing edge, no data
+    run_graph = azure.service.runs[-1][0].graph
+    edges = {
+        (e.source_output_port.node_id, e.destination_input_port.node_id) for e in run_graph.edges
+    }
+    register_id, score_id = azure.service.node("register").id, azure.service.node("score").id
+    assert (register_id, score_id) in edges
 
     # One snapshot per step: the scripts and the training data, nothing else of the checkout.
-    assert azure.snapshots == [["iris.csv", "register_model.py", "train.py"]] * 2
+    assert azure.snapshots == [["iris.csv", "register_model.py", "score.py", "train.py"]] * 3
     (run,) = azure.runs
     assert run.tags == {"build_number": "20240611.4"}
     assert f"submitted pipeline run run-1: {run.get_portal_url()}" in capsys.readouterr().out
@@ -386,7 +407,12 @@ def test_wait_prints_the_decision_read_from_the_pipeline_run(
     azure: Azure, wheel: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     azure.next_record = RECORD
-    azure.next_tags = {OUTCOME_TAG: "promoted", VERSION_TAG: "4", RECORD_TAG: DECISION_ARTIFACT}
+    azure.next_tags = {
+        OUTCOME_TAG: "promoted",
+        VERSION_TAG: "4",
+        RECORD_TAG: DECISION_ARTIFACT,
+        MODEL_TAG: "iris",
+    }
     assert submit("--wait", "--build-number", "20240611.4", wheel=wheel) == 0
     out = capsys.readouterr().out
     assert "pipeline run run-1: Finished" in out
@@ -438,7 +464,12 @@ def test_wait_reads_the_newest_record_when_a_retry_decided_differently(
     monkeypatch.setenv("TF_BUILD", "True")
     azure.earlier_records = [REJECTED]
     azure.next_record = FIRST_AFTER_RETRY
-    azure.next_tags = {OUTCOME_TAG: "first", VERSION_TAG: "5", RECORD_TAG: SECOND}
+    azure.next_tags = {
+        OUTCOME_TAG: "first",
+        VERSION_TAG: "5",
+        RECORD_TAG: SECOND,
+        MODEL_TAG: "iris",
+    }
     assert submit("--wait", wheel=wheel) == 0
     out = capsys.readouterr().out
     assert "champion: first as iris:5:" in out
@@ -454,7 +485,7 @@ def test_wait_reports_tags_left_describing_an_older_record(
     record is still the verdict shown, and the disagreement fails the build (exit 3)."""
     azure.earlier_records = [REJECTED]
     azure.next_record = FIRST_AFTER_RETRY
-    azure.next_tags = {OUTCOME_TAG: "rejected", RECORD_TAG: DECISION_ARTIFACT}
+    azure.next_tags = {OUTCOME_TAG: "rejected", RECORD_TAG: DECISION_ARTIFACT, MODEL_TAG: "iris"}
     assert submit("--wait", wheel=wheel) == 3
     captured = capsys.readouterr()
     assert "champion: first as iris:5:" in captured.out
@@ -472,7 +503,12 @@ def test_wait_skips_a_record_whose_upload_failed(
     with content, which the tags describe, is the one read."""
     azure.earlier_records = [RECORD]
     azure.next_record = None  # the second record's upload failed: an empty artifact
-    azure.next_tags = {OUTCOME_TAG: "promoted", VERSION_TAG: "4", RECORD_TAG: DECISION_ARTIFACT}
+    azure.next_tags = {
+        OUTCOME_TAG: "promoted",
+        VERSION_TAG: "4",
+        RECORD_TAG: DECISION_ARTIFACT,
+        MODEL_TAG: "iris",
+    }
     assert submit("--wait", wheel=wheel) == 0
     assert "champion: promoted as iris:4:" in capsys.readouterr().out
 
@@ -495,6 +531,7 @@ def test_under_the_agent_only_the_verdict_sets_variables(
         "log": "##VSO[task.complete result=Succeeded]done",
         OUTCOME_TAG: "rejected",
         RECORD_TAG: DECISION_ARTIFACT,
+        MODEL_TAG: "iris",
     }
     assert submit("--wait", wheel=wheel) == 0
     out = capsys.readouterr().out
@@ -534,10 +571,7 @@ def test_publish_uses_the_build_number_as_the_version(
     (info,) = azure.service.published
     assert (info.name, info.version) == ("iris-pipeline", "20240611.4")
     assert info.continue_run_on_step_failure is False
-    assert sorted(n.module_id in azure.service.modules for n in info.graph.module_nodes) == [
-        True,
-        True,
-    ]
+    assert [n.module_id in azure.service.modules for n in info.graph.module_nodes] == [True] * 3
     assert azure.service.runs == []
     out = capsys.readouterr().out
     assert "published iris-pipeline version 20240611.4: published-1" in out

@@ -291,7 +291,7 @@ def test_load_pipeline_file_imports_by_path_once(tmp_path: Path) -> None:
     module = load_pipeline_file(IRIS)
     assert load_pipeline_file(str(IRIS)) is module
     spec = module.build_spec(data="/data.csv", seed=1, model_name="m")
-    assert [s.name for s in spec.steps] == ["train", "register"]
+    assert [s.name for s in spec.steps] == ["train", "register", "score"]
     with pytest.raises(InputError, match="not found"):
         load_pipeline_file(tmp_path / "nope.py")
 
@@ -299,8 +299,8 @@ def test_load_pipeline_file_imports_by_path_once(tmp_path: Path) -> None:
 def test_iris_spec_carries_what_the_azure_builder_needs() -> None:
     iris = load_pipeline_file(IRIS)
     spec = iris.build_spec(data="/d.csv", seed=3, model_name="iris")
-    train, register = spec.steps
-    model_dir = DataReference("model_dir")
+    train, register, score = spec.steps
+    model_dir, predictions = DataReference("model_dir"), DataReference("predictions")
     build = PipelineParameter("build_number", "local")
     assert spec.source_directory == ROOT / "steps" and spec.parameters == (build,)
     assert train.script == "train.py" and train.outputs == (model_dir,)
@@ -319,6 +319,12 @@ def test_iris_spec_carries_what_the_azure_builder_needs() -> None:
         build,
     )
     assert register.allow_reuse is False
+    # the score step scores with the champion the register step's decision left
+    assert score.script == "score.py" and score.outputs == (predictions,) and not score.inputs
+    assert score.run_after == ("register",) and score.allow_reuse is False
+    assert score.arguments == (
+        *("--model-name", "iris", "--champion", "--data", "/d.csv", "--output", predictions),
+    )
     # the packaged train step has no data of its own: the spec names the bundled sample
     default = iris.build_spec().steps[0].arguments
     assert default[:2] == ("--data", str(ROOT / "sample_data" / "iris.csv"))

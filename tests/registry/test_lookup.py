@@ -11,7 +11,7 @@ import pytest
 from champion.context import get_registry
 from champion.decision import Policy
 from champion.errors import InfrastructureError, MetricError, UnscoredChampionError
-from champion.gate import _champion_values
+from champion.judge import champion_values as _champion_values
 from champion.local import Model as LocalModel
 from champion.local import mock_azureml
 from champion.registry import ModelVersion

@@ -54,7 +54,7 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_lost_registration_is_found_not_repeated():
     register = Timeouts(1, Version())
     ModelClass.list = Timeouts(0, [Version()])  # the service had committed it
-    registry = SdkRegistry(object(), ModelClass)
+    registry = SdkRegistry(object(), ModelClass, None)
     assert registry.register(new_version(SdkRun(ParentRun(register)))) == 7
     assert (register.calls, ModelClass.list.calls) == (1, 1)
 
@@ -64,7 +64,7 @@ def test_a_failing_check_is_an_attempt_of_the_same_loop():
     its own loop inside would make it 1 + 4 x 5 calls before the step gave up."""
     register = Timeouts(99, Version())
     ModelClass.list = Timeouts(99, [])
-    registry = SdkRegistry(object(), ModelClass)
+    registry = SdkRegistry(object(), ModelClass, None)
     with pytest.raises(InfrastructureError, match="registering iris failed after 5 attempts"):
         registry.register(new_version(SdkRun(ParentRun(register))))
     assert (register.calls, ModelClass.list.calls) == (1, 4)

@@ -82,6 +82,7 @@ def test_a_different_verdict_adds_a_record_and_retags_the_run(attempt: Callable[
     assert champion_tags(attempt()) == {
         "champion.outcome": "rejected",
         "champion.record": DECISION_ARTIFACT,
+        "champion.model": "iris",
     }
 
     written = write_record(attempt(), FIRST)  # the retry after the champion was deleted
@@ -93,6 +94,7 @@ def test_a_different_verdict_adds_a_record_and_retags_the_run(attempt: Callable[
         "champion.outcome": "first",
         "champion.version": "2",
         "champion.record": SECOND,
+        "champion.model": "iris",
     }
 
     # A later rejection takes the version tag away: it no longer describes the newest record.
@@ -100,7 +102,11 @@ def test_a_different_verdict_adds_a_record_and_retags_the_run(attempt: Callable[
     run = attempt()
     assert record_names(run.get_file_names()) == [DECISION_ARTIFACT, SECOND, THIRD]
     assert read_record(run) == REJECTED_AGAIN.to_dict()
-    assert champion_tags(run) == {"champion.outcome": "rejected", "champion.record": THIRD}
+    assert champion_tags(run) == {
+        "champion.outcome": "rejected",
+        "champion.record": THIRD,
+        "champion.model": "iris",
+    }
 
 
 def test_the_same_verdict_again_adds_no_record(attempt: Callable[[], Any]) -> None:

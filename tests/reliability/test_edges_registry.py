@@ -196,11 +196,21 @@ def test_a_register_streams_its_model_without_holding_the_lock(pipeline, cli, tm
         finally:
             other.close()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGCONT)
-        proc.wait(timeout=120)
+        _resume_until_done(proc)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     assert "promoted as iris:2" in (proc.stdout.read() if proc.stdout else b"").decode()
+
+
+def _resume_until_done(proc: subprocess.Popen[bytes]) -> None:
+    """Let a paused writer go on; it stops again at the next blob it streams (the decision
+    record's, after the model's), so resume it each time until it exits."""
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            if _state(proc.pid) == "T":
+                os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.01)
+    proc.wait(timeout=10)
 
 
 def _state(pid: int) -> str:

@@ -15,6 +15,7 @@ PUBLIC = [
     "ChampionError",
     "ConflictError",
     "Decision",
+    "DecisionEntry",
     "DecisionRecord",
     "InfrastructureError",
     "InputError",

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,14 +152,28 @@ def short_when(iso: Any) -> str:
     return str(iso)[:19].replace("T", " ") if iso else "-"
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def short_id(run_id: Any) -> str:
+    """A run id for a table: a UUID's first 8 characters, as git shortens a commit (the full id
+    is in JSON and CSV); any other id as it is."""
+    if not run_id:
+        return "-"
+    text = str(run_id)
+    return text[:8] if _UUID.fullmatch(text) else text
+
+
 @dataclass(frozen=True)
 class Column:
     """One key of a list command's records: `label` is its table header (None: JSON and CSV
-    only, e.g. a long reason), `show` how a table prints it."""
+    only, e.g. a long reason), `show` how a table prints it. A `table_only` column is a cell
+    composed for people from keys JSON and CSV carry apart (a value and its version)."""
 
     key: str
     label: str | None
     show: Any = None  # Callable[[Any], str]; Any keeps the dataclass simple for mypy
+    table_only: bool = False
 
     def cell(self, record: Mapping[str, Any]) -> str:
         value = record.get(self.key)
@@ -171,12 +186,14 @@ def records(
     columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], *, title: str = ""
 ) -> None:
     """A list command's output: a JSON array of objects with exactly the columns' keys, CSV
-    with those keys as header, or a table of the labelled columns."""
+    with those keys as header (objects in a cell as JSON), or a table of the labelled
+    columns."""
     fmt = output_format()
+    kept = [c for c in columns if not c.table_only]
     if fmt == "json":
-        write(to_json([{c.key: row.get(c.key) for c in columns} for row in rows]) + "\n")
+        write(to_json([{c.key: row.get(c.key) for c in kept} for row in rows]) + "\n")
     elif fmt == "csv":
-        _csv([c.key for c in columns], [[row.get(c.key) for c in columns] for row in rows])
+        _csv([c.key for c in kept], [[row.get(c.key) for c in kept] for row in rows])
     else:
         if title:
             line(title)
@@ -224,8 +241,15 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else escape(str(v)) for v in row])
+        writer.writerow(["" if v is None else escape(_cell(v)) for v in row])
     write(buffer.getvalue())
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell: an object or a list (a policy) as compact JSON, anything else as text."""
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return str(value)
 
 
 def _flatten(doc: Mapping[str, Any], prefix: str = "") -> Iterator[list[Any]]:

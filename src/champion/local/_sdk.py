@@ -128,6 +128,30 @@ def model_not_found(**criteria: Any) -> Exception:
     return webservice_error(f"ModelNotFound: Model with {details} not found in provided workspace")
 
 
+def model_not_found_in_cache_type() -> type[Exception]:
+    """The SDK's `ModelNotFoundException`, which `Model.get_model_path` raises (unlike a
+    registry lookup, which raises WebserviceException "ModelNotFound")."""
+    from azureml.exceptions import ModelNotFoundException
+
+    return ModelNotFoundException  # type: ignore[no-any-return]
+
+
+def model_not_found_in_cache(message: str) -> Exception:
+    return model_not_found_in_cache_type()(message)
+
+
+def model_in_use(content: str) -> Exception:
+    """What azureml-core 1.61 raises when the service refuses to delete a version a deployment
+    uses (HTTP 412, code "DeletionRequired"): `ModelsClient`'s error decorator turns every
+    non-404 reply into this text and drops the status code, so `Model.delete`'s own branch for
+    412 ("The model cannot be deleted because it is currently being used in one or more
+    images...", azureml/core/model.py) is never reached. `content` says which deployments."""
+    return webservice_error(
+        "Received bad response from Model Management Service:\nResponse Code: 412\n"
+        f"Correlation: None\nContent: {content}"
+    )
+
+
 def validate_model_name(name: object) -> None:
     if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise webservice_error(

@@ -16,17 +16,28 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import IO
 
+from champion.errors import InputError
 from champion.local._export import TargetExists
 from champion.local.maintenance import DEFAULT_GRACE_SECONDS, GcReport, gc
 from champion.local.model import Model, download_verified
 from champion.local.run import Run
-from champion.local.store import INLINE_MAX, RunRecord, StagedBlob, Staging, Store
+from champion.local.store import (
+    INLINE_MAX,
+    DeploymentConflict,
+    DeploymentRecord,
+    RunRecord,
+    StagedBlob,
+    Staging,
+    Store,
+)
 from champion.local.workspace import Workspace
 
 __all__ = [
     "PendingUploads",
     "TargetExists",
     "collect_garbage",
+    "deployment",
+    "deployments",
     "download_verified",
     "find_run",
     "latest_model",
@@ -147,6 +158,57 @@ def find_run(workspace: Workspace, run_id: str) -> RunRecord | None:
 def collect_garbage(workspace: Workspace, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
     """`champion gc`: orphan blobs and stale temp files older than `grace_seconds`."""
     return gc(workspace._store, grace_seconds=grace_seconds)
+
+
+@contextlib.contextmanager
+def deployment(
+    workspace: Workspace,
+    name: str,
+    models: Sequence[tuple[str, int]],
+    port: int,
+    entry_script: str | os.PathLike[str],
+) -> Iterator[DeploymentRecord]:
+    """Record that this process serves `models` as deployment `name` while the block runs, and
+    that it stopped when the block ends (however it ends; a process killed inside it leaves a
+    deployment that is no longer active because its process is gone).
+
+    The workspace's database connection is closed for the block: a server forks its workers,
+    and a SQLite connection must not cross a fork (a child closing it could checkpoint the WAL
+    under the parent). Raises InputError when an active deployment has the name, or a version
+    was deleted meanwhile."""
+    store = workspace._store
+    try:
+        record = store.start_deployment(
+            name, models, port=port, pid=os.getpid(), entry_script=os.fspath(entry_script)
+        )
+    except DeploymentConflict as exc:
+        raise InputError(
+            f"deployment {name!r} is already active (port {exc.port}, pid {exc.pid}); stop it, "
+            "or give this one another name with --deployment-name",
+            field="--deployment-name",
+            value=name,
+        ) from None
+    except KeyError as exc:
+        raise InputError(
+            f"model {exc.args[0]} is no longer registered; nothing was served",
+            field="version",
+            value=str(exc.args[0]),
+        ) from None
+    root = store.root
+    store.close()
+    try:
+        yield record
+    finally:
+        reopened = Store.open(root)
+        try:
+            reopened.stop_deployment(record.id)
+        finally:
+            reopened.close()
+
+
+def deployments(workspace: Workspace) -> list[DeploymentRecord]:
+    """Every deployment of the workspace, newest first, each with its status now."""
+    return workspace._store.list_deployments()
 
 
 def store_of(workspace: Workspace) -> Store:

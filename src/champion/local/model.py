@@ -32,7 +32,8 @@ from champion.local._model_inputs import (
     serialize_resources,
     validate_model_path,
 )
-from champion.local.store import UPLOAD_ORIGIN, ModelRecord, parse_filter_query
+from champion.local._model_path import get_model_path
+from champion.local.store import UPLOAD_ORIGIN, ModelInUse, ModelRecord, parse_filter_query
 
 if TYPE_CHECKING:
     from champion.local.workspace import Workspace
@@ -319,9 +320,22 @@ class Model(ModelEdits, ModelFiles):
         return Model(workspace, _record=record)
 
     def delete(self) -> None:
+        """Delete this version (never its number); refused while a deployment serves it."""
         assert self.name is not None and self.version is not None
-        if not self._workspace()._store.delete_model(self.name, self.version):
+        try:
+            deleted = self._workspace()._store.delete_model(self.name, self.version)
+        except ModelInUse as exc:
+            raise _sdk.model_in_use(str(exc)) from None
+        if not deleted:
             raise _sdk.model_not_found(id=self.id)
+
+    @staticmethod
+    def get_model_path(
+        model_name: str, version: int | None = None, _workspace: Workspace | None = None
+    ) -> str:
+        """Where a scoring script finds `model_name` on disk, searched as the SDK searches
+        (`_model_path.py`): the `azureml-models/` cache of a deployment first."""
+        return get_model_path(Model, model_name, version, _workspace)
 
     # ------------------------------------------------------------------ serialisation
 

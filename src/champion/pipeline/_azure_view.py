@@ -53,6 +53,7 @@ class StepView:
     arguments: tuple[tuple[str, str], ...]
     inputs: tuple[tuple[str, str], ...]
     outputs: tuple[str, ...]
+    after: tuple[str, ...] = ()
 
     def argv(
         self, data_paths: Mapping[str, str | os.PathLike[str]], params: Mapping[str, str]
@@ -81,6 +82,8 @@ class StepView:
             lines.append(_row("  inputs", ", ".join(f"{p} <- {s}" for p, s in self.inputs)))
         if self.outputs:
             lines.append(_row("  outputs", ", ".join(self.outputs)))
+        if self.after:
+            lines.append(_row("  after", ", ".join(self.after)))
         lines.append(_row("  arguments", " ".join(shown)))
         return lines
 
@@ -107,10 +110,12 @@ def _step_view(node: Any) -> StepView:
         (_ARGUMENT_KINDS[type(a).__name__], str(getattr(a, "text", getattr(a, "name", ""))))
         for a in builder._arguments or ()
     )
-    inputs = tuple(
+    ports = [
         (port.name, port.incoming_edge.source_port.node.name if port.incoming_edge else "?")
         for port in node.inputs
-    )
+    ]
+    inputs = tuple(p for p in ports if not p[0].startswith(ModuleDef.fake_input_prefix))
+    after = tuple(s for p, s in ports if p.startswith(ModuleDef.fake_input_prefix))
     outputs = tuple(
         port.name for port in node.outputs if not port.name.startswith(ModuleDef.fake_output_name)
     )
@@ -122,6 +127,7 @@ def _step_view(node: Any) -> StepView:
         arguments=arguments,
         inputs=inputs,
         outputs=outputs,
+        after=after,
     )
 
 

@@ -43,11 +43,19 @@ def _check_graph(spec: PipelineSpec) -> list[str]:
                 f"Step output {ref.name} can not be used as an output for step {other.name}, as "
                 f"it is already an output of step {owner.name}."
             )
+    names = {s.name for s in spec.steps}
     for step in spec.steps:
         for ref in _refs(step.inputs):
             if ref not in producers:
                 problems.append(
                     f"Input {ref.name} on step {step.name} is not connected to any previous step"
+                )
+        for earlier in step.run_after:
+            if earlier not in names:
+                listed = ", ".join(repr(n) for n in sorted(names))
+                problems.append(
+                    f"step {step.name!r} runs after {earlier!r}, which names no step of pipeline "
+                    f"{spec.name!r} (its steps: {listed})"
                 )
     cycle = _find_cycle(spec, producers)
     if cycle is not None:
@@ -55,10 +63,14 @@ def _check_graph(spec: PipelineSpec) -> list[str]:
     return problems
 
 
-def _upstream(step: Step, producers: Mapping[DataReference, list[Step]]) -> list[int]:
-    """Identities (`id()`) of the steps whose outputs this step reads. Steps are compared by
-    identity, not equality: two identical Step values in one spec are still two nodes."""
-    return [id(p) for ref in _refs(step.inputs) for p in producers.get(ref, [])]
+def _upstream(
+    step: Step, producers: Mapping[DataReference, list[Step]], spec: PipelineSpec
+) -> list[int]:
+    """Identities (`id()`) of the steps whose outputs this step reads, and of those it runs
+    after. Steps are compared by identity, not equality: two identical Step values in one spec
+    are still two nodes."""
+    readers = [id(p) for ref in _refs(step.inputs) for p in producers.get(ref, [])]
+    return readers + [id(s) for s in spec.steps if s.name in step.run_after]
 
 
 def _refs(refs: tuple[Any, ...]) -> list[DataReference]:
@@ -75,7 +87,7 @@ def _find_cycle(spec: PipelineSpec, producers: Mapping[DataReference, list[Step]
     def visit(node: int) -> str | None:
         # An explicit stack instead of recursion: a long chain of steps must not hit the
         # recursion limit.
-        stack: list[tuple[int, list[int]]] = [(node, _upstream(by_id[node], producers))]
+        stack: list[tuple[int, list[int]]] = [(node, _upstream(by_id[node], producers, spec))]
         color[node] = 1
         while stack:
             current, pending = stack[-1]
@@ -88,7 +100,7 @@ def _find_cycle(spec: PipelineSpec, producers: Mapping[DataReference, list[Step]
                 return by_id[current].name
             if color[neighbour] == 0:
                 color[neighbour] = 1
-                stack.append((neighbour, _upstream(by_id[neighbour], producers)))
+                stack.append((neighbour, _upstream(by_id[neighbour], producers, spec)))
         return None
 
     for node in by_id:
@@ -107,8 +119,8 @@ def topological_order(spec: PipelineSpec) -> list[Step]:
     on a cycle; inputs with no producer are ignored here (`validate` reports them).
     """
     producers = _producers(spec)
-    waiting = {id(step): set(_upstream(step, producers)) - {id(step)} for step in spec.steps}
-    self_loops = [s.name for s in spec.steps if id(s) in _upstream(s, producers)]
+    waiting = {id(step): set(_upstream(step, producers, spec)) - {id(step)} for step in spec.steps}
+    self_loops = [s.name for s in spec.steps if id(s) in _upstream(s, producers, spec)]
     order: list[Step] = []
     done: set[int] = set()
     while len(order) < len(spec.steps):
@@ -117,7 +129,7 @@ def topological_order(spec: PipelineSpec) -> list[Step]:
             stuck = self_loops or [s.name for s in spec.steps if id(s) not in done]
             raise InputError(
                 f"pipeline {spec.name!r} has a cycle: steps {', '.join(stuck)} wait on each "
-                "other's outputs",
+                "other (their outputs, or run_after)",
                 field="pipeline",
                 value=spec.name,
             )

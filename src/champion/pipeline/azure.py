@@ -186,6 +186,11 @@ def build_pipeline(
             problems.append(f"step {step.name}: {exc}")
     if problems:
         raise AzureBuildError(problems)
+    by_name = {sdk_step.name: sdk_step for sdk_step in built}
+    for step, sdk_step in zip(spec.steps, built, strict=True):
+        for other in step.run_after:
+            if other in by_name:  # an unknown name is reported by validate()
+                sdk_step.run_after(by_name[other])
     try:
         pipeline = core.Pipeline(
             workspace,

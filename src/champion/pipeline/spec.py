@@ -14,7 +14,9 @@ The classes map one to one onto the SDK's:
 - `DatasetInput(name, dataset, version, mode)` is `Dataset.get_by_name(ws, dataset, version)
   .as_named_input(name)` (and `.as_mount()`/`.as_download()` for a file dataset).
 - `PipelineParameter(name, default)` is the SDK's `PipelineParameter(name, default_value)`.
-- `Step` is a `PythonScriptStep(name, script_name, arguments, inputs, outputs, allow_reuse)`.
+- `Step` is a `PythonScriptStep(name, script_name, arguments, inputs, outputs, allow_reuse)`;
+  its `run_after` names are the SDK's `step.run_after(other)`: an order without data between
+  (the sample's score step runs after the register step, whose decision it must see).
 - `PipelineSpec(name, steps, source_directory, parameters)` is the pipeline plus the experiment it
   is submitted to; `source_directory` is every step's `source_directory`.
 
@@ -79,9 +81,12 @@ class Step:
     inputs: tuple[Input, ...] = ()
     outputs: tuple[DataReference, ...] = ()
     allow_reuse: bool = True
+    run_after: tuple[str, ...] = ()
+    """Names of steps that must finish before this one starts, though it reads nothing of
+    theirs (`PythonScriptStep.run_after`)."""
 
     def __post_init__(self) -> None:
-        for name in ("arguments", "inputs", "outputs"):
+        for name in ("arguments", "inputs", "outputs", "run_after"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property

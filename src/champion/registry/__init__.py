@@ -33,17 +33,25 @@ The contract (what every backend must do; the gate relies on each point):
 - **Runs** (`ParentRun`): the pipeline run the step belongs to, its step runs (MLflow: the
   runs whose `mlflow.parentRunId` tag names it), its files (artifacts) and tags. The gate
   uploads the model and the decision record to it; `register` links the version to it.
-
+- **Decisions are on runs.** Every decision, a rejection included, is a record artifact
+  (`outputs/champion_decision.json`, `.<n>.json` for a retry that decided differently:
+  `champion.names.record_names`) on the run that made it, and that run is tagged with the
+  model's name (`champion.names.MODEL_TAG`, set with the other `champion.*` tags from the
+  record). A decision made outside a pipeline gets a run of its own (`decision_run`).
+  `decisions(name)` finds the runs by that tag (a query, never a scan of every run's files)
+  and reads their records: it is the model's whole history, the versions being only its
+  winners. A backend reuses `champion.registry._decisions` to read a run's records.
 - **Verified downloads.** `download` writes a version's files and checks them against the
   version's stored `artifact_sha256` before returning; a version without one cannot be
   verified and is refused. Nothing downloaded is ever deserialised unless it was verified
-  (`--rescore-champion` loads the champion with joblib only after this check).
+  (`--rescore-champion`, the score step, `champion serve` and `champion models convert-onnx`
+  load a model only after this check).
 - **Rollback** (`make_champion`) makes an earlier version the champion again, keeping history.
   Azure ML and the local workspace, where the champion is the latest version, register that
   version's files again as a NEW version carrying `ChampionChange.properties` (its original
   metric and test-data properties, `champion.outcome=rolled_back`, `champion.rollback_of`),
-  through a run of the `champion-rollback` experiment that holds the decision record
-  (`ChampionChange.record`). **MLflow** (the backend being written beside this one) must NOT
+  through a run of the `champion-rollback` experiment (`decision_run`) that holds the decision
+  record (`ChampionChange.record`). **MLflow** (the backend being written beside this one) must NOT
   create a version: it moves the `champion` alias to `version` (the alias history is the
   history), writes `ChampionChange.properties` that describe the event as tags of that version
   only where they do not overwrite its original metric, and calls `record` with an MLflow run
@@ -51,8 +59,8 @@ The contract (what every backend must do; the gate relies on each point):
   when the champion is no longer `ChampionChange.expected_champion` when it is about to act.
 - **Datasets** (`dataset`): a registered tabular dataset by name and version, read into a
   frame with its content digest where the backend stores one (`champion.content_sha256`), for
-  `--test-data dataset:NAME[:VERSION]`. A backend without a dataset registry (MLflow) raises
-  InputError saying to pass a file instead.
+  `--test-data dataset:NAME[:VERSION]` and the score step's `--data dataset:NAME[:VERSION]`.
+  A backend without a dataset registry (MLflow) raises InputError saying to pass a file instead.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = [
     "ChampionChange",
     "DatasetVersion",
+    "DecisionEntry",
     "ModelVersion",
     "NewVersion",
     "ParentRun",
@@ -86,6 +95,33 @@ class ModelVersion:
     tags: Mapping[str, str] = field(default_factory=dict)
     run_id: str | None = None
     created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DecisionEntry:
+    """One decision on a model, as its record on a run says it: a line of the model's history.
+
+    Values stay the record's exact strings (`challenger`, `champion`), never re-rounded floats.
+    `outcome` is the record's own string, so outcomes this version does not know (a dry run's
+    `would_promote` / `would_reject`, a rollback's `rolled_back`) pass through unchanged. For a
+    policy of several metrics, `metric`, `challenger` and `champion` are the primary metric's
+    (the first in the policy); `record` has all of it. `record_name` is the artifact on the run
+    (None for a line made from a version's own metadata, when no record of it exists)."""
+
+    time: datetime | None
+    """When the gate decided (UTC): the record's `decided_at`, else the run's start."""
+    run_id: str | None
+    outcome: str
+    metric: str
+    challenger: str | None
+    champion: str | None
+    champion_version: int | None
+    registered_version: int | None
+    build_number: str | None
+    reason: str | None
+    policy: Mapping[str, object] = field(default_factory=dict)
+    record: Mapping[str, object] = field(default_factory=dict)
+    record_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,12 +288,29 @@ class Registry(Protocol):
         ...
 
     def versions(self, name: str) -> list[ModelVersion]:
-        """Every live version of `name`, oldest first, each with its stored metadata: the
-        decision history (`champion models history`).
+        """Every live version of `name`, oldest first, each with its stored metadata.
 
         Returns:
             The versions, or an empty list when `name` has none.
         """
+        ...
+
+    def decisions(self, name: str) -> Sequence[DecisionEntry]:
+        """Every decision recorded on `name`, rejections included, oldest first: the records
+        on the runs tagged `MODEL_TAG=name` (see "Decisions are on runs" above). A run whose
+        record names another model contributes nothing; a record that is not JSON raises
+        InfrastructureError naming the run and the artifact (a history with a hole is not
+        shown as whole).
+
+        Returns:
+            The entries, or an empty sequence when nothing was decided on `name`.
+        """
+        ...
+
+    def decision_run(self, experiment: str, display_name: str) -> AbstractContextManager[ParentRun]:
+        """A run of its own for a decision made outside a pipeline (`champion register`; a
+        rollback), in `experiment`: started on entry, completed on exit, failed when the block
+        raises. The gate writes the record to it exactly as to a pipeline run."""
         ...
 
     def download(self, name: str, version: int, target: Path) -> Path:

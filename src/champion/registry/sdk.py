@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,15 @@ from champion import names
 from champion._digest import model_files_digest, sha256_file
 from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
 from champion.errors import ConflictError, InfrastructureError, InputError, WorkspaceStoreError
-from champion.registry import ChampionChange, DatasetVersion, ModelVersion, NewVersion
+from champion.registry import (
+    ChampionChange,
+    DatasetVersion,
+    DecisionEntry,
+    ModelVersion,
+    NewVersion,
+    ParentRun,
+)
+from champion.registry._decisions import entries_on_run, parse_time, sort_entries
 from champion.registry.sdk_run import SdkRun, sdk_run_of
 
 __all__ = ["SdkRegistry", "artifact_digest_of", "is_model_not_found", "version_of"]
@@ -73,7 +82,7 @@ class SdkRegistry:
         dataset_class: Any = None,
     ) -> None:
         """`experiment_class` and `dataset_class` (the backend's `Experiment` and `Dataset`)
-        are needed only by `make_champion` and `dataset`."""
+        are needed only by `decision_run` (and so `make_champion`) and `dataset`."""
         self.workspace = workspace
         self._model = model_class
         self._experiment = experiment_class
@@ -146,6 +155,49 @@ class SdkRegistry:
             lambda: self._model.list(self.workspace, name=name, expand=False),
         )
         return sorted((version_of(m) for m in found), key=lambda v: v.version)
+
+    # -- decisions: records on runs, found by the model tag
+
+    def decisions(self, name: str) -> Sequence[DecisionEntry]:
+        """One run listing per experiment, filtered by the service on `MODEL_TAG=name`; then,
+        per run found, its file listing and one download per record."""
+        runs = remote(f"finding the runs that decided on {name!r}", lambda: self._tagged(name))
+        entries: list[DecisionEntry] = []
+        for run in runs:
+            entries += remote(f"reading the decision records on run {run.id}", _reader(run, name))
+        return sort_entries(entries)
+
+    def _tagged(self, name: str) -> list[Any]:
+        return [
+            run
+            for experiment in self.workspace.experiments.values()
+            for run in experiment.get_runs(tags={names.MODEL_TAG: name})
+        ]
+
+    @contextlib.contextmanager
+    def decision_run(self, experiment: str, display_name: str) -> Iterator[ParentRun]:
+        run_id = str(uuid.uuid4())  # chosen here, so a retried start finds a committed one
+        tried = False
+
+        def start() -> Any:
+            nonlocal tried
+            if tried:
+                with contextlib.suppress(Exception):
+                    return self.workspace.get_run(run_id)
+            tried = True
+            # no snapshot of the working folder and no ./outputs upload: the run holds a record
+            return self._experiment(self.workspace, experiment).start_logging(
+                run_id=run_id, display_name=display_name, snapshot_directory=None, outputs=False
+            )
+
+        run = remote(f"starting a run in experiment {experiment!r}", start)
+        try:
+            yield SdkRun(run)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                run.fail()
+            raise
+        remote(f"completing run {run_id}", run.complete)
 
     # -- writes
 
@@ -247,7 +299,8 @@ class SdkRegistry:
 
     def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
         """Latest-is-champion: the files of `version` registered again as a new version,
-        through a run of the rollback experiment that also holds the decision record."""
+        through a run of the rollback experiment (`decision_run`) that also holds the decision
+        record."""
         earlier = self._version(name, version)
         with tempfile.TemporaryDirectory(prefix="champion-rollback-") as tmp:
             downloaded = self.download(name, version, Path(tmp) / "files")
@@ -260,16 +313,11 @@ class SdkRegistry:
                     if path.is_file()
                 )
             )
-            run = remote(
-                "starting the rollback run",
-                lambda: self._experiment(self.workspace, names.ROLLBACK_EXPERIMENT).start_logging(
-                    outputs=False, snapshot_directory=None, display_name=f"rollback {name}"
-                ),
-            )
-            try:
+            with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
+                sdk = sdk_run_of(run)
                 prefix = f"outputs/{name}"
                 for relative, path in files:
-                    remote(f"uploading {relative}", _uploader(run, f"{prefix}/{relative}", path))
+                    remote(f"uploading {relative}", _uploader(sdk, f"{prefix}/{relative}", path))
                 with self.serialised():
                     now = self.champion(name)
                     if (now.version if now else None) != change.expected_champion:
@@ -283,7 +331,7 @@ class SdkRegistry:
                         )
                     model = remote(
                         f"registering {name}",
-                        lambda: run.register_model(
+                        lambda: sdk.register_model(
                             model_name=name,
                             model_path=prefix,
                             tags=dict(change.tags),
@@ -295,12 +343,7 @@ class SdkRegistry:
                     )
                 new = int(model.version)
                 if change.record is not None:
-                    change.record(SdkRun(run), new)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    run.fail()
-                raise
-            remote("completing the rollback run", run.complete)
+                    change.record(run, new)
         return new
 
     def dataset(self, name: str, version: int | None) -> DatasetVersion:
@@ -320,15 +363,15 @@ class SdkRegistry:
             what = f"{name}:{version}" if version is not None else f"{name} (latest)"
             raise InputError(
                 f"there is no registered dataset {what} in this workspace; register it first, "
-                "or pass --test-data PATH",
-                field="test_data",
+                "or pass a CSV file instead",
+                field="dataset",
                 value=what,
             )
         if not callable(getattr(found, "to_pandas_dataframe", None)):
             raise InputError(
-                f"dataset {name}:{found.version} is a file dataset; --test-data needs a tabular "
-                "dataset (Dataset.Tabular.from_delimited_files)",
-                field="test_data",
+                f"dataset {name}:{found.version} is a file dataset; a tabular dataset "
+                "(Dataset.Tabular.from_delimited_files) is needed here",
+                field="dataset",
                 value=name,
             )
         frame = remote(f"reading dataset {name}:{found.version}", found.to_pandas_dataframe)
@@ -365,3 +408,13 @@ def _check_digest(files: dict[str, str], expected: str, name: str, version: int)
             field=names.ARTIFACT_SHA256,
             value=actual,
         )
+
+
+def _reader(run: Any, name: str) -> Callable[[], list[DecisionEntry]]:
+    return lambda: entries_on_run(SdkRun(run), name, started=lambda: _started(run))
+
+
+def _started(run: Any) -> datetime | None:
+    """A run's start time, for a record written before records carried `decided_at`."""
+    details = run.get_details() or {}
+    return parse_time(details.get("startTimeUtc"))

@@ -19,6 +19,16 @@ Fixtures (function scope; all share the test's one workspace):
   `StepRunResult` (`exit_code`, `output`, `decision`);
 - `mock_azureml`: the real `azureml.core` classes against that workspace, for the test
   (yields `champion.local.MockAzureML`; `mock_azureml.workspace` is an `azureml.core.Workspace`).
+
+Traps are errors. A call Azure ML answers differently from what it reads like (an
+`AzureMLTrapWarning`) fails the test that makes it: the plugin adds the filter line
+`error::champion.local.AzureMLTrapWarning` after the project's own `filterwarnings` lines, so it
+wins over a broad `ignore::UserWarning`, while the command line (`-W
+default::champion.local.AzureMLTrapWarning`, one run) and marks (`@pytest.mark.filterwarnings`,
+one test; `pytest.warns(AzureMLTrapWarning)`, expected) still override it. A project opts out
+with the ini option `champion_traps = "warn"` (default `"error"`). The line names the category
+by its import path, which pytest resolves at the first test; the plugin itself imports
+`champion.local` only to read that line, in `pytest_configure`.
 """
 
 from __future__ import annotations
@@ -37,7 +47,41 @@ from champion.testing import run_step as _run_step
 if TYPE_CHECKING:
     from champion.local import MockAzureML, Run, Workspace
 
-__all__ = ["local_workspace", "mock_azureml", "pipeline_run", "run_step"]
+__all__ = [
+    "TRAPS_INI",
+    "local_workspace",
+    "mock_azureml",
+    "pipeline_run",
+    "pytest_addoption",
+    "pytest_configure",
+    "run_step",
+]
+
+TRAPS_INI = "champion_traps"
+_TRAPS_CHOICES = ("error", "warn")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        TRAPS_INI,
+        help="champion: 'error' (default) fails a test that makes a call Azure ML answers "
+        "differently from what it reads like (AzureMLTrapWarning); 'warn' only warns",
+        default="error",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Add the traps' error filter after the project's own lines, unless it opted out."""
+    setting = str(config.getini(TRAPS_INI)).strip().lower()
+    if setting not in _TRAPS_CHOICES:
+        raise pytest.UsageError(
+            f"{TRAPS_INI} = {setting!r} is not a choice; use 'error' (a trap fails the test) "
+            "or 'warn' (it only warns)"
+        )
+    if setting == "error":
+        from champion.local._traps import PYTEST_FILTER
+
+        config.addinivalue_line("filterwarnings", PYTEST_FILTER)
 
 
 class _Latest:

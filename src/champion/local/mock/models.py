@@ -14,7 +14,13 @@ from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock.backend import ClientFamily, Patch, as_method, bind
 from champion.local.mock.faults import timeout_error
 from champion.local.mock.wire import as_str_dict, model_error, parse_time, service_error, wire
-from champion.local.store import AssetRecord, ModelRecord, PropertyConflict, parse_filter_query
+from champion.local.store import (
+    AssetRecord,
+    ModelInUse,
+    ModelRecord,
+    PropertyConflict,
+    parse_filter_query,
+)
 
 ASSET_URL_PREFIX = "aml://asset/"
 
@@ -126,7 +132,11 @@ class ModelRegistry(ClientFamily):
                 raise model_error(404, f"Model {params['id']} not found")
             return model_dto(record)
         if name == "delete":
-            if not self.store.delete_model(model_name, version):
+            try:
+                deleted = self.store.delete_model(model_name, version)
+            except ModelInUse as exc:  # what Model.delete expects: 412, "DeletionRequired"
+                raise model_error(412, str(exc), code="DeletionRequired") from None
+            if not deleted:
                 raise model_error(404, f"Model {params['id']} not found")
             return None
         return self._model_patch(model_name, version, params["body"] or [])

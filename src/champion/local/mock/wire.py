@@ -94,11 +94,14 @@ def error_reply(status: int, message: str, retry_after: float | None = None) -> 
     return _response(status, {"error": {"code": "UserError", "message": message}}, retry_after)
 
 
-def model_error(status: int, message: str, *, retry_after: float | None = None) -> Exception:
+def model_error(
+    status: int, message: str, *, code: str | None = None, retry_after: float | None = None
+) -> Exception:
     """The `ModelErrorResponseException` the model service client raises; the SDK's own
-    decorators turn it into "ModelNotFound: ..." (404) or "Received bad response ..." (other)."""
+    decorators turn it into "ModelNotFound: ..." (404) or "Received bad response ..." (other).
+    `code` is the service's error code (default: the status's phrase, `NotFound`)."""
     body = {
-        "code": _phrase(status).replace(" ", ""),
+        "code": code or _phrase(status).replace(" ", ""),
         "statusCode": status,
         "message": message,
         "correlation": {"RequestId": str(uuid.uuid4())},

@@ -11,7 +11,9 @@ both faces of the local workspace, the `champion.local` classes and the real SDK
   which is what a model's `url` (`aml://asset/<id>`) points at (`artifacts.py`);
 - models, `(name, version)` rows, soft-deleted so that a version number is never handed out twice
   (`models.py`);
-- datastores, datasets and the links from a model to them (`datastores.py`, `datasets.py`).
+- datastores, datasets and the links from a model to them (`datastores.py`, `datasets.py`);
+- deployments, the versions a local server serves, which a delete must leave alone while it
+  runs (`deployments.py`, with the process rule in `processes.py`).
 
 One class, `Store`, composed of one mixin per job: opening the folder (`connection.py`), checking
 and upgrading its schema (`schema.py`), transactions (`transactions.py`), blobs and staging
@@ -48,7 +50,9 @@ from champion.local.store.exceptions import (
     DataPathError,
     DatasetConflict,
     DatastoreConflict,
+    DeploymentConflict,
     InvalidArtifactPath,
+    ModelInUse,
     PropertyConflict,
     StoreConflict,
     check_artifact_path,
@@ -72,6 +76,7 @@ from champion.local.store.records import (
     AssetRecord,
     DatasetRecord,
     DatastoreRecord,
+    DeploymentRecord,
     ModelRecord,
     RunRecord,
     SavedDatasetRecord,
@@ -105,7 +110,10 @@ __all__ = [
     "DatasetRecord",
     "DatastoreConflict",
     "DatastoreRecord",
+    "DeploymentConflict",
+    "DeploymentRecord",
     "InvalidArtifactPath",
+    "ModelInUse",
     "ModelRecord",
     "PropertyConflict",
     "RunRecord",

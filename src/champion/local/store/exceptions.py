@@ -50,6 +50,29 @@ class PropertyConflict(StoreConflict):
         super().__init__("Properties are immutable: " + ",".join(keys))
 
 
+class ModelInUse(StoreConflict):
+    """A version an active deployment serves cannot be deleted (Azure answers HTTP 412 with the
+    code "DeletionRequired"); `deployments` are the active ones, as `(name, port, pid)`."""
+
+    def __init__(
+        self, name: str, version: int, deployments: Sequence[tuple[str, int, int]]
+    ) -> None:
+        self.name, self.version, self.deployments = name, version, list(deployments)
+        served = ", ".join(f"{d} (port {port}, pid {pid})" for d, port, pid in deployments)
+        super().__init__(
+            f"DeletionRequired: model {name}:{version} is used by the active deployment(s) "
+            f"{served}; stop them first"
+        )
+
+
+class DeploymentConflict(StoreConflict):
+    """A deployment name an active deployment already has."""
+
+    def __init__(self, name: str, port: int, pid: int) -> None:
+        self.name, self.port, self.pid = name, port, pid
+        super().__init__(f"deployment {name!r} is active (port {port}, pid {pid})")
+
+
 class DatastoreConflict(Exception):
     """A datastore write the service refuses (a name taken, an unknown name)."""
 

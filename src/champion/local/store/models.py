@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from champion._failpoints import failpoint
-from champion.local.store.exceptions import PropertyConflict
+from champion.local.store.deployments import Deployments
+from champion.local.store.exceptions import ModelInUse, PropertyConflict
 from champion.local.store.records import ModelRecord, model_record, to_json, utcnow
-from champion.local.store.transactions import Transactions
 
 
 def parse_filter_query(query: str | None) -> list[tuple[str, str | None]]:
@@ -27,7 +27,7 @@ def parse_filter_query(query: str | None) -> list[tuple[str, str | None]]:
     return pairs
 
 
-class Models(Transactions):
+class Models(Deployments):
     """Registered model versions (see the module docstring)."""
 
     def register_model(
@@ -235,8 +235,14 @@ class Models(Transactions):
         return record
 
     def delete_model(self, name: str, version: int) -> bool:
-        """Soft delete: the row stays, so its version number is never handed out again."""
+        """Soft delete: the row stays, so its version number is never handed out again.
+
+        Raises ModelInUse while an active deployment serves the version (Azure refuses to
+        delete a model a deployment uses); checked in the transaction that deletes."""
         with self.transaction() as c:
+            serving = self._serving(c, name, version)
+            if serving:
+                raise ModelInUse(name, version, [(d.name, d.port, d.pid) for d in serving])
             cur = c.execute(
                 "UPDATE models SET deleted=1, modified_utc=? WHERE name=? AND"
                 " version=? AND deleted=0",

@@ -163,6 +163,31 @@ class DatasetRecord:
         return self.saved.id
 
 
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A model served by a process (`champion serve`): which versions, where, by which process,
+    and whether that process still serves (`active`, decided when the record was read)."""
+
+    id: int
+    name: str
+    models: tuple[tuple[str, int], ...]
+    port: int
+    pid: int
+    host: str
+    entry_script: str | None
+    started_utc: str
+    stopped_utc: str | None
+    active: bool
+
+    @property
+    def status(self) -> str:
+        """`running`; `stopped` (it said so when it ended); `gone` (its process ended without
+        saying so: killed, crashed, the machine restarted)."""
+        if self.active:
+            return "running"
+        return "stopped" if self.stopped_utc else "gone"
+
+
 # --------------------------------------------------------------------------- rows
 
 

@@ -2,8 +2,10 @@
 database is checked against what this release writes.
 
 Version 1 is the registry (runs, metrics, artifacts, assets, models); version 2 adds the data
-plane (datastores, datasets, the links from a model to them); version 3 keeps small blobs (a
-decision record) in the database, stored by the commit that writes the row naming them. A new
+plane (datastores, datasets, the links from a model to them); version 3 adds deployments (the
+models `champion serve` is serving, which a version delete must not pull from under it); version
+4 keeps small blobs (a decision record) in the database, stored by the commit that writes the
+row naming them. A new
 workspace is created as version 1 and upgraded step by step, so every upgrade runs on every
 create; an older workspace is upgraded through the same steps, all of them in one transaction.
 """
@@ -26,7 +28,7 @@ from champion.local.store.records import (
 )
 from champion.local.store.transactions import Transactions
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -136,24 +138,51 @@ def migrate_1_to_2(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
 
 
 #: Statements that turn a version 2 workspace into a version 3 one (also run on a fresh one).
-#: Small blobs by digest, as blobs/ holds the others (`store/inline.py`).
+#: A deployment is a served process: its pid, the kernel's start time of that pid (so a reused
+#: pid is not mistaken for the server) and the host it ran on decide whether it is still active.
 SCHEMA_V3 = """
-CREATE TABLE inline_blobs (digest TEXT PRIMARY KEY, content BLOB NOT NULL)
+CREATE TABLE deployments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL, port INTEGER NOT NULL, pid INTEGER NOT NULL, process_token TEXT,
+    host TEXT NOT NULL, entry_script TEXT, started_utc TEXT NOT NULL, stopped_utc TEXT
+);
+CREATE INDEX deployments_name ON deployments(name, stopped_utc);
+CREATE TABLE deployment_models (
+    deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+    model_name TEXT NOT NULL, version INTEGER NOT NULL
+);
+CREATE INDEX deployment_models_model ON deployment_models(model_name, version, deployment_id)
 """
 
 
 def migrate_2_to_3(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
-    """Upgrade a version 2 workspace in place, inside the caller's transaction: the table of
-    small blobs (empty: every blob of an older workspace is a file)."""
+    """Upgrade a version 2 workspace in place, inside the caller's transaction: the deployment
+    tables (empty: nothing was served before)."""
     for statement in SCHEMA_V3.split(";"):
         if statement.strip():
             c.execute(statement)
     c.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
 
 
+#: Statements that turn a version 3 workspace into a version 4 one (also run on a fresh one).
+#: Small blobs by digest, as blobs/ holds the others (`store/inline.py`).
+SCHEMA_V4 = """
+CREATE TABLE inline_blobs (digest TEXT PRIMARY KEY, content BLOB NOT NULL)
+"""
+
+
+def migrate_3_to_4(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
+    """Upgrade a version 3 workspace in place, inside the caller's transaction: the table of
+    small blobs (empty: every blob of an older workspace is a file)."""
+    for statement in SCHEMA_V4.split(";"):
+        if statement.strip():
+            c.execute(statement)
+    c.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+
+
 def _upgrades_from(version: str) -> list[Callable[[sqlite3.Connection, str, str], None]]:
     """The steps from `version` to this release's, looked up when called (tests replace one)."""
-    steps = {"1": "migrate_1_to_2", "2": "migrate_2_to_3"}
+    steps = {"1": "migrate_1_to_2", "2": "migrate_2_to_3", "3": "migrate_3_to_4"}
     names = list(steps.values())[list(steps).index(version) :]
     return [globals()[name] for name in names]
 
@@ -285,6 +314,7 @@ class SchemaChecks(Transactions):
             expected.executescript(SCHEMA_V1)
             expected.executescript(SCHEMA_V2)
             expected.executescript(SCHEMA_V3)
+            expected.executescript(SCHEMA_V4)
             want = schema_shape(expected)
         finally:
             expected.close()
