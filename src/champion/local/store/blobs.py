@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import itertools
 import os
 import queue
+import stat
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -37,7 +39,7 @@ from champion.local.store.transactions import Transactions
 
 CHUNK = 1024 * 1024
 VERIFY_IN_PLACE_MAX = 4 * CHUNK  # stored blobs up to this size are compared, not replaced
-QUEUE_DEPTH = 8  # chunks read but not yet hashed: the memory a large upload holds
+QUEUE_DEPTH = 6  # chunks read but not yet hashed: the memory a large upload holds
 WRITEBACK_EVERY = 32 * CHUNK
 # posix_fadvise(DONTNEED) on dirty pages starts their write-back at once, asynchronously
 # (Linux); elsewhere the writer thread fdatasyncs instead.
@@ -168,6 +170,8 @@ class Blobs(Transactions):
         if prestaged is not None:
             return prestaged
         with _reader(source) as src:
+            if _file_size(src) > VERIFY_IN_PLACE_MAX:  # large: stream it, hold no head
+                return self._write_temp(_chunks(src), None)
             head: list[bytes] = []
             size = 0
             while size <= VERIFY_IN_PLACE_MAX and (chunk := src.read(CHUNK)):
@@ -269,6 +273,15 @@ def _holds(path: Path, data: bytes) -> bool:
             return stored.read(len(data) + 1) == data
     except FileNotFoundError:
         return False
+
+
+def _file_size(src: IO[bytes]) -> int:
+    """The size of a regular file behind `src` (0 when it is a stream: unknown)."""
+    try:
+        info = os.fstat(src.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def _chunks(src: IO[bytes]) -> Iterator[bytes]:
