@@ -175,8 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(verdicts))
     if args.readme:
-        command = "bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_readme(README, command.strip(), header, table, verdicts, notes)
+        measured = [
+            *(["--peer", args.peer] if args.peer else []),
+            *(["--quick"] if args.quick else []),
+            *(["--only", args.only] if args.only else []),
+        ]
+        command = " ".join(["bench/run.py", *measured])
+        write_readme(README, command, header, table, verdicts, notes)
         progress(f"figures written to {README}")
     text = dump_json(result)
     print()
