@@ -43,16 +43,6 @@ class RunFiles(RunBase):
             staged = session.stage(path_or_stream)  # type: ignore[arg-type]
             return self._add_artifacts([(name, staged.digest, staged.size)], [staged])[0]
 
-    def _upload_bytes(self, name: str, data: bytes) -> Any:
-        """`upload_file(name, io.BytesIO(data))`, with a few KiB stored in the workspace's
-        database by the commit that creates the artifact (no blob file, no fsync of its own):
-        how the gate writes its decision record. The same conflicts as upload_file."""
-        self._refuse_existing([name])
-        try:
-            return self._store.add_artifact_bytes(RUN_ORIGIN, self._container, name, data)
-        except ArtifactExists as exc:
-            raise _conflict(exc) from None
-
     def upload_files(
         self,
         names: Sequence[str],

@@ -74,13 +74,6 @@ def prestaged(
     return workspace._store.prestaged(paths)
 
 
-def upload_bytes(run: Run, name: str, data: bytes) -> None:
-    """Store `data` as the run's artifact `name`, as `run.upload_file(name, io.BytesIO(data))`
-    would, but a few KiB (the decision record) go into the workspace's database with the
-    artifact's row: one commit, no blob file and none of its fsyncs."""
-    run._upload_bytes(name, data)
-
-
 class PendingUploads:
     """Files staged into a run's workspace now, whose artifact rows are written later by one
     commit together with what the gate writes next: the registration (a winner) or the
@@ -136,6 +129,13 @@ class PendingUploads:
         """End the staging session: temp files never published are removed."""
         self._stack.close()
         self._session = None
+
+
+def upload_bytes(run: Run, name: str, data: bytes) -> None:
+    """Store `data` as the run's artifact `name`, as `run.upload_file(name, io.BytesIO(data))`
+    would, but a few KiB (up to INLINE_MAX: a decision record) go into the workspace's
+    database with the artifact's row: one commit, no blob file and none of its fsyncs."""
+    PendingUploads(run).publish((name, data))
 
 
 def latest_model(workspace: Workspace, name: str) -> Model | None:

@@ -3,8 +3,6 @@ blob, and assets: lists of artifact prefixes, which is what a model's url points
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import uuid
@@ -12,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from champion.local.store.blobs import StagedBlob
 from champion.local.store.exceptions import ArtifactExists, check_artifact_path
-from champion.local.store.inline import INLINE_MAX, InlineBlobs
+from champion.local.store.inline import InlineBlobs
 from champion.local.store.records import (
     ArtifactRecord,
     AssetRecord,
@@ -64,22 +62,6 @@ class Artifacts(InlineBlobs):
                 [(origin, container, p, d, s, now) for p, d, s in entries],
             )
         return [ArtifactRecord(origin, container, p, d, s, now) for p, d, s in entries]
-
-    def add_artifact_bytes(
-        self, origin: str, container: str, path: str, data: bytes
-    ) -> ArtifactRecord:
-        """One artifact holding `data`, created with its bytes in one transaction. Up to
-        INLINE_MAX they are kept in the database (no file and no fsync of their own: the
-        commit makes row and bytes durable together); larger ones become a blob file, as any
-        upload. An existing path is a conflict, as in add_artifacts."""
-        if len(data) > INLINE_MAX:
-            with self.staging() as session:
-                staged = session.stage(io.BytesIO(data))
-                entry = (path, staged.digest, staged.size)
-                return self.add_artifacts(origin, container, [entry], [staged])[0]
-        digest = hashlib.sha256(data).hexdigest()
-        entry = (path, digest, len(data))
-        return self.add_artifacts(origin, container, [entry], inline={digest: data})[0]
 
     def set_artifact_content(
         self, origin: str, container: str, path: str, staged: StagedBlob

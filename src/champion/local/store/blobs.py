@@ -163,9 +163,9 @@ class Blobs(Transactions):
         the blob of that digest holds exactly these bytes, nothing is written at all (a model
         registered again, a retried upload), and the staged blob keeps the bytes, so that
         publishing can still store them if gc removed the blob meanwhile. Anything larger is
-        streamed in chunks (memory stays flat for any size): this thread reads and hashes, a
-        writer thread writes and starts the write-back as it goes, so hashing, copying and
-        the disk overlap, and the bytes hashed are exactly the bytes written."""
+        streamed in chunks (memory stays flat for any size): an I/O thread reads, writes and
+        starts the write-back as it goes while this thread hashes, so hashing, copying and the
+        disk overlap, and the bytes hashed are exactly the bytes written."""
         prestaged = self._take_prestaged(source)
         if prestaged is not None:
             return prestaged

@@ -5,8 +5,9 @@ Why: a blob file costs two fsyncs of its own (the file, then its folder) before 
 it may commit; a few KiB stored in SQLite are made durable by the commit that writes the row.
 A blob is still addressed by its sha256 either way: every reader asks `open_blob(digest)`,
 which serves the file when there is one and the row otherwise, and verify checks both kinds
-against their digest. Only `add_artifact_bytes` stores inline; files and streams uploaded
-through the SDK's API stay files (`blobs.py`).
+against their digest. Only a writer that asks stores inline (`add_artifacts(..., inline=)`:
+the gate's record, through `champion.local.access`); files and streams uploaded through the
+SDK's API stay files (`blobs.py`).
 """
 
 from __future__ import annotations
