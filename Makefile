@@ -39,7 +39,7 @@ format: $(STAMP)
 	$(BIN)/ruff format $(SRC)
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py $(if $(PEER),--peer $(PEER))
+	$(BIN)/python bench/run.py $(if $(PEER),--peer $(PEER)) $(if $(README),--readme)
 
 clean:
 	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache

@@ -31,14 +31,16 @@ def main() -> int:
 
     status = 0
     sites: list[str] = []
-    with mock_azureml(ws) as mock:
-        record = mock._record
+    mock = mock_azureml(ws)
+    record = mock._record
 
-        def traced(operation: str) -> object:
-            sites.append(_call_site())
-            return record(operation)
+    def traced(operation: str) -> object:
+        sites.append(_call_site())
+        return record(operation)
 
-        mock._record = traced  # type: ignore[method-assign]
+    # before start(): the service takes the session's `_record` when the mock starts
+    mock._record = traced  # type: ignore[method-assign]
+    with mock:
         before = len(mock.calls)
         sys.argv = [str(STEP), "--model-name", "iris", "--model-path", model_path]
         sys.path[0:1] = [str(STEP.parent)]

@@ -22,8 +22,9 @@ from pathlib import Path
 from _common import MIB, Row, Stats, disk_usage, growth, median, progress
 from fixtures import MODEL, Pipeline
 
-GROWTH_LIMIT = 1.2
-REFERENCE_MLFLOW_MS = 52.0  # the issue's lower figure, used only when no peer is measured
+GROWTH_LIMIT = 1.15
+SPEEDUP_TARGET = 15.0
+REFERENCE_MLFLOW_MS = 37.9  # MLflow's first 10% in the issue's run, used only without a peer
 
 
 class OurSequence:
@@ -111,19 +112,29 @@ class TheirSample:
         self.flow += out["flow"]
 
 
-def interleave(ours: OurSequence, ours_chunk: int, theirs: list[TheirSample], label: str) -> None:
-    """Round-robin: a chunk of ours, then a chunk of each unfinished peer sample."""
+def interleave(
+    ours: list[tuple[OurSequence, int, int]], theirs: list[TheirSample], label: str
+) -> None:
+    """Round-robin: a chunk of each of our sequences (sequence, chunk, stop at this many
+    registrations), then a chunk of each unfinished peer sample, until all are done."""
     chunks = {id(t): max(1, t.n // 10) for t in theirs}
+    total = sum(stop - len(seq.flow) for seq, _, stop in ours)
     next_report = 0.0
-    while not ours.done or any(not t.done for t in theirs):
-        ours.advance(ours_chunk)
+    while any(len(seq.flow) < stop for seq, _, stop in ours) or any(not t.done for t in theirs):
+        for seq, chunk, stop in ours:
+            seq.advance(min(chunk, stop - len(seq.flow)))
         for t in theirs:
             t.advance(chunks[id(t)])
-        share = len(ours.flow) / ours.n
+        left = sum(stop - len(seq.flow) for seq, _, stop in ours)
+        share = 1 - left / total if total else 1.0
         if share >= next_report:
             progress(
-                f"gate {label}: {len(ours.flow):,}/{ours.n:,} "
-                f"(last {median(ours.flow[-ours_chunk:]) * 1000:.2f} ms/registration)"
+                f"gate {label}: "
+                + ", ".join(
+                    f"{len(seq.flow):,}/{stop:,} (last {median(seq.flow[-chunk:]) * 1000:.2f} ms)"
+                    for seq, chunk, stop in ours
+                    if seq.flow
+                )
                 + "".join(f", mlflow@{t.prefill:,}: {len(t.flow)}/{t.n}" for t in theirs)
             )
             next_report = share + 0.1999
@@ -151,7 +162,7 @@ def model_disk(ws: Path) -> dict[str, int]:
 
 def run(ctx) -> None:
     root = ctx.work / "gate"
-    small, large = ctx.pick((1000, 10000), (200, 1000))
+    small, large = ctx.pick((1000, 10000), (100, 1000))
     model = ctx.fixtures.model_file
     peer = ctx.peer is not None
     k_first = small // 10
@@ -159,16 +170,32 @@ def run(ctx) -> None:
     k_large = ctx.pick(30, 10)
     first_sample = small_sample = large_sample = None
 
-    # ---- N = small, alternating with MLflow's first 10% and its last 10% at N = small
+    # ---- N = large, up to its last 10%
+    ours_large = OurSequence(root / f"ours-{large}", model, large)
+    interleave([(ours_large, large // 10, large - large // 10)], [], f"N={large:,}, to 90%")
+
+    # ---- then, chunk by chunk in the same minutes: a fresh registry from empty to N = small
+    # (versions 1-1,000: the first 10% of a 10,000-version sequence), the last 10% of the large
+    # one, and MLflow's samples (its first 10%, and blocks just below N = small and N = large).
+    # So the growth and the speed-ups compare figures taken under the same machine load.
     ours_small = OurSequence(root / f"ours-{small}", model, small)
     theirs: list[TheirSample] = []
     if peer:
-        progress(f"gate: MLflow registries (empty; pre-filled to {small - k_small:,})")
+        progress(
+            f"gate: MLflow registries (empty; pre-filled to {small - k_small:,} and "
+            f"{large - k_large:,})"
+        )
         first_sample = TheirSample(ctx, root / "mlflow-first", 0, k_first, 0.6)
         small_sample = TheirSample(ctx, root / f"mlflow-{small}", small - k_small, k_small, 0.7)
-        theirs = [first_sample, small_sample]
-    interleave(ours_small, max(1, small // 10), theirs, f"N={small:,}")
+        large_sample = TheirSample(ctx, root / f"mlflow-{large}", large - k_large, k_large, 0.8)
+        theirs = [first_sample, small_sample, large_sample]
+    interleave(
+        [(ours_small, max(1, small // 10), small), (ours_large, max(1, large // 100), large)],
+        theirs,
+        f"N={small:,} beside N={large:,}'s last 10%",
+    )
     ours_small.close()
+    ours_large.close()
     disk = model_disk(root / f"ours-{small}")
     theirs_disk = None
     if peer:
@@ -182,16 +209,6 @@ def run(ctx) -> None:
             f"extrapolated_to_{small}_bytes": int((d["artifacts_bytes"] + d["db_bytes"]) * scale),
             f"extrapolated_model_files_at_{small}": int(d["model_files"] * scale),
         }
-
-    # ---- N = large, alternating with MLflow's block just below N = large
-    ours_large = OurSequence(root / f"ours-{large}", model, large)
-    theirs = []
-    if peer:
-        progress(f"gate: MLflow registry pre-filled to {large - k_large:,}")
-        large_sample = TheirSample(ctx, root / f"mlflow-{large}", large - k_large, k_large, 0.8)
-        theirs = [large_sample]
-    interleave(ours_large, max(1, large // 10), theirs, f"N={large:,}")
-    ours_large.close()
 
     # ---- rows
     g_small, g_large = growth(ours_small.flow), growth(ours_large.flow)
@@ -273,31 +290,45 @@ def run(ctx) -> None:
         )
     )
     their_growth = median(large_sample.flow) / median(first_sample.flow) if peer else None
+    k = large // 10
+    paired = {
+        "wall": (median(ours_small.flow[:k]), median(ours_large.flow[-k:])),
+        "cpu": (median(ours_small.cpu[:k]), median(ours_large.cpu[-k:])),
+    }
+    ctx.details["gate"]["growth_paired"] = {
+        what: {"first10_ms": round(a * 1000, 4), "last10_ms": round(b * 1000, 4)}
+        for what, (a, b) in paired.items()
+    }
+    a, b = paired["wall"]
     ctx.add(
         Row(
             fam,
             f"growth: last 10% / first 10% at N={large:,}",
-            g_large["last_over_first"],
+            b / a,
             "x",
             theirs=their_growth,
             target=f"<= {GROWTH_LIMIT}",
-            met=g_large["last_over_first"] <= GROWTH_LIMIT,
-            note=f"wall time: {g_large['first10_median_ms']:.2f} -> "
-            f"{g_large['last10_median_ms']:.2f} ms; dominated by fsync latency, which the "
-            "machine's other work moves around (see the CPU-time row)",
+            met=b / a <= GROWTH_LIMIT,
+            note=f"wall time: {a * 1000:.2f} -> {b * 1000:.2f} ms, versions 1-{k:,} (a fresh "
+            f"registry) and {large - k + 1:,}-{large:,} measured chunk by chunk in the same "
+            f"minutes; within one sequence, {g_large['first10_median_ms']:.2f} -> "
+            f"{g_large['last10_median_ms']:.2f} ms ({g_large['last_over_first']:.2f}x), which "
+            "the machine's load over the run moves too",
         )
     )
+    paired_last = b * 1000
+    a, b = paired["cpu"]
     ctx.add(
         Row(
             fam,
             f"growth in CPU time: last 10% / first 10% at N={large:,}",
-            cpu_large["last_over_first"],
+            b / a,
             "x",
             target=f"<= {GROWTH_LIMIT}",
-            met=cpu_large["last_over_first"] <= GROWTH_LIMIT,
-            note=f"process CPU per registration {cpu_large['first10_median_ms']:.2f} -> "
-            f"{cpu_large['last10_median_ms']:.2f} ms: the work that grows with N, without the "
-            "fsync waits",
+            met=b / a <= GROWTH_LIMIT,
+            note=f"process CPU per registration {a * 1000:.2f} -> {b * 1000:.2f} ms: the work "
+            f"that grows with N, without the fsync waits (within one sequence "
+            f"{cpu_large['last_over_first']:.2f}x)",
         )
     )
     if peer:
@@ -306,9 +337,7 @@ def run(ctx) -> None:
             f"last 10% at {small:,}": median(small_sample.flow)
             * 1000
             / g_small["last10_median_ms"],
-            f"last 10% at {large:,}": median(large_sample.flow)
-            * 1000
-            / g_large["last10_median_ms"],
+            f"last 10% at {large:,}": median(large_sample.flow) * 1000 / paired_last,
         }
         worst = min(speedups, key=speedups.get)
         ctx.add(
@@ -317,23 +346,24 @@ def run(ctx) -> None:
                 "speed-up per registration vs MLflow (worst range)",
                 speedups[worst],
                 "x",
-                target=">= 10x",
-                met=speedups[worst] >= 10,
+                target=f">= {SPEEDUP_TARGET:g}x in every range",
+                met=speedups[worst] >= SPEEDUP_TARGET,
                 note="; ".join(f"{k}: {v:.1f}x" for k, v in speedups.items()),
             )
         )
     else:
-        speedup = REFERENCE_MLFLOW_MS / s_small.median_ms
+        worst_ms = max(g_small["first10_median_ms"], g_small["last10_median_ms"], paired_last)
+        speedup = REFERENCE_MLFLOW_MS / worst_ms
         ctx.add(
             Row(
                 fam,
-                "speed-up per registration vs MLflow",
+                "speed-up per registration vs MLflow (worst range)",
                 speedup,
                 "x",
-                target=">= 10x",
-                met=speedup >= 10,
-                note=f"against the issue's {REFERENCE_MLFLOW_MS:.0f} ms (run PEER=mlflow to "
-                "measure)",
+                target=f">= {SPEEDUP_TARGET:g}x in every range",
+                met=speedup >= SPEEDUP_TARGET,
+                note=f"our slowest range ({worst_ms:.2f} ms) against MLflow's {REFERENCE_MLFLOW_MS}"
+                " ms from the issue's run, its fastest range (run PEER=mlflow to measure)",
             )
         )
     ctx.add(

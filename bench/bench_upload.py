@@ -1,15 +1,18 @@
-"""4. Artifact upload of 256 MiB and 1 GiB: throughput against `cp` and `sha256sum` of the same
-file in the same run, and the memory the upload holds.
+"""4. Artifact upload of 256 MiB and 1 GiB: throughput against the machine's real bound, measured
+on the same file in the same run, and the memory the upload holds.
 
 Ours: `Run.upload_file(name, path)` in a fresh process (_upload_child.py), which streams the
-file into a content-addressed blob (read, sha256, write, fsync, rename). Timed around the call
-alone; memory is the process's peak RSS during the call minus its RSS just before (VmHWM reset
-first). The file is in the page cache for every contender (it was just written). Each rep uses a
-fresh workspace, so every upload writes its blob. `cp` and `sha256sum` are the coreutils
-commands on the same file (`openssl dgst -sha256` too: a hash using the same SHA
-extensions as Python's hashlib); `cp + sync` (cp, then fsync of the copy) is shown for
-reference, since our upload makes its blob durable and plain `cp` does not. Order rotates every rep.
-MLflow (--peer): `MlflowClient.log_artifact` of the same file in a fresh process.
+file into a content-addressed blob: this thread reads and hashes (sha256) while a writer thread
+writes and starts the write-back, then fsync and rename. Timed around the call alone; memory is
+the process's peak RSS during the call minus its RSS just before (VmHWM reset first). The file
+is in the page cache for every contender (it was just written). Each rep uses a fresh
+workspace, so every upload writes its blob.
+
+The bound is the slower of the two jobs an upload must do: copying the bytes durably
+(`cp` then `sync` of the copy) and hashing them (`openssl dgst -sha256`, the same OpenSSL SHA
+code as Python's hashlib). coreutils `cp` alone and `sha256sum` (no SHA extensions here: a far
+easier bound) are shown for reference. Order rotates every rep. MLflow (--peer):
+`MlflowClient.log_artifact` of the same file in a fresh process.
 """
 
 from __future__ import annotations
@@ -105,7 +108,8 @@ def measure(ctx, root: Path, size: int, reps: int, peer_db: str | None) -> dict[
             do()
         progress(
             f"upload {label}: rep {rep + 1}/{reps}: ours {size / MIB / r['ours'][-1]:.0f} MiB/s,"
-            f" cp {size / MIB / r['cp'][-1]:.0f}, sha256sum {size / MIB / r['sha'][-1]:.0f}"
+            f" cp + sync {size / MIB / r['cp_sync'][-1]:.0f}"
+            + (f", openssl {size / MIB / r['openssl'][-1]:.0f}" if r["openssl"] else "")
         )
     src.unlink()
     return r
@@ -145,16 +149,22 @@ def run(ctx) -> None:
                 ),
             )
         )
-        ratio = (mib / ours_t) / min(mib / cp_t, mib / sha_t)
+        cp_sync = mib / median(r["cp_sync"])
+        hashing = mib / median(r["openssl"]) if r["openssl"] else mib / sha_t
+        bound = min(cp_sync, hashing)
+        ratio = (mib / ours_t) / bound
+        hasher = "openssl" if r["openssl"] else "no openssl: sha256sum"
+        easy = (mib / ours_t) / min(mib / cp_t, mib / sha_t)
         ctx.add(
             Row(
                 "upload",
-                f"{label}: ours / min(cp, sha256sum) throughput",
+                f"{label}: ours / min(cp + sync, openssl dgst -sha256) throughput",
                 ratio,
                 "x",
                 target=f">= {RATIO_TARGET}",
                 met=ratio >= RATIO_TARGET,
-                note=f"vs cp + sync: {(mib / ours_t) / (mib / median(r['cp_sync'])):.2f}x",
+                note=f"bound {bound:.0f} MiB/s (cp + sync {cp_sync:.0f}, {hasher} {hashing:.0f} "
+                f"MiB/s); against min(cp, sha256sum), the old and easier bound: {easy:.2f}x",
             )
         )
         mem = max(r["ours_mem"])

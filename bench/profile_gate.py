@@ -118,7 +118,8 @@ def main() -> int:
         commits = sum(v for k, v in timed.calls.items() if k == "COMMIT")
         print(
             f"per run: {sum(timed.calls.values()) / n:.1f} SQL statements, {commits / n:.1f} "
-            f"commits, {fsyncs['fsync'] / n:.1f} explicit fsyncs"
+            f"commits (one fsync of the WAL each, plus SQLite's periodic checkpoint), "
+            f"{fsyncs['fsync'] / n:.1f} other fsyncs (blob files and folders)"
             + (" (fsync disabled)" if args.no_fsync else "")
         )
         print(f"\nSQL by time per run ({sum(timed.seconds.values()) / n * 1000:.2f} ms in all):")

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     Row,
     dump_json,
+    fmt,
     machine_info,
     progress,
     render_table,
@@ -76,6 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where workspaces and big files go (default: a temporary folder, removed after)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also replace the figures in bench/README.md with this run's (header, table, targets)",
+    )
     return parser.parse_args(argv)
 
 
@@ -158,24 +164,90 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine['total_seconds']:.0f} s"
         + (f", peer mlflow {ctx.peer.version}" if ctx.peer is not None else "")
     )
+    table = render_table(ctx.rows, ctx.peer_name)
+    verdicts = target_lines(ctx.rows, failures)
     print(header)
     print()
-    print(render_table(ctx.rows, ctx.peer_name))
+    print(table)
     notes = [f"  {r.family}: {r.name}: {r.note}" for r in ctx.rows if r.note]
     if notes:
         print("\nnotes:")
         print("\n".join(notes))
-    met = [r for r in ctx.rows if r.met is not None]
-    print(
-        f"\ntargets: {sum(r.met for r in met)} met, {sum(not r.met for r in met)} not met"
-        + (f"; FAILED families: {', '.join(failures)}" if failures else "")
-    )
+    print()
+    print("\n".join(verdicts))
+    if args.readme:
+        measured = [
+            *(["--peer", args.peer] if args.peer else []),
+            *(["--quick"] if args.quick else []),
+            *(["--only", args.only] if args.only else []),
+        ]
+        command = " ".join(["bench/run.py", *measured])
+        write_readme(README, command, header, table, verdicts, notes)
+        progress(f"figures written to {README}")
     text = dump_json(result)
     print()
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
     return 1 if failures else 0
+
+
+README = Path(__file__).resolve().parent / "README.md"
+BEGIN, END = "<!-- figures: begin (bench/run.py --readme) -->", "<!-- figures: end -->"
+
+
+def target_lines(rows: list[Row], failures: dict[str, str]) -> list[str]:
+    """Every row that has a target, with MET / NOT MET, then the count."""
+    judged = [r for r in rows if r.met is not None]
+    width = max((len(f"{r.family}: {r.name}") for r in judged), default=0)
+    lines = ["targets:"]
+    lines += [
+        f"  {'MET    ' if r.met else 'NOT MET'}  {f'{r.family}: {r.name}':<{width}}  "
+        f"{fmt(r.ours, r.unit)} {r.unit} (target {r.target})"
+        for r in judged
+    ]
+    lines.append(
+        f"{sum(bool(r.met) for r in judged)} met, {sum(not r.met for r in judged)} not met"
+        + (f"; FAILED families: {', '.join(failures)}" if failures else "")
+    )
+    return lines
+
+
+def write_readme(
+    path: Path, command: str, header: str, table: str, verdicts: list[str], notes: list[str]
+) -> None:
+    """Replace the block between the markers in bench/README.md with this run's figures: one
+    run, with its header (date, machine, load, commit), so the figures always agree."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{path} has no {BEGIN} ... {END} block to replace")
+    block = "\n".join(
+        [
+            BEGIN,
+            "",
+            f"`{command}`:",
+            "",
+            "```",
+            header,
+            "",
+            table,
+            "",
+            *verdicts,
+            "```",
+            "",
+            "<details><summary>notes</summary>",
+            "",
+            "```",
+            *(n.strip() for n in notes),
+            "```",
+            "",
+            "</details>",
+            "",
+            END,
+        ]
+    )
+    head, rest = text.split(BEGIN, 1)
+    path.write_text(head + block + rest.split(END, 1)[1])
 
 
 if __name__ == "__main__":

@@ -54,11 +54,11 @@ class _Backend:
     """The workspace a run of this backend belongs to."""
 
 
-def _sdk_parent(step_run: Any) -> ParentRun | None:
-    from champion.registry.sdk_run import SdkRun
+def _local_parent(step_run: Any) -> ParentRun | None:
+    from champion.registry.local import LocalParentRun
 
-    parent = step_run.parent  # one GET on Azure ML
-    return None if parent is None else SdkRun(parent)
+    parent = step_run.parent
+    return None if parent is None else LocalParentRun(parent)
 
 
 def _sdk_workspace_of(run: Any) -> Any:
@@ -108,6 +108,12 @@ def _azureml_workspace() -> Any:
     return configured_workspace()
 
 
+def _azureml_parent(step_run: Any) -> ParentRun | None:
+    from champion.registry.azureml import parent_run
+
+    return parent_run(step_run)
+
+
 def _azureml_registry(workspace: Any, options: BackendOptions) -> Registry:
     from champion.registry.azureml import AzureMLRegistry
 
@@ -143,10 +149,10 @@ def _mlflow_workspace_of(run: Any) -> Any:
 
 _BACKENDS: dict[str, _Backend] = {
     "local": _Backend(
-        _local_run, _local_workspace, _local_registry, _sdk_parent, _sdk_workspace_of
+        _local_run, _local_workspace, _local_registry, _local_parent, _sdk_workspace_of
     ),
     "azureml": _Backend(
-        _azureml_run, _azureml_workspace, _azureml_registry, _sdk_parent, _sdk_workspace_of
+        _azureml_run, _azureml_workspace, _azureml_registry, _azureml_parent, _sdk_workspace_of
     ),
     "mlflow": _Backend(
         _mlflow_run, _mlflow_workspace, _mlflow_registry, _mlflow_parent, _mlflow_workspace_of

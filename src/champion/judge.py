@@ -10,7 +10,7 @@ never uploads or records.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,9 @@ class Judge:
     champion: ModelVersion | None
     rescored: Any  # champion.rescore.Rescored | None (imported only when re-scoring)
     test_data: dict[str, Any] | None = None
+    # the last champion decided against and the decision: the re-read in the critical section
+    # usually finds the champion of the first look, and the decision is a pure function of it
+    _last: tuple[ModelVersion | None, Decision] | None = field(default=None, repr=False)
 
     @classmethod
     def prepare(
@@ -77,6 +80,13 @@ class Judge:
 
     def decide(self, champion: ModelVersion | None) -> Decision:
         """The decision against `champion`; raises what must stop the gate."""
+        if self._last is not None and self._last[0] == champion:
+            return self._last[1]
+        decision = self._decide(champion)
+        self._last = (champion, decision)
+        return decision
+
+    def _decide(self, champion: ModelVersion | None) -> Decision:
         version = champion.version if champion else None
         if self.rescored is not None:
             if version != self.rescored.champion_version:

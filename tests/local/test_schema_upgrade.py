@@ -1,7 +1,7 @@
 """An existing user's workspace (schema version 1, as champion 0.1.0 wrote it; version 2, as
-the release before deployments wrote it) opens with this code and is upgraded in place to the
-current version: nothing it held is lost, the new tables work, and a failed upgrade leaves it
-exactly as it was."""
+the release before deployments wrote it; version 3, before small blobs moved into the database)
+opens with this code and is upgraded in place to the current version: nothing it held is lost,
+the new tables work, and a failed upgrade leaves it exactly as it was."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from champion.local.store import Store, schema
 
 DUMP = Path(__file__).with_name("data") / "workspace_v1.sql"
 MODEL_BYTES = b"pickled v1 model"
+CURRENT = "4"
 
 
 def restore_v1(folder: Path) -> Path:
@@ -49,7 +50,7 @@ def test_a_version_1_workspace_opens_upgraded_with_everything_it_held(
     assert schema_version(folder) == "1"
 
     ws = Workspace(folder)
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
     champion = Model(ws, "iris")
     assert (champion.version, champion.properties, champion.tags) == (
         1,
@@ -88,7 +89,7 @@ def test_a_version_1_workspace_opens_upgraded_with_everything_it_held(
     reopened = Workspace(folder)
     assert reopened._store.dataset_digest("data") == dataset._properties["champion.content_sha256"]
     reopened._store.close()
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
     assert len((folder / "workspace.db").read_bytes()) == len(before)
 
 
@@ -114,14 +115,14 @@ def test_a_failed_upgrade_leaves_the_workspace_as_it_was(
 
     monkeypatch.setattr(schema, "migrate_1_to_2", real)
     assert Model(Workspace(folder), "iris").version == 1
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
 
 
-def test_a_new_workspace_is_created_at_version_3_through_the_same_upgrades(
+def test_a_new_workspace_is_created_at_the_current_version_through_the_same_upgrades(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_workspace: Any
 ) -> None:
     seen: list[tuple[str, str]] = []
-    for step in ("migrate_1_to_2", "migrate_2_to_3"):
+    for step in ("migrate_1_to_2", "migrate_2_to_3", "migrate_3_to_4"):
         real = getattr(schema, step)
 
         def spy(c: sqlite3.Connection, workspace_id: str, now: str, real: Any = real) -> None:
@@ -133,8 +134,9 @@ def test_a_new_workspace_is_created_at_version_3_through_the_same_upgrades(
     assert seen == [
         ("migrate_1_to_2", ws._workspace_id),
         ("migrate_2_to_3", ws._workspace_id),
+        ("migrate_3_to_4", ws._workspace_id),
     ]
-    assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == "3"
+    assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == CURRENT
 
 
 def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(
@@ -183,14 +185,14 @@ def restore_v2(folder: Path) -> Path:
     return folder
 
 
-def test_a_version_2_workspace_opens_upgraded_to_3_and_its_versions_can_be_served(
+def test_a_version_2_workspace_opens_upgraded_and_its_versions_can_be_served(
     tmp_path: Path,
 ) -> None:
     folder = restore_v2(tmp_path / "old")
     assert schema_version(folder) == "2"
 
     ws = Workspace(folder)
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
     champion = Model(ws, "iris")
     assert (champion.version, champion.properties, champion.tags) == (
         1,
@@ -242,7 +244,7 @@ def test_a_failed_upgrade_from_2_leaves_the_workspace_as_it_was(
 
     monkeypatch.setattr(schema, "migrate_2_to_3", real)
     assert Model(Workspace(folder), "iris").version == 1
-    assert schema_version(folder) == "3"
+    assert schema_version(folder) == CURRENT
 
 
 def test_a_read_only_command_on_a_version_2_workspace_says_how_to_upgrade(
@@ -262,3 +264,33 @@ def test_a_read_only_command_on_a_version_2_workspace_says_how_to_upgrade(
     assert done.returncode == 3, done.stderr
     assert "version 2 workspace" in done.stderr and "upgrade" in done.stderr
     assert (folder / "workspace.db").read_bytes() == before and schema_version(folder) == "2"
+
+
+# --------------------------------------------------------------------------- version 3 -> 4
+
+
+def test_a_version_3_workspace_opens_upgraded_and_keeps_small_blobs_in_the_database(
+    tmp_path: Path, in_tmp: Path
+) -> None:
+    """A version 3 workspace (every blob a file) gains the table of small blobs; its files
+    still read, and a decision record written after the upgrade goes into the database."""
+    folder = restore_v2(tmp_path / "old")
+    Workspace(folder)._store.close()  # upgraded to the current version, then taken back to 3:
+    conn = sqlite3.connect(folder / "workspace.db")
+    conn.execute("DROP TABLE inline_blobs")
+    conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    assert schema_version(folder) == "3"
+
+    ws = Workspace(folder)
+    assert schema_version(folder) == CURRENT
+    assert Path(Model(ws, "iris").download(str(tmp_path / "out"))).read_bytes() == MODEL_V2_BYTES
+    from champion.local.access import upload_bytes
+
+    [run] = Experiment(ws, "iris-pipeline").get_runs()
+    upload_bytes(run, "outputs/champion_decision.json", b'{"outcome": "rejected"}')
+    run.download_file("outputs/champion_decision.json", str(in_tmp / "record.json"))
+    assert (in_tmp / "record.json").read_bytes() == b'{"outcome": "rejected"}'
+    assert (folder / "blobs").is_dir() and ws._store.inline_digests() != set()
+    assert ws._store.schema_drift() == []

@@ -71,17 +71,18 @@ class _Zeros(io.RawIOBase):
 
 
 class _BrokenStream(io.RawIOBase):
-    """Yields one chunk, then fails like a dropped network mount."""
+    """Yields `good` chunks, then fails like a dropped network mount."""
 
-    def __init__(self) -> None:
+    def __init__(self, good: int = 1) -> None:
         self.calls = 0
+        self.good = good
 
     def readable(self) -> bool:
         return True
 
     def read(self, n: int = -1) -> bytes:
         self.calls += 1
-        if self.calls > 1:
+        if self.calls > self.good:
             raise OSError("connection reset while reading the model")
         return b"x" * CHUNK
 
@@ -324,6 +325,21 @@ def test_a_stream_failing_mid_way_leaves_no_temp_file_blob_or_artifact(ws: Works
     assert run.get_file_names() == ["outputs/model.pkl"]
 
 
+def test_a_large_stream_failing_while_it_is_copied_leaves_nothing(ws: Workspace) -> None:
+    """Past the first few MiB the bytes are read and written by another thread: its failure
+    is the upload's, with no temp file, blob or artifact left."""
+    run = Experiment(ws, "exp").start_logging()
+    stream = _BrokenStream(good=12)
+
+    with pytest.raises(OSError, match="connection reset"):
+        run.upload_file("outputs/model.pkl", stream)
+
+    assert stream.calls == 13
+    assert list((ws.path / "tmp").iterdir()) == []
+    assert _blob_files(ws) == []
+    assert run.get_file_names() == []
+
+
 def test_a_large_upload_is_streamed_in_bounded_memory(ws: Workspace) -> None:
     size = 64 * MiB
     run = Experiment(ws, "exp").start_logging()
@@ -424,3 +440,107 @@ def test_storing_known_bytes_repairs_a_rotted_blob_and_keeps_a_sound_one(
     assert again.digest == first.digest
     assert blob.read_bytes() == data
     assert list((ws.path / "tmp").iterdir()) == []
+
+
+def test_bytes_already_stored_are_not_written_again(
+    ws: Workspace, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model registered again (same bytes) costs no temp file and no fsync: the stored blob
+    is compared with the new bytes, and stays."""
+    (in_tmp / "model.pkl").write_bytes(PAYLOAD)
+    Model.register(ws, "model.pkl", "m")
+    (blob,) = _blob_files(ws)
+    created: list[str] = []
+    real_open = os.open
+
+    def watching(path: str | os.PathLike[str], flags: int, *args: int, **kw: int) -> int:
+        if flags & os.O_CREAT:
+            created.append(os.fspath(path))
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", watching)
+    again = Model.register(ws, "model.pkl", "m")
+    monkeypatch.undo()
+
+    assert again.version == 2
+    stored = (str(ws.path / "tmp"), str(ws.path / "blobs"))
+    assert not [p for p in created if p.startswith(stored)], created
+    assert _blob_files(ws) == [blob]
+
+
+# --------------------------------------------------------------------------- small blobs
+
+
+def _small_record(ws: Workspace) -> tuple[Run, str]:
+    from champion.local.access import upload_bytes
+
+    run = Experiment(ws, "exp").start_logging()
+    upload_bytes(run, "outputs/champion_decision.json", b'{"outcome": "promoted"}')
+    return run, hashlib.sha256(b'{"outcome": "promoted"}').hexdigest()
+
+
+def test_a_small_record_is_stored_in_the_database_and_reads_back_on_both_faces(
+    ws: Workspace, in_tmp: Path
+) -> None:
+    run, digest = _small_record(ws)
+
+    assert _blob_files(ws) == [] and list((ws.path / "tmp").iterdir()) == []
+    assert ws._store.inline_content(digest) == b'{"outcome": "promoted"}'
+    assert run.get_file_names() == ["outputs/champion_decision.json"]
+    run.download_file("outputs/champion_decision.json", str(in_tmp / "local.json"))
+    assert (in_tmp / "local.json").read_bytes() == b'{"outcome": "promoted"}'
+    from azureml.core import Run as SdkRun
+
+    from champion.local.mock import mock_azureml
+
+    with mock_azureml(ws.path) as aml:
+        SdkRun.get(aml.workspace, run.id).download_file(
+            "outputs/champion_decision.json", str(in_tmp / "sdk.json")
+        )
+    assert (in_tmp / "sdk.json").read_bytes() == b'{"outcome": "promoted"}'
+    from champion.local.maintenance import verify
+
+    assert verify(ws._store).healthy
+
+
+def test_a_small_record_is_not_overwritten_and_a_large_one_becomes_a_file(ws: Workspace) -> None:
+    from champion.local.access import upload_bytes
+    from champion.local.store import INLINE_MAX
+
+    run, _ = _small_record(ws)
+    with pytest.raises(Exception, match="already exists"):
+        upload_bytes(run, "outputs/champion_decision.json", b"another verdict")
+    large = os.urandom(INLINE_MAX + 1)
+    upload_bytes(run, "outputs/large.bin", large)
+    (blob,) = _blob_files(ws)
+    assert blob.read_bytes() == large
+
+
+def test_verify_and_download_refuse_a_rotted_small_blob(ws: Workspace, in_tmp: Path) -> None:
+    from champion.local.maintenance import verify
+
+    run, digest = _small_record(ws)
+    with closing(sqlite3.connect(ws.path / DB_NAME)) as conn, conn:
+        conn.execute("UPDATE inline_blobs SET content=? WHERE digest=?", (b"rotten", digest))
+
+    report = verify(ws._store)
+    assert any("corrupt" in p and digest in p for p in report.problems), report.problems
+    with pytest.raises(WorkspaceStoreError, match="corrupt"):
+        run.download_file("outputs/champion_decision.json", str(in_tmp / "record.json"))
+    assert not (in_tmp / "record.json").exists()
+
+
+def test_gc_drops_a_small_blob_no_artifact_names(ws: Workspace) -> None:
+    from champion.local.maintenance import gc, verify
+
+    _, kept = _small_record(ws)
+    orphan = hashlib.sha256(b"left by hand").hexdigest()
+    with closing(sqlite3.connect(ws.path / DB_NAME)) as conn, conn:
+        conn.execute("INSERT INTO inline_blobs VALUES (?, ?)", (orphan, b"left by hand"))
+    assert any(orphan in w for w in verify(ws._store).warnings)
+
+    report = gc(ws._store, grace_seconds=3600)
+
+    assert report.removed_blobs == [orphan]
+    assert ws._store.inline_digests() == {kept}
+    assert verify(ws._store).warnings == []

@@ -67,7 +67,7 @@ class ModelFiles(ModelBase):
         """Local files have no SAS: each artifact maps to its verified blob's file URL."""
         store = self._workspace()._store
         return {
-            a.path: store.blob_path(a.digest).as_uri() if a.digest else ""
+            a.path: store.blob_uri(a.digest) if a.digest else ""
             for _, a in store.asset_artifacts(self._asset_id or "")
         }
 

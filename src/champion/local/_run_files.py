@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,15 @@ class RunFiles(RunBase):
             raise _conflict(ArtifactExists(RUN_ORIGIN, self._container, existing))
 
     def _add_artifacts(
-        self, entries: Sequence[tuple[str, str | None, int]], blobs: Sequence[StagedBlob] = ()
+        self,
+        entries: Sequence[tuple[str, str | None, int]],
+        blobs: Sequence[StagedBlob] = (),
+        inline: Mapping[str, bytes] | None = None,
     ) -> builtins.list[Any]:
         try:
-            return list(self._store.add_artifacts(RUN_ORIGIN, self._container, entries, blobs))
+            return list(
+                self._store.add_artifacts(RUN_ORIGIN, self._container, entries, blobs, inline)
+            )
         except ArtifactExists as exc:
             raise _conflict(exc) from None
 

@@ -10,17 +10,30 @@ need cannot be methods there. Here they are functions over a `Workspace`, and no
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import os
 from collections.abc import Iterator, Sequence
+from typing import IO
 
 from champion.errors import InputError
 from champion.local._export import TargetExists
 from champion.local.maintenance import DEFAULT_GRACE_SECONDS, GcReport, gc
 from champion.local.model import Model, download_verified
-from champion.local.store import DeploymentConflict, DeploymentRecord, RunRecord, Store
+from champion.local.run import Run
+from champion.local.store import (
+    INLINE_MAX,
+    DeploymentConflict,
+    DeploymentRecord,
+    RunRecord,
+    StagedBlob,
+    Staging,
+    Store,
+)
 from champion.local.workspace import Workspace
 
 __all__ = [
+    "PendingUploads",
     "TargetExists",
     "collect_garbage",
     "deployment",
@@ -33,6 +46,7 @@ __all__ = [
     "registry_transaction",
     "store_of",
     "top_level_runs",
+    "upload_bytes",
 ]
 
 
@@ -58,6 +72,70 @@ def prestaged(
     if not paths:
         return contextlib.nullcontext()
     return workspace._store.prestaged(paths)
+
+
+class PendingUploads:
+    """Files staged into a run's workspace now, whose artifact rows are written later by one
+    commit together with what the gate writes next: the registration (a winner) or the
+    decision record (any other outcome).
+
+    Why: the slow part of an upload (reading, hashing, making the bytes durable) happens here,
+    with no lock held, and the artifact rows then cost no commit (and no fsync) of their own.
+    A crash in between leaves no artifact, only a staged temp file that gc clears, so "the
+    model is on the run" still means "the step got as far as deciding"."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._stack = contextlib.ExitStack()
+        self._session: Staging | None = None
+        self._staged: list[tuple[str, StagedBlob]] = []
+
+    def stage(self, name: str, path: str | os.PathLike[str]) -> None:
+        """What `run.upload_file(name, path)` does, but the artifact row waits for `publish`.
+        A name the run already has is refused now, as upload_file refuses it."""
+        self._run._refuse_existing([name])
+        self._staged.append((name, self._stage(os.fspath(path))))
+
+    def _stage(self, source: str | IO[bytes]) -> StagedBlob:
+        if self._session is None:
+            self._session = self._stack.enter_context(self._run._store.staging())
+        return self._session.stage(source)
+
+    def publish(self, record: tuple[str, bytes] | None = None) -> None:
+        """Write the staged files' artifact rows, and `record` (name, a few KiB kept in the
+        database) if given, in one transaction: all of them or none."""
+        entries: list[tuple[str, str | None, int]] = [
+            (name, staged.digest, staged.size) for name, staged in self._staged
+        ]
+        blobs = [staged for _, staged in self._staged]
+        inline: dict[str, bytes] = {}
+        if record is not None:
+            name, data = record
+            self._run._refuse_existing([name])
+            if len(data) <= INLINE_MAX:
+                digest = hashlib.sha256(data).hexdigest()
+                inline[digest] = data
+                entries.append((name, digest, len(data)))
+            else:
+                staged = self._stage(io.BytesIO(data))
+                entries.append((name, staged.digest, staged.size))
+                blobs.append(staged)
+        if entries:
+            self._run._add_artifacts(entries, blobs, inline)
+        self._staged.clear()
+        self.close()
+
+    def close(self) -> None:
+        """End the staging session: temp files never published are removed."""
+        self._stack.close()
+        self._session = None
+
+
+def upload_bytes(run: Run, name: str, data: bytes) -> None:
+    """Store `data` as the run's artifact `name`, as `run.upload_file(name, io.BytesIO(data))`
+    would, but a few KiB (up to INLINE_MAX: a decision record) go into the workspace's
+    database with the artifact's row: one commit, no blob file and none of its fsyncs."""
+    PendingUploads(run).publish((name, data))
 
 
 def latest_model(workspace: Workspace, name: str) -> Model | None:

@@ -92,9 +92,15 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
         for digest in sorted(referenced):
             report.blobs_checked += 1
             path = store.blob_path(digest)
-            if not path.exists():
+            found: str | None
+            if path.exists():
+                found = _sha256(path)
+            else:  # a small blob kept in the database, or none at all
+                content = store.inline_content(digest)
+                found = None if content is None else hashlib.sha256(content).hexdigest()
+            if found is None:
                 report.problems.append(f"blob {digest} is missing")
-            elif _sha256(path) != digest:
+            elif found != digest:
                 report.problems.append(f"blob {digest} is corrupt (content does not match digest)")
 
     def artifact_paths() -> None:
@@ -128,6 +134,8 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
     def leftovers() -> None:
         for orphan in _orphan_blobs(store, referenced):
             report.warnings.append(f"orphan blob {orphan.name} (no artifact refers to it)")
+        for digest in sorted(store.inline_digests() - referenced):
+            report.warnings.append(f"orphan blob {digest} (in the database, named by no artifact)")
         for temp in _temp_files(store):
             report.warnings.append(f"stale temp file {temp.name}")
 
@@ -158,6 +166,11 @@ def gc(store: Store, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
     with store.transaction():  # the lock writers hold to publish and reference a blob
         referenced = store.referenced_digests()
         _remove(_orphan_blobs(store, referenced), cutoff, report, report.removed_blobs)
+        # Small blobs are stored by the transaction that writes the row naming them, so one
+        # that no row names is never a writer's in flight: no grace needed.
+        orphans = store.inline_digests() - referenced
+        report.bytes_freed += store.delete_inline(orphans)
+        report.removed_blobs.extend(sorted(orphans))
     with store.exclusive_staging() as free:
         if free:
             _remove(_temp_files(store), cutoff, report, report.removed_temp_files)

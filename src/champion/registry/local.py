@@ -18,15 +18,41 @@ from typing import Any
 
 from champion.local import Dataset, Experiment, Model, Workspace
 from champion.local.access import (
+    PendingUploads,
     TargetExists,
     download_verified,
     latest_model,
     prestaged,
     registry_transaction,
 )
+from champion.registry import NewVersion
 from champion.registry.sdk import SdkRegistry, artifact_digest_of
+from champion.registry.sdk_run import RunLike, SdkRun
 
-__all__ = ["LocalRegistry"]
+__all__ = ["LocalParentRun", "LocalRegistry"]
+
+
+class LocalParentRun(SdkRun):
+    """`ParentRun` over a `champion.local` pipeline run, writing what the gate writes in fewer
+    commits than the SDK's calls would: an uploaded file is staged at once (read, hashed and
+    made durable, no lock held) and its artifact row is written by the next commit the gate
+    makes, with the registration (`LocalRegistry.register`) or with the decision record; the
+    record's few KiB are kept in the workspace's database, with no blob file and none of its
+    fsyncs. A win is three commits (version, record, tags), any other outcome two."""
+
+    def __init__(self, run: RunLike) -> None:
+        super().__init__(run)
+        self._pending = PendingUploads(run)  # type: ignore[arg-type]  # a champion.local Run
+
+    def upload_file(self, name: str, path: Path) -> None:
+        self._pending.stage(name, path)
+
+    def upload_bytes(self, name: str, data: bytes) -> None:
+        self._pending.publish((name, data))
+
+    def publish_uploads(self) -> None:
+        """Write the staged files' artifact rows now (inside the caller's transaction)."""
+        self._pending.publish()
 
 
 class LocalRegistry(SdkRegistry):
@@ -44,6 +70,15 @@ class LocalRegistry(SdkRegistry):
 
     def serialised(self) -> contextlib.AbstractContextManager[None]:
         return registry_transaction(self.workspace)
+
+    def register(self, new: NewVersion) -> int:
+        """The files the gate uploaded for the version and the version itself, in one
+        transaction (one commit)."""
+        if not isinstance(new.run, LocalParentRun):
+            return super().register(new)
+        with registry_transaction(self.workspace):
+            new.run.publish_uploads()
+            return super().register(new)
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return prestaged(self.workspace, paths)

@@ -221,18 +221,23 @@ class SdkRegistry:
                 if earlier is not None:
                     return earlier.version
             tried = True
-            model = run.register_model(
-                model_name=new.name,
-                model_path=new.path,
-                tags=dict(new.tags),
-                properties=dict(new.properties),
-                model_framework=new.framework,
-                model_framework_version=new.framework_version,
-                description=new.description,
-            )
-            return int(model.version)
+            return self._register_with_run(run, new)
 
         return remote(f"registering {new.name}", attempt)
+
+    def _register_with_run(self, run: Any, new: NewVersion) -> int:
+        """One attempt at registering `new` from the files its run holds: `Run.register_model`
+        (the Azure ML backend trims the calls it makes that the service does not need)."""
+        model = run.register_model(
+            model_name=new.name,
+            model_path=new.path,
+            tags=dict(new.tags),
+            properties=dict(new.properties),
+            model_framework=new.framework,
+            model_framework_version=new.framework_version,
+            description=new.description,
+        )
+        return int(model.version)
 
     def _register_file(self, new: NewVersion) -> int:
         """Workspace-level `Model.register`: a model trained outside a pipeline, no run."""

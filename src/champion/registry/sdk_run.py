@@ -38,7 +38,7 @@ class RunLike(Protocol):
 
     def remove_tags(self, tags: list[str]) -> Any: ...
 
-    def get_children(self) -> Iterator[Any]: ...
+    def get_children(self, *, _rehydrate_runs: bool = ...) -> Iterator[Any]: ...
 
     def get_file_names(self) -> list[str]: ...
 
@@ -76,10 +76,11 @@ class SdkRun:
         return _tags(self.sdk.get_tags())
 
     def step_runs(self) -> Sequence[StepRun]:
-        # the listing carries each child's tags: no GET per child
+        # The listing carries each child's tags: no GET per child. Not rehydrated: the SDK
+        # would rebuild each step run as azureml-pipeline-core's StepRun, three calls apiece.
         return [
             StepRun(str(child.id), str(child.name or ""), _tags(child.tags))
-            for child in self.sdk.get_children()
+            for child in self.sdk.get_children(_rehydrate_runs=False)
         ]
 
     def file_names(self) -> list[str]:

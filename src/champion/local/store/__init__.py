@@ -17,16 +17,18 @@ both faces of the local workspace, the `champion.local` classes and the real SDK
 
 One class, `Store`, composed of one mixin per job: opening the folder (`connection.py`), checking
 and upgrading its schema (`schema.py`), transactions (`transactions.py`), blobs and staging
-(`blobs.py`, no SQL), verified exports (`exports.py`), the rows above, and what verify and gc
-read (`inventory.py`). The records they return are in `records.py`, the refusals in
-`exceptions.py`, the folder layout in `layout.py`.
+(`blobs.py`, no SQL), small blobs kept in the database (`inline.py`), verified exports
+(`exports.py`), the rows above, and what verify and gc read (`inventory.py`). The records they
+return are in `records.py`, the refusals in `exceptions.py`, the folder layout in `layout.py`.
 
 Durability and sharing between processes: SQLite in WAL mode with `synchronous=FULL`, a busy
 timeout, and `BEGIN IMMEDIATE` for every read-then-write, so two processes never compute the same
 next version. A blob is streamed to a temp file and fsynced with no lock held, then renamed into
 place inside the transaction that inserts the row naming it: a crash leaves at worst an orphan
 file, never a row pointing at nothing, and gc (which decides under the same lock) cannot delete
-a blob between "stored" and "referenced".
+a blob between "stored" and "referenced". Bytes already stored are not written again, and a few
+KiB handed over in memory (the gate's decision record) are stored in the database by the commit
+that writes their row: a registration costs a few commits, not a file and two fsyncs per blob.
 
 Opening never creates a workspace unless asked (`Store.create`), and readers (`read_only=True`)
 open the database with `mode=ro`, take no lock and write nothing, so a read-only workspace can be
@@ -56,6 +58,7 @@ from champion.local.store.exceptions import (
     check_artifact_path,
 )
 from champion.local.store.exports import Exports
+from champion.local.store.inline import INLINE_MAX
 from champion.local.store.inventory import Inventory
 from champion.local.store.layout import BLOBS_DIR, DATASTORES_DIR, DB_NAME, TMP_DIR, is_workspace
 from champion.local.store.models import Models, parse_filter_query
@@ -93,6 +96,7 @@ __all__ = [
     "FILE",
     "FILE_DATASTORE",
     "FILE_TYPE",
+    "INLINE_MAX",
     "RUN_ORIGIN",
     "SCHEMA_VERSION",
     "TABULAR",

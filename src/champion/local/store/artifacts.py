@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from champion.local.store.blobs import Blobs, StagedBlob
+from champion.local.store.blobs import StagedBlob
 from champion.local.store.exceptions import ArtifactExists, check_artifact_path
+from champion.local.store.inline import InlineBlobs
 from champion.local.store.records import (
     ArtifactRecord,
     AssetRecord,
@@ -19,7 +20,7 @@ from champion.local.store.records import (
 )
 
 
-class Artifacts(Blobs):
+class Artifacts(InlineBlobs):
     """Artifact rows (all or none, never overwritten) and the assets that group them."""
 
     def add_artifacts(
@@ -28,10 +29,12 @@ class Artifacts(Blobs):
         container: str,
         entries: Sequence[tuple[str, str | None, int]],
         blobs: Sequence[StagedBlob] = (),
+        inline: Mapping[str, bytes] | None = None,
     ) -> list[ArtifactRecord]:
         """Create artifacts `(path, digest, size)` all or none: an existing path is a conflict,
         as the service has no overwrite. `blobs`, staged by the caller, become blobs in the
-        same transaction that inserts the rows naming them."""
+        same transaction that inserts the rows naming them; `inline` ({digest: bytes}) are
+        small blobs stored in the database by that same transaction."""
         now = utcnow()
         for path, _, _ in entries:
             check_artifact_path(path)
@@ -50,7 +53,9 @@ class Artifacts(Blobs):
                 raise ArtifactExists(origin, container, clash or dupes)
             for staged in {b.digest: b for b in blobs}.values():
                 self._publish(staged)
-            self._require_blobs(d for _, d, _ in entries)
+            for digest, data in (inline or {}).items():
+                self._insert_inline(c, digest, data)
+            self._require_blobs(d for _, d, _ in entries if d not in (inline or {}))
             c.executemany(
                 "INSERT INTO artifacts(origin, container, path, digest, size, created_utc)"
                 " VALUES (?,?,?,?,?,?)",

@@ -13,10 +13,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
+import itertools
 import os
+import queue
+import stat
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -34,16 +39,24 @@ from champion.local.store.transactions import Transactions
 
 CHUNK = 1024 * 1024
 VERIFY_IN_PLACE_MAX = 4 * CHUNK  # stored blobs up to this size are compared, not replaced
+QUEUE_DEPTH = 6  # chunks read but not yet hashed: the memory a large upload holds
+WRITEBACK_EVERY = 32 * CHUNK
+# posix_fadvise(DONTNEED) on dirty pages starts their write-back at once, asynchronously
+# (Linux); elsewhere the writer thread fdatasyncs instead.
+_FADVISE: int | None = getattr(os, "POSIX_FADV_DONTNEED", None)
 
 
 @dataclass(frozen=True)
 class StagedBlob:
-    """Bytes streamed, hashed and fsynced into the workspace's tmp/, not yet a blob: the
-    transaction that inserts the row naming them renames them into blobs/ (Store._publish)."""
+    """Bytes hashed and made durable in the workspace's tmp/ (`path`), not yet a blob: the
+    transaction that inserts the row naming them renames them into blobs/ (Store._publish).
+    `path` is None when the blob of `digest` already held exactly these bytes: nothing was
+    written. `data` keeps small content (up to VERIFY_IN_PLACE_MAX) in memory."""
 
     digest: str
     size: int
-    path: Path
+    path: Path | None
+    data: bytes | None = field(default=None, repr=False)
 
 
 class Staging:
@@ -61,8 +74,9 @@ class Staging:
 
     def discard(self) -> None:
         for staged in self._staged:
-            with contextlib.suppress(FileNotFoundError):
-                staged.path.unlink()
+            if staged.path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    staged.path.unlink()
         self._staged.clear()
 
 
@@ -113,7 +127,9 @@ class Blobs(Transactions):
             return None
         with self._lock:
             staged = self._prestaged.pop(key, None)
-        return staged if staged is not None and staged.path.exists() else None
+        if staged is None or (staged.path is not None and not staged.path.exists()):
+            return None
+        return staged
 
     def _staging_lock(self, operation: int) -> int:
         make_private_dir(self.root / TMP_DIR)
@@ -140,42 +156,75 @@ class Blobs(Transactions):
             os.close(fd)
 
     def _stage(self, source: str | os.PathLike[str] | IO[bytes]) -> StagedBlob:
-        """Stream `source` into tmp/ in 1 MiB chunks (memory stays flat for any size), hashing
-        as it goes, and fsync it. Call through `staging()`."""
+        """Hash `source` and make its bytes durable in tmp/, unless they are stored already.
+        Call through `staging()`.
+
+        Small content (up to VERIFY_IN_PLACE_MAX) is read into memory and hashed first: when
+        the blob of that digest holds exactly these bytes, nothing is written at all (a model
+        registered again, a retried upload), and the staged blob keeps the bytes, so that
+        publishing can still store them if gc removed the blob meanwhile. Anything larger is
+        streamed in chunks (memory stays flat for any size): an I/O thread reads, writes and
+        starts the write-back as it goes while this thread hashes, so hashing, copying and the
+        disk overlap, and the bytes hashed are exactly the bytes written."""
         prestaged = self._take_prestaged(source)
         if prestaged is not None:
             return prestaged
+        with _reader(source) as src:
+            if _file_size(src) > VERIFY_IN_PLACE_MAX:  # large: stream it, hold no head
+                return self._write_temp(_chunks(src), None)
+            head: list[bytes] = []
+            size = 0
+            while size <= VERIFY_IN_PLACE_MAX and (chunk := src.read(CHUNK)):
+                head.append(chunk)
+                size += len(chunk)
+            if size <= VERIFY_IN_PLACE_MAX:
+                data = b"".join(head)
+                digest = hashlib.sha256(data).hexdigest()
+                if _holds(self.blob_path(digest), data):
+                    return StagedBlob(digest, size, None, data)
+                return self._write_temp(iter((data,)), data)
+            return self._write_temp(itertools.chain(head, _chunks(src)), None)
+
+    def _write_temp(self, chunks: Iterator[bytes], data: bytes | None) -> StagedBlob:
+        """Write `chunks` to a new file in tmp/, hashing them, and fsync it."""
         tmp = self.root / TMP_DIR / f"{uuid.uuid4().hex}.part"
-        hasher = hashlib.sha256()
-        size = 0
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "wb") as out, _reader(source) as src:
-                while chunk := src.read(CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                if data is not None:
+                    _write_all(fd, data)
+                    digest, size = hashlib.sha256(data).hexdigest(), len(data)
+                else:
+                    digest, size = _pipelined_copy(chunks, fd)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             failpoint("blob.temp_written")
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
-        return StagedBlob(hasher.hexdigest(), size, tmp)
+        return StagedBlob(digest, size, tmp, data)
 
     def _publish(self, staged: StagedBlob) -> None:
-        """Inside the transaction that references it: the staged file becomes the blob.
+        """Inside the transaction that references it: the staged bytes become the blob.
 
-        Bytes already stored under this digest are checked: a small stored blob equal to the
-        fresh copy (which was hashed as it was written) stays, and the copy is dropped; any
-        other is replaced by the fresh copy, so a stored blob that rotted since is repaired,
-        never kept in place of the good bytes. A large one is replaced without reading it: one
-        rename costs less than reading gigabytes under the lock."""
+        Bytes found stored when they were staged need nothing, unless the blob is gone since
+        (gc removes unreferenced blobs under this same lock): then they are written now. A
+        staged copy of small bytes is compared with the stored blob: equal, the blob stays and
+        the copy is dropped; different (a blob that rotted since), the fresh copy replaces it,
+        so bad bytes are repaired, never kept in place of the good ones. A large one replaces
+        the stored blob without reading it: one rename costs less than reading gigabytes
+        under the lock."""
         if self._depth == 0:
             raise RuntimeError("a blob is published only inside the transaction naming it")
         final = self.blob_path(staged.digest)
-        if staged.size <= VERIFY_IN_PLACE_MAX and _same_file_bytes(final, staged):
+        if staged.path is None:
+            if not final.is_file():
+                assert staged.data is not None
+                self._publish(self._write_temp(iter((staged.data,)), staged.data))
+                return
+        elif staged.data is not None and _holds(final, staged.data):
             staged.path.unlink()
         else:
             make_private_dir(final.parent, parents=True)
@@ -187,8 +236,11 @@ class Blobs(Transactions):
         """Inside the referencing transaction: every blob a new row names is on disk, so no row
         ever names a missing blob (gc decides under this same lock)."""
         for digest in digests:
-            if digest is not None and not self.blob_path(digest).is_file():
+            if digest is not None and not self._has_blob(digest):
                 raise self._missing_blob(digest)
+
+    def _has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
 
     def put_blob(self, source: str | os.PathLike[str] | IO[bytes]) -> tuple[str, int]:
         """Store bytes once by their sha256 and return (digest, size). No row names the blob
@@ -212,18 +264,91 @@ class Blobs(Transactions):
         )
 
 
-def _same_file_bytes(path: Path, staged: StagedBlob) -> bool:
-    """Whether the stored blob at `path` holds exactly the staged bytes (read both: small)."""
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the stored blob at `path` holds exactly `data` (small: read it whole)."""
     try:
-        if path.stat().st_size != staged.size:
+        if path.stat().st_size != len(data):
             return False
-        with open(path, "rb") as stored, open(staged.path, "rb") as fresh:
-            while chunk := fresh.read(CHUNK):
-                if stored.read(len(chunk)) != chunk:
-                    return False
-            return stored.read(1) == b""
+        with open(path, "rb") as stored:
+            return stored.read(len(data) + 1) == data
     except FileNotFoundError:
         return False
+
+
+def _file_size(src: IO[bytes]) -> int:
+    """The size of a regular file behind `src` (0 when it is a stream: unknown)."""
+    try:
+        info = os.fstat(src.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
+
+
+def _chunks(src: IO[bytes]) -> Iterator[bytes]:
+    while chunk := src.read(CHUNK):
+        yield chunk
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _pipelined_copy(chunks: Iterator[bytes], fd: int) -> tuple[str, int]:
+    """Copy `chunks` to `fd` and hash them, on two cores: an I/O thread reads each chunk,
+    hands it to this thread to hash, writes it and starts its write-back every
+    WRITEBACK_EVERY bytes, while this thread only hashes (the longer job: hashing runs at
+    about the speed of the disk). At most QUEUE_DEPTH chunks wait to be hashed. The bytes
+    hashed are the very objects written. Returns (sha256, size); raises what either thread
+    raised, after the I/O thread has stopped."""
+    ready: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+    failed: list[BaseException] = []
+    stop = threading.Event()
+
+    def copy() -> None:
+        written = synced = 0
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                ready.put(chunk)
+                _write_all(fd, chunk)
+                written += len(chunk)
+                if written - synced >= WRITEBACK_EVERY:
+                    _start_writeback(fd, synced, written - synced)
+                    synced = written
+        except BaseException as exc:  # handed to the hashing thread
+            failed.append(exc)
+        finally:
+            ready.put(None)
+
+    thread = threading.Thread(target=copy, name="champion-blob-copy", daemon=True)
+    thread.start()
+    hasher = hashlib.sha256()
+    size = 0
+    try:
+        while (chunk := ready.get()) is not None:
+            hasher.update(chunk)
+            size += len(chunk)
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a copier waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        thread.join()
+    if failed:
+        raise failed[0]
+    return hasher.hexdigest(), size
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing these bytes of `fd` to disk without waiting for them
+    (so the final fsync finds little left to do); where it cannot, fdatasync now."""
+    if _FADVISE is not None:
+        os.posix_fadvise(fd, offset, length, _FADVISE)
+    else:
+        os.fdatasync(fd)
 
 
 def _file_key(path: str | os.PathLike[str]) -> tuple[str, int, int, int, int]:

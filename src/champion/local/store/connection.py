@@ -24,6 +24,7 @@ from champion.local.store.schema import SchemaChecks
 from champion.local.store.transactions import BUSY_TIMEOUT_MS
 
 SQLITE_CANTOPEN = 14
+CACHE_KIB = 16 * 1024  # SQLite's page cache per connection (its default is 2 MiB)
 
 
 class Connection(SchemaChecks):
@@ -61,6 +62,11 @@ class Connection(SchemaChecks):
             # Schema first: a file that is not ours is refused before anything writes to it
             # (switching to WAL would rewrite its header and add -wal/-shm files).
             self._init_schema(create=create and not read_only)
+            # Statement journals and sorts in memory: no temp file is created, written and
+            # deleted inside a registration's transaction. A larger page cache keeps the
+            # indexes a registration touches in memory as the registry grows.
+            self._conn.execute("PRAGMA temp_store=MEMORY")
+            self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             if not read_only:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")

@@ -19,11 +19,12 @@ from champion.local._export import (
     move_into_place,
     preflight,
 )
-from champion.local.store.blobs import CHUNK, Blobs
+from champion.local.store.blobs import CHUNK
 from champion.local.store.exceptions import InvalidArtifactPath, check_artifact_path
+from champion.local.store.inline import InlineBlobs
 
 
-class Exports(Blobs):
+class Exports(InlineBlobs):
     """Reading blobs back out, each checked against its digest."""
 
     def export_files(
@@ -86,10 +87,7 @@ class Exports(Blobs):
     def _write_verified(self, digest: str | None, name: str, folder_fd: int) -> str:
         """Copy a blob to `name` in the open folder, hashing as it goes; its sha256."""
         hasher = hashlib.sha256()
-        try:
-            source = open(self.blob_path(digest), "rb") if digest is not None else io.BytesIO()
-        except FileNotFoundError as exc:
-            raise self._missing_blob(digest) from exc
+        source = self.open_blob(digest) if digest is not None else io.BytesIO()
         with source:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666,
                          dir_fd=folder_fd)  # fmt: skip
@@ -120,7 +118,7 @@ class Exports(Blobs):
         try:
             with open(partial, "wb") as out:
                 if digest is not None:  # an artifact created but never given content is empty
-                    with open(self.blob_path(digest), "rb") as src:
+                    with self.open_blob(digest) as src:
                         while chunk := src.read(CHUNK):
                             hasher.update(chunk)
                             out.write(chunk)
@@ -142,10 +140,8 @@ class Exports(Blobs):
         """Small-artifact convenience with the same digest check as copy_blob."""
         if digest is None:
             return b""
-        try:
-            data = self.blob_path(digest).read_bytes()
-        except FileNotFoundError as exc:
-            raise self._missing_blob(digest) from exc
+        with self.open_blob(digest) as source:
+            data = source.read()
         if hashlib.sha256(data).hexdigest() != digest:
             raise WorkspaceStoreError(f"blob {digest} is corrupt", field="blob", value=digest)
         return data

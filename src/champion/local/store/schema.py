@@ -3,7 +3,9 @@ database is checked against what this release writes.
 
 Version 1 is the registry (runs, metrics, artifacts, assets, models); version 2 adds the data
 plane (datastores, datasets, the links from a model to them); version 3 adds deployments (the
-models `champion serve` is serving, which a version delete must not pull from under it). A new
+models `champion serve` is serving, which a version delete must not pull from under it); version
+4 keeps small blobs (a decision record) in the database, stored by the commit that writes the
+row naming them. A new
 workspace is created as version 1 and upgraded step by step, so every upgrade runs on every
 create; an older workspace is upgraded through the same steps, all of them in one transaction.
 """
@@ -26,7 +28,7 @@ from champion.local.store.records import (
 )
 from champion.local.store.transactions import Transactions
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -162,9 +164,25 @@ def migrate_2_to_3(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
     c.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
 
 
+#: Statements that turn a version 3 workspace into a version 4 one (also run on a fresh one).
+#: Small blobs by digest, as blobs/ holds the others (`store/inline.py`).
+SCHEMA_V4 = """
+CREATE TABLE inline_blobs (digest TEXT PRIMARY KEY, content BLOB NOT NULL)
+"""
+
+
+def migrate_3_to_4(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
+    """Upgrade a version 3 workspace in place, inside the caller's transaction: the table of
+    small blobs (empty: every blob of an older workspace is a file)."""
+    for statement in SCHEMA_V4.split(";"):
+        if statement.strip():
+            c.execute(statement)
+    c.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+
+
 def _upgrades_from(version: str) -> list[Callable[[sqlite3.Connection, str, str], None]]:
     """The steps from `version` to this release's, looked up when called (tests replace one)."""
-    steps = {"1": "migrate_1_to_2", "2": "migrate_2_to_3"}
+    steps = {"1": "migrate_1_to_2", "2": "migrate_2_to_3", "3": "migrate_3_to_4"}
     names = list(steps.values())[list(steps).index(version) :]
     return [globals()[name] for name in names]
 
@@ -296,6 +314,7 @@ class SchemaChecks(Transactions):
             expected.executescript(SCHEMA_V1)
             expected.executescript(SCHEMA_V2)
             expected.executescript(SCHEMA_V3)
+            expected.executescript(SCHEMA_V4)
             want = schema_shape(expected)
         finally:
             expected.close()
