@@ -4,7 +4,7 @@ Why Protocols: the gate's flow (read the challenger, upload, look up the champio
 register a winner, record) is the same whether the registry is Azure ML's (the real
 `azureml-core`, or the local workspace under `mock_azureml()`), the local workspace's own
 classes, or an MLflow server. Each backend implements `Registry` and `ParentRun` once, in its
-own module (`registry/azureml.py`, `registry/local.py`, `registry/mlflow.py`), and
+own module (`registry/azureml.py`, `registry/local.py`, the `registry/mlflow/` package), and
 `champion.context` builds the pair for a process. Nothing above this package imports a backend;
 `make lint` holds that.
 

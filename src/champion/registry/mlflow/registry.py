@@ -1,0 +1,416 @@
+"""`MlflowRegistry`: the `Registry` Protocol over an MLflow model registry (see the package)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import RunStatus
+
+from champion import names
+from champion._failpoints import failpoint
+from champion._retry import classify, describe, remote
+from champion.errors import InfrastructureError, InputError
+from champion.registry import (
+    ChampionChange,
+    DatasetVersion,
+    DecisionEntry,
+    ModelVersion,
+    NewVersion,
+)
+from champion.registry.mlflow._calls import (
+    _ABSENT,
+    _GATE_PREFIX,
+    _NO_ALIASES,
+    _NOT_FOUND,
+    _PENDING,
+    _PENDING_WAIT_S,
+    DEFAULT_ALIAS,
+    MlflowCallError,
+    _found,
+    _optional_int,
+    _remote,
+    _translated,
+    check_alias,
+    check_stage,
+    version_of,
+)
+from champion.registry.mlflow._files import verified_files
+from champion.registry.mlflow._history import decisions_of
+from champion.registry.mlflow._rollback import Rollback
+from champion.registry.mlflow.runs import (
+    MlflowParentRun,
+    MlflowWorkspace,
+    _parent_run_of,
+    artifact_path,
+    experiment_id,
+    run_of,
+)
+
+# ---------------------------------------------------------------------- the registry
+
+
+class MlflowRegistry:
+    """The model registry of an MLflow server or database. MLflow has no registry lock:
+    `serialised` holds nothing and the alias re-read before the move and the check after it
+    tell `race_detected` whether another writer moved it in between."""
+
+    def __init__(
+        self, workspace: MlflowWorkspace, *, alias: str | None = None, stage: str | None = None
+    ) -> None:
+        self.workspace = workspace
+        self.client = workspace.client
+        self.alias = check_alias(alias) if alias is not None else DEFAULT_ALIAS
+        self.stage = check_stage(stage) if stage is not None else None
+        self.aliases_supported: bool | None = None  # known after the first alias call
+        self._races: dict[tuple[str, int], bool] = {}
+
+    @property
+    def champion_rule(self) -> str:
+        if self.aliases_supported is False:
+            return "the latest version (the server does not support model aliases)"
+        return f"the version holding alias {self.alias!r}"
+
+    # -- lookups
+
+    def champion(self, name: str) -> ModelVersion | None:
+        action = f"looking up the champion model {name!r}"
+        try:
+            return self._champion(name)
+        except InfrastructureError as exc:
+            raise InfrastructureError(
+                f"{exc.message}; nothing was registered. Check the MLflow server "
+                f"({self.workspace.name}), its credentials and permissions, then retry.",
+                field="model_name",
+                value=name,
+            ) from exc
+        except MlflowCallError as exc:  # pragma: no cover - _remote turns these into ours
+            raise InfrastructureError(
+                f"{action} failed ({describe(exc, classify(exc)[2])}); nothing was registered",
+                field="model_name",
+                value=name,
+            ) from exc
+
+    def _champion(self, name: str) -> ModelVersion | None:
+        if self.aliases_supported is False:
+            return self._latest(name)
+        action = f"looking up the champion model {name!r} (alias {self.alias!r})"
+        outcome: list[str] = []
+
+        def attempt() -> Any:
+            outcome.clear()
+            try:
+                return _found(lambda: self.client.get_model_version_by_alias(name, self.alias))
+            except MlflowCallError as exc:
+                if exc.error_code in _NO_ALIASES:
+                    outcome.append("no aliases")
+                    return None
+                if exc.error_code == "INVALID_PARAMETER_VALUE":
+                    outcome.append("alias not set?")  # checked below, in its own loop
+                    return None
+                raise
+
+        found = _remote(action, attempt)
+        if outcome == ["no aliases"]:
+            self.aliases_supported = False
+            return self._latest(name)
+        if outcome:  # MLflow answers a model without the alias with a 400: make sure
+            holder = self._alias_holder(name)
+            if holder is not None:
+                raise InfrastructureError(
+                    f"{action} failed: the server refused the lookup, yet the alias names "
+                    f"version {holder}",
+                    field="model_name",
+                    value=name,
+                )
+            found = _ABSENT
+        self.aliases_supported = True
+        return None if found is _ABSENT else version_of(found)
+
+    def _latest(self, name: str) -> ModelVersion | None:
+        versions = self.versions(name)
+        return versions[-1] if versions else None
+
+    def _alias_holder(self, name: str) -> int | None:
+        """The version the alias names now (None: the model or the alias does not exist)."""
+        model = _remote(
+            f"reading the aliases of {name!r}",
+            lambda: _found(lambda: self.client.get_registered_model(name)),
+        )
+        if model is _ABSENT:
+            return None
+        holder = dict(model.aliases or {}).get(self.alias)
+        return None if holder is None else int(holder)
+
+    def _registered_by_once(self, name: str, run_id: str) -> ModelVersion | None:
+        found = _translated(
+            lambda: self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+        )
+        newest = max(found, key=lambda mv: int(mv.version), default=None)
+        return None if newest is None else version_of(newest)
+
+    def registered_by(self, name: str, run_id: str) -> ModelVersion | None:
+        """The version run `run_id` registered, if any. A registration on MLflow is two calls
+        (create the version, move the alias): a step stopped between them left the old
+        champion in place, so the retry that finds its version finishes the move, if the alias
+        still names the champion the version was decided against."""
+        found = remote(
+            "checking for an earlier registration by this run",
+            lambda: self._registered_by_once(name, run_id),
+        )
+        if found is not None and self.aliases_supported is not False:
+            self._finish_move(found)
+        return found
+
+    def _finish_move(self, version: ModelVersion) -> None:
+        if version.properties.get(names.OUTCOME) not in ("first", "promoted"):
+            return  # registered by hand, or not by a decision: not ours to move
+        holder = self._alias_holder(version.name)
+        expected = _optional_int(version.properties.get(names.PREVIOUS_VERSION))
+        if holder == version.version or holder != expected:
+            return  # done already, or the alias moved on since: leave it
+        self._set_alias(version.name, version.version)
+
+    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
+        if self.aliases_supported is False:  # Azure ML's rule: any version between
+            return any((compared_with or 0) < v.version < registered for v in self.versions(name))
+        return self._races.get((name, registered), False)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        found: list[ModelVersion] = []
+        token: str | None = None
+        while True:
+            page = _remote(
+                f"listing the versions of {name!r}",
+                functools.partial(
+                    self.client.search_model_versions,
+                    f"name='{name}'",
+                    max_results=1000,
+                    page_token=token,
+                ),
+            )
+            found += [version_of(mv) for mv in page]
+            token = getattr(page, "token", None)
+            if not token:
+                return sorted(found, key=lambda v: v.version)
+
+    def _model_version(self, name: str, version: int) -> Any:
+        """MLflow's model version `name`:`version`; InputError when there is none."""
+        found = _remote(
+            f"reading version {version} of {name!r}",
+            lambda: _found(lambda: self.client.get_model_version(name, str(version))),
+        )
+        if found is _ABSENT:
+            raise InputError(
+                f"there is no version {version} of model {name!r} on {self.workspace.name}; "
+                f"'champion models history {name} --backend mlflow' lists the versions",
+                field="version",
+                value=version,
+            )
+        return found
+
+    # -- verified downloads, rollback, datasets
+
+    def download(self, name: str, version: int, target: Path) -> Path:
+        """The version's files into `target/<name>/`, checked against its `artifact_sha256`
+        before the first one is moved there (a version without one is refused)."""
+        mv = self._model_version(name, version)
+        expected = (mv.tags or {}).get(names.ARTIFACT_SHA256)
+        if not expected:
+            raise InputError(
+                f"{name}:{version} has no {names.ARTIFACT_SHA256} tag, so its files cannot be "
+                "verified before they are used; only versions the gate registered can be",
+                field="version",
+                value=version,
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        destination = target / name
+        with verified_files(self.workspace, mv, target, expected) as (local, written):
+            for relative in written:
+                final = destination / relative
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(local / relative, final)
+        return destination
+
+    def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
+        """A rollback on MLflow: the alias moves back to `version` (no new version), which is
+        tagged with the event; the record goes on a run of experiment `champion-rollback`
+        (`champion.registry.mlflow._rollback`)."""
+        return Rollback(self).make_champion(name, version, change)
+
+    def decisions(self, name: str) -> Sequence[DecisionEntry]:
+        """Every decision on `name`: the records on runs tagged with it (`_history`)."""
+        return decisions_of(self, name)
+
+    def dataset(self, name: str, version: int | None) -> DatasetVersion:
+        """MLflow has no dataset registry: refused, before anything is read."""
+        spec = f"dataset:{name}" + ("" if version is None else f":{version}")
+        raise InputError(
+            f"--test-data {spec}: MLflow has no dataset registry to read {name!r} from; pass "
+            "--test-data PATH (a CSV file or a folder of CSV files) instead",
+            field="--test-data",
+            value=spec,
+        )
+
+    @contextlib.contextmanager
+    def decision_run(self, experiment: str, display_name: str) -> Iterator[MlflowParentRun]:
+        """A run named `display_name` in `experiment` (created if new): FINISHED when the
+        block ends, FAILED when it raises."""
+        experiment_id_ = experiment_id(self.workspace, experiment)
+        created = _remote(
+            f"starting a run in experiment {experiment!r}",
+            lambda: self.client.create_run(experiment_id_, run_name=display_name),
+        )
+        run = MlflowParentRun(self.workspace, created)
+        try:
+            yield run
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.set_terminated(run.id, RunStatus.to_string(RunStatus.FAILED))
+            raise
+        _remote(
+            f"completing run {run.id}",
+            lambda: self.client.set_terminated(run.id, RunStatus.to_string(RunStatus.FINISHED)),
+        )
+
+    # -- writes
+
+    def register(self, new: NewVersion) -> int:
+        """Create the version with all its metadata in one call, then move the alias."""
+        if new.run is not None:
+            return self._register(new, _parent_run_of(new.run), artifact_path(new.path))
+        # a model trained outside a pipeline: MLflow registers run artifacts, so its files go
+        # to the run that holds the decision's record (`decision_run`), else to one of their own
+        record_run = new.properties.get(names.PARENT_RUN_ID)
+        if record_run:
+            run = run_of(self.workspace, record_run)
+            self._upload_local(run, new)
+            return self._register(new, run, new.name)
+        with self.decision_run(names.REGISTER_EXPERIMENT, f"register {new.name}") as own:
+            self._upload_local(own, new)
+            return self._register(new, own, new.name)
+
+    def _register(self, new: NewVersion, run: MlflowParentRun, path: str) -> int:
+        source = f"{run.artifact_uri}/{path}"
+        tags = {**new.tags, **new.properties}
+        tried = False
+
+        def create() -> Any:
+            return self.client.create_model_version(
+                new.name,
+                source,
+                run_id=run.id,
+                tags=tags,
+                description=new.description,
+                await_creation_for=0,  # polled below, in our own loop
+            )
+
+        def attempt() -> int:
+            nonlocal tried
+            if tried:  # a creation that timed out may have been committed by the server
+                earlier = self._registered_by_once(new.name, run.id)
+                if earlier is not None:
+                    return earlier.version
+            tried = True
+            try:
+                mv = _translated(create)
+            except MlflowCallError as exc:
+                if exc.error_code != _NOT_FOUND:
+                    raise
+                self._create_registered_model(new.name)
+                mv = _translated(create)
+            return int(mv.version) if mv.status != _PENDING else self._await_ready(mv)
+
+        version = remote(f"registering {new.name}", attempt)
+        failpoint("mlflow.version_created")
+        previous = _optional_int(new.properties.get(names.PREVIOUS_VERSION))
+        self._move_alias(new.name, version, expected=previous)
+        if self.stage is not None:
+            self._transition(new.name, version, self.stage)
+        return version
+
+    def _create_registered_model(self, name: str) -> None:
+        try:
+            _translated(lambda: self.client.create_registered_model(name))
+        except MlflowCallError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":  # another gate created it
+                raise
+
+    def _await_ready(self, mv: Any) -> int:
+        """Registries that copy the files (Databricks) answer PENDING first."""
+        deadline = time.monotonic() + _PENDING_WAIT_S
+        while mv.status == _PENDING and time.monotonic() < deadline:
+            time.sleep(1.0)
+            mv = _translated(functools.partial(self.client.get_model_version, mv.name, mv.version))
+        if mv.status != "READY":
+            raise InfrastructureError(
+                f"version {mv.version} of {mv.name!r} is {mv.status} "
+                f"({mv.status_message or 'no message'}); the alias was not moved",
+                field="model_name",
+                value=mv.name,
+            )
+        return int(mv.version)
+
+    def _move_alias(self, name: str, version: int, *, expected: int | None) -> None:
+        if self.aliases_supported is False:
+            return
+        before = self._alias_holder(name)
+        if not self._set_alias(name, version):
+            return
+        after = self._alias_holder(name)
+        self._races[(name, version)] = before != expected or after != version
+
+    def _set_alias(self, name: str, version: int) -> bool:
+        """Point the alias at `version`; False when the server has no aliases."""
+        unsupported: list[bool] = []
+
+        def attempt() -> None:
+            try:
+                _translated(
+                    lambda: self.client.set_registered_model_alias(name, self.alias, version)
+                )
+            except MlflowCallError as exc:
+                if exc.error_code not in _NO_ALIASES:
+                    raise
+                unsupported.append(True)
+
+        _remote(f"moving alias {self.alias!r} of {name!r} to version {version}", attempt)
+        if unsupported:
+            self.aliases_supported = False
+            return False
+        self.aliases_supported = True
+        return True
+
+    def _transition(self, name: str, version: int, stage: str) -> None:
+        with warnings.catch_warnings():  # deprecated since MLflow 2.9: the help says so
+            warnings.simplefilter("ignore", FutureWarning)
+            _remote(
+                f"moving version {version} of {name!r} to stage {stage}",
+                lambda: self.client.transition_model_version_stage(
+                    name,
+                    str(version),
+                    stage,
+                    archive_existing_versions=stage in ("Staging", "Production"),
+                ),
+            )
+
+    def _upload_local(self, run: MlflowParentRun, new: NewVersion) -> None:
+        """The local model file or folder `new.path`, as `outputs/<name>/...` on `run`."""
+        local = Path(new.path)
+        files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
+        for file in files:
+            relative = file.name if file == local else file.relative_to(local).as_posix()
+            name = f"{_GATE_PREFIX}{new.name}/{relative}"
+            _remote(f"uploading {relative}", functools.partial(run.upload_file, name, file))
+
+    def serialised(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()

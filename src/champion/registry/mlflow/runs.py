@@ -1,0 +1,369 @@
+"""MLflow runs as the gate's `ParentRun`s, the workspace (tracking URI + client) they live
+in, and the pipeline runs the local runner makes on MLflow (experiments, nested runs)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import RunTag
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+from champion import _env
+from champion._redact import redact
+from champion.errors import InputError
+from champion.registry import (
+    ParentRun,
+    StepRun,
+)
+from champion.registry.mlflow._calls import (
+    _ABSENT,
+    _GATE_PREFIX,
+    PARENT_TAG,
+    RUN_NAME_TAG,
+    MlflowCallError,
+    _found,
+    _remote,
+    _translated,
+)
+
+# ---------------------------------------------------------------------- the workspace
+
+
+@dataclass(frozen=True)
+class MlflowWorkspace:
+    """Where the MLflow backend talks to: a tracking URI, a registry URI and the client for
+    them. MLflow's "workspace"; `champion.context` passes it around as the others' workspace."""
+
+    tracking_uri: str
+    registry_uri: str
+    client: Any
+
+    @property
+    def name(self) -> str:
+        """The tracking URI without credentials, for messages."""
+        return redact(self.tracking_uri)
+
+    def artifact_repository(self, artifact_uri: str) -> Any:
+        return get_artifact_repository(
+            artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
+        )
+
+
+def connect(
+    tracking_uri: str | None = None, registry_uri: str | None = None, *, create: bool = False
+) -> MlflowWorkspace:
+    """The MLflow server or database `tracking_uri` (default `$MLFLOW_TRACKING_URI`) names.
+
+    A `sqlite:///` database that does not exist is refused unless `create`: as with the local
+    workspace, a mistyped path must never become a fresh, empty registry in which any
+    challenger is "first". Only the pipeline runner creates one."""
+    tracking = tracking_uri or _env.mlflow_tracking_uri()
+    if not tracking:
+        raise InputError(
+            f"no MLflow server: set {_env.MLFLOW_TRACKING_URI} to its address "
+            "(http://127.0.0.1:5000) or to a database (sqlite:///mlflow.db)",
+            field=_env.MLFLOW_TRACKING_URI,
+            value=None,
+        )
+    # a relative sqlite:/// path means this folder: made absolute, so step processes (which
+    # run in folders of their own) reach the same database
+    tracking = _absolute_sqlite(tracking)
+    registry = _absolute_sqlite(registry_uri or _env.mlflow_registry_uri() or tracking)
+    for uri, variable in ((tracking, _env.MLFLOW_TRACKING_URI), (registry, "MLFLOW_REGISTRY_URI")):
+        path = _sqlite_path(uri)
+        if path is not None and not create and not path.is_file():
+            raise InputError(
+                f"no MLflow database at {path} ({variable}={uri}); check the path, or create "
+                "it with a first `champion pipeline run FILE --backend mlflow`",
+                field=variable,
+                value=uri,
+            )
+    if _env.mlflow_http_retries() is None:
+        # MLflow retries 429/5xx itself for minutes; ours is the one loop (see _env)
+        os.environ[_env.MLFLOW_HTTP_RETRIES] = "0"
+    return MlflowWorkspace(tracking, registry, MlflowClient(tracking, registry))
+
+
+def _absolute_sqlite(uri: str) -> str:
+    path = _sqlite_path(uri)
+    if path is None or path.is_absolute() or not str(path):
+        return uri
+    query = uri.partition("?")[2]
+    return f"sqlite:///{path.resolve()}" + (f"?{query}" if query else "")
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0])
+
+
+def current_run() -> MlflowRun:
+    """The step's run: MLflow's active run, `$MLFLOW_RUN_ID`."""
+    run_id = _env.mlflow_run_id()
+    if not run_id:
+        raise InputError(
+            f"this step is not running inside an MLflow run: run it as a pipeline step "
+            f"(`champion pipeline run FILE --backend mlflow` sets {_env.MLFLOW_RUN_ID}), set "
+            f"{_env.MLFLOW_RUN_ID} to its run, or use `champion register --backend mlflow` for "
+            "a model trained outside a pipeline",
+            field=_env.MLFLOW_RUN_ID,
+            value=None,
+        )
+    workspace = connect()
+    client = workspace.client
+    run = _remote("loading the step's run", lambda: _found(lambda: client.get_run(run_id)))
+    if run is _ABSENT:
+        raise InputError(
+            f"{_env.MLFLOW_RUN_ID}={run_id} names no run on {workspace.name}",
+            field=_env.MLFLOW_RUN_ID,
+            value=run_id,
+        )
+    return MlflowRun(workspace, run)
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def artifact_path(name: str) -> str:
+    """The MLflow artifact path of a gate artifact name: `outputs/iris/model.pkl` is
+    `iris/model.pkl`. The gate writes nothing else; anything else is a bug."""
+    if not name.startswith(_GATE_PREFIX) or len(name) == len(_GATE_PREFIX):
+        raise ValueError(f"{name!r} is not a gate artifact name (outputs/...)")
+    return name[len(_GATE_PREFIX) :]
+
+
+class MlflowParentRun:
+    """`ParentRun` over an MLflow run: one MLflow call each, not retried here (the gate wraps
+    each call in its one loop); MLflow's failures come out in the shape the loop classifies."""
+
+    def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
+        self.workspace = workspace
+        self.mlflow_run = run
+        self._repo: Any = None
+
+    @property
+    def id(self) -> str:
+        return str(self.mlflow_run.info.run_id)
+
+    @property
+    def artifact_uri(self) -> str:
+        return str(self.mlflow_run.info.artifact_uri)
+
+    @property
+    def tags(self) -> Mapping[str, str | None]:
+        return dict(self.mlflow_run.data.tags)
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        return {str(k): float(v) for k, v in self.mlflow_run.data.metrics.items()}
+
+    @property
+    def repository(self) -> Any:
+        if self._repo is None:
+            self._repo = self.workspace.artifact_repository(self.artifact_uri)
+        return self._repo
+
+    def get_tags(self) -> Mapping[str, str | None]:
+        run = _translated(lambda: self.workspace.client.get_run(self.id))
+        return dict(run.data.tags)
+
+    def step_runs(self) -> Sequence[StepRun]:
+        experiment = str(self.mlflow_run.info.experiment_id)
+        found = _translated(
+            lambda: self.workspace.client.search_runs(
+                [experiment], f"tags.`{PARENT_TAG}` = '{self.id}'", max_results=1000
+            )
+        )
+        return [
+            StepRun(
+                str(run.info.run_id),
+                str(run.info.run_name or run.data.tags.get(RUN_NAME_TAG) or ""),
+                dict(run.data.tags),
+                {str(k): float(v) for k, v in run.data.metrics.items()},
+            )
+            for run in found
+        ]
+
+    def file_names(self) -> list[str]:
+        found: list[str] = []
+
+        def walk(path: str | None) -> None:
+            for info in _translated(lambda: self.repository.list_artifacts(path)):
+                if info.is_dir:
+                    walk(info.path)
+                else:
+                    found.append(_GATE_PREFIX + info.path)
+
+        walk(None)
+        return sorted(found)
+
+    def top_file_names(self) -> list[str]:
+        """The artifact names in the run's top folder only (where decision records are): one
+        listing, never a walk through a model's files."""
+        listed = _translated(lambda: self.repository.list_artifacts(None))
+        return sorted(_GATE_PREFIX + info.path for info in listed if not info.is_dir)
+
+    def upload_file(self, name: str, path: Path) -> None:
+        folder, base = posixpath.split(artifact_path(name))
+        if Path(path).name == base:
+            _translated(lambda: self.repository.log_artifact(str(path), folder or None))
+            return
+        with tempfile.TemporaryDirectory(prefix="champion-upload-") as tmp:
+            named = Path(tmp) / base
+            shutil.copyfile(path, named)
+            _translated(lambda: self.repository.log_artifact(str(named), folder or None))
+
+    def upload_bytes(self, name: str, data: bytes) -> None:
+        folder, base = posixpath.split(artifact_path(name))
+        with tempfile.TemporaryDirectory(prefix="champion-upload-") as tmp:
+            named = Path(tmp) / base
+            named.write_bytes(data)
+            _translated(lambda: self.repository.log_artifact(str(named), folder or None))
+
+    def download_file(self, name: str, target: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="champion-download-") as tmp:
+            local = _translated(
+                lambda: self.repository.download_artifacts(artifact_path(name), dst_path=tmp)
+            )
+            shutil.move(local, target)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        batch = [RunTag(str(k), str(v)) for k, v in tags.items()]
+        _translated(lambda: self.workspace.client.log_batch(self.id, tags=batch))
+
+    def remove_tags(self, keys: Sequence[str]) -> None:
+        client = self.workspace.client
+        for key in keys:
+            _found(functools.partial(client.delete_tag, self.id, key))
+
+
+class MlflowRun(MlflowParentRun):
+    """A run as step code sees it on MLflow (`champion.context.get_run()`): the members of an
+    `azureml.core.Run` that the sample train step and the gate use, and no more; and, being a
+    run like any other, a `ParentRun` too, so a step can record on its own run (the score
+    step's record and tags)."""
+
+    def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
+        super().__init__(workspace, run)
+        self._parent: Any = _ABSENT
+
+    @property
+    def name(self) -> str:
+        return str(self.mlflow_run.info.run_name or "")
+
+    @property
+    def experiment_id(self) -> str:
+        return str(self.mlflow_run.info.experiment_id)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.mlflow_run.data.tags)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {str(k): float(v) for k, v in self.mlflow_run.data.metrics.items()}
+
+    def get_tags(self) -> dict[str, str]:
+        run = _remote("reading the run's tags", lambda: self.workspace.client.get_run(self.id))
+        return dict(run.data.tags)
+
+    @property
+    def parent(self) -> MlflowRun | None:
+        """The run named by this run's `mlflow.parentRunId` tag (one GET, then kept)."""
+        if self._parent is _ABSENT:
+            parent_id = self.tags.get(PARENT_TAG)
+            if not parent_id:
+                self._parent = None
+            else:
+                client = self.workspace.client
+                run = _remote("loading the pipeline run", lambda: client.get_run(parent_id))
+                self._parent = MlflowRun(self.workspace, run)
+        return self._parent  # type: ignore[no-any-return]
+
+    def parent_run(self) -> MlflowParentRun | None:
+        parent = self.parent
+        return None if parent is None else MlflowParentRun(parent.workspace, parent.mlflow_run)
+
+    def tag(self, key: str, value: object = None) -> None:
+        client = self.workspace.client
+        _remote(f"tagging run {self.id}", lambda: client.set_tag(self.id, key, str(value)))
+
+    def log(self, name: str, value: float) -> None:
+        client = self.workspace.client
+        _remote(f"logging {name} on run {self.id}", lambda: client.log_metric(self.id, name, value))
+
+
+def _parent_run_of(run: ParentRun | None) -> MlflowParentRun:
+    if not isinstance(run, MlflowParentRun):
+        raise TypeError(f"{type(run).__name__} is not a run of the mlflow backend")
+    return run
+
+
+# ---------------------------------------------------------------------- pipeline runs
+
+
+def experiment_id(workspace: MlflowWorkspace, name: str) -> str:
+    """The id of experiment `name`, created if new (a concurrent creator is fine)."""
+    client = workspace.client
+
+    def attempt() -> str:
+        found = _translated(lambda: client.get_experiment_by_name(name))
+        if found is not None:
+            return str(found.experiment_id)
+        try:
+            return str(_translated(lambda: client.create_experiment(name)))
+        except MlflowCallError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return str(_translated(lambda: client.get_experiment_by_name(name)).experiment_id)
+
+    return _remote(f"finding or creating experiment {name!r}", attempt)
+
+
+def start_run(
+    workspace: MlflowWorkspace,
+    experiment: str,
+    name: str,
+    tags: Mapping[str, str],
+    parent_id: str | None = None,
+) -> str:
+    """A run named `name` (a nested one under `parent_id`), as `mlflow.start_run(nested=True)`
+    links it: the `mlflow.parentRunId` tag. Returns its id."""
+    linked = {**tags, **({PARENT_TAG: parent_id} if parent_id else {})}
+    run = _remote(
+        f"starting run {name!r}",
+        lambda: workspace.client.create_run(experiment, run_name=name, tags=linked),
+    )
+    return str(run.info.run_id)
+
+
+def end_run(workspace: MlflowWorkspace, run_id: str, status: str) -> None:
+    """`status`: FINISHED, FAILED or KILLED."""
+    _remote(f"ending run {run_id}", lambda: workspace.client.set_terminated(run_id, status=status))
+
+
+def log_files(workspace: MlflowWorkspace, run_id: str, files: Sequence[tuple[str, Path]]) -> None:
+    """Log each local file as the artifact path given (`logs/driver_log.txt`)."""
+    run = _remote(f"loading run {run_id}", lambda: workspace.client.get_run(run_id))
+    repo = workspace.artifact_repository(str(run.info.artifact_uri))
+    for name, path in files:
+        folder, base = posixpath.split(name)
+        if path.name != base:
+            raise ValueError(f"{path} cannot be logged as {name}: the file names differ")
+        _remote(f"logging {name}", functools.partial(repo.log_artifact, str(path), folder or None))
+
+
+def run_of(workspace: MlflowWorkspace, run_id: str) -> MlflowParentRun:
+    """Run `run_id` as a `ParentRun` (to read a pipeline run's decision record back)."""
+    run = _remote(f"loading run {run_id}", lambda: workspace.client.get_run(run_id))
+    return MlflowParentRun(workspace, run)
