@@ -1,6 +1,6 @@
-"""`champion models list|show|history|download|delete|convert-onnx|rollback`: the registry; the
-first four read only, `delete` removes a version nobody serves, `convert-onnx` registers an ONNX
-copy of a version, `rollback` makes an earlier version the champion again."""
+"""`champion models ...`: the parsers of every models command, and the reading ones here
+(`list`, `show`, `download`); `history` is in `history.py`, the commands that change a model
+(`delete`, `convert-onnx`, `rollback`, `describe`, `stage`) in `model_changes.py`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from typing import Any
 from champion import names
 from champion.cli import _output
 from champion.cli._app import Commands, backend_of, model_name, open_workspace, version_number
-from champion.cli._output import Column, short_id, short_when
+from champion.cli._output import Column, short_when
+from champion.cli.history import cmd_history
+from champion.cli.model_changes import (
+    cmd_convert_onnx,
+    cmd_delete,
+    cmd_describe,
+    cmd_rollback,
+    cmd_stage,
+)
 from champion.errors import InputError
 
 _METRIC_HELP = "property shown as the metric (default: accuracy)"
@@ -321,257 +329,6 @@ def _model(args: argparse.Namespace) -> Any:
         ) from None
 
 
-# ---------------------------------------------------------------------- history
-
-_HISTORY = (
-    Column("decided", "decided (UTC)", short_when),
-    Column("run_id", "run", short_id),
-    Column("outcome", "decision"),
-    Column("metric", None),
-    Column("challenger", "challenger"),
-    Column("champion", None),
-    Column("champion_version", None),
-    Column("champion_shown", "champion", table_only=True),
-    Column("version", "version"),
-    Column("build_number", "build"),
-    Column("reason", "reason"),
-    Column("policy", None),
-    Column("record", None),
-    Column("registered", None),
-)
-
-
-_ALIAS_MOVES = (
-    Column("alias_from", None),
-    Column("alias_to", None),
-    Column("alias_move", "alias", table_only=True),
-)
-"""MLflow only: the alias move each decision made, which MLflow does not keep."""
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    from champion.history import model_history
-
-    if args.plot is not None:
-        _check_plot_target(args.plot)
-    registry, where = _history_registry(args)
-    history = model_history(registry, args.name, args.metric or "accuracy")
-    on_alias = backend_of(args) == "mlflow"
-    if not history.entries:
-        listing = "champion models list" + (" --backend mlflow" if on_alias else "")
-        raise InputError(
-            f"no model named {args.name!r} {where}, and no decision on it; "
-            f"'{listing}' shows the names",
-            field="name",
-            value=args.name,
-        )
-    summary = None
-    if args.plot is not None:
-        from champion.plot import plot_history
-
-        summary = plot_history(history, args.plot, args.metric)
-    rows = []
-    for entry in history.entries:
-        challenger, champion = history.values(entry, args.metric)
-        rows.append(
-            {
-                "decided": _output.when(entry.time),
-                "run_id": entry.run_id,
-                "outcome": entry.outcome,
-                "metric": args.metric or entry.metric,
-                "challenger": challenger,
-                "champion": champion,
-                "champion_version": entry.champion_version,
-                "champion_shown": _with_version(champion, entry.champion_version),
-                "version": entry.registered_version,
-                "build_number": entry.build_number,
-                "reason": entry.reason,
-                "policy": dict(entry.policy),
-                "record": entry.record_name,
-                "registered": _output.when(history.registered_at(entry.registered_version)),
-            }
-        )
-    columns: tuple[Column, ...] = _HISTORY
-    if on_alias:  # the champion is the alias holder, not the latest version
-        _add_alias_moves(history, rows)
-        at = next(i for i, c in enumerate(_HISTORY) if c.key == "version") + 1
-        columns = (*_HISTORY[:at], *_ALIAS_MOVES, *_HISTORY[at:])
-        current = registry.champion(args.name)
-        title = _history_title(history, args.metric, current, registry.champion_rule)
-    else:
-        title = _history_title(history, args.metric, history.champion)
-    _output.records(columns, rows, title=title)
-    if summary is not None:
-        _output.note(
-            f"champion: plot written to {summary.path} ({summary.width}x{summary.height} PNG, "
-            f"{summary.metric}: {summary.promoted} promoted, {summary.rejected} rejected"
-            + (f", {summary.rolled_back} rollback(s)" if summary.rolled_back else "")
-            + (f", {summary.dry_runs} dry run(s)" if summary.dry_runs else "")
-            + (f", {summary.not_drawn} not drawn" if summary.not_drawn else "")
-            + ")"
-        )
-    return 0
-
-
-def _history_registry(args: argparse.Namespace) -> tuple[Any, str]:
-    """The registry whose history is read, and where it is, for messages."""
-    from champion.context import get_registry
-
-    backend = backend_of(args)
-    if backend == "local":
-        ws = open_workspace(args)
-        return get_registry(ws), f"in {ws.path}"
-    registry = get_registry(None, backend=backend)
-    return registry, f"on {getattr(getattr(registry, 'workspace', None), 'name', backend)}"
-
-
-def _add_alias_moves(history: Any, rows: list[dict[str, Any]]) -> None:
-    """Each line's alias move: a decision that made its version the champion moved the alias
-    from the champion it was compared with to it. A retry's `already_registered` moved it only
-    when no earlier line had (the retry finished a move a crash interrupted), from the
-    version's recorded predecessor."""
-    from champion.history import CHAMPION_MAKING
-
-    previous = {v.version: v.properties.get(names.PREVIOUS_VERSION) for v in history.versions}
-    moved_to: set[int] = set()
-    for entry, row in zip(history.entries, rows, strict=True):
-        version = entry.registered_version
-        moves = entry.outcome in CHAMPION_MAKING or (
-            entry.outcome == "already_registered" and version not in moved_to
-        )
-        if version is None or not moves:
-            row["alias_from"] = row["alias_to"] = None
-            row["alias_move"] = "-"
-            continue
-        before = entry.champion_version
-        recorded = previous.get(version) or ""  # a retry's record names no champion
-        if entry.outcome == "already_registered" and recorded.isdigit():
-            before = int(recorded)
-        row["alias_from"], row["alias_to"] = before, version
-        row["alias_move"] = f"v{before} -> v{version}" if before is not None else f"-> v{version}"
-        moved_to.add(version)
-
-
-def _check_plot_target(path: Path) -> None:
-    """Before anything is read: the extra is installed, the name says PNG, the folder exists."""
-    from champion.plot import require_matplotlib
-
-    if path.suffix.lower() != ".png":
-        raise InputError(
-            f"--plot {path}: the plot is a PNG; name the file with .png (e.g. history.png)",
-            field="--plot",
-            value=str(path),
-        )
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(
-            f"--plot {path}: the folder {folder} does not exist; create it or choose another",
-            field="--plot",
-            value=str(path),
-        )
-    if path.is_dir():
-        raise InputError(
-            f"--plot {path} is a folder; name a file in it (e.g. {path / 'history.png'})",
-            field="--plot",
-            value=str(path),
-        )
-    require_matplotlib()
-
-
-def _with_version(value: str | None, version: int | None) -> str:
-    if value is None:
-        return "-" if version is None else f"- (v{version})"
-    return value if version is None else f"{value} (v{version})"
-
-
-def _history_title(history: Any, metric: str | None, champion: Any, rule: str | None = None) -> str:
-    decided = len(history.entries)
-    on = metric or "/".join(dict.fromkeys(e.metric for e in history.entries))
-    if champion is None:
-        now = "no live version" if rule is None else "no champion"
-    else:
-        shown = metric or history.entries[-1].metric
-        value = champion.properties.get(shown)
-        now = f"the champion is {history.name}:{champion.version}" + (
-            f" ({shown} {value})" if value is not None else ""
-        )
-    if rule is not None:
-        now += f", {rule}"
-    return f"{history.name}: {decided} decision(s) on {on}, oldest first; {now}"
-
-
-# ---------------------------------------------------------------------- delete
-
-
-def cmd_delete(args: argparse.Namespace) -> int:
-    """`Model.delete()`; the refusal of a served version becomes one line naming who serves it."""
-    from champion.local import Model
-    from champion.local.access import deployments
-
-    ws = open_workspace(args, write=True)
-    try:
-        model = Model(ws, args.name, version=args.version, expand=False)
-    except Exception as exc:
-        if "ModelNotFound" not in (getattr(exc, "message", None) or str(exc)):
-            raise
-        raise InputError(
-            f"no model version {args.version} of {args.name!r} in {ws.path}; "
-            f"'champion models history {args.name}' lists the versions",
-            field="--version",
-            value=args.version,
-        ) from None
-    try:
-        model.delete()
-    except Exception as exc:
-        if "Response Code: 412" not in (getattr(exc, "message", None) or str(exc)):
-            raise
-        serving = [
-            f"{d.name} (port {d.port}, pid {d.pid})"
-            for d in deployments(ws)
-            if d.active and (args.name, args.version) in d.models
-        ]
-        raise InputError(
-            f"{args.name}:{args.version} is served by the running deployment(s) "
-            f"{', '.join(serving) or '(another host)'}; stop it (Ctrl-C in its 'champion "
-            "serve'), then delete. Nothing was deleted.",
-            field="--version",
-            value=args.version,
-        ) from None
-    doc = {"name": args.name, "version": args.version, "deleted": True}
-    _output.report(doc, [f"deleted {args.name}:{args.version}"])
-    return 0
-
-
-# ---------------------------------------------------------------------- convert-onnx
-
-
-def cmd_convert_onnx(args: argparse.Namespace) -> int:
-    from champion.context import get_registry
-    from champion.onnx_convert import convert
-
-    registry = get_registry(open_workspace(args, write=True))
-    done = convert(registry, args.name, args.version, args.sample)
-    figures = done.check
-    doc = {
-        "name": done.name,
-        "version": done.version,
-        "converted_from": done.source,
-        "model_type": done.model_type,
-        "rows": figures.rows,
-        "labels_equal": not figures.label_mismatches,
-        "max_probability_diff": figures.max_probability_diff,
-        "tolerance": figures.tolerance,
-    }
-    diff = figures.max_probability_diff
-    said = (
-        f"{done.source} ({done.model_type}) -> {done.name}:{done.version}: onnxruntime "
-        f"predicts the same labels on {figures.rows} rows"
-        + ("" if diff is None else f", probabilities within {diff:.3g} (allowed 1e-05)")
-    )
-    _output.report(doc, [said])
-    return 0
-
-
 # ---------------------------------------------------------------------- download
 
 
@@ -599,54 +356,4 @@ def cmd_download(args: argparse.Namespace) -> int:
     doc = {"name": model.name, "version": model.version, "path": path, "verified": verified}
     said = f"{model.id} -> {path}" + (" (sha256 verified)" if verified else "")
     _output.report(doc, [said])
-    return 0
-
-
-# ---------------------------------------------------------------------- MLflow only
-
-
-def _mlflow_only(args: argparse.Namespace, command: str) -> None:
-    if backend_of(args) != "mlflow":
-        raise InputError(
-            f"'champion models {command}' changes a version on an MLflow registry; pass "
-            "--backend mlflow (the local workspace's versions are immutable, as on Azure ML)",
-            field="--backend",
-            value=backend_of(args),
-        )
-
-
-def cmd_describe(args: argparse.Namespace) -> int:
-    from champion.cli import _mlflow
-
-    _mlflow_only(args, "describe")
-    return _mlflow.cmd_describe(args)
-
-
-def cmd_stage(args: argparse.Namespace) -> int:
-    from champion.cli import _mlflow
-
-    _mlflow_only(args, "stage")
-    return _mlflow.cmd_stage(args)
-
-
-# ---------------------------------------------------------------------- rollback
-
-
-def cmd_rollback(args: argparse.Namespace) -> int:
-    from champion.context import get_registry
-    from champion.registry import BackendOptions
-    from champion.rollback import rollback
-
-    options = BackendOptions(champion_alias=args.champion_alias)
-    backend = backend_of(args)
-    if backend == "local":
-        registry = get_registry(open_workspace(args, write=True), options)
-    else:  # the registry $MLFLOW_TRACKING_URI names, or config.json's Azure ML workspace
-        registry = get_registry(None, options, backend=backend)
-        where = getattr(getattr(registry, "workspace", None), "name", "")
-        _output.note(f"champion: {backend} registry {where}".rstrip())
-    record = rollback(
-        registry, args.name, reason=args.reason, to=args.to, metrics=args.metric or ()
-    )
-    _output.report(record.to_dict(), [f"champion: {record.verdict}"])
     return 0
