@@ -145,29 +145,18 @@ def gate(
         return record
 
     judge, first_look = Judge.prepare(registry, request, challenger)
-    if request.dry_run:
-        decision = first_look.as_dry_run()
-        record = _record_of(
+    prefix: str | None = None  # a dry run uploads nothing
+    if request.dry_run:  # decided and recorded the same way; nothing registered
+        decision, version, race = first_look.as_dry_run(), None, False
+    else:
+        prefix = upload_artifact(parent, request.model_name, artifact, files)
+        decision, version, race = decide_and_register(
+            registry,
             request,
             judge,
-            decision,
-            None,
-            False,
-            parent.id,
-            artifact,
-            None,
-            rule=registry.champion_rule,
+            first_look,
+            lambda d: registry.register(_new_version(request, judge, d, artifact, prefix, parent)),
         )
-        _write(parent, record, files)
-        return record
-    prefix = upload_artifact(parent, request.model_name, artifact, files)
-    decision, version, race = decide_and_register(
-        registry,
-        request,
-        judge,
-        first_look,
-        lambda d: registry.register(_new_version(request, judge, d, artifact, prefix, parent)),
-    )
     record = _record_of(
         request,
         judge,
@@ -216,36 +205,24 @@ def register_file_if_better(
     judge, first_look = Judge.prepare(registry, request, challenger)
     path = str(request.model_path)
     display_name = f"champion register {request.model_name}"
-    if request.dry_run:  # decided and recorded on its run; nothing registered
-        with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
-            decision = first_look.as_dry_run()
-            record = _record_of(
-                request,
-                judge,
-                decision,
-                None,
-                False,
-                run.id,
-                artifact,
-                path,
-                rule=registry.champion_rule,
-            )
-            _write(run, record, set())
-        return record
     # A likely winner's files are streamed into the workspace before the registry is held, so
     # a large model never makes other writers wait (or time out) behind the lock.
-    files = [local for _, local, _ in artifact.files] if first_look.promote else []
+    promote = first_look.promote and not request.dry_run
+    files = [local for _, local, _ in artifact.files] if promote else []
     with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
-        with registry.staged(files):
-            decision, version, race = decide_and_register(
-                registry,
-                request,
-                judge,
-                first_look,
-                lambda d: registry.register(
-                    _new_version(request, judge, d, artifact, record_run=run.id)
-                ),
-            )
+        if request.dry_run:  # decided and recorded on its run; nothing registered
+            decision, version, race = first_look.as_dry_run(), None, False
+        else:
+            with registry.staged(files):
+                decision, version, race = decide_and_register(
+                    registry,
+                    request,
+                    judge,
+                    first_look,
+                    lambda d: registry.register(
+                        _new_version(request, judge, d, artifact, record_run=run.id)
+                    ),
+                )
         record = _record_of(
             request,
             judge,
