@@ -17,13 +17,14 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from champion._digest import listing_digest, model_files_digest, sha256_file
 from champion._retry import remote
 from champion.errors import ConflictError, InfrastructureError, ModelPathError
-from champion.registry import ParentRun
+from champion.registry import ArtifactConflict, ParentRun
 
 __all__ = [
     "LocalArtifact",
@@ -32,6 +33,7 @@ __all__ = [
     "listing_digest",
     "model_files_digest",
     "upload_artifact",
+    "upload_new_artifact",
 ]
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -148,6 +150,30 @@ def has_model_artifacts(files: set[str], model_name: str) -> bool:
     return any(
         f.startswith((f"outputs/{model_name}/", f"outputs/{model_name}.retry")) for f in files
     )
+
+
+def upload_new_artifact(
+    parent: ParentRun,
+    model_name: str,
+    artifact: LocalArtifact,
+    extra: Mapping[str, bytes] | None = None,
+) -> str:
+    """Upload to `outputs/<model_name>/...` on a run no earlier attempt is known to have
+    written to, with `extra` (a rejection's decision record) in the same batch: one create call
+    on Azure ML for all of them. Returns the prefix.
+
+    Raises ArtifactConflict when a name is taken after all (an attempt that died before it
+    recorded anything): the caller then lists the run's files and goes on with
+    `upload_artifact`, which reuses the same bytes, refuses others and steps past an empty
+    leftover. A transient failure retried here ends the same way, its first try having
+    created the names."""
+    prefix = f"outputs/{model_name}"
+    files: dict[str, Path | bytes] = {
+        f"{prefix}/{relative}": local for relative, local, _ in artifact.files
+    }
+    files.update(extra or {})
+    remote("uploading the model", lambda: parent.upload_new(files), passthrough=(ArtifactConflict,))
+    return prefix
 
 
 def upload_artifact(

@@ -34,16 +34,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from champion import names
+from champion._failpoints import failpoint
 from champion._retry import remote
 from champion._validation import validate_model_name
-from champion.artifact import LocalArtifact, has_model_artifacts, inspect_artifact, upload_artifact
-from champion.challenger import given_challenger, read_challenger
+from champion.artifact import (
+    LocalArtifact,
+    has_model_artifacts,
+    inspect_artifact,
+    upload_artifact,
+    upload_new_artifact,
+)
+from champion.challenger import Challenger, given_challenger, read_challenger
 from champion.decision import Decision, Outcome, Policy
 from champion.errors import InputError
 from champion.judge import Judge, check_rescore_request, decide_and_register, identity_of
 from champion.metrics import format_metric
-from champion.record import DecisionRecord, write_record
-from champion.registry import BackendOptions, NewVersion, ParentRun, Registry
+from champion.record import DecisionRecord, record_body, tag_record, write_record
+from champion.registry import (
+    ArtifactConflict,
+    BackendOptions,
+    ModelVersion,
+    NewVersion,
+    ParentRun,
+    Registry,
+)
 
 __all__ = [
     "RegisterRequest",
@@ -110,46 +124,37 @@ def gate(
 ) -> DecisionRecord:
     """The flow for a pipeline run, on any backend."""
     challenger = read_challenger(parent, request.policy, request.training_step_name)
-    files = set(remote("listing the pipeline run's files", parent.file_names))
-
-    # Only a run that already holds this model's artifact can have registered it: the
-    # registry is asked only then, which keeps the common path one round trip shorter.
-    earlier = (
-        registry.registered_by(request.model_name, parent.id)
-        if has_model_artifacts(files, request.model_name)
-        else None
-    )
+    # The run's files are listed first only where an earlier attempt may have left some. A run
+    # holding no record, on a backend that refuses to overwrite, is uploaded to straight away;
+    # a name found taken then (an attempt that died before it recorded) means a listing after
+    # all, and the flow a retry takes from there.
+    files = None if _untouched(parent) else _listing(parent)
+    earlier = _registered_earlier(registry, request, parent, files)
     if earlier is not None:
-        decision = Decision(
-            outcome=Outcome.ALREADY_REGISTERED,
-            challenger=challenger.value,
-            champion=None,
-            champion_version=None,
-            policy=request.policy,
-            comparison="",
-            reason=f"pipeline run {parent.id} already registered {earlier.name}:"
-            f"{earlier.version} (a retried step); nothing new was registered",
-        )
-        judge = Judge(request, challenger, None, None)
-        record = _record_of(
-            request,
-            judge,
-            decision,
-            earlier.version,
-            False,
-            parent.id,
-            artifact,
-            rule=registry.champion_rule,
-        )
-        _write(parent, record, files)
-        return record
-
+        return _already_registered(parent, registry, request, challenger, artifact, earlier, files)
     judge, first_look = Judge.prepare(registry, request, challenger)
+    if files is None and judge.champion is not None and judge.champion.run_id == parent.id:
+        # the champion is this run's own: an attempt registered it and died before recording
+        earlier = judge.champion
+        return _already_registered(parent, registry, request, challenger, artifact, earlier, None)
     prefix: str | None = None  # a dry run uploads nothing
     if request.dry_run:  # decided and recorded the same way; nothing registered
         decision, version, race = first_look.as_dry_run(), None, False
     else:
-        prefix = upload_artifact(parent, request.model_name, artifact, files)
+        if files is None:
+            try:
+                if not first_look.promote:  # final now: its record goes up with the model
+                    return _reject_untouched(parent, registry, request, judge, first_look, artifact)
+                prefix = upload_new_artifact(parent, request.model_name, artifact)
+            except ArtifactConflict:
+                files = _listing(parent)
+                earlier = _registered_earlier(registry, request, parent, files)
+                if earlier is not None:
+                    return _already_registered(
+                        parent, registry, request, challenger, artifact, earlier, files
+                    )
+        if prefix is None:
+            prefix = upload_artifact(parent, request.model_name, artifact, files)
         decision, version, race = decide_and_register(
             registry,
             request,
@@ -166,6 +171,84 @@ def gate(
         parent.id,
         artifact,
         prefix,
+        rule=registry.champion_rule,
+    )
+    _write(parent, record, files if files is not None else set())
+    return record
+
+
+def _untouched(parent: ParentRun) -> bool:
+    """Whether no attempt before this one recorded a decision on `parent`, on a backend whose
+    uploads say when a name is taken (so one that died before recording is found out there)."""
+    return not parent.overwrites and names.RECORD_TAG not in parent.tags
+
+
+def _listing(parent: ParentRun) -> set[str]:
+    return set(remote("listing the pipeline run's files", parent.file_names))
+
+
+def _registered_earlier(
+    registry: Registry, request: RegisterRequest, parent: ParentRun, files: set[str] | None
+) -> ModelVersion | None:
+    """The version an earlier attempt on `parent` registered. Only a run that already holds
+    this model's artifact can have one: the registry is asked only then."""
+    if files is None or not has_model_artifacts(files, request.model_name):
+        return None
+    return registry.registered_by(request.model_name, parent.id)
+
+
+def _reject_untouched(
+    parent: ParentRun,
+    registry: Registry,
+    request: RegisterRequest,
+    judge: Judge,
+    first_look: Decision,
+    artifact: LocalArtifact,
+) -> DecisionRecord:
+    """A rejection on a run no attempt has written to: nothing is re-read before it is final,
+    so its record goes up in the model's batch (one create call on Azure ML), then the tags.
+    Raises ArtifactConflict when a name is taken."""
+    prefix = f"outputs/{request.model_name}"
+    record = _record_of(
+        request, judge, first_look, None, False, parent.id, artifact, prefix,
+        rule=registry.champion_rule,
+    )  # fmt: skip
+    on_run, body = record_body(record)
+    name = names.record_name(1)
+    upload_new_artifact(parent, request.model_name, artifact, {name: body})
+    failpoint("record.uploaded")
+    remote("recording the decision", lambda: tag_record(parent, name, on_run, retried=False))
+    return record
+
+
+def _already_registered(
+    parent: ParentRun,
+    registry: Registry,
+    request: RegisterRequest,
+    challenger: Challenger,
+    artifact: LocalArtifact,
+    earlier: ModelVersion,
+    files: set[str] | None,
+) -> DecisionRecord:
+    decision = Decision(
+        outcome=Outcome.ALREADY_REGISTERED,
+        challenger=challenger.value,
+        champion=None,
+        champion_version=None,
+        policy=request.policy,
+        comparison="",
+        reason=f"pipeline run {parent.id} already registered {earlier.name}:"
+        f"{earlier.version} (a retried step); nothing new was registered",
+    )
+    judge = Judge(request, challenger, None, None)
+    record = _record_of(
+        request,
+        judge,
+        decision,
+        earlier.version,
+        False,
+        parent.id,
+        artifact,
         rule=registry.champion_rule,
     )
     _write(parent, record, files)
@@ -320,13 +403,19 @@ def _record_of(
     )
 
 
-def _write(parent: ParentRun, record: DecisionRecord, files: set[str]) -> None:
-    """Write the record; the listing taken at the start spares a round trip on the first try
-    only, since a failed try may have uploaded the record already."""
+def _write(parent: ParentRun, record: DecisionRecord, files: set[str] | None) -> None:
+    """Write the record; the listing taken at the start (or the empty one of a run no attempt
+    had written to) spares a round trip on the first try only, since a failed try may have
+    uploaded the record already."""
     hint: list[set[str] | None] = [files]
 
     def attempt() -> None:
         known, hint[0] = hint[0], None
-        write_record(parent, record, known)
+        try:
+            write_record(parent, record, known)
+        except ArtifactConflict:
+            if known is None:
+                raise
+            write_record(parent, record, None)  # a name taken by an attempt we did not know of
 
     remote("recording the decision", attempt)

@@ -52,8 +52,10 @@ __all__ = [
     "neutralize_logging_commands",
     "newest_record",
     "read_record",
+    "record_body",
     "record_name",
     "record_names",
+    "tag_record",
     "tags_for",
     "write_record",
 ]
@@ -183,23 +185,35 @@ def write_record(
         name, on_run = newest
     else:
         name = record_name(record_number(names[-1]) + 1 if names else 1)
-        on_run = record.to_dict()
-        body = redact(json.dumps(on_run, indent=2, sort_keys=True)).encode()
+        on_run, body = record_body(record)
         run.upload_bytes(name, body)
         failpoint("record.uploaded")
+    tag_record(run, name, on_run, retried=bool(names))
+    return on_run
+
+
+def record_body(record: DecisionRecord) -> tuple[dict[str, Any], bytes]:
+    """The record as stored on a run: its dict, and the JSON bytes (secrets redacted)."""
+    on_run = record.to_dict()
+    return on_run, redact(json.dumps(on_run, indent=2, sort_keys=True)).encode()
+
+
+def tag_record(run: ParentRun, name: str, on_run: Mapping[str, Any], *, retried: bool) -> None:
+    """Tag `run` from the record `name` it holds (`on_run`), after that record is stored.
+
+    `retried`: the run held a record before this attempt. Only then can it carry tags of an
+    earlier attempt that this record does not have (the version of a registration the retry
+    did not repeat), so only a retry pays for reading them. They are removed after the new tags
+    are set: a crash in between leaves RECORD_TAG naming the new record beside a stale version
+    that disagrees with it."""
     tags = tags_for(name, on_run)
-    # Tags of an earlier attempt that this record does not have (the version of a registration
-    # the retry did not repeat). Only a run that already held a record can have any, so only a
-    # retry pays for reading them. Removed after the new tags are set: a crash in between
-    # leaves RECORD_TAG naming the new record beside a stale version that disagrees with it.
-    current = run.get_tags() if names else {}
+    current = run.get_tags() if retried else {}
     stale = [
         key for key in (VERSION_TAG, RACE_TAG, DRY_RUN_TAG) if key in current and key not in tags
     ]
     run.set_tags(tags)
     if stale:
         run.remove_tags(stale)
-    return on_run
 
 
 def read_record(run: ParentRun | RunLike) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from champion.errors import InputError
 from champion.gate import gate
 from champion.record import DecisionRecord, read_record
 from champion.registry import (
+    ArtifactConflict,
     ChampionChange,
     DatasetVersion,
     DecisionEntry,
@@ -83,13 +84,20 @@ class MemoryRun:
     def file_names(self) -> list[str]:
         return sorted(self.files)
 
+    overwrites = False
+
     def upload_file(self, name: str, path: Path) -> None:
-        assert name not in self.files, "artifacts are never overwritten"
-        self.files[name] = path.read_bytes()
+        self.upload_new({name: path})
 
     def upload_bytes(self, name: str, data: bytes) -> None:
-        assert name not in self.files
-        self.files[name] = data
+        self.upload_new({name: data})
+
+    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+        taken = sorted(set(files) & set(self.files))
+        if taken:
+            raise ArtifactConflict(taken)
+        for name, content in files.items():
+            self.files[name] = content if isinstance(content, bytes) else content.read_bytes()
 
     def download_file(self, name: str, target: Path) -> None:
         target.write_bytes(self.files[name])

@@ -10,27 +10,32 @@ from pathlib import Path
 import pytest
 
 from champion import Outcome, Policy, RegisterRequest, register_if_better
-from champion.local import mock_azureml
+from champion.errors import ConflictError
+from champion.local import Model, Run, mock_azureml
 from champion.testing import make_pipeline_run
 
 STEPS = {"train": {}, "register": {}}
 
-# Before the decision: the pipeline run (GET) and its step runs (one listing), the run's files
-# (one listing), the champion (one query). Every outcome then uploads the model and the record
-# (artifact create + blob upload each) and tags the run. A winner adds the champion read again
-# just before registering (the race re-read), the asset and the model.
+# Before the decision: the pipeline run (GET) and its step runs (one listing), the champion
+# (one query). The run's files are not listed: the run holds no record yet, and Azure ML refuses
+# an upload to a taken name, which is when a retried step lists them. A rejection is final at
+# first look, so its record is created in the model's batch (one artifact create, two blob
+# uploads), then the run is tagged. A winner uploads the model, reads the champion again just
+# before registering (the race re-read), creates the asset and the model, then uploads its
+# record (create + upload) and tags the run.
 LOSS = Counter(
     {
         "runs.get": 1,
         "runs.get_children": 1,
-        "artifacts.list": 1,
         "models.query": 1,
-        "artifacts.create": 2,
+        "artifacts.create": 1,
         "artifacts.upload": 2,
         "runs.patch": 1,
     }
 )
-WIN = LOSS + Counter({"models.query": 1, "assets.create": 1, "models.register": 1})
+WIN = LOSS + Counter(
+    {"models.query": 1, "assets.create": 1, "models.register": 1, "artifacts.create": 1}
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +68,107 @@ def test_a_decision_makes_only_the_calls_it_needs(
     # what Run.register_model would add: the run's files listed again under the model path,
     # and the returned model expanded (an experiment GET, the pipeline run fetched again)
     assert not {"artifacts.list_prefix", "experiments.get"} & set(aml.calls)
+
+
+def _step_of(aml, ws, accuracy: str):
+    from azureml.core import Run
+
+    tree = make_pipeline_run(ws, {"accuracy": accuracy}, STEPS)
+    return tree, Run.get(aml.workspace, tree.steps["register"].id)
+
+
+def test_a_retry_after_an_attempt_that_died_mid_upload_lists_the_files_and_reuses_them(
+    make_workspace, tmp_path: Path
+) -> None:
+    """The run holds no record, so nothing is listed up front; the model's name is taken by an
+    attempt that died before recording, which the upload finds out: then the files are listed,
+    the same bytes reused, and the decision made once."""
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    request = RegisterRequest("iris", model, Policy())
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        tree.parent.upload_file("outputs/iris/model.pkl", str(model))  # the dead attempt's
+        aml.calls.clear()
+        record = register_if_better(step, request)
+
+    assert record.decision.outcome is Outcome.FIRST
+    assert record.registered_version == 1
+    assert aml.calls.count("artifacts.list") == 1
+    assert aml.calls.count("artifacts.upload") == 1  # the record's; the model's was reused
+    assert record.artifact_path == "outputs/iris"
+
+
+def test_a_retry_after_an_attempt_that_died_mid_upload_with_other_bytes_is_refused(
+    make_workspace, tmp_path: Path
+) -> None:
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    other = tmp_path / "other.pkl"
+    other.write_bytes(b"other weights")
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        tree.parent.upload_file("outputs/iris/model.pkl", str(other))
+        with pytest.raises(ConflictError, match="already on pipeline run"):
+            register_if_better(step, RegisterRequest("iris", model, Policy()))
+        assert aml.workspace.models == {}  # nothing registered
+        assert "champion.outcome" not in Run.get(ws, tree.parent.id).get_tags()
+
+
+def test_a_retry_after_an_attempt_that_died_after_registering_answers_already_registered(
+    make_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt registered and died before its record: the run holds no record, but the
+    champion the first look reads is this run's own, so the retry says so and registers
+    nothing."""
+    import champion.judge
+
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    request = RegisterRequest("iris", model, Policy())
+
+    def die(name: str) -> None:
+        if name == "gate.registered":
+            raise KeyboardInterrupt(name)
+
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        monkeypatch.setattr(champion.judge, "failpoint", die)
+        with pytest.raises(KeyboardInterrupt):
+            register_if_better(step, request)
+        monkeypatch.undo()
+        record = register_if_better(step, request)
+
+    assert record.decision.outcome is Outcome.ALREADY_REGISTERED
+    assert record.registered_version == 1
+    assert [int(m.version) for m in Model.list(ws, name="iris")] == [1]
+    tags = Run.get(ws, tree.parent.id).get_tags()
+    assert tags["champion.version"] == "1"
+
+
+def test_a_rejection_on_a_run_an_attempt_died_on_lists_and_records_once(
+    make_workspace, tmp_path: Path
+) -> None:
+    """A rejection's record goes up in the model's batch; when the batch finds a name taken
+    (the dead attempt's model), the files are listed and the record written after them."""
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    request = RegisterRequest("iris", model, Policy())
+    with mock_azureml(ws.path) as aml:
+        _, first = _step_of(aml, ws, "0.95")
+        register_if_better(first, request)
+        tree, step = _step_of(aml, ws, "0.9")
+        tree.parent.upload_file("outputs/iris/model.pkl", str(model))
+        record = register_if_better(step, request)
+
+    assert record.decision.outcome is Outcome.REJECTED
+    parent = Run.get(ws, tree.parent.id)
+    assert parent.get_tags()["champion.outcome"] == "rejected"
+    assert sorted(parent.get_file_names()) == [
+        "outputs/champion_decision.json",
+        "outputs/iris/model.pkl",
+    ]

@@ -32,7 +32,11 @@ The contract (what every backend must do; the gate relies on each point):
   (`champion.test_data_sha256`) needs no new backend call.
 - **Runs** (`ParentRun`): the pipeline run the step belongs to, its step runs (MLflow: the
   runs whose `mlflow.parentRunId` tag names it), its files (artifacts) and tags. The gate
-  uploads the model and the decision record to it; `register` links the version to it.
+  uploads the model and the decision record to it; `register` links the version to it. An
+  upload to a name the run already holds raises `ArtifactConflict` where the backend refuses
+  to overwrite (Azure ML, the local workspace: `overwrites` False); there the gate uploads to a
+  run no attempt has recorded on without listing its files first, and lists them only when a
+  name turns out to be taken (a retried step). MLflow overwrites: the listing comes first.
 - **Decisions are on runs.** Every decision, a rejection included, is a record artifact
   (`outputs/champion_decision.json`, `.<n>.json` for a retry that decided differently:
   `champion.names.record_names`) on the run that made it, and that run is tagged with the
@@ -73,6 +77,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "ArtifactConflict",
     "BackendOptions",
     "ChampionChange",
     "DatasetVersion",
@@ -86,6 +91,17 @@ __all__ = [
 
 LATEST_VERSION_RULE = "the latest version"
 """`Registry.champion_rule` of a backend whose champion is the newest version (Azure ML, local)."""
+
+
+class ArtifactConflict(Exception):
+    """An upload named an artifact the run already holds (the service refuses to overwrite).
+
+    Not a ChampionError: it is a signal between a backend and the gate, which answers it by
+    listing the run's files (a retried step); it never reaches a user as such."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(f"{', '.join(names)}: already exists on the run (no overwrite)")
+        self.names = list(names)
 
 
 @dataclass(frozen=True)
@@ -241,12 +257,27 @@ class ParentRun(Protocol):
         """Every artifact name on the run (`outputs/...`)."""
         ...
 
+    @property
+    def overwrites(self) -> bool:
+        """Whether an upload replaces an artifact of the same name (MLflow) rather than being
+        refused with ArtifactConflict (Azure ML, the local workspace). Where it replaces, the
+        gate never uploads a name without having listed the run's files first."""
+        ...
+
     def upload_file(self, name: str, path: Path) -> None:
-        """Store the local file `path` as artifact `name`; artifacts are never overwritten."""
+        """Store the local file `path` as artifact `name`; an existing `name` raises
+        ArtifactConflict unless the backend `overwrites`."""
         ...
 
     def upload_bytes(self, name: str, data: bytes) -> None:
-        """Store `data` as artifact `name`."""
+        """Store `data` as artifact `name`, as `upload_file` does."""
+        ...
+
+    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+        """Store each (a local file, or bytes) as a new artifact, in one batch where the
+        backend has one (Azure ML: one create call for all, then the transfers). An existing
+        name raises ArtifactConflict; what of the batch was stored then is unspecified (the
+        caller lists the run's files and goes on from what is there)."""
         ...
 
     def download_file(self, name: str, target: Path) -> None:

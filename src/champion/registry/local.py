@@ -12,7 +12,7 @@ can do none of this: they use `registry/azureml.py`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from champion.local.access import (
 )
 from champion.registry import NewVersion
 from champion.registry.sdk import SdkRegistry, artifact_digest_of
-from champion.registry.sdk_run import RunLike, SdkRun
+from champion.registry.sdk_run import RunLike, SdkRun, refused
 
 __all__ = ["LocalParentRun", "LocalRegistry"]
 
@@ -45,10 +45,22 @@ class LocalParentRun(SdkRun):
         self._pending = PendingUploads(run)  # type: ignore[arg-type]  # a champion.local Run
 
     def upload_file(self, name: str, path: Path) -> None:
-        self._pending.stage(name, path)
+        with refused([name]):
+            self._pending.stage(name, path)
 
     def upload_bytes(self, name: str, data: bytes) -> None:
-        self._pending.publish((name, data))
+        with refused([name]):
+            self._pending.publish((name, data))
+
+    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+        """The files staged, and bytes (a rejection's record) published with them: one commit."""
+        with refused(list(files)):
+            for name, content in files.items():
+                if isinstance(content, Path):
+                    self._pending.stage(name, content)
+            for name, content in files.items():
+                if isinstance(content, bytes):
+                    self._pending.publish((name, content))
 
     def publish_uploads(self) -> None:
         """Write the staged files' artifact rows now (inside the caller's transaction)."""

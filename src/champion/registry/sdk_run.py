@@ -9,11 +9,13 @@ adapter imports nothing of either backend, so any layer may use it.
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from champion.registry import ParentRun, StepRun
+from champion.registry import ArtifactConflict, ParentRun, StepRun
 
 __all__ = ["RunLike", "SdkRun", "as_parent_run", "sdk_run_of"]
 
@@ -43,6 +45,8 @@ class RunLike(Protocol):
     def get_file_names(self) -> list[str]: ...
 
     def upload_file(self, name: str, path_or_stream: Any) -> Any: ...
+
+    def upload_files(self, names: list[str], paths: list[str]) -> Any: ...
 
     def download_file(self, name: str, output_file_path: str | None = ...) -> Any: ...
 
@@ -86,11 +90,32 @@ class SdkRun:
     def file_names(self) -> list[str]:
         return list(self.sdk.get_file_names())
 
+    @property
+    def overwrites(self) -> bool:
+        return False  # the artifact service has no overwrite
+
     def upload_file(self, name: str, path: Path) -> None:
-        self.sdk.upload_file(name, str(path))
+        with refused([name]):
+            self.sdk.upload_file(name, str(path))
 
     def upload_bytes(self, name: str, data: bytes) -> None:
-        self.sdk.upload_file(name, io.BytesIO(data))
+        with refused([name]):
+            self.sdk.upload_file(name, io.BytesIO(data))
+
+    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+        # `Run.upload_files` creates every artifact in one call, then transfers each; it takes
+        # paths only, so bytes go through a file of their own
+        with tempfile.TemporaryDirectory(prefix="champion-upload-") as tmp, refused(list(files)):
+            paths = []
+            for index, content in enumerate(files.values()):
+                if isinstance(content, bytes):
+                    path = Path(tmp) / str(index)
+                    path.write_bytes(content)
+                    content = path
+                paths.append(str(content))
+            transfers = self.sdk.upload_files(list(files), paths)
+            for _ in transfers or ():  # the SDK's transfers are lazy: each raises when waited on
+                pass
 
     def download_file(self, name: str, target: Path) -> None:
         self.sdk.download_file(name, str(target))
@@ -100,6 +125,19 @@ class SdkRun:
 
     def remove_tags(self, keys: Sequence[str]) -> None:
         self.sdk.remove_tags(list(keys))
+
+
+@contextmanager
+def refused(names: Sequence[str]) -> Iterator[None]:
+    """The service's "already exists" (the SDK's AzureMLAggregatedException of per-artifact
+    errors, as the local workspace raises it too) as ArtifactConflict; anything else as is."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(getattr(exc, "message", None) or exc)
+        if "Resource Conflict" in text and "already exists" in text:
+            raise ArtifactConflict(names) from exc
+        raise
 
 
 def sdk_run_of(run: ParentRun) -> RunLike:

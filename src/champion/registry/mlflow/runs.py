@@ -21,6 +21,7 @@ from champion import _env
 from champion._redact import redact
 from champion.errors import InputError
 from champion.registry import (
+    ArtifactConflict,
     ParentRun,
     StepRun,
 )
@@ -212,6 +213,21 @@ class MlflowParentRun:
         listing, never a walk through a model's files."""
         listed = _translated(lambda: self.repository.list_artifacts(None))
         return sorted(_GATE_PREFIX + info.path for info in listed if not info.is_dir)
+
+    @property
+    def overwrites(self) -> bool:
+        return True  # an artifact PUT replaces the file of the same name
+
+    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+        # no batch and no refusal on MLflow: the names are checked against a listing first
+        taken = sorted(set(files) & set(self.file_names()))
+        if taken:
+            raise ArtifactConflict(taken)
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                self.upload_bytes(name, content)
+            else:
+                self.upload_file(name, content)
 
     def upload_file(self, name: str, path: Path) -> None:
         folder, base = posixpath.split(artifact_path(name))
