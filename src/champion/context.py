@@ -66,9 +66,24 @@ def _sdk_workspace_of(run: Any) -> Any:
 
 
 def _local_run() -> Any:
+    from champion._retry import classify
     from champion.local import Run
 
-    return Run.get_context(allow_offline=False)
+    try:
+        return Run.get_context(allow_offline=False)
+    except Exception as exc:
+        # the SDK's 404, as Azure ML answers it; here the id came from the user's environment
+        run_id = _env.run_id()
+        if not run_id or classify(exc)[2] != 404:
+            raise
+        where = _env.workspace() or "the nearest .champion/ folder"
+        raise InputError(
+            f"{_env.RUN_ID}={run_id!r} names no run in the local workspace ({where}); set it "
+            f"to a run of that workspace, point {_env.WORKSPACE} at the workspace that holds "
+            "the run, or unset it to run outside a pipeline",
+            field=_env.RUN_ID,
+            value=run_id,
+        ) from None
 
 
 def _local_workspace() -> Any:

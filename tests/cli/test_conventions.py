@@ -4,6 +4,7 @@ traceback, help for a group, and exit 2 with one line for every mistake a user c
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -360,3 +361,23 @@ def test_a_mistake_the_user_can_fix_is_exit_2_and_one_line(champion, registry, a
     (line,) = result.stderr.splitlines()
     assert line.startswith("champion: error [")
     assert says in line
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_kept_as_text(champion, tmp_path):
+    """A tag or property is anyone's text; opened from --format csv, `=HYPERLINK(...)` must be
+    shown, not run. Numbers such as -0.5 stay numbers."""
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"a model")
+    ws = Workspace.create(tmp_path / "ws")
+    with contextlib.chdir(tmp_path):
+        Model.register(
+            ws,
+            model_path="model.pkl",
+            model_name="sly",
+            properties={"note": '=HYPERLINK("http://evil.example","x")', "loss": "-0.5"},
+        )
+    shown = champion("models", "show", "sly", "--format", "csv", "--workspace", ws.path)
+    assert shown.returncode == 0, shown.stderr
+    cells = dict(row for row in csv.reader(io.StringIO(shown.stdout)) if len(row) == 2)
+    assert cells["properties.note"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert cells["properties.loss"] == "-0.5"

@@ -345,6 +345,16 @@ def test_no_parent_run_exits_2(pipeline):
     assert pipeline.snapshot() == before
 
 
+def test_a_run_id_naming_no_run_exits_2_with_one_line_naming_it(pipeline):
+    run = pipeline.new_run({"accuracy": "0.9"})
+    before = pipeline.snapshot()
+    result = pipeline.register(run, env={"CHAMPION_RUN_ID": "no-such-run"})
+    assert result.exit_code == 2, result.stderr
+    (line,) = result.stderr.splitlines()  # no traceback
+    assert "CHAMPION_RUN_ID='no-such-run'" in line and "names no run" in line
+    assert pipeline.snapshot() == before
+
+
 @pytest.mark.parametrize("real_sdk", [False, True], ids=["local", "real-sdk"])
 def test_outside_any_run_exits_2_with_one_line_saying_what_to_do(pipeline, real_sdk):
     before = pipeline.snapshot()

@@ -16,17 +16,16 @@ from champion.testing import make_pipeline_run
 
 STEPS = {"train": {}, "register": {}}
 
-# Before the decision: the pipeline run (GET) and its step runs (one listing), the champion
-# (one query). The run's files are not listed: the run holds no record yet, and Azure ML refuses
-# an upload to a taken name, which is when a retried step lists them. A rejection is final at
-# first look, so its record is created in the model's batch (one artifact create, two blob
-# uploads), then the run is tagged. A winner uploads the model, reads the champion again just
-# before registering (the race re-read), creates the asset and the model, then uploads its
+# Before the decision: the pipeline run and its step runs (one run query, `RootRunId eq`), the
+# champion (one query). The run's files are not listed: the run holds no record yet, and Azure
+# ML refuses an upload to a taken name, which is when a retried step lists them. A rejection is
+# final at first look, so its record is created in the model's batch (one artifact create, two
+# blob uploads), then the run is tagged. A winner uploads the model, reads the champion again
+# just before registering (the race re-read), creates the asset and the model, then uploads its
 # record (create + upload) and tags the run.
 LOSS = Counter(
     {
-        "runs.get": 1,
-        "runs.get_children": 1,
+        "runs.query": 1,
         "models.query": 1,
         "artifacts.create": 1,
         "artifacts.upload": 2,
@@ -172,3 +171,51 @@ def test_a_rejection_on_a_run_an_attempt_died_on_lists_and_records_once(
         "outputs/champion_decision.json",
         "outputs/iris/model.pkl",
     ]
+
+
+def test_the_pipeline_run_and_its_step_runs_come_in_one_query_and_only_direct_children_count(
+    make_workspace, tmp_path: Path
+) -> None:
+    """A training step's own child run (a sweep's trial) is in the same tree: it is not a step
+    run, so its tag neither feeds nor contradicts the challenger's metric."""
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        trial = tree.steps["train"].child_run(name="trial")
+        trial.set_tags({"accuracy": "0.99"})
+        aml.calls.clear()
+        record = register_if_better(step, RegisterRequest("iris", model, Policy()))
+
+    assert record.decision.outcome is Outcome.FIRST
+    assert record.challenger_source.startswith("pipeline run")
+    assert aml.calls.count("runs.query") == 1
+    assert not {"runs.get", "runs.get_children"} & set(aml.calls)
+
+
+def test_a_pipeline_run_that_is_not_the_root_is_read_with_a_get(
+    make_workspace, tmp_path: Path
+) -> None:
+    """A sub-pipeline's step: its pipeline run is not the root of the tree, so the one query
+    does not apply; the run is fetched and its step runs listed, as before."""
+    from champion.local import Experiment
+
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    outer = Experiment(ws, "pipeline").start_logging()
+    inner = outer.child_run(name="sub-pipeline")
+    inner.set_tags({"accuracy": "0.9"})
+    inner.child_run(name="train")
+    register = inner.child_run(name="register")
+    with mock_azureml(ws.path) as aml:
+        from azureml.core import Run as SdkRun
+
+        step = SdkRun.get(aml.workspace, register.id)
+        aml.calls.clear()
+        record = register_if_better(step, RegisterRequest("iris", model, Policy()))
+
+    assert record.decision.outcome is Outcome.FIRST
+    assert record.parent_run_id == inner.id
+    assert {"runs.get", "runs.get_children"} <= set(aml.calls)

@@ -255,3 +255,24 @@ def test_other_data_or_another_seed_is_other_test_data() -> None:
 
     assert digest(X, y, 42) == digest(X, y, 42)
     assert len({digest(X, y, 42), digest(X, y, 7), digest(Xc, yc, 42)}) == 3
+
+
+def test_a_refused_tag_exits_3_with_one_line_and_the_model_saved(tmp_path: Path) -> None:
+    """The service refuses the tags (here a 400 on every run PATCH, through the real SDK): the
+    step says what failed and where the model is, in one line, and exits 3, not a traceback."""
+    from champion.local import Workspace
+    from champion.testing import make_pipeline_run, run_step
+
+    ws = Workspace.create(tmp_path / "ws")
+    tree = make_pipeline_run(ws, steps={"train": {}, "register": {}})
+    out = tmp_path / "out"
+    result = run_step(
+        "champion.steps.train",
+        "--data", SAMPLE / "iris.csv", "--output-dir", out,
+        run=tree, step="train", workspace=ws, real_sdk=True,
+        env={"CHAMPION_MOCK_FAULTS": "runs.patch=400x99"},
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "tagging the runs with the result failed" in line and str(out) in line
+    assert (out / "model.pkl").is_file()

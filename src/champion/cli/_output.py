@@ -244,8 +244,24 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else escape(_cell(v)) for v in row])
+        writer.writerow(["" if v is None else _inert(escape(_cell(v))) for v in row])
     write(buffer.getvalue())
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula (`=HYPERLINK(...)` in a model's tag, opened
+    from `--format csv` in Excel) gets a leading `'`, which shows the text as typed; a number
+    such as -0.5 is left alone."""
+    if not cell.startswith(_FORMULA_STARTS):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
 
 
 def _cell(value: Any) -> str:

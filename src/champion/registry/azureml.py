@@ -20,7 +20,7 @@ from azureml.core.run import get_run
 from champion._retry import call_with_retry
 from champion.registry import NewVersion, ParentRun
 from champion.registry.sdk import SdkRegistry
-from champion.registry.sdk_run import SdkRun
+from champion.registry.sdk_run import SdkRun, step_run_of
 
 __all__ = ["AzureMLRegistry", "configured_workspace", "current_run", "parent_run"]
 
@@ -67,18 +67,71 @@ def current_run() -> Any:
 
 
 def parent_run(step_run: Any) -> ParentRun | None:
-    """The step's pipeline run, in one GET. `step_run.parent` would rebuild it as the SDK's
-    `PipelineRun` wherever azureml-pipeline-core is installed, which asks the pipelines service
-    for the run and its data types and then GETs the run a second time: the gate needs its
-    tags, step runs and files, which a plain `Run` has."""
-    parent_id = step_run._run_dto.get("parent_run_id")
+    """The step's pipeline run and its step runs, in one query where the pipeline run is the
+    root of the tree (as an Azure ML pipeline makes it), else in one GET (the step runs then
+    listed when asked for). `step_run.parent` would rebuild the run as the SDK's `PipelineRun`
+    wherever azureml-pipeline-core is installed, which asks the pipelines service for the run
+    and its data types and then GETs the run a second time: the gate needs its tags, step runs
+    and files, which a plain `Run` has."""
+    dto = step_run._run_dto
+    parent_id = dto.get("parent_run_id")
     if parent_id is None:
         return None
+    experiment = step_run.experiment
+    if dto.get("root_run_id") == parent_id:
+        tree = call_with_retry(
+            "loading the pipeline run and its step runs", lambda: _tree(experiment, parent_id)
+        )
+        if tree is not None:
+            parent, children = tree
+            return SdkRun(parent, steps=[step_run_of(child) for child in children])
     return SdkRun(
         call_with_retry(
             "loading the pipeline run",
-            lambda: get_run(step_run.experiment, parent_id, rehydrate=False),
+            lambda: get_run(experiment, parent_id, rehydrate=False),
         )
+    )
+
+
+def _tree(experiment: Any, root_id: str) -> tuple[Any, list[Any]] | None:
+    """The root run `root_id` and its direct children, from one run query filtered on
+    `RootRunId eq <root_id>`: the filter the SDK itself sends for `get_children(recursive=True)`
+    from the root, less the `RunId ne <root_id>` it adds to leave the root out. Deeper
+    descendants (a training step's own child runs) come too and are dropped here. None when the
+    root is not among the runs (the caller then GETs it)."""
+    from azureml._restclient._odata.constants import ORDER_BY_STARTTIME_EXPRESSION
+    from azureml._restclient.constants import DEFAULT_PAGE_SIZE
+    from azureml._restclient.models.query_params_dto import QueryParamsDto
+    from azureml._restclient.run_client import RunClient
+    from azureml._restclient.utils import _generate_client_kwargs
+
+    client = RunClient(
+        experiment.workspace.service_context,
+        experiment.name,
+        root_id,
+        experiment_id=experiment.id,
+    )
+    paging = _generate_client_kwargs(
+        top=DEFAULT_PAGE_SIZE,
+        orderby=[ORDER_BY_STARTTIME_EXPRESSION],
+        caller=None,
+        custom_headers=None,
+        is_paginated=True,
+    )
+    dtos = list(
+        client._execute_with_experiment_arguments(
+            client._client.run.get_by_query,
+            query_params=QueryParamsDto(filter=f"RootRunId eq {root_id}"),
+            **paging,
+        )
+    )
+    root = next((d for d in dtos if d.run_id == root_id), None)
+    if root is None:
+        return None
+    children = [d for d in dtos if d.parent_run_id == root_id]
+    return (
+        Run._dto_to_run(experiment, root, clean_up=True),
+        [Run._dto_to_run(experiment, child) for child in children],
     )
 
 

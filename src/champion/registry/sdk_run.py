@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from champion.registry import ArtifactConflict, ParentRun, StepRun
 
-__all__ = ["RunLike", "SdkRun", "as_parent_run", "sdk_run_of"]
+__all__ = ["RunLike", "SdkRun", "as_parent_run", "sdk_run_of", "step_run_of"]
 
 
 # The few members of Run and Model used here. The SDK has no type hints, so these say what we
@@ -60,8 +60,9 @@ def _tags(raw: Mapping[str, Any] | None) -> dict[str, str | None]:
 class SdkRun:
     """`ParentRun` over an SDK-shaped run (azureml's or champion.local's): one SDK call each."""
 
-    def __init__(self, run: RunLike) -> None:
+    def __init__(self, run: RunLike, steps: Sequence[StepRun] | None = None) -> None:
         self.sdk = run
+        self._steps = None if steps is None else list(steps)  # listed with the run already
 
     @property
     def id(self) -> str:
@@ -80,12 +81,11 @@ class SdkRun:
         return _tags(self.sdk.get_tags())
 
     def step_runs(self) -> Sequence[StepRun]:
+        if self._steps is not None:
+            return list(self._steps)
         # The listing carries each child's tags: no GET per child. Not rehydrated: the SDK
         # would rebuild each step run as azureml-pipeline-core's StepRun, three calls apiece.
-        return [
-            StepRun(str(child.id), str(child.name or ""), _tags(child.tags))
-            for child in self.sdk.get_children(_rehydrate_runs=False)
-        ]
+        return [step_run_of(child) for child in self.sdk.get_children(_rehydrate_runs=False)]
 
     def file_names(self) -> list[str]:
         return list(self.sdk.get_file_names())
@@ -125,6 +125,12 @@ class SdkRun:
 
     def remove_tags(self, keys: Sequence[str]) -> None:
         self.sdk.remove_tags(list(keys))
+
+
+def step_run_of(child: RunLike) -> StepRun:
+    """A step run as the gate reads it, from an SDK run built from a listing (its tags come
+    with it)."""
+    return StepRun(str(child.id), str(child.name or ""), _tags(child.tags))
 
 
 @contextmanager

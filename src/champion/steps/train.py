@@ -314,7 +314,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_path = save_model(best_model, output_dir)
     if args.test_output_dir is not None:
         save_test_data(csv, args.test_output_dir)
-    record(run, candidates, test_data_tags(args.data, csv, args.seed, args.test_size))
+    try:
+        record(run, candidates, test_data_tags(args.data, csv, args.seed, args.test_size))
+    except Exception as exc:  # the service refused or failed: say so in one line, exit 3
+        from champion._retry import describe
+
+        print(
+            f"{parser.prog}: error: tagging the runs with the result failed: {describe(exc)}; "
+            f"the model is saved at {model_path}, but the register step reads the tags: "
+            "retry the step",
+            file=sys.stderr,
+        )
+        return 3
     print(f"trained {best_name} accuracy={float(accuracy)!r} -> {model_path}")
     return 0
 
