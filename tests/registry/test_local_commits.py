@@ -75,3 +75,25 @@ def test_an_upload_to_a_name_the_run_has_is_refused_at_once(parent) -> None:
     run.upload_file("outputs/iris/model.pkl", str(model))
     with pytest.raises(Exception, match="already exists"):
         adapter.upload_file("outputs/iris/model.pkl", model)
+
+
+def test_a_batch_refused_for_a_taken_name_stages_nothing(parent) -> None:
+    """A rejection's batch (model + record) whose record name another writer took: refused whole,
+    so the model uploaded again afterwards lands once, with the record under its next name."""
+    from champion.registry import ArtifactConflict
+
+    ws, run, adapter, model = parent
+    run.upload_file("outputs/champion_decision.json", __file__)  # another step's record
+    with pytest.raises(ArtifactConflict):
+        adapter.upload_new(
+            {"outputs/iris/model.pkl": model, "outputs/champion_decision.json": b"{}"}
+        )
+
+    adapter.upload_file("outputs/iris/model.pkl", model)
+    adapter.upload_bytes("outputs/champion_decision.2.json", b"{}")
+
+    assert Run.get(ws, run.id).get_file_names() == [
+        "outputs/champion_decision.2.json",
+        "outputs/champion_decision.json",
+        "outputs/iris/model.pkl",
+    ]

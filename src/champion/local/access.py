@@ -96,6 +96,10 @@ class PendingUploads:
         self._run._refuse_existing([name])
         self._staged.append((name, self._stage(os.fspath(path))))
 
+    def refuse_existing(self, names: list[str]) -> None:
+        """Refuse, as upload_file does, if the run already has any of `names`."""
+        self._run._refuse_existing(names)
+
     def _stage(self, source: str | IO[bytes]) -> StagedBlob:
         if self._session is None:
             self._session = self._stack.enter_context(self._run._store.staging())

@@ -53,8 +53,10 @@ class LocalParentRun(SdkRun):
             self._pending.publish((name, data))
 
     def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
-        """The files staged, and bytes (a rejection's record) published with them: one commit."""
+        """The files staged, and bytes (a rejection's record) published with them: one commit.
+        Every name is checked first, so a refused batch leaves nothing staged behind it."""
         with refused(list(files)):
+            self._pending.refuse_existing(list(files))
             for name, content in files.items():
                 if isinstance(content, Path):
                     self._pending.stage(name, content)
