@@ -32,6 +32,7 @@ __all__ = [
     "inspect_artifact",
     "listing_digest",
     "model_files_digest",
+    "model_prefix",
     "upload_artifact",
     "upload_new_artifact",
 ]
@@ -145,10 +146,17 @@ class _PartialUpload(Exception):
     created the artifact. Azure ML has no overwrite, so the model goes under a fresh prefix."""
 
 
+def model_prefix(model_name: str) -> str:
+    """Where the gate uploads a model on its run: `outputs/<model_name>` (a retry that finds
+    an empty leftover there moves on to `.retryN`)."""
+    return f"outputs/{model_name}"
+
+
 def has_model_artifacts(files: set[str], model_name: str) -> bool:
     """Whether the run's files include this model's upload (a retried step's earlier attempt)."""
     return any(
-        f.startswith((f"outputs/{model_name}/", f"outputs/{model_name}.retry")) for f in files
+        f.startswith((f"{model_prefix(model_name)}/", f"{model_prefix(model_name)}.retry"))
+        for f in files
     )
 
 
@@ -167,7 +175,7 @@ def upload_new_artifact(
     `upload_artifact`, which reuses the same bytes, refuses others and steps past an empty
     leftover. A transient failure retried here ends the same way, its first try having
     created the names."""
-    prefix = f"outputs/{model_name}"
+    prefix = model_prefix(model_name)
     files: dict[str, Path | bytes] = {
         f"{prefix}/{relative}": local for relative, local, _ in artifact.files
     }
@@ -186,7 +194,7 @@ def upload_artifact(
     empty leftover of a failed transfer moves the whole model to `outputs/<model_name>.retryN`
     (model files are never empty, so an empty artifact is never a real upload)."""
     for attempt in range(UPLOAD_PREFIX_ATTEMPTS):
-        prefix = f"outputs/{model_name}" + (f".retry{attempt}" if attempt else "")
+        prefix = model_prefix(model_name) + (f".retry{attempt}" if attempt else "")
         try:
             _upload_under(parent, prefix, artifact, files if attempt == 0 else None)
         except _PartialUpload:

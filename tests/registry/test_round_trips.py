@@ -139,10 +139,13 @@ def test_a_retry_after_an_attempt_that_died_after_registering_answers_already_re
         with pytest.raises(KeyboardInterrupt):
             register_if_better(step, request)
         monkeypatch.undo()
+        aml.calls.clear()
         record = register_if_better(step, request)
 
     assert record.decision.outcome is Outcome.ALREADY_REGISTERED
     assert record.registered_version == 1
+    # told at first look: the model is not offered for upload again, only the record goes up
+    assert aml.calls.count("artifacts.create") == 1, aml.calls
     assert [int(m.version) for m in Model.list(ws, name="iris")] == [1]
     tags = Run.get(ws, tree.parent.id).get_tags()
     assert tags["champion.version"] == "1"
@@ -219,3 +222,25 @@ def test_a_pipeline_run_that_is_not_the_root_is_read_with_a_get(
     assert record.decision.outcome is Outcome.FIRST
     assert record.parent_run_id == inner.id
     assert {"runs.get", "runs.get_children"} <= set(aml.calls)
+
+
+def test_a_dry_run_whose_record_name_another_attempt_took_records_under_the_next(
+    make_workspace, tmp_path: Path
+) -> None:
+    """An untouched run is written to without a listing; when the record's name is taken (an
+    attempt that died before tagging), the run is listed and the record goes under the next
+    name, tagged, instead of failing the step."""
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        earlier = tmp_path / "earlier.json"  # the dead attempt's record, another verdict
+        earlier.write_text('{"model_name": "iris", "outcome": "rejected"}')
+        tree.parent.upload_file("outputs/champion_decision.json", str(earlier))
+        record = register_if_better(step, RegisterRequest("iris", model, Policy(), dry_run=True))
+
+    assert record.decision.outcome is Outcome.WOULD_PROMOTE
+    tags = Run.get(ws, tree.parent.id).get_tags()
+    assert tags["champion.record"] == "outputs/champion_decision.2.json"
+    assert tags["champion.outcome"] == "would_promote"
