@@ -17,7 +17,7 @@ import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,10 +165,12 @@ def upload_new_artifact(
     model_name: str,
     artifact: LocalArtifact,
     extra: Mapping[str, bytes] | None = None,
+    reserve: Sequence[str] = (),
 ) -> str:
     """Upload to `outputs/<model_name>/...` on a run no earlier attempt is known to have
-    written to, with `extra` (a rejection's decision record) in the same batch: one create call
-    on Azure ML for all of them. Returns the prefix.
+    written to, with `extra` (a rejection's decision record) in the same batch, and `reserve`
+    (a winner's record name, written once the registration has answered) created with it: one
+    create call on Azure ML for all of them. Returns the prefix.
 
     Raises ArtifactConflict when a name is taken after all (an attempt that died before it
     recorded anything): the caller then lists the run's files and goes on with
@@ -180,7 +182,11 @@ def upload_new_artifact(
         f"{prefix}/{relative}": local for relative, local, _ in artifact.files
     }
     files.update(extra or {})
-    remote("uploading the model", lambda: parent.upload_new(files), passthrough=(ArtifactConflict,))
+    remote(
+        "uploading the model",
+        lambda: parent.upload_new(files, reserve),
+        passthrough=(ArtifactConflict,),
+    )
     return prefix
 
 

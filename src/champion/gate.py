@@ -146,7 +146,11 @@ def gate(
             try:
                 if not first_look.promote:  # final now: its record goes up with the model
                     return _reject_untouched(parent, registry, request, judge, first_look, artifact)
-                prefix = upload_new_artifact(parent, request.model_name, artifact)
+                # the winner's record is named now, with the model, and written once the
+                # registration has answered (on Azure ML: one create call fewer)
+                prefix = upload_new_artifact(
+                    parent, request.model_name, artifact, reserve=[names.record_name(1)]
+                )
             except ArtifactConflict:
                 files = _listing(parent)
                 earlier = _registered_earlier(registry, request, parent, files)

@@ -66,6 +66,7 @@ class MemoryRun:
         self._metrics = dict(metrics or {})
         self._steps = list(steps)
         self.files: dict[str, bytes] = {}
+        self.reserved: set[str] = set()  # created empty by upload_new, filled by upload_bytes
 
     @property
     def tags(self) -> Mapping[str, str | None]:
@@ -90,14 +91,21 @@ class MemoryRun:
         self.upload_new({name: path})
 
     def upload_bytes(self, name: str, data: bytes) -> None:
+        if name in self.reserved:  # created empty by upload_new, as Azure ML does
+            self.reserved.discard(name)
+            self.files[name] = data
+            return
         self.upload_new({name: data})
 
-    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
-        taken = sorted(set(files) & set(self.files))
+    def upload_new(self, files: Mapping[str, Path | bytes], reserve: Sequence[str] = ()) -> None:
+        taken = sorted((set(files) | set(reserve)) & set(self.files))
         if taken:
             raise ArtifactConflict(taken)
         for name, content in files.items():
             self.files[name] = content if isinstance(content, bytes) else content.read_bytes()
+        for name in reserve:
+            self.files[name] = b""
+            self.reserved.add(name)
 
     def download_file(self, name: str, target: Path) -> None:
         target.write_bytes(self.files[name])

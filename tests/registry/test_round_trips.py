@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from champion import Outcome, Policy, RegisterRequest, register_if_better
-from champion.errors import ConflictError
+from champion.errors import ConflictError, InfrastructureError
 from champion.local import Model, Run, mock_azureml
+from champion.record import read_record
 from champion.testing import make_pipeline_run
 
 STEPS = {"train": {}, "register": {}}
@@ -20,9 +21,10 @@ STEPS = {"train": {}, "register": {}}
 # champion (one query). The run's files are not listed: the run holds no record yet, and Azure
 # ML refuses an upload to a taken name, which is when a retried step lists them. A rejection is
 # final at first look, so its record is created in the model's batch (one artifact create, two
-# blob uploads), then the run is tagged. A winner uploads the model, reads the champion again
-# just before registering (the race re-read), creates the asset and the model, then uploads its
-# record (create + upload) and tags the run.
+# blob uploads), then the run is tagged. A winner creates its record's name in the model's batch
+# too and uploads the model, reads the champion again just before registering (the race
+# re-read), creates the asset and the model, then transfers its record's bytes to the name it
+# reserved and tags the run.
 LOSS = Counter(
     {
         "runs.query": 1,
@@ -32,9 +34,7 @@ LOSS = Counter(
         "runs.patch": 1,
     }
 )
-WIN = LOSS + Counter(
-    {"models.query": 1, "assets.create": 1, "models.register": 1, "artifacts.create": 1}
-)
+WIN = LOSS + Counter({"models.query": 1, "assets.create": 1, "models.register": 1})
 
 
 @pytest.mark.parametrize(
@@ -67,6 +67,108 @@ def test_a_decision_makes_only_the_calls_it_needs(
     # what Run.register_model would add: the run's files listed again under the model path,
     # and the returned model expanded (an experiment GET, the pipeline run fetched again)
     assert not {"artifacts.list_prefix", "experiments.get"} & set(aml.calls)
+
+
+def test_a_winners_record_goes_to_the_name_reserved_with_the_model(
+    make_workspace, tmp_path: Path
+) -> None:
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        aml.calls.clear()
+        record = register_if_better(step, RegisterRequest("iris", model, Policy()))
+
+    on_run = read_record(Run.get(ws, tree.parent.id))
+    assert aml.calls.count("artifacts.create") == 1
+    parent = Run.get(ws, tree.parent.id)
+    assert sorted(parent.get_file_names()) == [
+        "outputs/champion_decision.json",
+        "outputs/iris/model.pkl",
+    ]
+    assert on_run is not None and on_run["registered_version"] == record.registered_version == 1
+    assert parent.get_tags()["champion.record"] == "outputs/champion_decision.json"
+
+
+def test_a_model_folder_goes_up_in_one_batch_with_its_record_name(
+    make_workspace, tmp_path: Path
+) -> None:
+    """Every file of a folder model and the record's name in one create call; the files'
+    transfers overlap; the downloaded version holds exactly the folder."""
+    ws = make_workspace()
+    folder = tmp_path / "model"
+    (folder / "sub").mkdir(parents=True)
+    contents = {"model.pkl": b"weights", "scaler.pkl": b"scaler", "sub/vocab.txt": b"a b c"}
+    for relative, data in contents.items():
+        (folder / relative).write_bytes(data)
+    with mock_azureml(ws.path) as aml:
+        _, step = _step_of(aml, ws, "0.9")
+        aml.calls.clear()
+        record = register_if_better(step, RegisterRequest("iris", folder, Policy()))
+
+    assert record.registered_version == 1
+    assert aml.calls.count("artifacts.create") == 1
+    assert aml.calls.count("artifacts.upload") == len(contents) + 1
+    target = Path(Model(ws, "iris").download(str(tmp_path / "dl")))
+    got = {
+        p.relative_to(target).as_posix(): p.read_bytes() for p in target.rglob("*") if p.is_file()
+    }
+    assert got == contents
+
+
+def test_a_record_whose_write_url_storage_refuses_gets_a_fresh_one_once(
+    make_workspace, tmp_path: Path
+) -> None:
+    """The write URL handed out with the model's batch is used after the model's transfer and
+    the registration; if storage refuses it by then (an expired SAS), one fresh URL is asked
+    for and the record still lands under its reserved name."""
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        aml.inject_fault("artifacts.upload", 403, after=1)  # the model's goes through
+        aml.calls.clear()
+        record = register_if_better(step, RegisterRequest("iris", model, Policy()))
+
+    on_run = read_record(Run.get(ws, tree.parent.id))
+    assert record.decision.outcome is Outcome.FIRST
+    assert aml.calls.count("artifacts.get_write_sas") == 1
+    assert aml.calls.count("artifacts.upload") == 3  # the model, the refused try, the record
+    assert on_run is not None and on_run["outcome"] == "first"
+    assert Run.get(ws, tree.parent.id).get_tags()["champion.outcome"] == "first"
+
+
+def test_a_step_that_fails_after_reserving_leaves_an_empty_name_the_retry_steps_past(
+    make_workspace, tmp_path: Path
+) -> None:
+    """The registration fails (the service refuses it): the reserved record name stays empty,
+    which no reader takes for a verdict; the retry registers once and records under the next
+    name."""
+    ws = make_workspace()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    request = RegisterRequest("iris", model, Policy())
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        aml.inject_fault("models.register", 400)
+        with pytest.raises(InfrastructureError, match="registering iris failed: HTTP 400"):
+            register_if_better(step, request)
+        parent = Run.get(ws, tree.parent.id)
+        assert read_record(parent) is None  # the empty reservation is not a verdict
+        assert "champion.outcome" not in parent.get_tags()
+        assert aml.workspace.models == {}
+
+        record = register_if_better(step, request)
+
+    on_run = read_record(Run.get(ws, tree.parent.id))
+    assert record.decision.outcome is Outcome.FIRST
+    assert [int(m.version) for m in Model.list(ws, name="iris")] == [1]
+    assert on_run is not None and on_run["outcome"] == "first"
+    tags = Run.get(ws, tree.parent.id).get_tags()
+    assert tags["champion.record"] == "outputs/champion_decision.2.json"
+    assert tags["champion.version"] == "1"
 
 
 def _step_of(aml, ws, accuracy: str):

@@ -273,11 +273,18 @@ class ParentRun(Protocol):
         """Store `data` as artifact `name`, as `upload_file` does."""
         ...
 
-    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+    def upload_new(self, files: Mapping[str, Path | bytes], reserve: Sequence[str] = ()) -> None:
         """Store each (a local file, or bytes) as a new artifact, in one batch where the
         backend has one (Azure ML: one create call for all, then the transfers). An existing
         name raises ArtifactConflict; what of the batch was stored then is unspecified (the
-        caller lists the run's files and goes on from what is there)."""
+        caller lists the run's files and goes on from what is there).
+
+        `reserve`: names whose content is not known yet (a winner's decision record, which
+        names the version the registration returns), to be written later by `upload_bytes` on
+        this same object. Azure ML creates them in this batch, empty, and `upload_bytes` then
+        only transfers the bytes: one create call fewer. Until then the name holds an empty
+        artifact, which readers of records take as absent (as a failed transfer's leftover).
+        A backend without batches may ignore it; `upload_bytes` then creates the name."""
         ...
 
     def download_file(self, name: str, target: Path) -> None:

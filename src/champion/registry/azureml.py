@@ -10,19 +10,35 @@ SDK's `Model` class and the step's run, each read in one retry loop.
 
 from __future__ import annotations
 
+import io
 import posixpath
-from typing import Any
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
 
+from azureml._restclient.constants import RUN_ORIGIN
+from azureml._restclient.models import ArtifactContentInformationDto
 from azureml._restclient.models_client import ModelsClient
 from azureml.core import Dataset, Experiment, Model, Run, Workspace
 from azureml.core.run import get_run
 
 from champion._retry import call_with_retry
-from champion.registry import NewVersion, ParentRun
+from champion.registry import NewVersion, ParentRun, StepRun
 from champion.registry.sdk import SdkRegistry
-from champion.registry.sdk_run import SdkRun, step_run_of
+from champion.registry.sdk_run import SdkRun, refused, step_run_of
 
-__all__ = ["AzureMLRegistry", "configured_workspace", "current_run", "parent_run"]
+__all__ = [
+    "AzureMLParentRun",
+    "AzureMLRegistry",
+    "configured_workspace",
+    "current_run",
+    "parent_run",
+]
+
+#: Transfers at once when a model folder's files go up (the SDK's `upload_files` also overlaps
+#: them): enough to hide each transfer's latency, few enough for a build agent's connection.
+_PARALLEL_TRANSFERS = 8
 
 
 class AzureMLRegistry(SdkRegistry):
@@ -60,6 +76,91 @@ class AzureMLRegistry(SdkRegistry):
         return int(model.version)
 
 
+class AzureMLParentRun(SdkRun):
+    """`ParentRun` over an Azure ML pipeline run, adding the one thing the SDK's public calls
+    lack: an artifact created in the same batch as the model's files and written later
+    (`upload_new`'s `reserve`). A winner's decision record names the version the registration
+    returns, so its bytes exist only after it; reserving its name with the model's files makes
+    the record one blob transfer instead of a create call and a transfer."""
+
+    def __init__(self, run: Any, steps: Sequence[StepRun] | None = None) -> None:
+        super().__init__(run, steps)
+        self._run = run  # the SDK's Run, untyped: its artifact client is not in `RunLike`
+        self._reserved: dict[str, Any] = {}  # name -> (artifact, content information)
+
+    def upload_new(self, files: Mapping[str, Path | bytes], reserve: Sequence[str] = ()) -> None:
+        """What `Run.upload_files` does (one create call for every name, then the transfers,
+        several at once), with the reserved names created too and their write URLs kept."""
+        if not reserve:
+            super().upload_new(files)
+            return
+        client = self._run._client.artifacts
+        names = [*files, *reserve]
+        with refused(names):
+            created = client.create_empty_artifacts(RUN_ORIGIN, self._run._container, names)
+        for name in reserve:
+            self._reserved[name] = (
+                created.artifacts[name],
+                created.artifact_content_information[name],
+            )
+
+        def transfer(name: str) -> None:
+            content = files[name]
+            stream: IO[bytes]
+            with (
+                io.BytesIO(content) if isinstance(content, bytes) else open(content, "rb")
+            ) as stream:
+                client.upload_stream_to_existing_artifact(
+                    stream,
+                    created.artifacts[name],
+                    created.artifact_content_information[name],
+                    session=client.session,
+                )
+
+        if len(files) == 1:
+            transfer(next(iter(files)))
+            return
+        with ThreadPoolExecutor(min(len(files), _PARALLEL_TRANSFERS)) as pool:
+            for done in [pool.submit(transfer, name) for name in files]:
+                done.result()  # the first failure is raised, after every transfer has ended
+
+    def upload_bytes(self, name: str, data: bytes) -> None:
+        """A reserved name's bytes go to the write URL handed out when it was created; if
+        storage refuses that URL (its SAS expired during a long model transfer), a fresh one is
+        asked for once. The reservation stays until a transfer succeeds, so a retried call
+        writes the same name."""
+        reserved = self._reserved.get(name)
+        if reserved is None:
+            super().upload_bytes(name, data)
+            return
+        artifact, content = reserved
+        client = self._run._client.artifacts
+        try:
+            client.upload_stream_to_existing_artifact(
+                io.BytesIO(data), artifact, content, session=client.session
+            )
+        except Exception as exc:
+            if not _forbidden(exc):
+                raise
+            uri = client.get_writeable_artifact_sas_uri(RUN_ORIGIN, self._run._container, name)
+            fresh = ArtifactContentInformationDto(
+                content_uri=uri, origin=RUN_ORIGIN, container=self._run._container, path=name
+            )
+            client.upload_stream_to_existing_artifact(
+                io.BytesIO(data), artifact, fresh, session=client.session
+            )
+        del self._reserved[name]
+
+
+def _forbidden(exc: BaseException) -> bool:
+    """Whether storage refused a transfer's URL (HTTP 403): the SDK raises the storage error,
+    or for a 403 an AzureMLException holding it as `inner_exception`."""
+    for error in (exc, getattr(exc, "inner_exception", None)):
+        if getattr(error, "status_code", None) == 403:
+            return True
+    return False
+
+
 def current_run() -> Any:
     """The step's run; raises the SDK's RunEnvironmentException outside a run."""
     # get_context() GETs the run: a transient failure at start-up is retried like any other
@@ -84,8 +185,8 @@ def parent_run(step_run: Any) -> ParentRun | None:
         )
         if tree is not None:
             parent, children = tree
-            return SdkRun(parent, steps=[step_run_of(child) for child in children])
-    return SdkRun(
+            return AzureMLParentRun(parent, steps=[step_run_of(child) for child in children])
+    return AzureMLParentRun(
         call_with_retry(
             "loading the pipeline run",
             lambda: get_run(experiment, parent_id, rehydrate=False),

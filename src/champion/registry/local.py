@@ -52,11 +52,13 @@ class LocalParentRun(SdkRun):
         with refused([name]):
             self._pending.publish((name, data))
 
-    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+    def upload_new(self, files: Mapping[str, Path | bytes], reserve: Sequence[str] = ()) -> None:
         """The files staged, and bytes (a rejection's record) published with them: one commit.
-        Every name is checked first, so a refused batch leaves nothing staged behind it."""
-        with refused(list(files)):
-            self._pending.refuse_existing(list(files))
+        Every name is checked first, so a refused batch leaves nothing staged behind it. A
+        reserved name is only checked: `upload_bytes` writes it by the commit it makes anyway,
+        so creating it empty first would save nothing here."""
+        with refused([*files, *reserve]):
+            self._pending.refuse_existing([*files, *reserve])
             for name, content in files.items():
                 if isinstance(content, Path):
                     self._pending.stage(name, content)

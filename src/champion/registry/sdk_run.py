@@ -102,9 +102,11 @@ class SdkRun:
         with refused([name]):
             self.sdk.upload_file(name, io.BytesIO(data))
 
-    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
+    def upload_new(self, files: Mapping[str, Path | bytes], reserve: Sequence[str] = ()) -> None:
         # `Run.upload_files` creates every artifact in one call, then transfers each; it takes
-        # paths only, so bytes go through a file of their own
+        # paths only, so bytes go through a file of their own. A reserved name is left to
+        # `upload_bytes` (the SDK's public calls have no "create now, transfer later"; the
+        # Azure ML backend's run does that with the SDK's artifact client).
         with tempfile.TemporaryDirectory(prefix="champion-upload-") as tmp, refused(list(files)):
             paths = []
             for index, content in enumerate(files.values()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, unquote
 
 import azureml._restclient.artifacts_client as artifacts_module
@@ -122,6 +122,13 @@ class ArtifactService(ClientFamily):
             prefix = params.get("path") or None  # "" is the whole container
             records = self.store.list_artifacts(origin, container, prefix)
             return iter([content_information(a.origin, a.container, a.path) for a in records])
+        if name == "get_write_sas":
+            # a fresh write URL for an artifact created earlier (its first one may have expired)
+            self.backend.begin("artifacts.get_write_sas", self.backend.rest_error)
+            record = self.store.get_artifact(origin, container, params["path"])
+            if record is None:
+                return None  # the SDK turns this into "Cannot find the artifact ..."
+            return content_information(origin, container, record.path)
         if name == "get_content_information":
             self.backend.begin("artifacts.get_content", self.backend.rest_error)
             record = self.store.get_artifact(origin, container, params["path"])
@@ -135,7 +142,7 @@ class ArtifactService(ClientFamily):
     def _upload_blob(self, stream: Any, url: str, *args: Any, **kwargs: Any) -> None:
         """The PUT to the "SAS URL": the bytes become a content-addressed blob (its digest
         computed while streaming), then the empty artifact row is given that digest."""
-        self.backend.begin("artifacts.upload", self.backend.blob_error)
+        self.backend.begin("artifacts.upload", _transfer_error)
         origin, container, path = parse_artifact_uri(url)
         if self.store.get_artifact(origin, container, path) is None:
             raise AzureHttpError(f"The specified blob does not exist: {url}", 404)
@@ -172,3 +179,23 @@ class ArtifactService(ClientFamily):
         self.backend.begin("artifacts.download", self.backend.blob_error)
         data = self.store.read_blob(self._artifact_digest(source_uri))
         return data if download_to_bytes else data.decode(encoding)
+
+
+def _transfer_error(status: int, message: str, retry_after: float | None) -> Exception:
+    """What the SDK's `upload_blob_from_stream` raises: storage's `AzureHttpError`, except a
+    403 (a SAS the storage account refuses, an expired one among them), which it wraps in an
+    `AzureMLException` naming the account, the storage error kept as `inner_exception`."""
+    error = AzureHttpError(message, status)
+    if status != 403:
+        return cast(Exception, error)
+    from azureml._common._core_user_error.user_error import AuthorizationStorageAccount
+    from azureml._common._error_definition import AzureMLError
+    from azureml._common.exceptions import AzureMLException
+
+    detail = AzureMLError.create(
+        AuthorizationStorageAccount,
+        account_name="local",
+        container_name="artifacts",
+        status_code=status,
+    )
+    return cast(Exception, AzureMLException._with_error(detail, inner_exception=error))

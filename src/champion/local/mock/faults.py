@@ -10,6 +10,7 @@ OPERATIONS: frozenset[str] = frozenset({
     "models.register", "models.get", "models.query", "models.patch", "models.delete",
     "assets.create", "assets.get",
     "artifacts.create", "artifacts.list", "artifacts.list_prefix", "artifacts.get_content",
+    "artifacts.get_write_sas",
     "artifacts.upload", "artifacts.download",
     "experiments.get", "experiments.create", "experiments.get_by_id", "experiments.query",
     "runs.create", "runs.get", "runs.patch", "runs.delete_tags", "runs.get_children",
@@ -35,6 +36,7 @@ class Fault:
     retry_after: float | None
     remaining: int
     after_commit: bool = False  # the service did the work, then the client timed out
+    skip: int = 0  # calls that succeed before the fault starts
 
 
 def timeout_error(operation: str) -> Exception:

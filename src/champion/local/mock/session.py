@@ -126,9 +126,15 @@ class MockAzureML:
         return self._started().store
 
     def inject_fault(
-        self, operation: str, status: int, times: int = 1, retry_after: float | None = None
+        self,
+        operation: str,
+        status: int,
+        times: int = 1,
+        retry_after: float | None = None,
+        after: int = 0,
     ) -> None:
-        """Make the next `times` calls of `operation` fail as the service would with `status`.
+        """Make the next `times` calls of `operation` fail as the service would with `status`,
+        once `after` calls of it have succeeded (the second blob transfer of a flow, say).
 
         The error is the one the SDK raises at that layer: for the model service a
         `ModelErrorResponseException`, so a 404 reads "ModelNotFound: ..." and any other status
@@ -144,8 +150,12 @@ class MockAzureML:
             raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}")
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times!r}")
+        if after < 0:
+            raise ValueError(f"after must be 0 or more, got {after!r}")
         with self._lock:
-            self._faults.setdefault(operation, []).append(Fault(status, retry_after, times))
+            self._faults.setdefault(operation, []).append(
+                Fault(status, retry_after, times, skip=after)
+            )
 
     def inject_timeout(self, operation: str, times: int = 1, after_commit: bool = False) -> None:
         """Make the next `times` calls of `operation` time out on the client side, as a dropped
@@ -171,6 +181,9 @@ class MockAzureML:
             if not pending:
                 return None
             fault = pending[0]
+            if fault.skip:
+                fault.skip -= 1
+                return None
             fault.remaining -= 1
             if fault.remaining == 0:
                 pending.pop(0)

@@ -218,9 +218,10 @@ class MlflowParentRun:
     def overwrites(self) -> bool:
         return True  # an artifact PUT replaces the file of the same name
 
-    def upload_new(self, files: Mapping[str, Path | bytes]) -> None:
-        # no batch and no refusal on MLflow: the names are checked against a listing first
-        taken = sorted(set(files) & set(self.file_names()))
+    def upload_new(self, files: Mapping[str, Path | bytes], reserve: Sequence[str] = ()) -> None:
+        # no batch and no refusal on MLflow: the names are checked against a listing first;
+        # a reserved name is only checked (upload_bytes writes it when its content is known)
+        taken = sorted((set(files) | set(reserve)) & set(self.file_names()))
         if taken:
             raise ArtifactConflict(taken)
         for name, content in files.items():
