@@ -16,6 +16,8 @@ Points:
 - `gate.registered`      the version is committed, the decision record not yet written
 - `record.uploaded`      the decision record is uploaded, the run's tags not yet set from it
 - `mlflow.version_created`  MLflow: the version is created, the champion alias not yet moved
+- `mlflow.alias_checked`    MLflow: the alias's holder is read, the alias not yet moved (where a
+                            racing gate's move can slip in unseen by that read)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ POINTS = frozenset(
         "gate.registered",
         "record.uploaded",
         "mlflow.version_created",
+        "mlflow.alias_checked",
     }
 )
 

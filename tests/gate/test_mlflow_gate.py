@@ -168,6 +168,31 @@ def test_an_alias_moved_by_another_writer_meanwhile_is_a_detected_race(target, m
     record = read_record(slow.parent)
     assert record is not None and record["race_detected"] is True
     assert slow.parent.get_tags()["champion.race_detected"] == "True"
+    assert target.alias_holder() == 3  # the later decision stands, as on Azure ML
+
+
+def test_a_racing_move_between_the_holder_check_and_ours_is_detected_and_undone(target, model):
+    """The interleaving no read-back sees: A reads the holder (as it expected), B registers a
+    later version and moves the alias to it, then A moves the alias to its own version and
+    reads back its own. A finds B's later decision instead, says race and leaves the alias
+    with B's version."""
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    slow = target.pipeline_run({"accuracy": "0.95"})
+    paused = start_step(target, slow, model, CHAMPION_PAUSE_AT="mlflow.alias_checked")
+    try:
+        _wait_stopped(paused.pid)
+        other = target.gate(target.pipeline_run({"accuracy": "0.96"}), _ask(target, model))
+        assert other.registered_version == 3 and not other.race_detected
+        assert target.alias_holder() == 3
+    finally:
+        os.kill(paused.pid, signal.SIGCONT)
+    out, err = paused.communicate(timeout=120)
+    assert paused.returncode == 0, err
+    assert "race detected" in out
+    record = read_record(slow.parent)
+    assert record is not None and record["registered_version"] == 2
+    assert record["race_detected"] is True
+    assert target.alias_holder() == 3
 
 
 def test_eight_challengers_at_once(target, model):

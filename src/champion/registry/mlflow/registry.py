@@ -183,7 +183,11 @@ class MlflowRegistry:
         return self._races.get((name, registered), False)
 
     def versions(self, name: str) -> list[ModelVersion]:
-        found: list[ModelVersion] = []
+        return [version_of(mv) for mv in self._all_versions(name)]
+
+    def _all_versions(self, name: str) -> list[Any]:
+        """MLflow's model versions of `name`, every page, in version order."""
+        found: list[Any] = []
         token: str | None = None
         while True:
             page = _remote(
@@ -195,10 +199,10 @@ class MlflowRegistry:
                     page_token=token,
                 ),
             )
-            found += [version_of(mv) for mv in page]
+            found += list(page)
             token = getattr(page, "token", None)
             if not token:
-                return sorted(found, key=lambda v: v.version)
+                return sorted(found, key=lambda mv: int(mv.version))
 
     def _model_version(self, name: str, version: int) -> Any:
         """MLflow's model version `name`:`version`; InputError when there is none."""
@@ -358,13 +362,60 @@ class MlflowRegistry:
         return int(mv.version)
 
     def _move_alias(self, name: str, version: int, *, expected: int | None) -> None:
+        """Point the alias at our new version and find out whether another gate raced us.
+
+        MLflow has no compare-and-set on an alias, so two gates that compared with the same
+        champion can both move it. Reading the holder back after our move misses the case
+        that matters (B registers a later version and moves the alias to it; our move then
+        lands on top of B's, and both read-backs see their own version). So after our move we
+        look for decided versions registered after ours instead: any such is a race, and the
+        alias goes to the latest of them, since its gate decided after ours and (as on Azure
+        ML, where the latest version is the champion) the latest decision stands. A gate that
+        registers later still finds the alias not where it expected (`before`) and says so.
+        Versions a rollback left above the champion are older than ours, so they never count.
+        """
         if self.aliases_supported is False:
             return
         before = self._alias_holder(name)
+        failpoint("mlflow.alias_checked")
         if not self._set_alias(name, version):
             return
-        after = self._alias_holder(name)
-        self._races[(name, version)] = before != expected or after != version
+        later = self._decided_after(name, version)
+        if later:
+            self._set_alias(name, later[-1])
+        self._races[(name, version)] = before != expected or bool(later)
+
+    def _decided_after(self, name: str, version: int) -> list[int]:
+        """The versions above `version` that a gate registered as its champion (ready, with a
+        `first` or `promoted` outcome), in order: one search. A server whose search does not
+        know `version_number` gets the whole listing instead."""
+        unknown: list[bool] = []
+
+        def attempt() -> list[Any]:
+            try:
+                return list(
+                    _translated(
+                        lambda: self.client.search_model_versions(
+                            f"name='{name}' and version_number > {version}"
+                        )
+                    )
+                )
+            except MlflowCallError as exc:
+                if exc.error_code != "INVALID_PARAMETER_VALUE":
+                    raise
+                unknown.append(True)
+                return []
+
+        found = _remote(f"looking for versions of {name!r} registered after {version}", attempt)
+        if unknown:
+            found = [mv for mv in self._all_versions(name) if int(mv.version) > version]
+        return sorted(
+            int(mv.version)
+            for mv in found
+            if int(mv.version) > version
+            and mv.status in (None, "READY")
+            and (mv.tags or {}).get(names.OUTCOME) in ("first", "promoted")
+        )
 
     def _set_alias(self, name: str, version: int) -> bool:
         """Point the alias at `version`; False when the server has no aliases."""
