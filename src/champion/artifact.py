@@ -24,6 +24,7 @@ from pathlib import Path
 from champion._digest import listing_digest, model_files_digest, sha256_file
 from champion._retry import remote
 from champion.errors import ConflictError, InfrastructureError, ModelPathError
+from champion.names import model_prefix
 from champion.registry import ArtifactConflict, ParentRun
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "inspect_artifact",
     "listing_digest",
     "model_files_digest",
-    "model_prefix",
     "upload_artifact",
     "upload_new_artifact",
 ]
@@ -146,12 +146,6 @@ class _PartialUpload(Exception):
     created the artifact. Azure ML has no overwrite, so the model goes under a fresh prefix."""
 
 
-def model_prefix(model_name: str) -> str:
-    """Where the gate uploads a model on its run: `outputs/<model_name>` (a retry that finds
-    an empty leftover there moves on to `.retryN`)."""
-    return f"outputs/{model_name}"
-
-
 def has_model_artifacts(files: set[str], model_name: str) -> bool:
     """Whether the run's files include this model's upload (a retried step's earlier attempt)."""
     return any(
@@ -208,8 +202,8 @@ def upload_artifact(
         return prefix
     raise InfrastructureError(
         f"uploading the model to pipeline run {parent.id} left incomplete artifacts under "
-        f"{UPLOAD_PREFIX_ATTEMPTS} prefixes (outputs/{model_name}...); the artifact service is "
-        "failing transfers. Retry the pipeline later.",
+        f"{UPLOAD_PREFIX_ATTEMPTS} prefixes ({model_prefix(model_name)}...); the artifact "
+        "service is failing transfers. Retry the pipeline later.",
         field="model_path",
         value=model_name,
     )

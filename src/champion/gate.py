@@ -41,7 +41,6 @@ from champion.artifact import (
     LocalArtifact,
     has_model_artifacts,
     inspect_artifact,
-    model_prefix,
     upload_artifact,
     upload_new_artifact,
 )
@@ -213,7 +212,7 @@ def _reject_untouched(
     """A rejection on a run no attempt has written to: nothing is re-read before it is final,
     so its record goes up in the model's batch (one create call on Azure ML), then the tags.
     Raises ArtifactConflict when a name is taken."""
-    prefix = model_prefix(request.model_name)
+    prefix = names.model_prefix(request.model_name)
     record = _record_of(
         request, judge, first_look, None, False, parent.id, artifact, prefix,
         rule=registry.champion_rule,
@@ -398,7 +397,7 @@ def _record_of(
         parent_run_id=run_id,
         artifact_path=None
         if artifact_path is None
-        else artifact_path or model_prefix(request.model_name),
+        else artifact_path or names.model_prefix(request.model_name),
         artifact_sha256=artifact.sha256,
         model_type=judge.challenger.model_type,
         race_detected=race,

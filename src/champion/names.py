@@ -45,6 +45,7 @@ __all__ = [
     "TEST_DATA",
     "TEST_DATA_SHA256",
     "VERSION_TAG",
+    "model_prefix",
     "record_name",
     "record_names",
     "record_number",
@@ -115,6 +116,12 @@ REGISTER_EXPERIMENT: Final = "champion-register"
 rejection there leaves the same trace a pipeline's does."""
 
 _NUMBERED: Final = re.compile(r"outputs/champion_decision\.([1-9][0-9]{0,8})\.json")
+
+
+def model_prefix(model_name: str) -> str:
+    """Where a model's files go on the run that registers it: `outputs/<model_name>` (the gate
+    steps on to `.retryN` past an empty leftover of a failed transfer)."""
+    return f"outputs/{model_name}"
 
 
 def record_name(number: int) -> str:

@@ -114,7 +114,7 @@ def rollback(
             build_number=target.properties.get(names.BUILD_NUMBER),
             challenger_source=f"model {name}:{target.version}",
             parent_run_id=run.id,
-            artifact_path=f"outputs/{name}",
+            artifact_path=names.model_prefix(name),
             artifact_sha256=target.properties.get(names.ARTIFACT_SHA256),
             model_type=target.properties.get(names.MODEL_TYPE),
             rollback_of=target.version,

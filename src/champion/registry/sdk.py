@@ -320,7 +320,7 @@ class SdkRegistry:
             )
             with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
                 sdk = sdk_run_of(run)
-                prefix = f"outputs/{name}"
+                prefix = names.model_prefix(name)
                 for relative, path in files:
                     remote(f"uploading {relative}", _uploader(sdk, f"{prefix}/{relative}", path))
                 with self.serialised():
