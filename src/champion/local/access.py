@@ -13,8 +13,8 @@ import contextlib
 import hashlib
 import io
 import os
-from collections.abc import Iterator, Sequence
-from typing import IO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from champion.errors import InputError
 from champion.local._export import TargetExists
@@ -128,6 +128,18 @@ class PendingUploads:
             self._run._add_artifacts(entries, blobs, inline)
         self._staged.clear()
         self.close()
+
+    def publish_tagged(
+        self, record: tuple[str, bytes], tags: Mapping[str, Any], untag: Sequence[str]
+    ) -> None:
+        """`publish(record)`, and the run's tags set from it (`tags` set, then `untag`
+        removed, as `set_tags` and `remove_tags` would), in one transaction: one commit, so
+        the record is never stored without its tags nor the tags without their record."""
+        with self._run._store.transaction():
+            self.publish(record)
+            self._run.set_tags(tags)
+            if untag:
+                self._run.remove_tags(untag)
 
     def close(self) -> None:
         """End the staging session: temp files never published are removed."""

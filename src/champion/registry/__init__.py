@@ -76,6 +76,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from champion._failpoints import failpoint
+
 __all__ = [
     "ArtifactConflict",
     "BackendOptions",
@@ -87,6 +89,7 @@ __all__ = [
     "ParentRun",
     "Registry",
     "StepRun",
+    "record_then_tags",
 ]
 
 LATEST_VERSION_RULE = "the latest version"
@@ -291,6 +294,30 @@ class ParentRun(Protocol):
     def remove_tags(self, keys: Sequence[str]) -> None:
         """Remove these tags in one call."""
         ...
+
+    def add_record(
+        self, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+    ) -> None:
+        """Store the decision record `data` as the new artifact `name` (ArtifactConflict when
+        the name is taken, as `upload_bytes`), then tag the run from it: set `tags`, then
+        remove `untag`. The record is stored before any tag changes; the failpoint
+        `record.uploaded` fires once it is durable. A backend that can write both in one
+        transaction (the local workspace) does, so no crash leaves the record without its
+        tags; the others make the calls in that order (`record_then_tags`)."""
+        ...
+
+
+def record_then_tags(
+    run: ParentRun, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+) -> None:
+    """`ParentRun.add_record` as separate calls, for a backend without transactions: the
+    upload, the failpoint, then the tags. A crash in between leaves the previous tags and a
+    newer record (see `champion.record.write_record` for how readers and retries take it)."""
+    run.upload_bytes(name, data)
+    failpoint("record.uploaded")
+    run.set_tags(tags)
+    if untag:
+        run.remove_tags(untag)
 
 
 @runtime_checkable
