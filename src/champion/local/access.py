@@ -43,6 +43,7 @@ __all__ = [
     "latest_model",
     "open_workspace",
     "prestaged",
+    "register_from_run",
     "registry_transaction",
     "store_of",
     "top_level_runs",
@@ -152,6 +153,15 @@ def upload_bytes(run: Run, name: str, data: bytes) -> None:
     would, but a few KiB (up to INLINE_MAX: a decision record) go into the workspace's
     database with the artifact's row: one commit, no blob file and none of its fsyncs."""
     PendingUploads(run).publish((name, data))
+
+
+def register_from_run(run: Run, model_name: str, model_path: str, **registration: Any) -> int:
+    """`run.register_model(...)`'s version number, without the expanded Model the SDK's
+    call returns (its run and experiment looked up again, for a number the caller already
+    has everything else of)."""
+    model = run._register(model_name, model_path, expand=False, **registration)
+    assert model.version is not None
+    return model.version
 
 
 def latest_model(workspace: Workspace, name: str) -> Model | None:

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from champion._failpoints import failpoint
-from champion.local import Dataset, Experiment, Model, Workspace
+from champion.local import Dataset, Experiment, Model, Run, Workspace
 from champion.local.access import (
     PendingUploads,
     TargetExists,
     download_verified,
     latest_model,
     prestaged,
+    register_from_run,
     registry_transaction,
 )
 from champion.registry import NewVersion
@@ -105,6 +106,21 @@ class LocalRegistry(SdkRegistry):
         with registry_transaction(self.workspace):
             new.run.publish_uploads()
             return super().register(new)
+
+    def _register_with_run(self, run: Any, new: NewVersion) -> int:
+        """`Run.register_model` without building the expanded Model it returns."""
+        if not isinstance(run, Run):
+            return super()._register_with_run(run, new)
+        return register_from_run(
+            run,
+            new.name,
+            new.path,
+            tags=dict(new.tags),
+            properties=dict(new.properties),
+            model_framework=new.framework,
+            model_framework_version=new.framework_version,
+            description=new.description,
+        )
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return prestaged(self.workspace, paths)
