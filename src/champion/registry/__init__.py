@@ -42,6 +42,8 @@ The contract (what every backend must do; the gate relies on each point):
   `champion.names.record_names`) on the run that made it, and that run is tagged with the
   model's name (`champion.names.MODEL_TAG`, set with the other `champion.*` tags from the
   record). A decision made outside a pipeline gets a run of its own (`decision_run`).
+  The record and its tags are written by `ParentRun.add_record`: record first, then tags, in
+  one commit where the backend has transactions (the local workspace).
   `decisions(name)` finds the runs by that tag (a query, never a scan of every run's files)
   and reads their records: it is the model's whole history, the versions being only its
   winners. A backend reuses `champion.registry._decisions` to read a run's records.
