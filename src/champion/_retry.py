@@ -67,9 +67,10 @@ def call_with_retry(
     Failures that are not transient, and our own errors, propagate at once. A call whose earlier
     attempt may have landed (a registration that timed out after the service committed it)
     checks that itself at the start of each later attempt: see `remote`."""
-    policy = policy or RetryPolicy.from_env()
     failures: list[str] = []
-    for attempt in range(1, policy.attempts + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return call()
         except ChampionError:
@@ -79,14 +80,16 @@ def call_with_retry(
             failures.append(f"attempt {attempt}: {describe(exc, status)}")
             if not transient:
                 raise
-            if attempt == policy.attempts:
+            # read only once a call has failed: most calls never need it (a registration
+            # makes a dozen of them, each a few microseconds of environment lookups)
+            policy = policy or RetryPolicy.from_env()
+            if attempt >= policy.attempts:
                 raise InfrastructureError(
                     f"{action} failed after {attempt} attempts: " + "; ".join(failures),
                     field="attempts",
                     value=attempt,
                 ) from exc
             policy.sleep(policy.delay(attempt, retry_after))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def remote(

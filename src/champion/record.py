@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from champion._failpoints import failpoint
 from champion._redact import redact
 from champion.decision import Decision, Outcome
 from champion.errors import InputError
@@ -173,22 +172,24 @@ def write_record(
     decides the same thing (or finds the version an earlier attempt registered) keeps the
     newest record, so retries do not pile records up.
 
-    Crash safety: the record is uploaded before the tags are set, and the tags name the record
-    they describe (`RECORD_TAG`). A crash in between leaves the previous, consistent tags and a
-    newer record that readers take as the verdict (`read_record` reads the newest); the mismatch
-    is visible (`wait_for_decision` reports it) and the next retry repairs it by tagging from the
-    newest record. An empty record, the leftover of a failed transfer, counts as absent."""
+    Crash safety: the record is stored before the tags are set (`ParentRun.add_record`; the
+    local workspace writes both in one commit), and the tags name the record they describe
+    (`RECORD_TAG`). Where they are separate calls, a crash in between leaves the previous,
+    consistent tags and a newer record that readers take as the verdict (`read_record` reads
+    the newest); the mismatch is visible (`wait_for_decision` reports it) and the next retry
+    repairs it by tagging from the newest record. An empty record, the leftover of a failed
+    transfer, counts as absent."""
     run = as_parent_run(run)
     names = record_names(files if files is not None else run.file_names())
     newest = _newest(run, names)
     if newest is not None and _same_verdict(newest[1], record):
         name, on_run = newest
-    else:
-        name = record_name(record_number(names[-1]) + 1 if names else 1)
-        on_run, body = record_body(record)
-        run.upload_bytes(name, body)
-        failpoint("record.uploaded")
-    tag_record(run, name, on_run, retried=bool(names))
+        tag_record(run, name, on_run, retried=bool(names))
+        return on_run
+    name = record_name(record_number(names[-1]) + 1 if names else 1)
+    on_run, body = record_body(record)
+    tags = tags_for(name, on_run)
+    run.add_record(name, body, tags, _stale(run, tags, retried=bool(names)))
     return on_run
 
 
@@ -207,13 +208,18 @@ def tag_record(run: ParentRun, name: str, on_run: Mapping[str, Any], *, retried:
     are set: a crash in between leaves RECORD_TAG naming the new record beside a stale version
     that disagrees with it."""
     tags = tags_for(name, on_run)
-    current = run.get_tags() if retried else {}
-    stale = [
-        key for key in (VERSION_TAG, RACE_TAG, DRY_RUN_TAG) if key in current and key not in tags
-    ]
+    stale = _stale(run, tags, retried=retried)
     run.set_tags(tags)
     if stale:
         run.remove_tags(stale)
+
+
+def _stale(run: ParentRun, tags: Mapping[str, str], *, retried: bool) -> list[str]:
+    """The tags of an earlier attempt that `tags` (a new record's) do not restate."""
+    current = run.get_tags() if retried else {}
+    return [
+        key for key in (VERSION_TAG, RACE_TAG, DRY_RUN_TAG) if key in current and key not in tags
+    ]
 
 
 def read_record(run: ParentRun | RunLike) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ from champion.registry import (
     ParentRun,
     Registry,
     StepRun,
+    record_then_tags,
 )
 from champion.registry._decisions import entries_on_run, sort_entries
 
@@ -116,6 +117,11 @@ class MemoryRun:
     def remove_tags(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._tags.pop(key, None)
+
+    def add_record(
+        self, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+    ) -> None:
+        record_then_tags(self, name, data, tags, untag)
 
 
 class AliasRegistry:

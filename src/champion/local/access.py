@@ -13,8 +13,8 @@ import contextlib
 import hashlib
 import io
 import os
-from collections.abc import Iterator, Sequence
-from typing import IO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from champion.errors import InputError
 from champion.local._export import TargetExists
@@ -43,6 +43,7 @@ __all__ = [
     "latest_model",
     "open_workspace",
     "prestaged",
+    "register_from_run",
     "registry_transaction",
     "store_of",
     "top_level_runs",
@@ -129,6 +130,18 @@ class PendingUploads:
         self._staged.clear()
         self.close()
 
+    def publish_tagged(
+        self, record: tuple[str, bytes], tags: Mapping[str, Any], untag: Sequence[str]
+    ) -> None:
+        """`publish(record)`, and the run's tags set from it (`tags` set, then `untag`
+        removed, as `set_tags` and `remove_tags` would), in one transaction: one commit, so
+        the record is never stored without its tags nor the tags without their record."""
+        with self._run._store.transaction():
+            self.publish(record)
+            self._run.set_tags(tags)
+            if untag:
+                self._run.remove_tags(untag)
+
     def close(self) -> None:
         """End the staging session: temp files never published are removed."""
         self._stack.close()
@@ -140,6 +153,15 @@ def upload_bytes(run: Run, name: str, data: bytes) -> None:
     would, but a few KiB (up to INLINE_MAX: a decision record) go into the workspace's
     database with the artifact's row: one commit, no blob file and none of its fsyncs."""
     PendingUploads(run).publish((name, data))
+
+
+def register_from_run(run: Run, model_name: str, model_path: str, **registration: Any) -> int:
+    """`run.register_model(...)`'s version number, without the expanded Model the SDK's
+    call returns (its run and experiment looked up again, for a number the caller already
+    has everything else of)."""
+    model = run._register(model_name, model_path, expand=False, **registration)
+    assert model.version is not None
+    return model.version
 
 
 def latest_model(workspace: Workspace, name: str) -> Model | None:

@@ -290,6 +290,7 @@ class Model(ModelEdits, ModelFiles):
         sample_input_dataset: Any = None,
         sample_output_dataset: Any = None,
         resource_configuration: Any = None,
+        expand: bool = True,
     ) -> Model:
         """One asset, then one registration row: the tags, properties, dataset links and
         resource configuration are stored with the version in the transaction that numbers
@@ -317,7 +318,7 @@ class Model(ModelEdits, ModelFiles):
             sample_input_dataset=sample_in,
             sample_output_dataset=sample_out,
         )
-        return Model(workspace, _record=record)
+        return Model(workspace, _record=record, expand=expand)
 
     def delete(self) -> None:
         """Delete this version (never its number); refused while a deployment serves it."""

@@ -167,11 +167,7 @@ class Run(RunUpdates, RunMetrics, RunFiles):
 
     @staticmethod
     def get(workspace: Workspace, run_id: str) -> Run:
-        record = workspace._store.get_run(run_id)
-        if record is None:
-            raise _sdk.service_error(f"Run {run_id} was not found", status_code=404)
-        experiment = Experiment(workspace, record.experiment, _skip_name_validation=True)
-        return _run_class(record)(experiment, run_id, _record=record)
+        return _get(workspace, run_id)
 
     @staticmethod
     def list(
@@ -231,7 +227,10 @@ class Run(RunUpdates, RunMetrics, RunFiles):
     def parent(self) -> Run | None:
         """The parent run, looked up once and cached, as the SDK does; None at the top."""
         if self._parent is None and self._record.parent_id is not None:
-            self._parent = Run.get(self._experiment.workspace, self._record.parent_id)
+            # a step run and its pipeline run share their experiment: no second lookup of it
+            self._parent = _get(
+                self._experiment.workspace, self._record.parent_id, known=self._experiment
+            )
         return self._parent
 
     @property
@@ -358,6 +357,26 @@ class Run(RunUpdates, RunMetrics, RunFiles):
 
         `model_path` names one artifact or a folder prefix (whole segments: `outputs/model`
         matches `outputs/model/...`, never `outputs/model2`); None means `model_name`."""
+        return self._register(
+            model_name,
+            model_path,
+            expand=True,
+            tags=tags,
+            properties=properties,
+            description=description,
+            model_framework=model_framework,
+            model_framework_version=model_framework_version,
+            datasets=datasets,
+            sample_input_dataset=sample_input_dataset,
+            sample_output_dataset=sample_output_dataset,
+            resource_configuration=resource_configuration,
+        )
+
+    def _register(
+        self, model_name: str, model_path: str | None, *, expand: bool, **registration: Any
+    ) -> Model:
+        """`register_model`; `expand` False returns the version without looking up its run
+        (`champion.local.access.register_from_run`: the gate needs only the number)."""
         _sdk.validate_model_name(model_name)
         path = os.path.normpath(model_path if model_path is not None else model_name)
         path = path.replace(os.sep, "/")
@@ -371,17 +390,10 @@ class Run(RunUpdates, RunMetrics, RunFiles):
             self._experiment.workspace,
             model_name,
             prefixes=[f"{RUN_ORIGIN}/{self._container}/{path}"],
-            tags=tags,
-            properties=properties,
-            description=description,
-            model_framework=model_framework,
-            model_framework_version=model_framework_version,
             run_id=self.id,
             experiment_name=self._experiment.name,
-            datasets=datasets,
-            sample_input_dataset=sample_input_dataset,
-            sample_output_dataset=sample_output_dataset,
-            resource_configuration=resource_configuration,
+            expand=expand,
+            **registration,
         )
 
 
@@ -395,6 +407,18 @@ class PipelineRun(Run):
 
     def get_steps(self) -> Iterator[Run]:
         return self.get_children()
+
+
+def _get(workspace: Workspace, run_id: str, known: Experiment | None = None) -> Run:
+    """`Run.get`; `known`, an experiment already at hand, is used when the run is in it."""
+    record = workspace._store.get_run(run_id)
+    if record is None:
+        raise _sdk.service_error(f"Run {run_id} was not found", status_code=404)
+    if known is not None and known.name == record.experiment:
+        experiment = known
+    else:
+        experiment = Experiment(workspace, record.experiment, _skip_name_validation=True)
+    return _run_class(record)(experiment, run_id, _record=record)
 
 
 def _run_class(record: RunRecord) -> type[Run]:

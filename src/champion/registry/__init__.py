@@ -42,6 +42,8 @@ The contract (what every backend must do; the gate relies on each point):
   `champion.names.record_names`) on the run that made it, and that run is tagged with the
   model's name (`champion.names.MODEL_TAG`, set with the other `champion.*` tags from the
   record). A decision made outside a pipeline gets a run of its own (`decision_run`).
+  The record and its tags are written by `ParentRun.add_record`: record first, then tags, in
+  one commit where the backend has transactions (the local workspace).
   `decisions(name)` finds the runs by that tag (a query, never a scan of every run's files)
   and reads their records: it is the model's whole history, the versions being only its
   winners. A backend reuses `champion.registry._decisions` to read a run's records.
@@ -76,6 +78,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from champion._failpoints import failpoint
+
 __all__ = [
     "ArtifactConflict",
     "BackendOptions",
@@ -87,6 +91,7 @@ __all__ = [
     "ParentRun",
     "Registry",
     "StepRun",
+    "record_then_tags",
 ]
 
 LATEST_VERSION_RULE = "the latest version"
@@ -298,6 +303,30 @@ class ParentRun(Protocol):
     def remove_tags(self, keys: Sequence[str]) -> None:
         """Remove these tags in one call."""
         ...
+
+    def add_record(
+        self, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+    ) -> None:
+        """Store the decision record `data` as the new artifact `name` (ArtifactConflict when
+        the name is taken, as `upload_bytes`), then tag the run from it: set `tags`, then
+        remove `untag`. The record is stored before any tag changes; the failpoint
+        `record.uploaded` fires once it is durable. A backend that can write both in one
+        transaction (the local workspace) does, so no crash leaves the record without its
+        tags; the others make the calls in that order (`record_then_tags`)."""
+        ...
+
+
+def record_then_tags(
+    run: ParentRun, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+) -> None:
+    """`ParentRun.add_record` as separate calls, for a backend without transactions: the
+    upload, the failpoint, then the tags. A crash in between leaves the previous tags and a
+    newer record (see `champion.record.write_record` for how readers and retries take it)."""
+    run.upload_bytes(name, data)
+    failpoint("record.uploaded")
+    run.set_tags(tags)
+    if untag:
+        run.remove_tags(untag)
 
 
 @runtime_checkable

@@ -16,13 +16,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from champion.local import Dataset, Experiment, Model, Workspace
+from champion._failpoints import failpoint
+from champion.local import Dataset, Experiment, Model, Run, Workspace
 from champion.local.access import (
     PendingUploads,
     TargetExists,
     download_verified,
     latest_model,
     prestaged,
+    register_from_run,
     registry_transaction,
 )
 from champion.registry import NewVersion
@@ -38,7 +40,9 @@ class LocalParentRun(SdkRun):
     made durable, no lock held) and its artifact row is written by the next commit the gate
     makes, with the registration (`LocalRegistry.register`) or with the decision record; the
     record's few KiB are kept in the workspace's database, with no blob file and none of its
-    fsyncs. A win is three commits (version, record, tags), any other outcome two."""
+    fsyncs; the record and the tags set from it are one commit (`add_record`). A win is two
+    commits (the version; the record with its tags), a first try's rejection two (the model's
+    files with the record; the tags), a dry run one."""
 
     def __init__(self, run: RunLike) -> None:
         super().__init__(run)
@@ -65,6 +69,15 @@ class LocalParentRun(SdkRun):
             for name, content in files.items():
                 if isinstance(content, bytes):
                     self._pending.publish((name, content))
+
+    def add_record(
+        self, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+    ) -> None:
+        """The record (kept in the database) and the tags set from it in one commit; the
+        failpoint fires once that commit is durable."""
+        with refused([name]):
+            self._pending.publish_tagged((name, data), tags, untag)
+        failpoint("record.uploaded")
 
     def publish_uploads(self) -> None:
         """Write the staged files' artifact rows now (inside the caller's transaction)."""
@@ -95,6 +108,21 @@ class LocalRegistry(SdkRegistry):
         with registry_transaction(self.workspace):
             new.run.publish_uploads()
             return super().register(new)
+
+    def _register_with_run(self, run: Any, new: NewVersion) -> int:
+        """`Run.register_model` without building the expanded Model it returns."""
+        if not isinstance(run, Run):
+            return super()._register_with_run(run, new)
+        return register_from_run(
+            run,
+            new.name,
+            new.path,
+            tags=dict(new.tags),
+            properties=dict(new.properties),
+            model_framework=new.framework,
+            model_framework_version=new.framework_version,
+            description=new.description,
+        )
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return prestaged(self.workspace, paths)

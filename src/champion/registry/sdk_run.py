@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from champion.registry import ArtifactConflict, ParentRun, StepRun
+from champion.registry import ArtifactConflict, ParentRun, StepRun, record_then_tags
 
 __all__ = ["RunLike", "SdkRun", "as_parent_run", "sdk_run_of", "step_run_of"]
 
@@ -127,6 +127,11 @@ class SdkRun:
 
     def remove_tags(self, keys: Sequence[str]) -> None:
         self.sdk.remove_tags(list(keys))
+
+    def add_record(
+        self, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+    ) -> None:
+        record_then_tags(self, name, data, tags, untag)  # the service has no transaction
 
 
 def step_run_of(child: RunLike) -> StepRun:

@@ -191,7 +191,7 @@ class DeploymentRecord:
 # --------------------------------------------------------------------------- rows
 
 
-def run_record(r: sqlite3.Row) -> RunRecord:
+def run_record(r: sqlite3.Row | Mapping[str, Any]) -> RunRecord:
     return RunRecord(
         run_id=r["run_id"],
         experiment=r["experiment"],

@@ -147,13 +147,11 @@ class Runs(Transactions):
         """Apply one PATCH to a run. A property key that exists with another value is refused,
         as the service refuses it; the same value again is accepted (svc: unverified, lenient)."""
         with self.transaction() as c:
-            row = c.execute(
-                "SELECT tags, properties FROM runs WHERE run_id=?", (run_id,)
-            ).fetchone()
+            row = c.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(run_id)
-            tags: dict[str, str | None] = json.loads(row[0])
-            props: dict[str, str | None] = json.loads(row[1])
+            tags: dict[str, str | None] = json.loads(row["tags"])
+            props: dict[str, str | None] = json.loads(row["properties"])
             if set_tags:
                 tags.update(set_tags)
             for key in remove_tags or ():
@@ -163,24 +161,19 @@ class Runs(Transactions):
                 if clash:
                     raise PropertyConflict(clash)
                 props.update(add_properties)
-            assignments = ["tags=?", "properties=?"]
-            params: list[Any] = [to_json(tags), to_json(props)]
+            changes: dict[str, Any] = {"tags": to_json(tags), "properties": to_json(props)}
             if status is not None:
-                assignments.append("status=?")
-                params.append(status)
+                changes["status"] = status
                 if status in ("Completed", "Failed", "Canceled"):
-                    assignments.append("end_utc=?")
-                    params.append(utcnow())
+                    changes["end_utc"] = utcnow()
             if display_name is not None:
-                assignments.append("display_name=?")
-                params.append(display_name)
+                changes["display_name"] = display_name
             if error is not None:
-                assignments.append("error=?")
-                params.append(to_json(dict(error)))
-            c.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE run_id=?", [*params, run_id])
-        record = self.get_run(run_id)
-        assert record is not None
-        return record
+                changes["error"] = to_json(dict(error))
+            assignments = ", ".join(f"{column}=?" for column in changes)
+            c.execute(f"UPDATE runs SET {assignments} WHERE run_id=?", [*changes.values(), run_id])
+        # the row as written, without reading it again
+        return run_record({**dict(zip(row.keys(), row, strict=True)), **changes})
 
     # ------------------------------------------------------------------ metrics
 

@@ -24,6 +24,7 @@ from champion.registry import (
     ArtifactConflict,
     ParentRun,
     StepRun,
+    record_then_tags,
 )
 from champion.registry.mlflow._calls import (
     _ABSENT,
@@ -262,6 +263,11 @@ class MlflowParentRun:
         client = self.workspace.client
         for key in keys:
             _found(functools.partial(client.delete_tag, self.id, key))
+
+    def add_record(
+        self, name: str, data: bytes, tags: Mapping[str, str], untag: Sequence[str]
+    ) -> None:
+        record_then_tags(self, name, data, tags, untag)  # MLflow has no transaction
 
 
 class MlflowRun(MlflowParentRun):
