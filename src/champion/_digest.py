@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["listing_digest", "model_files_digest", "sha256_file"]
+__all__ = ["listing_digest", "model_files_digest", "recent_digest", "sha256_file"]
 
 _CHUNK = 1024 * 1024
 
@@ -43,4 +43,21 @@ def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             hasher.update(chunk)
-    return hasher.hexdigest()
+    digest = hasher.hexdigest()
+    _RECENT[str(path)] = digest
+    if len(_RECENT) > _RECENT_MAX:
+        del _RECENT[next(iter(_RECENT))]
+    return digest
+
+
+# The digests `sha256_file` computed last, by path. A hint only, never trusted alone: the file
+# may have changed since. The local workspace's staging takes one as the digest of the bytes it
+# reads only when the stored blob of that digest holds exactly those bytes (a model registered
+# again), which it checks anyway, so a model's bytes are hashed once per registration, not twice.
+_RECENT: dict[str, str] = {}
+_RECENT_MAX = 256
+
+
+def recent_digest(path: str) -> str | None:
+    """The digest `sha256_file` last computed for `path` in this process, if any (a hint)."""
+    return _RECENT.get(path)

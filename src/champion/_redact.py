@@ -55,10 +55,11 @@ _WORDS: list[tuple[str, ...]] = [
 
 
 def redact(text: str) -> str:
+    # Which patterns can match is decided on the text as given (lowered once): a replacement
+    # never creates another pattern's trigger word, it only puts REDACTED where a secret was.
+    lower = text.lower() if text.isascii() else None
     for (pattern, replacement), words in zip(_PATTERNS, _WORDS, strict=True):
-        if text.isascii():
-            lower = text.lower()
-            if not (any(w in lower for w in words) if words else "eyJ" in text):
-                continue
+        if lower is not None and not (any(w in lower for w in words) if words else "eyJ" in text):
+            continue
         text = pattern.sub(replacement, text)
     return text

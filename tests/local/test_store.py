@@ -544,3 +544,26 @@ def test_gc_drops_a_small_blob_no_artifact_names(ws: Workspace) -> None:
     assert report.removed_blobs == [orphan]
     assert ws._store.inline_digests() == {kept}
     assert verify(ws._store).warnings == []
+
+
+def test_a_digest_computed_before_the_file_changed_is_not_taken_for_its_bytes(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Staging takes the digest the gate computed for a file only when the blob of that digest
+    holds exactly the bytes it reads: a file rewritten in between is hashed anew, and a file
+    whose bytes are stored already is stored under its true digest either way."""
+    from champion._digest import sha256_file
+
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"first weights")
+    ws._store.put_blob(str(model))
+    sha256_file(model)  # the gate inspects the file: its digest is remembered
+    model.write_bytes(b"other weights")  # ... and the file changes before it is uploaded
+
+    digest, size = ws._store.put_blob(str(model))
+
+    assert digest == hashlib.sha256(b"other weights").hexdigest()
+    assert size == len(b"other weights")
+    assert ws._store.read_blob(digest) == b"other weights"
+    model.write_bytes(b"first weights")  # back to bytes stored already: the hint now holds
+    assert ws._store.put_blob(str(model))[0] == hashlib.sha256(b"first weights").hexdigest()

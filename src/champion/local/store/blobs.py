@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from champion._digest import recent_digest
 from champion._failpoints import failpoint
 from champion.errors import WorkspaceStoreError
 from champion.local.store.layout import (
@@ -179,21 +180,32 @@ class Blobs(Transactions):
                 size += len(chunk)
             if size <= VERIFY_IN_PLACE_MAX:
                 data = b"".join(head)
+                hint = (
+                    recent_digest(os.fspath(source))
+                    if isinstance(source, str | os.PathLike)
+                    else None
+                )
+                if hint is not None and _holds(self.blob_path(hint), data):
+                    # the stored blob of the digest the gate computed holds exactly these bytes
+                    return StagedBlob(hint, size, None, data)
                 digest = hashlib.sha256(data).hexdigest()
                 if _holds(self.blob_path(digest), data):
                     return StagedBlob(digest, size, None, data)
-                return self._write_temp(iter((data,)), data)
+                return self._write_temp(iter((data,)), data, digest)
             return self._write_temp(itertools.chain(head, _chunks(src)), None)
 
-    def _write_temp(self, chunks: Iterator[bytes], data: bytes | None) -> StagedBlob:
-        """Write `chunks` to a new file in tmp/, hashing them, and fsync it."""
+    def _write_temp(
+        self, chunks: Iterator[bytes], data: bytes | None, digest: str | None = None
+    ) -> StagedBlob:
+        """Write `chunks` to a new file in tmp/, hashing them, and fsync it. `digest`: that of
+        `data`, when the caller has just computed it."""
         tmp = self.root / TMP_DIR / f"{uuid.uuid4().hex}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             try:
                 if data is not None:
                     _write_all(fd, data)
-                    digest, size = hashlib.sha256(data).hexdigest(), len(data)
+                    digest, size = digest or hashlib.sha256(data).hexdigest(), len(data)
                 else:
                     digest, size = _pipelined_copy(chunks, fd)
                 os.fsync(fd)
