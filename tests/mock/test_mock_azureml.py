@@ -254,6 +254,25 @@ def test_injected_fault_in_other_layers(aml: MockAzureML) -> None:
         run.upload_file("outputs/x.bin", io.BytesIO(b"x"))
 
 
+def test_a_fault_can_wait_for_calls_that_succeed_first_and_a_403_transfer_is_the_sdks_shape(
+    aml: MockAzureML,
+) -> None:
+    """`after` lets the first calls through (the model's transfer, then the record's fails); a
+    refused transfer (403) comes as the SDK raises it, an AzureMLException over the storage
+    error."""
+    from azureml._common.exceptions import AzureMLException
+
+    run = Experiment(aml.workspace, "exp").start_logging(snapshot_directory=None)
+    aml.inject_fault("artifacts.upload", 403, after=1)
+    run.upload_file("outputs/first.bin", io.BytesIO(b"1"))
+    with pytest.raises(AzureMLException) as err:
+        run.upload_file("outputs/second.bin", io.BytesIO(b"2"))
+    assert err.value.inner_exception.status_code == 403
+    run.upload_file("outputs/third.bin", io.BytesIO(b"3"))
+    with pytest.raises(ValueError, match="after must be 0 or more"):
+        aml.inject_fault("artifacts.upload", 500, after=-1)
+
+
 def test_model_tags_properties_and_delete(aml: MockAzureML) -> None:
     ws = aml.workspace
     model = Model.register(ws, "model.pkl", "m", properties={"p": "x"})

@@ -47,13 +47,11 @@ WIN = LOSS + Counter({"models.query": 1, "assets.create": 1, "models.register": 
     ids=["first", "win", "loss"],
 )
 def test_a_decision_makes_only_the_calls_it_needs(
-    make_workspace, tmp_path: Path, accuracies, outcome, expected
+    make_workspace, model: Path, accuracies, outcome, expected
 ) -> None:
     from azureml.core import Run
 
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     request = RegisterRequest("iris", model, Policy(), build_number="42")
     with mock_azureml(ws.path) as aml:
         for accuracy in accuracies:
@@ -70,11 +68,9 @@ def test_a_decision_makes_only_the_calls_it_needs(
 
 
 def test_a_winners_record_goes_to_the_name_reserved_with_the_model(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path
 ) -> None:
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     with mock_azureml(ws.path) as aml:
         tree, step = _step_of(aml, ws, "0.9")
         aml.calls.clear()
@@ -117,15 +113,47 @@ def test_a_model_folder_goes_up_in_one_batch_with_its_record_name(
     assert got == contents
 
 
-def test_a_record_whose_write_url_storage_refuses_gets_a_fresh_one_once(
+def test_a_transfer_that_fails_mid_batch_is_retried_under_a_fresh_prefix(
     make_workspace, tmp_path: Path
+) -> None:
+    """One file of a folder model fails to transfer (every retry of the batch then finds its
+    names taken): the files are listed, the empty leftover is stepped past, the whole model
+    goes up again under `outputs/<name>.retry1`, and that is what the version holds."""
+    ws = make_workspace()
+    folder = tmp_path / "model"
+    folder.mkdir()
+    contents = {"a.pkl": b"a weights", "b.pkl": b"b weights", "c.pkl": b"c weights"}
+    for relative, data in contents.items():
+        (folder / relative).write_bytes(data)
+    with mock_azureml(ws.path) as aml:
+        tree, step = _step_of(aml, ws, "0.9")
+        aml.inject_fault("artifacts.upload", 500, after=1)
+        record = register_if_better(step, RegisterRequest("iris", folder, Policy()))
+
+    assert record.registered_version == 1
+    assert record.artifact_path == "outputs/iris.retry1"
+    target = Path(Model(ws, "iris").download(str(tmp_path / "dl")))
+    got = {
+        p.relative_to(target).as_posix(): p.read_bytes() for p in target.rglob("*") if p.is_file()
+    }
+    assert got == contents
+    parent = Run.get(ws, tree.parent.id)
+    on_run = read_record(parent)
+    assert on_run is not None and on_run["registered_version"] == 1
+    # the record goes to the name reserved with the first batch: one record, no empty leftover
+    assert [f for f in parent.get_file_names() if "champion_decision" in f] == [
+        "outputs/champion_decision.json"
+    ]
+    assert parent.get_tags()["champion.record"] == "outputs/champion_decision.json"
+
+
+def test_a_record_whose_write_url_storage_refuses_gets_a_fresh_one_once(
+    make_workspace, model: Path
 ) -> None:
     """The write URL handed out with the model's batch is used after the model's transfer and
     the registration; if storage refuses it by then (an expired SAS), one fresh URL is asked
     for and the record still lands under its reserved name."""
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     with mock_azureml(ws.path) as aml:
         tree, step = _step_of(aml, ws, "0.9")
         aml.inject_fault("artifacts.upload", 403, after=1)  # the model's goes through
@@ -141,14 +169,12 @@ def test_a_record_whose_write_url_storage_refuses_gets_a_fresh_one_once(
 
 
 def test_a_step_that_fails_after_reserving_leaves_an_empty_name_the_retry_steps_past(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path
 ) -> None:
     """The registration fails (the service refuses it): the reserved record name stays empty,
     which no reader takes for a verdict; the retry registers once and records under the next
     name."""
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     request = RegisterRequest("iris", model, Policy())
     with mock_azureml(ws.path) as aml:
         tree, step = _step_of(aml, ws, "0.9")
@@ -171,6 +197,13 @@ def test_a_step_that_fails_after_reserving_leaves_an_empty_name_the_retry_steps_
     assert tags["champion.version"] == "1"
 
 
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(b"weights")
+    return path
+
+
 def _step_of(aml, ws, accuracy: str):
     from azureml.core import Run
 
@@ -179,14 +212,12 @@ def _step_of(aml, ws, accuracy: str):
 
 
 def test_a_retry_after_an_attempt_that_died_mid_upload_lists_the_files_and_reuses_them(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path
 ) -> None:
     """The run holds no record, so nothing is listed up front; the model's name is taken by an
     attempt that died before recording, which the upload finds out: then the files are listed,
     the same bytes reused, and the decision made once."""
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     request = RegisterRequest("iris", model, Policy())
     with mock_azureml(ws.path) as aml:
         tree, step = _step_of(aml, ws, "0.9")
@@ -202,11 +233,9 @@ def test_a_retry_after_an_attempt_that_died_mid_upload_lists_the_files_and_reuse
 
 
 def test_a_retry_after_an_attempt_that_died_mid_upload_with_other_bytes_is_refused(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path, tmp_path: Path
 ) -> None:
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     other = tmp_path / "other.pkl"
     other.write_bytes(b"other weights")
     with mock_azureml(ws.path) as aml:
@@ -219,7 +248,7 @@ def test_a_retry_after_an_attempt_that_died_mid_upload_with_other_bytes_is_refus
 
 
 def test_a_retry_after_an_attempt_that_died_after_registering_answers_already_registered(
-    make_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_workspace, model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The attempt registered and died before its record: the run holds no record, but the
     champion the first look reads is this run's own, so the retry says so and registers
@@ -227,8 +256,6 @@ def test_a_retry_after_an_attempt_that_died_after_registering_answers_already_re
     import champion.judge
 
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     request = RegisterRequest("iris", model, Policy())
 
     def die(name: str) -> None:
@@ -254,13 +281,11 @@ def test_a_retry_after_an_attempt_that_died_after_registering_answers_already_re
 
 
 def test_a_rejection_on_a_run_an_attempt_died_on_lists_and_records_once(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path
 ) -> None:
     """A rejection's record goes up in the model's batch; when the batch finds a name taken
     (the dead attempt's model), the files are listed and the record written after them."""
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     request = RegisterRequest("iris", model, Policy())
     with mock_azureml(ws.path) as aml:
         _, first = _step_of(aml, ws, "0.95")
@@ -279,13 +304,11 @@ def test_a_rejection_on_a_run_an_attempt_died_on_lists_and_records_once(
 
 
 def test_the_pipeline_run_and_its_step_runs_come_in_one_query_and_only_direct_children_count(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path
 ) -> None:
     """A training step's own child run (a sweep's trial) is in the same tree: it is not a step
     run, so its tag neither feeds nor contradicts the challenger's metric."""
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     with mock_azureml(ws.path) as aml:
         tree, step = _step_of(aml, ws, "0.9")
         trial = tree.steps["train"].child_run(name="trial")
@@ -300,15 +323,13 @@ def test_the_pipeline_run_and_its_step_runs_come_in_one_query_and_only_direct_ch
 
 
 def test_a_pipeline_run_that_is_not_the_root_is_read_with_a_get(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path
 ) -> None:
     """A sub-pipeline's step: its pipeline run is not the root of the tree, so the one query
     does not apply; the run is fetched and its step runs listed, as before."""
     from champion.local import Experiment
 
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     outer = Experiment(ws, "pipeline").start_logging()
     inner = outer.child_run(name="sub-pipeline")
     inner.set_tags({"accuracy": "0.9"})
@@ -327,14 +348,12 @@ def test_a_pipeline_run_that_is_not_the_root_is_read_with_a_get(
 
 
 def test_a_dry_run_whose_record_name_another_attempt_took_records_under_the_next(
-    make_workspace, tmp_path: Path
+    make_workspace, model: Path, tmp_path: Path
 ) -> None:
     """An untouched run is written to without a listing; when the record's name is taken (an
     attempt that died before tagging), the run is listed and the record goes under the next
     name, tagged, instead of failing the step."""
     ws = make_workspace()
-    model = tmp_path / "model.pkl"
-    model.write_bytes(b"weights")
     with mock_azureml(ws.path) as aml:
         tree, step = _step_of(aml, ws, "0.9")
         earlier = tmp_path / "earlier.json"  # the dead attempt's record, another verdict

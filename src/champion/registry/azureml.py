@@ -124,6 +124,12 @@ class AzureMLParentRun(SdkRun):
             for done in [pool.submit(transfer, name) for name in files]:
                 done.result()  # the first failure is raised, after every transfer has ended
 
+    def file_names(self) -> list[str]:
+        """The run's artifact names, less the names reserved here and not yet written: those
+        are this step's own, still to be filled (`upload_bytes`), not an earlier attempt's
+        leftovers, so a listing taken after a retried batch does not step past them."""
+        return [name for name in super().file_names() if name not in self._reserved]
+
     def upload_bytes(self, name: str, data: bytes) -> None:
         """A reserved name's bytes go to the write URL handed out when it was created; if
         storage refuses that URL (its SAS expired during a long model transfer), a fresh one is

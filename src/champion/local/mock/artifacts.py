@@ -86,6 +86,13 @@ def batch_conflict(origin: str, container: str, paths: Sequence[str]) -> Any:
     )
 
 
+#: The SDK calls answered with one existing artifact's URL, by the operation they count as.
+_CONTENT_OPERATIONS = {
+    "get_content_information": "artifacts.get_content",
+    "get_write_sas": "artifacts.get_write_sas",
+}
+
+
 class ArtifactService(ClientFamily):
     """Artifact rows and their blobs (see the module docstring)."""
 
@@ -122,15 +129,8 @@ class ArtifactService(ClientFamily):
             prefix = params.get("path") or None  # "" is the whole container
             records = self.store.list_artifacts(origin, container, prefix)
             return iter([content_information(a.origin, a.container, a.path) for a in records])
-        if name == "get_write_sas":
-            # a fresh write URL for an artifact created earlier (its first one may have expired)
-            self.backend.begin("artifacts.get_write_sas", self.backend.rest_error)
-            record = self.store.get_artifact(origin, container, params["path"])
-            if record is None:
-                return None  # the SDK turns this into "Cannot find the artifact ..."
-            return content_information(origin, container, record.path)
-        if name == "get_content_information":
-            self.backend.begin("artifacts.get_content", self.backend.rest_error)
+        if name in _CONTENT_OPERATIONS:  # a read URL, or a fresh write URL (one expired)
+            self.backend.begin(_CONTENT_OPERATIONS[name], self.backend.rest_error)
             record = self.store.get_artifact(origin, container, params["path"])
             if record is None:
                 return None  # the SDK turns this into "Cannot find the artifact ..."
