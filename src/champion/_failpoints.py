@@ -14,7 +14,9 @@ Points:
                          not yet committed
 - `register.in_transaction`  the model row is inserted, the transaction not yet committed
 - `gate.registered`      the version is committed, the decision record not yet written
-- `record.uploaded`      the decision record is uploaded, the run's tags not yet set from it
+- `record.uploaded`      the decision record is stored, the run's tags not yet set from it
+                         (where the local workspace writes a record and its tags in one
+                         commit, `ParentRun.add_record`, it fires after that commit)
 - `mlflow.version_created`  MLflow: the version is created, the champion alias not yet moved
 - `mlflow.alias_checked`    MLflow: the alias's holder is read, the alias not yet moved (where a
                             racing gate's move can slip in unseen by that read)
