@@ -91,10 +91,12 @@ class PendingUploads:
         self._session: Staging | None = None
         self._staged: list[tuple[str, StagedBlob]] = []
 
-    def stage(self, name: str, path: str | os.PathLike[str]) -> None:
+    def stage(self, name: str, path: str | os.PathLike[str], *, checked: bool = False) -> None:
         """What `run.upload_file(name, path)` does, but the artifact row waits for `publish`.
-        A name the run already has is refused now, as upload_file refuses it."""
-        self._run._refuse_existing([name])
+        A name the run already has is refused now, as upload_file refuses it, unless the caller
+        has just `refuse_existing`-checked the whole batch (`checked`)."""
+        if not checked:
+            self._run._refuse_existing([name])
         self._staged.append((name, self._stage(os.fspath(path))))
 
     def refuse_existing(self, names: list[str]) -> None:

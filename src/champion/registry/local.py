@@ -65,7 +65,7 @@ class LocalParentRun(SdkRun):
             self._pending.refuse_existing([*files, *reserve])
             for name, content in files.items():
                 if isinstance(content, Path):
-                    self._pending.stage(name, content)
+                    self._pending.stage(name, content, checked=True)
             for name, content in files.items():
                 if isinstance(content, bytes):
                     self._pending.publish((name, content))
