@@ -280,6 +280,24 @@ def test_one_server_error_is_retried_and_the_gate_goes_on(edge, model, fast_retr
     assert record.decision.outcome is Outcome.FIRST and target.versions() == [1]
 
 
+def test_a_server_whose_search_does_not_know_version_number_is_listed_instead(
+    edge, model, fast_retries
+):
+    """The race check after the alias move searches `version_number > N`; an older server that
+    refuses the filter (400 INVALID_PARAMETER_VALUE) gets one listing of the versions instead:
+    the decision goes through, no race is claimed, the alias names the new version."""
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    edge.clear()
+    edge.fail(
+        "GET", "/model-versions/search", status=400, times=1, error_code="INVALID_PARAMETER_VALUE"
+    )
+    record = target.gate(target.pipeline_run({"accuracy": "0.95"}), _ask(target, model))
+    assert record.registered_version == 2 and not record.race_detected
+    assert target.alias_holder() == 2
+    assert edge.count("GET", "/model-versions/search") == 2  # refused, then the listing
+
+
 def test_a_server_without_aliases_falls_back_to_the_latest_version(edge, model, fast_retries):
     target = MlflowTarget("mlflow-server", edge.url, None)
     edge.fail("GET", ALIAS, status=404)  # no JSON body: the endpoint does not exist
