@@ -37,7 +37,8 @@ def add_gate_options(parser: argparse.ArgumentParser | Any, *, standalone: bool)
         help="a metric that must pass, repeatable (all must pass; the first is the primary): "
         "NAME[:higher|:lower][,min_delta=X][,min_relative=R][,floor=F]"
         "[,valid_range=LOW:HIGH|none], e.g. --metric accuracy --metric f1,min_relative=0.01 "
-        "--metric latency_ms:lower (default: accuracy)",
+        "--metric latency_ms:lower (default: accuracy); after the last ':' comes exactly "
+        "higher or lower",
     )
     add(
         "--lower-is-better",

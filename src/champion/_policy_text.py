@@ -49,7 +49,17 @@ def spec_values(spec: str) -> tuple[object, object, dict[str, object]]:
     head, *options = spec.split(",")
     name, direction = head, "higher"
     stem, colon, suffix = head.rpartition(":")
-    if colon and suffix in DIRECTIONS:
+    if colon:
+        # Whatever follows the last ':' is a direction, spelt exactly: `loss:LOWER` read as a
+        # metric *named* "loss:LOWER" (higher is better) once promoted a loss 3x worse.
+        if suffix not in DIRECTIONS:
+            raise PolicyError(
+                f"--metric {spec!r}: {suffix!r} is not a direction; write NAME:higher or "
+                "NAME:lower (exactly, lower case), and give a name that holds ':' its "
+                "direction after it (eval:f1:higher)",
+                field="--metric",
+                value=spec,
+            )
         name, direction = stem, suffix
     values: dict[str, object] = {}
     for option in options:
@@ -123,6 +133,15 @@ def _table_values(entry: object, number: int, source: str) -> RuleValues:
         )
     if "name" not in entry:
         raise PolicyError(f'{where} has no name; add name = "accuracy"', field="name", value=None)
+    name = entry["name"]
+    if isinstance(name, str) and ":" in name and name.rpartition(":")[2].lower() in DIRECTIONS:
+        # The file has its own direction key; a name ending in one was meant as the spec form.
+        raise PolicyError(
+            f"{where}: name = {name!r} ends in a direction; give it as its own key "
+            f'(name = {name.rpartition(":")[0]!r}, direction = "{name.rpartition(":")[2].lower()}")',
+            field="name",
+            value=name,
+        )
     values: dict[str, object] = {}
     for key in _RULE_KEYS:
         if key not in entry:

@@ -105,6 +105,21 @@ def test_a_policy_flag_a_float_would_change_exits_2_and_changes_nothing(pipeline
     assert pipeline.snapshot() == before
 
 
+@pytest.mark.parametrize("spelling", ["loss:LOWER", "loss:Lower", "loss:low"])
+def test_a_direction_not_spelt_exactly_is_refused_not_read_as_a_name(pipeline, model, spelling):
+    # It was read as a metric named "loss:LOWER", higher is better: a loss 3x worse won.
+    ws = pipeline.ws_path
+    first = register(ws, model, "loss=0.1", "--metric", "loss:lower", "--metric-value", "x=1")
+    assert first.returncode == 2  # (x is no metric of the policy: nothing registered)
+    assert register(ws, model, "loss=0.1", "--metric", "loss:lower").returncode == 0
+    before = pipeline.snapshot()
+    worse = register(ws, model, f"{spelling}=0.3", "--metric", spelling)
+    assert worse.returncode == 2
+    assert f"--metric '{spelling}'" in worse.stderr and "is not a direction" in worse.stderr
+    assert worse.stderr.count("\n") == 1
+    assert pipeline.snapshot() == before
+
+
 def test_missing_model_path_exits_2(tmp_path, make_workspace):
     ws = make_workspace().path
     result = register(ws, tmp_path / "missing.pkl", "0.9")

@@ -19,9 +19,21 @@ def test_a_spec_names_the_metric_its_direction_and_settings() -> None:
     assert MetricRule.parse("f1:higher,min_relative=0.01").min_relative == 0.01
 
 
-def test_a_name_may_hold_a_colon_that_is_not_a_direction() -> None:
-    assert MetricRule.parse("eval:f1").name == "eval:f1"
+def test_a_name_may_hold_a_colon_when_its_direction_follows() -> None:
+    assert MetricRule.parse("eval:f1:higher").name == "eval:f1"
     assert MetricRule.parse("eval:f1:lower").direction == "lower"
+
+
+@pytest.mark.parametrize(
+    "spec", ["loss:LOWER", "loss:Lower", "loss:low", "accuracy:", "eval:f1", "loss:lower "]
+)
+def test_whatever_follows_the_last_colon_is_exactly_a_direction(spec: str) -> None:
+    # `loss:LOWER` once read as a metric *named* "loss:LOWER", higher is better.
+    with pytest.raises(PolicyError) as excinfo:
+        MetricRule.parse(spec)
+    assert "is not a direction" in excinfo.value.message
+    assert "NAME:higher or NAME:lower" in excinfo.value.message
+    assert excinfo.value.exit_code == 2
 
 
 def test_a_spec_sets_the_valid_range_or_none() -> None:
@@ -40,16 +52,13 @@ def test_a_spec_sets_the_valid_range_or_none() -> None:
         ("accuracy,min_delta=1e-400", "underflows"),
         ("accuracy,min_relative=-0.1", "min_relative"),
         ("accuracy,floor=1.5", "valid_range"),
-        ("accuracy:sideways", "metric"),  # the name would hold a ':' and no direction: fine...
+        ("accuracy:sideways", "'sideways' is not a direction"),
         (" accuracy", "metric"),
         ("", "--metric"),
         ("r2,valid_range=1", "LOW:HIGH"),
     ],
 )
 def test_a_bad_spec_is_refused_naming_it(spec: str, says: str) -> None:
-    if spec == "accuracy:sideways":  # ...so it is a valid name, not an error
-        assert MetricRule.parse(spec).name == "accuracy:sideways"
-        return
     with pytest.raises(PolicyError) as excinfo:
         MetricRule.parse(spec)
     assert says in excinfo.value.message
@@ -137,6 +146,7 @@ def test_the_policy_file_gives_every_setting() -> None:
         ("x = \n", "not valid TOML"),
         ("allow_unscored_champion = true\n", "no [[metric]] table"),
         ("[[metric]]\nfloor = 0.5\n", "has no name"),
+        ("[[metric]]\nname = 'loss:LOWER'\n", "ends in a direction"),
         ("[[metric]]\nname = 'accuracy'\nfloor = 1.00000000000000000001\n", "more digits"),
         ("[[metric]]\nname = 'accuracy'\nfloor = '95%'\n", "'95%'"),
         ("[[metric]]\nname = 'accuracy'\nfloor = true\n", "give a number"),
