@@ -10,9 +10,12 @@ the same words in both places.
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
+from champion._policy_text import MAX_FILE_BYTES as MAX_POLICY_BYTES
 from champion.errors import InputError, PolicyError
 
 __all__ = ["add_gate_options", "policy_of", "rescore_of"]
@@ -141,16 +144,7 @@ def policy_of(args: argparse.Namespace) -> Any:
                 field="--policy",
                 value=str(args.policy),
             )
-        try:
-            text = args.policy.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"--policy {args.policy}: cannot read it ({getattr(exc, 'strerror', exc)}); "
-                "give a TOML policy file",
-                field="--policy",
-                value=str(args.policy),
-            ) from None
-        policy = Policy.from_toml(text, source=str(args.policy))
+        policy = Policy.from_toml(_read_policy(args.policy), source=str(args.policy))
         return policy.with_allowances(
             allow_unscored_champion=policy.allow_unscored_champion or args.allow_unscored_champion,
             allow_different_test_data=policy.allow_different_test_data
@@ -194,3 +188,26 @@ def rescore_of(args: argparse.Namespace, *, standalone: bool) -> Any:
             value=None,
         )
     return RescoreRequest(args.test_data, args.label_column)
+
+
+def _read_policy(path: Path) -> str:
+    """The policy file's text: a regular file, read no further than a policy can be long (a
+    FIFO or `/dev/zero` given as `--policy` would otherwise wait or read forever)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise InputError(
+                    f"--policy {path}: not a regular file; give a TOML policy file",
+                    field="--policy",
+                    value=str(path),
+                )
+            data = file.read(MAX_POLICY_BYTES + 1)
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"--policy {path}: cannot read it ({getattr(exc, 'strerror', None) or exc}); "
+            "give a TOML policy file",
+            field="--policy",
+            value=str(path),
+        ) from None

@@ -17,6 +17,7 @@ from champion.metrics import parse_metric
 
 __all__ = [
     "DIRECTIONS",
+    "MAX_FILE_BYTES",
     "Direction",
     "RuleValues",
     "check_direction",
@@ -37,6 +38,9 @@ DIRECTIONS: Final = ("higher", "lower")
 _RULE_KEYS: Final = ("min_delta", "min_relative", "floor", "valid_range")
 _FILE_RULE_KEYS: Final = ("name", "direction", *_RULE_KEYS)
 _FILE_KEYS: Final = ("metric", "allow_unscored_champion", "allow_different_test_data")
+MAX_FILE_BYTES: Final = 16 * 1024
+"""A policy file is a few [[metric]] tables; a longer text is refused before it is parsed
+(tomllib takes seconds, quadratically, over tens of kilobytes of dotted keys)."""
 
 RuleValues = tuple[object, object, dict[str, object], str]
 """A rule as read, before `MetricRule` checks it: name, direction, settings, where it was."""
@@ -88,11 +92,25 @@ def spec_values(spec: str) -> tuple[object, object, dict[str, object]]:
 
 def file_values(text: str, source: str) -> tuple[list[RuleValues], dict[str, bool]]:
     """A TOML policy file's [[metric]] tables and its flags; unknown keys are refused."""
+    if len(text) > MAX_FILE_BYTES:
+        raise PolicyError(
+            f"{source} is longer than a policy file can be ({MAX_FILE_BYTES} characters at "
+            "most); a policy file has a few [[metric]] tables of plain values",
+            field="policy",
+            value=source,
+        )
     try:
         data = tomllib.loads(text, parse_float=_TomlNumber)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(
             f"{source} is not valid TOML: {exc}", field="policy", value=source
+        ) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        raise PolicyError(
+            f"{source} nests arrays or tables too deeply to be a policy; a policy file has "
+            "[[metric]] tables of plain values",
+            field="policy",
+            value=source,
         ) from None
     unknown = sorted(set(data) - set(_FILE_KEYS))
     if unknown:
@@ -134,11 +152,12 @@ def _table_values(entry: object, number: int, source: str) -> RuleValues:
     if "name" not in entry:
         raise PolicyError(f'{where} has no name; add name = "accuracy"', field="name", value=None)
     name = entry["name"]
-    if isinstance(name, str) and ":" in name and name.rpartition(":")[2].lower() in DIRECTIONS:
+    stem, colon, suffix = name.rpartition(":") if isinstance(name, str) else ("", "", "")
+    if colon and suffix.lower() in DIRECTIONS:
         # The file has its own direction key; a name ending in one was meant as the spec form.
         raise PolicyError(
             f"{where}: name = {name!r} ends in a direction; give it as its own key "
-            f'(name = {name.rpartition(":")[0]!r}, direction = "{name.rpartition(":")[2].lower()}")',
+            f'(name = {stem!r}, direction = "{suffix.lower()}")',
             field="name",
             value=name,
         )

@@ -179,7 +179,7 @@ def _policy_of(target: ModelVersion, metrics: Sequence[str]) -> Policy:
         stored = target.properties.get(names.POLICY)
         try:
             data = json.loads(stored) if stored else {}
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             data = {}
         listed = data.get("metrics") if isinstance(data, dict) else None
         if isinstance(listed, list):

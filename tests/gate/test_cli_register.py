@@ -120,6 +120,31 @@ def test_a_direction_not_spelt_exactly_is_refused_not_read_as_a_name(pipeline, m
     assert pipeline.snapshot() == before
 
 
+@pytest.mark.parametrize("nest", ["a = " + "[" * 5_000 + "]" * 5_000, "a" + ".a" * 50_000 + " = 1"])
+def test_a_policy_file_nested_too_deeply_is_the_user_s_mistake(pipeline, model, tmp_path, nest):
+    # tomllib recursed to a RecursionError: "internal error ... a bug in champion", exit 1.
+    policy = tmp_path / "deep.toml"
+    policy.write_text(nest + "\n")
+    before = pipeline.snapshot()
+    result = register(pipeline.ws_path, model, "0.9", "--policy", str(policy))
+    assert result.returncode == 2, result.stderr
+    assert "deep.toml" in result.stderr and result.stderr.count("\n") == 1
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert pipeline.snapshot() == before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
+def test_a_policy_that_is_not_a_regular_file_is_refused_unread(pipeline, model, tmp_path, kind):
+    policy = tmp_path / "policy.toml"
+    if kind == "fifo":
+        os.mkfifo(policy)  # no writer: opening it to read would wait forever
+    else:
+        policy.symlink_to(kind)  # reading it would never end
+    result = register(pipeline.ws_path, model, "0.9", "--policy", str(policy))  # timeout=120
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr and result.stderr.count("\n") == 1
+
+
 def test_missing_model_path_exits_2(tmp_path, make_workspace):
     ws = make_workspace().path
     result = register(ws, tmp_path / "missing.pkl", "0.9")

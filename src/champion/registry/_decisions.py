@@ -48,7 +48,15 @@ def read_record_file(run: ParentRun, name: str) -> dict[str, Any] | None:
         text = target.read_text(encoding="utf-8")
     if not text.strip():
         return None
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the stack
+        raise InputError(
+            f"the decision record {name} on run {run.id} is not valid JSON "
+            f"({type(exc).__name__}); it was not written by a register step",
+            field="record",
+            value=name,
+        ) from None
     if not isinstance(data, dict):
         raise InputError(
             f"the decision record {name} on run {run.id} is not a JSON object; it was not "
@@ -72,7 +80,7 @@ def entries_on_run(
     for name in record_names(files if files is not None else run.file_names()):
         try:
             raw = read_record_file(run, name)
-        except (ValueError, InputError) as exc:  # JSONDecodeError is a ValueError
+        except InputError as exc:
             raise InfrastructureError(
                 f"the decision record {name} on run {run.id} cannot be read as a record "
                 f"({exc}); the history of {model_name!r} would have a hole, so none is shown",
