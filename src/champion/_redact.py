@@ -1,9 +1,10 @@
 """Strip secrets from any text the library prints, raises or records.
 
 Why: SDK errors quote request URLs (SAS tokens in `sig=`), headers (`Authorization: Bearer`),
-and connection strings (`AccountKey=`); a build log is read by many more people than the
-workspace's key vault. Everything leaving through an error message, the step's stderr or the
-decision record passes through `redact` first.
+connection strings (`AccountKey=`) and server addresses (`MLFLOW_TRACKING_URI` with a password
+in it); a build log is read by many more people than the workspace's key vault. Everything
+leaving through an error message, the step's stderr, the CLI's stdout and stderr or the decision
+record passes through `redact` first.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ _PATTERNS = [
     ),
     # bare JWTs (AML run tokens, AAD access tokens)
     (re.compile(r"\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}"), REDACTED),
+    # a URL's userinfo (`http://alice:S3cret@host`, `https://TOKEN@host`): the whole of it, as
+    # a user name alone is often the token
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@"), r"\1" + REDACTED + "@"),
 ]
 
 
@@ -51,6 +55,7 @@ _WORDS: list[tuple[str, ...]] = [
     ("accountkey", "sharedaccesskey", "account_key"),
     ("secret", "password", "token", "apikey", "api_key"),
     (),  # JWTs: `eyJ`, checked case-sensitively below
+    ("://",),
 ]
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO, cast
 
+from champion._redact import redact
 from champion.record import neutralize_logging_commands as escape
 
 FORMATS = ("table", "json", "csv")
@@ -42,26 +43,24 @@ TEXT = ("table",)  # commands whose output is another program's (`champion run`)
 _state: dict[str, Any] = {"out": None, "format": "table", "gone": False}
 
 
-class _PipeSafe(io.TextIOBase):
-    """Stdout whose writes survive a reader that went away: output stops, the command goes on."""
+class _Redacted(io.TextIOBase):
+    """A stream whose every write passes through `redact`: what a command prints (its output,
+    its error line, the library's and the SDKs' prints) may quote a URL with a password, a SAS
+    token or a key, and a build log is read by many. One write is one `print` argument, so a
+    secret is never split across two writes by our own prints."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        if not _state["gone"]:
-            try:
-                self._stream.write(text)
-            except BrokenPipeError:
-                _reader_gone(self._stream)
+        self._write(redact(text))
         return len(text)
 
+    def _write(self, text: str) -> None:
+        self._stream.write(text)
+
     def flush(self) -> None:
-        if not _state["gone"]:
-            try:
-                self._stream.flush()
-            except BrokenPipeError:
-                _reader_gone(self._stream)
+        self._stream.flush()
 
     def fileno(self) -> int:
         return self._stream.fileno()
@@ -72,6 +71,25 @@ class _PipeSafe(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._stream, "encoding", None) or "utf-8"
+
+
+class _PipeSafe(_Redacted):
+    """Stdout whose writes survive a reader that went away: output stops, the command goes on."""
+
+    def _write(self, text: str) -> None:
+        if not _state["gone"]:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                _reader_gone(self._stream)
+
+    def flush(self) -> None:
+        if not _state["gone"]:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                _reader_gone(self._stream)
+
 
 
 def _reader_gone(stream: TextIO) -> None:
@@ -88,17 +106,20 @@ def _reader_gone(stream: TextIO) -> None:
 
 @contextlib.contextmanager
 def pipe_safe_stdout() -> Iterator[None]:
-    """For one `main()`: stdout that a closed pipe cannot turn into a traceback."""
-    real = sys.stdout
+    """For one `main()`: stdout that a closed pipe cannot turn into a traceback, and both
+    streams redacted."""
+    real, real_err = sys.stdout, sys.stderr
     if real is None:  # started with no stdout at all (fd 1 closed): output goes nowhere
         real = open(os.devnull, "w")  # lives as long as the process
     safe = cast(TextIO, _PipeSafe(real))
     sys.stdout, _state["out"], _state["gone"] = safe, safe, False
+    if real_err is not None:
+        sys.stderr = cast(TextIO, _Redacted(real_err))
     try:
         yield
     finally:
         safe.flush()
-        sys.stdout, _state["out"] = real, None
+        sys.stdout, sys.stderr, _state["out"] = real, real_err, None
 
 
 @contextlib.contextmanager
