@@ -12,6 +12,7 @@ command group, `commands.command(...)` for a command, and one line in `champion.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -183,6 +184,15 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parse, choose the output format, run the command, and turn any failure into one line
     and an exit code; stdout stays safe to close early throughout."""
     with _output.pipe_safe_stdout():
+        argv = list(sys.argv[1:] if argv is None else argv)
+        undecodable = next((arg for arg in argv if not _is_text(arg)), None)
+        if undecodable is not None:
+            print(
+                f"champion: error [usage]: argument {os.fsencode(undecodable)!r} is not UTF-8 "
+                "text; champion stores names, values and paths as UTF-8, so give them in UTF-8",
+                file=sys.stderr,
+            )
+            return 2
         try:
             args = parser.parse_args(argv)
         except SystemExit as stop:  # --help (0) or a usage error (2, already printed)
@@ -194,6 +204,16 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
             return 2
         with _output.command_output(fmt, passthrough=args.passthrough):
             return _call(args)
+
+
+def _is_text(arg: str) -> bool:
+    """Whether an argument is text: bytes that are not UTF-8 reach Python as lone surrogates
+    (`runs show $'\\xff'`), which no store, JSON or terminal can take."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _format_of(args: argparse.Namespace) -> str:
