@@ -227,3 +227,15 @@ def test_no_command_line_gets_a_traceback_a_hang_or_an_undocumented_exit(scene, 
         f"  {argv!r} -> {code}: {said.strip()[-600:]}" for argv, code, said in bad[:25]
     )
     assert _owned(root) == before  # nothing written through the link to the user's own file
+
+
+@pytest.mark.parametrize("argv", [[b"runs", b"show", b"\xff"], [b"models", b"show", b"a\xffb"]])
+def test_an_argument_that_is_not_utf8_is_named_in_one_line(scene, argv):
+    # `runs show $'\xff'` ended in a UnicodeEncodeError, "a bug in champion".
+    done = subprocess.run(
+        [sys.executable.encode(), b"-m", b"champion.cli", *argv],
+        env=scene["env"], capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    said = done.stderr.decode()
+    assert said.count("\n") == 1 and "is not UTF-8 text" in said and repr(argv[-1]) in said
