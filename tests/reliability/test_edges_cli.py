@@ -412,3 +412,29 @@ def test_writing_to_a_read_only_workspace_is_one_line(pipeline, cli, model):
     assert "read-only" in line
     with contextlib.closing(sqlite3.connect(pipeline.ws_path / "workspace.db")) as conn:
         assert conn.execute("SELECT count(*) FROM models").fetchone() == (1,)
+
+
+def test_runs_show_takes_the_short_id_history_prints(pipeline, cli, model):
+    """`models history` prints 8 characters of a run id; `runs show` refused them."""
+    for value in ("0.8", "0.9"):
+        _champion_of(pipeline, cli, model, value)
+    history = cli("models", "history", "iris", "--format", "csv", workspace=pipeline.ws_path)
+    full = [row["run_id"] for row in csv.DictReader(io.StringIO(history.stdout))]
+    table = cli("models", "history", "iris", workspace=pipeline.ws_path).stdout
+    short = [s for s in (f[:8] for f in full) if s in table]
+    assert len(short) == 2
+
+    shown = cli("runs", "show", short[1], "--json", workspace=pipeline.ws_path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["run_id"] == full[1]
+
+    # a start many runs share is refused, naming them; one no run has is "no run"
+    for _ in range(17):  # 17 runs: two of them share a first hex digit
+        pipeline.new_run({"accuracy": "0.5"})
+    ids = [r["run_id"] for r in json.loads(
+        cli("runs", "list", "--all", "--json", workspace=pipeline.ws_path).stdout)]  # fmt: skip
+    shared = next(i[0] for i in ids if sum(j.startswith(i[0]) for j in ids) > 1)
+    many = cli("runs", "show", shared, workspace=pipeline.ws_path)
+    assert many.returncode == 2 and "is the start of several runs" in one_line_error(many)
+    none = cli("runs", "show", "zz" + full[0], workspace=pipeline.ws_path)
+    assert none.returncode == 2 and "no run" in one_line_error(none)

@@ -47,7 +47,11 @@ def add_to(commands: Commands) -> None:
         description="One run (a pipeline run or a step) and everything stored on it.",
         examples=["champion runs show RUN_ID", "champion runs show RUN_ID --json"],
     )
-    show.add_argument("run_id", help="the run's id, as 'champion runs list' shows it")
+    show.add_argument(
+        "run_id",
+        help="the run's id, as 'champion runs list' shows it, or its start when no other run's "
+        "id starts so (the 8 characters 'champion models history' prints)",
+    )
 
 
 _LIST = (
@@ -107,13 +111,25 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _run(ws: Any, run_id: str) -> Any:
+    """The run `run_id` names: its whole id, or a prefix only it has (as git takes a short
+    commit id: tables print the first 8 characters)."""
     from champion.local import Run
-    from champion.local.access import find_run
+    from champion.local.access import find_run, run_ids_starting
 
     if find_run(ws, run_id) is None:
-        raise InputError(
-            f"no run {run_id!r} in {ws.path}; 'champion runs list' shows the run ids",
-            field="run_id",
-            value=run_id,
-        )
+        found = run_ids_starting(ws, run_id)
+        if len(found) > 1:
+            shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+            raise InputError(
+                f"run id {run_id!r} is the start of several runs ({shown}); give more of it",
+                field="run_id",
+                value=run_id,
+            )
+        if not found:
+            raise InputError(
+                f"no run {run_id!r} in {ws.path}; 'champion runs list' shows the run ids",
+                field="run_id",
+                value=run_id,
+            )
+        run_id = found[0]
     return Run.get(ws, run_id)

@@ -183,6 +183,11 @@ def find_run(workspace: Workspace, run_id: str) -> RunRecord | None:
     return workspace._store.get_run(run_id)
 
 
+def run_ids_starting(workspace: Workspace, prefix: str, limit: int = 6) -> list[str]:
+    """Up to `limit` run ids that begin with `prefix` (a short id, as `models history` prints)."""
+    return workspace._store.run_ids_starting(prefix, limit) if prefix else []
+
+
 def collect_garbage(workspace: Workspace, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
     """`champion gc`: orphan blobs and stale temp files older than `grace_seconds`."""
     return gc(workspace._store, grace_seconds=grace_seconds)

@@ -102,6 +102,15 @@ class Runs(Transactions):
         rows = self._query("SELECT * FROM runs WHERE run_id=?", (run_id,))
         return run_record(rows[0]) if rows else None
 
+    def run_ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` run ids that start with `prefix`, in order: a range over the unique
+        index, so a short id as tables print it (git's habit) finds its run at any size."""
+        rows = self._query(
+            "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [str(r["run_id"]) for r in rows]
+
     def list_runs(self, experiment: str | None = None) -> list[RunRecord]:
         if experiment is None:
             rows = self._query("SELECT * FROM runs ORDER BY seq DESC")
