@@ -159,7 +159,22 @@ def _target(
             field="--to",
             value=to,
         )
+    if _origin(versions[to]) == _origin(champion):
+        # A rollback copy is the earlier version again: rolling back to it (or to another copy
+        # of it) would add an identical version each time, and decide nothing.
+        raise InputError(
+            f"{name}:{to} already is the champion: {name}:{champion.version} is "
+            f"{name}:{_origin(champion)} rolled back; nothing to roll back",
+            field="--to",
+            value=to,
+        )
     return versions[to]
+
+
+def _origin(version: ModelVersion) -> int:
+    """The version whose files and metrics `version` holds: itself, or what it rolled back to."""
+    copied = version.properties.get(names.ROLLBACK_OF, "")
+    return int(copied) if copied.isdigit() else version.version
 
 
 def _default_target(versions: dict[int, ModelVersion], champion: ModelVersion) -> int | None:

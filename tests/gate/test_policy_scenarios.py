@@ -467,6 +467,24 @@ def test_a_rollback_that_cannot_be_done_exits_2_and_changes_nothing(pipeline, ar
     assert pipeline.snapshot() == before
 
 
+def test_a_rollback_to_what_the_champion_already_is_is_refused_each_time(pipeline):
+    """Rolling back to v1 while the champion was v1's rollback copy succeeded again and
+    again, each time adding an identical version."""
+    pipeline.register(pipeline.new_run({"accuracy": "0.9"}))
+    pipeline.register(pipeline.new_run({"accuracy": "0.95"}))
+    first = cli(pipeline, "models", "rollback", "iris", "--to", "1", "--reason", "v2 drifts")
+    assert first.returncode == 0, first.stderr
+    before = pipeline.snapshot()
+    for to, says in (("1", "iris:1 already is the champion: iris:3 is iris:1 rolled back"),
+                     ("3", "iris:3 already is the champion")):  # fmt: skip
+        again = cli(pipeline, "models", "rollback", "iris", "--to", to, "--reason", "again")
+        assert again.returncode == 2, again.stderr
+        assert says in again.stderr
+    assert pipeline.snapshot() == before
+    back = cli(pipeline, "models", "rollback", "iris", "--to", "2", "--reason", "v2 after all")
+    assert back.returncode == 0, back.stderr  # a different version is still a rollback
+
+
 def test_a_version_without_its_metric_cannot_be_rolled_back_to(pipeline, tmp_path, monkeypatch):
     (tmp_path / "unscored.pkl").write_bytes(b"m")
     monkeypatch.chdir(tmp_path)  # Model.register takes paths under the working folder only
