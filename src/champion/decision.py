@@ -272,10 +272,11 @@ def _several_reason(
     name = "the champion" if champion_version is None else f"champion v{champion_version}"
     count = f"{len(comparisons)} metrics, all must pass"
     if failed is not None:
+        # The failed metric's reason ends with the verdict (stays, a tie keeps it, not
+        # registered): said once, last, after which metrics passed.
         passed = [c.metric for c in comparisons if c.passed]
         also = f"; passed: {', '.join(passed)}" if passed else ""
-        stays = "" if no_champion else f"; {name} stays"
-        return f"decided by {failed.metric} ({count}): {failed.reason}{also}{stays}"
+        return f"decided by {failed.metric} ({count}{also}): {failed.reason}"
     listing = ", ".join(c.metric for c in comparisons)
     if no_champion:
         return f"no registered champion; the challenger passes every metric ({listing})"
