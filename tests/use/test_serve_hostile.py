@@ -45,8 +45,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         served.wait_healthy()
         yield served
-    finally:
-        served.kill()
+    finally:  # SIGTERM, so the server removes its deployment folder; SIGKILL if it will not
+        with contextlib.suppress(Exception):
+            served.stop()
+        if served.process.poll() is None:
+            served.kill()
 
 
 def exchange(port: int, raw: bytes, timeout: float = PROMPT_S) -> tuple[int, bytes]:
