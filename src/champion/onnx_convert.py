@@ -156,11 +156,9 @@ def convert(registry: Registry, name: str, version: int | None, sample: Path) ->
     if version is None:
         champion = registry.champion(name)
         if champion is None:
-            raise InputError(
-                f"model {name!r} has no champion yet: no version is registered",
-                field="name",
-                value=name,
-            )
+            from champion.registry.absent import no_champion
+
+            raise no_champion(registry, name)
         version = champion.version
     with tempfile.TemporaryDirectory(prefix="champion-onnx-") as tmp:
         model = load_model(registry.download(name, version, Path(tmp) / "model"))

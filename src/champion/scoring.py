@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,8 +197,6 @@ def frame_from_request(model: Any, body: str) -> Any:
     frame the model takes: each row a list of the feature values in the model's order, or an
     object keyed by feature name. Anything else is an InputError whose message says what was
     expected (the HTTP layer answers it with 400)."""
-    import json
-
     import pandas as pd
 
     if not body.strip():
@@ -207,14 +206,7 @@ def frame_from_request(model: Any, body: str) -> Any:
             field="body",
             value="",
         )
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise InputError(
-            f'the request body is not JSON ({exc}); send {{"data": [[...], ...]}}',
-            field="body",
-            value=body[:80],
-        ) from None
+    payload = _request_json(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
         raise InputError(
             'the request must be a JSON object with a "data" list of rows: {"data": [[...], ...]}',
@@ -253,19 +245,55 @@ def frame_from_request(model: Any, body: str) -> Any:
                 field="data",
                 value=index,
             )
-        bad = [
-            v
-            for v in row
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
-        ]
+        bad = [v for v in row if not _finite_number(v)]
         if bad:
             raise InputError(
-                f"row {index} holds {bad[0]!r}; every value must be a finite number",
+                f"row {index} holds {_shown(bad[0])}; every value must be a finite number",
                 field="data",
                 value=index,
             )
         table.append(row)
     return pd.DataFrame(table, columns=wanted)
+
+
+def _request_json(body: str) -> Any:
+    """The body parsed, or an InputError saying why not: besides text that is not JSON, Python's
+    reader refuses nesting deeper than its recursion limit and integers longer than
+    `sys.get_int_max_str_digits()`, errors a request must not turn into a 500."""
+    import json
+
+    ask = 'send {"data": [[...], ...]}'
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        why = f"the request body is not JSON ({exc}); {ask}"
+    except RecursionError:
+        why = f"the request body is nested too deeply to read; {ask}"
+    except ValueError:  # json's one other refusal: an integer too long for int()
+        why = (
+            f"the request body holds an integer of more than {sys.get_int_max_str_digits()} "
+            "digits; every value must be a finite number"
+        )
+    raise InputError(why, field="body", value=body[:80])
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range (1e308)
+        return False
+
+
+def _shown(value: Any) -> str:
+    """A value of a request in an error message: short, whatever was sent."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+        return f"an integer of {len(str(abs(value)))} digits, beyond a float's range"
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()  # as the request wrote it
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_csv_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:

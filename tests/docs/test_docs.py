@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from champion import cli
+from champion.cli._app import _format_of
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -66,12 +67,28 @@ def test_every_option_has_help_and_every_command_an_example(command, parser) -> 
 
 
 @pytest.mark.parametrize(("command", "parser"), COMMANDS, ids=[c for c, _ in COMMANDS])
-def test_every_command_takes_the_global_options(command, parser) -> None:
-    for option in ("--backend", "--workspace", "--json", "--format", "--debug"):
-        assert option in parser._option_string_actions, (command, option)
+def test_every_command_takes_each_global_option_its_help_lists(command, parser) -> None:
+    """`champion serve --help` listed `--json`, then `champion serve iris --json` answered
+    "this command prints no json". Each global option a command's help lists is one it takes:
+    `--json` only where JSON is printed, `--format` with exactly the formats it prints."""
+    listed = {
+        option
+        for group in parser._action_groups
+        if group.title == "global options (before or after the command)"
+        for action in group._group_actions
+        for option in action.option_strings
+    }
+    assert {"--backend", "--workspace", "--format", "--debug"} <= listed, command
+    formats = parser.get_default("formats")
     said = parser._option_string_actions["--format"].help
-    for fmt in ("table", "json", "csv"):  # the help names exactly the formats it offers
-        assert (fmt in said) == (fmt in parser.get_default("formats")), (command, fmt)
+    offered = [fmt for fmt in ("table", "json", "csv") if fmt in said]
+    assert offered == list(formats), command  # the help names exactly the formats it prints
+    for fmt in offered:
+        assert _format_of(argparse.Namespace(json=False, format=fmt, formats=formats)) == fmt
+    if "--json" in listed:
+        assert _format_of(argparse.Namespace(json=True, format=None, formats=formats)) == "json"
+    else:
+        assert "json" not in formats, command
 
 
 def test_cli_without_a_command_prints_help_and_exits_2(capsys) -> None:

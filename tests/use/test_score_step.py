@@ -140,7 +140,7 @@ def bad_csv(tmp_path: Path, text: str) -> Path:
         (["--data", "dataset:"], "is not dataset:NAME"),
         (["--data", "dataset:missing"], "no registered dataset missing (latest)"),
         (["--version", "9"], "there is no version 9 of model 'iris'"),
-        (["--model-name", "other"], "model 'other' has no champion yet"),
+        (["--model-name", "other"], "there is no model 'other'"),
         (["--version", "0"], "'0' must be 1 or more"),
         (["--version", "1", "--champion"], "not allowed with argument"),
     ],

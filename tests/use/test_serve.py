@@ -7,6 +7,7 @@ or SIGKILL of its process group), each wait bounded."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -55,8 +56,8 @@ def champion(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
 class Server:
     """`champion serve ...` started in its own session; its console goes to a log file."""
 
-    def __init__(self, ws: Path, log: Path, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, ws: Path, log: Path, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.log = log
         with log.open("w") as out:
             self.process = subprocess.Popen(
@@ -279,7 +280,8 @@ def test_serve_refuses_what_it_cannot_serve_before_recording_anything(
         port = str(taken.getsockname()[1])
         cases = [
             (("iris", "--port", port), f"port {port} on 127.0.0.1 is in use"),
-            (("nope", "--port", str(free_port())), "model 'nope' has no champion yet"),
+            (("nope", "--port", str(free_port())), "there is no model 'nope';"),
+            (("irs",), "there is no model 'irs' (did you mean 'iris'?)"),
             (("iris", "--version", "9"), "there is no version 9 of model 'iris'"),
             (("iris", "--entry-script", str(tmp_path / "none.py")), "entry script not found"),
             (("iris", "--port", "0"), "'0' is not a port number"),
@@ -289,3 +291,95 @@ def test_serve_refuses_what_it_cannot_serve_before_recording_anything(
             assert done.returncode == 2, (args, done.stdout, done.stderr)
             assert says in done.stderr and "Traceback" not in done.stderr
     assert deployments(iris.path) == []
+
+    # a model that exists, but whose every version was deleted, keeps its own message
+    for version in ("2", "1"):
+        assert champion(iris.path, "models", "delete", "iris", "--version", version).returncode == 0
+    done = champion(iris.path, "serve", "iris")
+    assert done.returncode == 2, done.stderr
+    assert "model 'iris' has no champion: every version of it was deleted" in done.stderr
+    assert deployments(iris.path) == []
+
+
+def test_two_servers_asking_for_one_port_at_once_one_serves_and_one_exits_2(
+    iris: IrisWorkspace, tmp_path: Path, servers: list[Server]
+) -> None:
+    """Both passed the port check, then the loser's gunicorn could not bind: "Worker failed
+    to boot", and `champion serve` exited 0 saying the server had stopped. The port is now
+    held from the check on, so whichever asks second is told at once."""
+    first = Server(iris.path, tmp_path / "first.log", "iris", "--deployment-name", "first")
+    second = Server(
+        iris.path, tmp_path / "second.log", "iris", "--deployment-name", "second",
+        port=first.port,
+    )  # fmt: skip
+    servers.extend([first, second])
+    deadline = time.monotonic() + STARTUP_S
+    while first.process.poll() is None and second.process.poll() is None:
+        assert time.monotonic() < deadline, first.output + second.output
+        time.sleep(0.2)
+    loser, winner = (first, second) if first.process.poll() is not None else (second, first)
+    assert loser.process.returncode == 2, loser.output
+    assert f"port {first.port} on 127.0.0.1 is in use" in loser.output.splitlines()[-1]
+    winner.wait_healthy()
+    assert winner.score({"data": [[5.1, 3.5, 1.4, 0.2]]}) == (200, ["setosa"])
+
+
+ENTRY_SCRIPTS = {
+    "a syntax error": ("def init(:\n    pass\n", "score.py:1: SyntaxError: invalid syntax"),
+    "no init()": ("def run(raw_data):\n    return 1\n", "does not have a init() function"),
+    "no run()": ("def init():\n    pass\n", "does not have a run() function"),
+    "an import that fails": (
+        "import no_such_module_here\n",
+        "score.py:1 in <module>: ModuleNotFoundError: No module named 'no_such_module_here'",
+    ),
+    "init() raising": (
+        "def init():\n    raise ValueError('no model.bin here')\n\ndef run(raw_data):\n    pass\n",
+        "score.py:2 in init: ValueError: no model.bin here",
+    ),
+}
+
+
+@pytest.mark.parametrize(("script", "says"), ENTRY_SCRIPTS.values(), ids=ENTRY_SCRIPTS.keys())
+def test_an_entry_script_that_cannot_start_is_one_line_and_exit_2(
+    iris: IrisWorkspace, tmp_path: Path, script: str, says: str
+) -> None:
+    """It printed "Worker failed to boot", then exited 0, as if the server had been stopped."""
+    path = tmp_path / "score.py"
+    path.write_text(script)
+    done = champion(
+        iris.path, "serve", "iris", "--entry-script", str(path), "--port", str(free_port())
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = done.stderr.splitlines()[-1]
+    assert line.startswith("champion: error [input_invalid]: the entry script could not start: ")
+    assert says in line, line
+    assert "Traceback" not in done.stdout + done.stderr
+    assert [d["status"] for d in deployments(iris.path)] == ["stopped"]
+
+
+def test_a_model_joblib_cannot_load_is_exit_2_and_a_damaged_one_exit_3(
+    iris: IrisWorkspace, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "model.pkl").write_bytes(b"not a pickle")
+    registered = champion(
+        iris.path, "register", "--model-name", "iris", "--model-path", str(garbage),
+        "--metric-value", "0.99", "--model-framework", "ScikitLearn",
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    done = champion(iris.path, "serve", "iris", "--port", str(free_port()))
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = done.stderr.splitlines()[-1]
+    assert "the model could not be served: model.pkl could not be loaded with joblib" in line
+    assert "Traceback" not in done.stdout + done.stderr
+
+    # the stored bytes of iris:2 changed on disk: the verified download refuses, exit 3
+    digest = hashlib.sha256((tmp_path / "trained-0.95" / "model.pkl").read_bytes()).hexdigest()
+    blob = iris.path / "blobs" / "sha256" / digest[:2] / digest
+    blob.chmod(0o600)
+    blob.write_bytes(b"bit rot")
+    damaged = champion(iris.path, "serve", "iris", "--version", "2", "--port", str(free_port()))
+    assert damaged.returncode == 3, damaged.stdout + damaged.stderr
+    assert f"blob {digest} is corrupt" in damaged.stderr.splitlines()[-1]
+    assert [d["status"] for d in deployments(iris.path)] == ["stopped"]  # only the first try

@@ -48,7 +48,9 @@ def _global_options(
     parser: argparse.ArgumentParser, *, top: bool, formats: Sequence[str] = _output.FORMATS
 ) -> None:
     """The same options on the top parser and on every command, so they work in either place.
-    On a command their default is SUPPRESS: absent there, the top parser's value stands."""
+    On a command their default is SUPPRESS: absent there, the top parser's value stands. A
+    command lists only what it takes: `--json` where it prints JSON (`champion serve --help`
+    offered `--json`, then refused it), `--format` naming the formats it prints."""
 
     def default(value: Any) -> Any:
         return value if top else argparse.SUPPRESS
@@ -85,12 +87,13 @@ def _global_options(
         default=default(None),
         help=f"output: {offered}",
     )
-    group.add_argument(
-        "--json",
-        action="store_true",
-        default=default(False),
-        help="the same as --format json: one JSON document on stdout",
-    )
+    if top or "json" in formats:
+        group.add_argument(
+            "--json",
+            action="store_true",
+            default=default(False),
+            help="the same as --format json: one JSON document on stdout",
+        )
     group.add_argument(
         "--debug",
         action="store_true",

@@ -90,6 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         entry_script=args.entry_script,
         port=args.port,
         deployment_name=args.deployment_name,
+        debug=args.debug,
         announce=lambda text: print(text, flush=True),
     )
     print("champion: the server stopped; the deployment is recorded as stopped", flush=True)

@@ -10,16 +10,15 @@ server stops, the deployment is marked stopped and the folder removed. While it 
 version cannot be deleted; if the process is killed, the deployment is no longer active because
 its process is gone (`champion.local.store.processes`), so nothing stays locked.
 
-The server itself is `_server.py`, the only module that imports the `[serve]` extra; importing
-this package imports neither it nor the extra.
+The port is claimed first and held until the server stops (`_sockets.claim_port`), so a port
+another process takes in the meantime cannot turn into a server that never started. The server
+itself is `_server.py`, the only module that imports the `[serve]` extra (with gunicorn's
+config module and worker beside it); importing this package imports neither it nor the extra.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any
 
 from champion.errors import InfrastructureError, InputError
 
-__all__ = ["DEFAULT_ENTRY_SCRIPT", "DEFAULT_PORT", "HOST", "Deployment", "check_port", "serve"]
+__all__ = ["DEFAULT_ENTRY_SCRIPT", "DEFAULT_PORT", "HOST", "Deployment", "serve"]
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8890
@@ -63,22 +62,6 @@ def require_server() -> None:
         )
 
 
-def check_port(port: int) -> None:
-    """Refuse a port another process listens on, before anything is downloaded or recorded."""
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError as exc:
-            taken = exc.errno in (errno.EADDRINUSE, errno.EACCES)
-            raise InputError(
-                f"port {port} on {HOST} "
-                + ("is in use" if taken else f"cannot be used ({exc.strerror})")
-                + "; choose another with --port",
-                field="--port",
-                value=port,
-            ) from None
-
-
 def serve(
     workspace: Any,
     name: str,
@@ -87,14 +70,19 @@ def serve(
     entry_script: Path | None = None,
     port: int = DEFAULT_PORT,
     deployment_name: str | None = None,
+    debug: bool = False,
     announce: Callable[[str], None] = print,
 ) -> None:
     """Serve `name` (`version`, else the champion) from the local `workspace` until stopped.
 
     Raises InputError for a missing entry script, a taken port or deployment name, no such
-    version or no champion, before anything is recorded; returns when the server has stopped."""
+    model, version or champion, before anything is recorded, and for an entry script that
+    cannot start (its file:line); returns when the server has stopped. `debug` keeps the
+    tracebacks in the server's log."""
     from champion.context import get_registry
     from champion.local import access
+    from champion.serving._setup import Setup
+    from champion.serving._sockets import claim_port
 
     require_server()
     script = (entry_script or DEFAULT_ENTRY_SCRIPT).resolve()
@@ -102,30 +90,39 @@ def serve(
         raise InputError(
             f"entry script not found: {script}", field="--entry-script", value=str(script)
         )
-    check_port(port)
-    registry = get_registry(workspace)
-    if version is None:
-        champion = registry.champion(name)
-        if champion is None:
-            raise InputError(
-                f"model {name!r} has no champion yet: no version is registered",
-                field="name",
-                value=name,
-            )
-        version = champion.version
-    folder = Path(tempfile.mkdtemp(prefix="champion-serve-"))
+    listener = claim_port(HOST, port)
     try:
-        model_dir = folder / MODELS_FOLDER / name / str(version)
-        registry.download(name, version, model_dir)
-        deployment = Deployment(deployment_name or name, name, version, port, script, model_dir)
-        with access.deployment(workspace, deployment.name, [(name, version)], port, script):
-            announce(
-                f"champion: serving {name}:{version} as deployment {deployment.name} on "
-                f"{deployment.url} (entry script {script}); Ctrl-C stops it"
-            )
-            from champion.serving._server import run_server
+        registry = get_registry(workspace)
+        if version is None:
+            version = _champion_version(workspace, registry, name)
+        folder = Path(tempfile.mkdtemp(prefix="champion-serve-"))
+        try:
+            model_dir = folder / MODELS_FOLDER / name / str(version)
+            registry.download(name, version, model_dir)
+            deployment = Deployment(deployment_name or name, name, version, port, script, model_dir)
+            setup = Setup(listener, script, script == DEFAULT_ENTRY_SCRIPT.resolve(), folder, debug)
+            with access.deployment(workspace, deployment.name, [(name, version)], port, script):
+                announce(
+                    f"champion: serving {name}:{version} as deployment {deployment.name} on "
+                    f"{deployment.url} (entry script {script}); Ctrl-C stops it"
+                )
+                from champion.serving._server import run_server
 
-            with contextlib.suppress(SystemExit):  # gunicorn's way of saying it has stopped
-                run_server(script, model_dir, folder, port)
+                run_server(setup, model_dir)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        listener.close()
+
+
+def _champion_version(workspace: Any, registry: Any, name: str) -> int:
+    """The champion's version, or the error saying which name was meant (the local
+    workspace's names are cheap to list, so close ones are suggested)."""
+    champion = registry.champion(name)
+    if champion is None:
+        from champion.local import Model
+        from champion.registry.absent import no_champion
+
+        names = [str(m.name) for m in Model.list(workspace, latest=True, expand=False)]
+        raise no_champion(registry, name, names=names)
+    return int(champion.version)

@@ -10,38 +10,52 @@ into a 500, under gunicorn. So an entry script that works under `champion serve`
 Azure ML deployment, and one that fails there fails here first. It runs offline: Application
 Insights stays off unless a key is configured.
 
-One thing is changed: the package binds `0.0.0.0` (every interface, as a container must). A
-local endpoint is for this machine only, so the host it binds is set to 127.0.0.1 before it
-starts; everything else is the package's own code path (`azmlinfsrv`'s `run()`).
+What is changed, and only through the hooks the package and gunicorn offer: it serves on the
+port `champion serve` claimed on 127.0.0.1 (the package binds every interface, as a container
+must); gunicorn's worker is the threaded one, with every wait on a client bounded
+(`_gunicorn`, `_worker`, `_sockets`); the body of a scoring request is read whole, at most 16
+MiB, before the one `run()` at a time (`_guard`); the log's tracebacks are cut to one line
+unless --debug (`_logs`, through the deployment's logging.json, which the package loads from
+AML_APP_ROOT unless the entry script's folder has its own); and a worker that cannot start says
+why, for `serve` to exit with (`_worker`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
+from champion.errors import InfrastructureError
+from champion.serving._setup import Setup, install
+
 HOST = "127.0.0.1"
+LOG_CONFIG = "logging.json"
+FORMATTER = "champion.serving._logs.OneLine"
 
 
-def run_server(entry_script: Path, model_dir: Path, app_root: Path, port: int) -> None:
-    """Serve until stopped (SIGTERM or Ctrl-C: gunicorn stops its workers, then exits with
-    SystemExit). `AML_APP_ROOT` is the deployment's folder, holding `azureml-models/`, so
-    `Model.get_model_path(name)` finds the model as in an Azure ML container; the entry script's
-    folder is on `sys.path`, as the source directory of a deployment is."""
+def run_server(setup: Setup, model_dir: Path) -> None:
+    """Serve until stopped (SIGTERM or Ctrl-C: gunicorn stops its workers, then returns).
+
+    Raises the worker's reason when the entry script could not start (InputError for the
+    user's script, 2), InfrastructureError when the server stopped for another reason.
+    `AML_APP_ROOT` is the deployment's folder, holding `azureml-models/`, so
+    `Model.get_model_path(name)` finds the model as in an Azure ML container; the entry
+    script's folder is on `sys.path`, as the source directory of a deployment is."""
     from azureml_inference_server_http import amlserver
 
-    os.environ["AML_APP_ROOT"] = str(app_root)
-    os.environ["AZUREML_SOURCE_DIRECTORY"] = str(entry_script.parent)
-    # gunicorn's control socket is one per user ($HOME/.gunicorn/gunicorn.ctl): two local
-    # endpoints would take it from each other, and nothing here uses it
-    os.environ["GUNICORN_CMD_ARGS"] = "--no-control-socket"
+    install(setup)
+    _write_log_config(setup, Path(amlserver.__file__).with_name(LOG_CONFIG))
+    os.environ["AML_APP_ROOT"] = str(setup.folder)
+    os.environ["AZUREML_SOURCE_DIRECTORY"] = str(setup.entry_script.parent)
+    os.environ["GUNICORN_CMD_ARGS"] = "--config python:champion.serving._gunicorn"
     amlserver.DEFAULT_HOST = HOST
     sys.argv = [
         "azmlinfsrv",
-        *("--entry_script", str(entry_script)),
+        *("--entry_script", str(setup.entry_script)),
         *("--model_dir", str(model_dir)),
-        *("--port", str(port)),
+        *("--port", str(setup.listener.getsockname()[1])),
     ]
     master = os.getpid()
     try:
@@ -54,4 +68,24 @@ def run_server(entry_script: Path, model_dir: Path, app_root: Path, port: int) -
         if os.getpid() != master:
             code = stop.code if isinstance(stop, SystemExit) else 1
             os._exit(code if isinstance(code, int) else 1)
-        raise
+        if not isinstance(stop, SystemExit):
+            raise  # interrupted
+        if stop.code in (0, None):
+            return  # gunicorn's way of saying it stopped, on SIGTERM or Ctrl-C
+        raise setup.boot_failure() or InfrastructureError(
+            f"the inference server stopped before it served (gunicorn exited {stop.code}); "
+            "the lines above say why",
+            field="serve",
+            value=stop.code,
+        ) from None
+
+
+def _write_log_config(setup: Setup, package_config: Path) -> None:
+    """The package's own logging.json with our formatter, in AML_APP_ROOT where the package
+    looks first; an entry script that brings its own logging.json keeps it."""
+    if (setup.entry_script.parent / LOG_CONFIG).is_file():
+        return
+    config = json.loads(package_config.read_text(encoding="utf-8"))
+    for formatter in config.get("formatters", {}).values():
+        formatter["class"] = FORMATTER
+    (setup.folder / LOG_CONFIG).write_text(json.dumps(config), encoding="utf-8")

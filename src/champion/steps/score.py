@@ -118,11 +118,13 @@ def score(args: argparse.Namespace, step_run: Any) -> dict[str, Any]:
     if args.version is None:
         champion = registry.champion(args.model_name)
         if champion is None:
-            raise InputError(
-                f"model {args.model_name!r} has no champion yet: no version is registered; "
-                "run the register step first, or pass --version",
+            from champion.registry.absent import no_champion
+
+            raise no_champion(
+                registry,
+                args.model_name,
                 field="--model-name",
-                value=args.model_name,
+                unknown="check --model-name, or run the register step first",
             )
         version, chosen_by = champion.version, "champion"
     else:
