@@ -91,7 +91,6 @@ class _PipeSafe(_Redacted):
                 _reader_gone(self._stream)
 
 
-
 def _reader_gone(stream: TextIO) -> None:
     """Python's documented recipe for SIGPIPE: point the descriptor at /dev/null, so the bytes
     still buffered, and the flush at exit, go nowhere instead of raising again."""
