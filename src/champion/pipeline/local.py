@@ -24,6 +24,10 @@ What is created for one call of `run_pipeline`:
   `Run.get_context()` warn when a process started in the step lost the step's run variables
   (it returns an offline run, as Azure's SDK does).
 
+A step ends as a job on Azure ML ends, with its main process: whatever it left running in its
+process group (a daemon holding its stdout, a forgotten server) is ended then, and the runner
+does not wait for it (`champion.pipeline._process`).
+
 Statuses follow Azure: a step run is Completed on exit code 0, Failed otherwise; the first failing
 step stops the pipeline (later steps get no run) and fails the parent run. A step that cancels
 the pipeline (`run.parent.cancel()`, as a template's evaluate step does when the new model is
