@@ -5,6 +5,8 @@ tiny steps (so a local run takes a second)."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -164,6 +166,41 @@ def test_bad_options_are_refused_before_anything_runs(
     assert message in line and all(u.lstrip().startswith(("usage:", "[")) for u in usage)
     assert "Traceback" not in done.stderr and "[score]" not in done.stdout
     assert workspace_state(ws) == before  # no run was even created
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("python", "-m", "champion.steps.register", "--model-name", "m"),
+        ("python", "-m", "champion.steps.train", "--seed", "x"),
+        ("python", "-m", "champion.steps.score", "--nope"),
+        ("python", str(ROOT / "steps" / "register_model.py"), "--nope"),
+    ],
+    ids=["register", "train", "score", "snap"],
+)
+def test_every_usage_error_is_the_clis_one_line_and_its_help_hint_runs(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    """argparse's own `PROG: error:` after a usage text was a second format next to the CLI's;
+    and `see '... --help'` must be a command the user can run where they are."""
+
+    def typed(words: list[str] | tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+        program = {"champion": [sys.executable, "-m", "champion.cli"], "python": [sys.executable]}
+        return subprocess.run(
+            [*program[words[0]], *words[1:]],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")},
+        )
+
+    done = typed(command)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    hint = re.fullmatch(r"champion: error \[usage\]: .+; see '(.+) --help'", line)
+    assert hint is not None, line
+    assert typed([*shlex.split(hint.group(1)), "--help"]).returncode == 0, hint.group(1)
 
 
 def test_a_bad_model_name_is_refused_by_every_mode_before_anything_runs(project: Path) -> None:
