@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python pipelines/iris.py [--local|--validate|--submit|--publish] ...`: the driver."""
     from champion.pipeline.driver import main as drive
 
-    return drive(argv, spec_builder=build_spec, prog="iris.py")
+    return drive(argv, spec_builder=build_spec)
 
 
 if __name__ == "__main__":

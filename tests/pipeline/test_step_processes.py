@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,79 @@ def test_run_step_returns_when_the_step_exits_and_ends_its_daemon(
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("left daemon")
     assert not running(int(pid_file.read_text()))
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if int(text[text.rfind(")") + 2 :].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def group_members(group: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            fields = text[text.rfind(")") + 2 :].split()
+            if int(fields[2]) == group and fields[0] not in "ZX":
+                found.append(int(stat.parent.name))
+    return found
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, str(ROOT / "pipelines" / "iris.py")],
+        [sys.executable, "-m", "champion.cli", "run", str(ROOT / "pipelines" / "iris.py")],
+    ],
+    ids=["python-iris", "champion-run"],
+)
+def test_ctrl_c_while_a_step_runs_is_one_line_exit_130_and_ends_the_step(
+    tmp_path: Path, command: list[str]
+) -> None:
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)  # the train step blocks opening it: it is running when Ctrl-C comes
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "AZUREML_"))}
+    env["CHAMPION_WORKSPACE"] = str(tmp_path / "ws")
+    proc = subprocess.Popen(
+        [*command, "--data", str(fifo)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # bounded by the step blocking, not by the data
+            if line.startswith("[train] run "):
+                break
+        steps: list[int] = []
+        for _ in range(600):  # the runner starts the step just after saying so
+            steps = [p for p in children_of(proc.pid) if "train.py" in cmdline(p)]
+            if steps:
+                break
+            time.sleep(0.05)
+        (step,) = steps
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.splitlines() == ["champion: interrupted"]
+    assert group_members(step) == []  # the step and anything it started
