@@ -343,7 +343,7 @@ def test_pipeline_alone_prints_its_own_help(tmp_path: Path) -> None:
 def test_iris_is_only_its_spec() -> None:
     """The sample pipeline file holds its spec; the driver is the library's."""
     source = IRIS.read_text()
-    assert len(source.splitlines()) <= 105  # three steps and their docstrings
+    assert len(source.splitlines()) <= 115  # three steps, their options and docstrings
     for leftover in ("argparse", "subprocess", "def run_azure", "agent_safe_console"):
         assert leftover not in source
 
