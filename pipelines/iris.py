@@ -42,6 +42,7 @@ SAMPLE_DATA = ROOT / "sample_data" / "iris.csv"
 def build_spec(
     *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris",
     rescore_champion: bool = False, allow_different_test_data: bool = False,
+    allow_unscored_champion: bool = False,
 ) -> PipelineSpec:  # fmt: skip
     """The train -> register -> score pipeline.
 
@@ -56,6 +57,7 @@ def build_spec(
         model_name: the registered model's name
         rescore_champion: decide on both models scored on this run's hold-out (loads pickles)
         allow_different_test_data: compare numbers measured on different test data
+        allow_unscored_champion: let the model replace a champion that has no accuracy
     """
     model_dir = DataReference("model_dir")
     test_dir = DataReference("test_dir")
@@ -71,7 +73,11 @@ def build_spec(
         allow_reuse=False,
     )
     rescore = ("--rescore-champion", "--test-data", test_dir) if rescore_champion else ()
-    allow = ("--allow-different-test-data",) if allow_different_test_data else ()
+    allowed = {
+        "--allow-different-test-data": allow_different_test_data,
+        "--allow-unscored-champion": allow_unscored_champion,
+    }
+    allow = tuple(flag for flag, given in allowed.items() if given)
     register = Step(
         "register",
         "register_model.py",
@@ -98,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python pipelines/iris.py [--local|--validate|--submit|--publish] ...`: the driver."""
     from champion.pipeline.driver import main as drive
 
-    return drive(argv, spec_builder=build_spec, prog="iris.py")
+    return drive(argv, spec_builder=build_spec)
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ class Judge:
             raise TestDataError(
                 f"champion {champion.name}:{champion.version} was scored on test data "
                 f"{theirs.describe()}, the challenger on {ours.describe()}; re-score the champion "
-                "(--rescore-champion --test-data ...) or pass --allow-different-test-data. "
+                "(--rescore-champion) or pass --allow-different-test-data. "
                 "Nothing was registered.",
                 field=names.TEST_DATA_SHA256,
                 value=ours.sha256 or ours.reference,

@@ -194,7 +194,7 @@ def test_validate_fails_clearly_for_an_orphan_input(tmp_path: Path) -> None:
     message = "Input orphan on step first is not connected to any previous step"
     assert f"  - spec: {message}" in done.stderr
     assert f"  - azureml: {message}" in done.stderr
-    assert "champion pipeline validate: error: pipeline 'broken' is not valid:" in done.stderr
+    assert "champion: error [input_invalid]: pipeline 'broken' is not valid:" in done.stderr
 
 
 def test_validate_reports_a_cycle_from_the_sdks_graph_validation(tmp_path: Path) -> None:

@@ -607,7 +607,8 @@ def test_a_service_failure_exits_3_with_the_services_message(
 
     monkeypatch.setattr(azure.service, "create_unsubmitted_pipeline_run_async", unavailable)
     assert submit(wheel=wheel) == 3
-    assert "iris.py: error: RuntimeError: 503 Service Unavailable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "champion: error [infrastructure]: RuntimeError: 503 Service Unavailable" in err
 
 
 def test_without_wheel_one_is_built_from_the_checkout(

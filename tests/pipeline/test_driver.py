@@ -5,6 +5,8 @@ tiny steps (so a local run takes a second)."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -96,9 +98,10 @@ def champion(cwd: Path, *args: str, ws: Path | None = None) -> subprocess.Comple
     )
 
 
-def one_error_line(done: subprocess.CompletedProcess[str], prog: str) -> str:
+def one_error_line(done: subprocess.CompletedProcess[str], code: str = "input_invalid") -> str:
+    """The one line every entry's error is, the CLI's form: `champion: error [CODE]: ...`."""
     (line,) = done.stderr.splitlines()  # one line, no traceback
-    assert line.startswith(f"{prog}: error: "), line
+    assert line.startswith(f"champion: error [{code}]: "), line
     return line
 
 
@@ -160,10 +163,48 @@ def test_bad_options_are_refused_before_anything_runs(
     before = workspace_state(ws)
     done = champion(project, "pipeline", "run", "pipeline.py", *args, ws=ws)
     assert done.returncode == 2
-    *usage, line = done.stderr.strip().splitlines()  # argparse prints its usage first
-    assert message in line and all(u.lstrip().startswith(("usage:", "[")) for u in usage)
+    (line,) = done.stderr.splitlines()  # one line, no usage text before it
+    assert line.startswith("champion: error [") and message in line
     assert "Traceback" not in done.stderr and "[score]" not in done.stdout
     assert workspace_state(ws) == before  # no run was even created
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("champion", "pipeline", "submit", "pipeline.py", "--nope"),
+        ("champion", "run", "pipeline.py", "--wait"),
+        ("python", str(IRIS), "--nope"),
+        ("python", "-m", "champion.steps.register", "--model-name", "m"),
+        ("python", "-m", "champion.steps.train", "--seed", "x"),
+        ("python", "-m", "champion.steps.score", "--nope"),
+        ("python", str(ROOT / "steps" / "register_model.py"), "--nope"),
+    ],
+    ids=["pipeline-submit", "champion-run", "python-iris", "register", "train", "score", "snap"],
+)
+def test_every_usage_error_is_the_clis_one_line_and_its_help_hint_runs(
+    project: Path, command: tuple[str, ...]
+) -> None:
+    """argparse's own `PROG: error:` after a usage text was a second format next to the CLI's;
+    and `see '... --help'` must be a command the user can run where they are."""
+
+    def typed(words: list[str] | tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+        program = {"champion": [sys.executable, "-m", "champion.cli"], "python": [sys.executable]}
+        return subprocess.run(
+            [*program[words[0]], *words[1:]],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")},
+        )
+
+    done = typed(command)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    hint = re.fullmatch(r"champion: error \[usage\]: .+; see '(.+) --help'", line)
+    assert hint is not None, line
+    assert typed([*shlex.split(hint.group(1)), "--help"]).returncode == 0, hint.group(1)
 
 
 def test_a_bad_model_name_is_refused_by_every_mode_before_anything_runs(project: Path) -> None:
@@ -189,15 +230,13 @@ def test_a_bad_model_name_is_refused_by_every_mode_before_anything_runs(project:
 def test_an_invalid_experiment_is_refused(project: Path) -> None:
     done = champion(project, "pipeline", "submit", "pipeline.py", "--experiment", "my exp")
     assert done.returncode == 2
-    assert "--experiment: Experiment name must be" in one_error_line(
-        done, "champion pipeline submit"
-    )
+    assert "--experiment: Experiment name must be" in one_error_line(done)
 
 
 def test_submit_without_a_config_json_is_one_line_exit_2(project: Path) -> None:
     done = champion(project, "pipeline", "submit", "pipeline.py", "--data", "data.csv")
     assert done.returncode == 2, done.stderr
-    line = one_error_line(done, "champion pipeline submit")
+    line = one_error_line(done)
     assert "no config.json" in line and "--config" in line
     iris = subprocess.run(
         [sys.executable, str(IRIS), "--submit"],
@@ -208,7 +247,7 @@ def test_submit_without_a_config_json_is_one_line_exit_2(project: Path) -> None:
         env={k: v for k, v in os.environ.items() if k != "TF_BUILD"},
     )
     assert iris.returncode == 2
-    assert "no config.json" in one_error_line(iris, "iris.py")
+    assert "no config.json" in one_error_line(iris)
 
 
 # --- pipeline files -----------------------------------------------------------------------------
@@ -238,13 +277,59 @@ def test_a_file_that_is_not_a_pipeline_spec_is_one_line_exit_2(
     (tmp_path / "not_a_pipeline.py").write_text(source)
     done = champion(tmp_path, "pipeline", "run", "not_a_pipeline.py")
     assert done.returncode == 2
-    assert message in one_error_line(done, "champion pipeline run")
+    assert message in one_error_line(done)
+
+
+BROKEN = {
+    "syntax": ("def build_spec(*, x=1):\n    return 1 +\n", "broken.py:2: SyntaxError"),
+    "import": ("import no_such_module_here\n", "broken.py:1: ModuleNotFoundError"),
+    "none": ("def build_spec(*, x=1):\n    pass\n", "broken.py:1: build_spec returned None"),
+    "dict": ("def build_spec(*, x=1):\n    return {}\n", "broken.py:1: build_spec returned a dict"),
+    "raises": (
+        "def even(x):\n    raise ValueError('x must be even')\n\n"
+        "def build_spec(*, x=1):\n    return even(x)\n",
+        "broken.py:2: ValueError: x must be even",
+    ),
+    "champion raises": (
+        "from champion.pipeline import DataReference\n\n"
+        "def build_spec(*, x=1):\n    DataReference('not a name')\n",
+        "broken.py:4: PipelineData name: [not a name] is not a valid",
+    ),
+}
+MAIN = """
+import sys
+from champion.pipeline.driver import main
+sys.exit(main(spec_builder=build_spec))
+"""
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_a_mistake_in_the_pipeline_file_is_one_line_naming_its_line_exit_2(
+    tmp_path: Path, case: str
+) -> None:
+    """A syntax error, a failed import, an exception in build_spec or a result that is not a
+    PipelineSpec is the user's: exit 2 and FILE:LINE, not "a bug in champion" (1) or "the
+    service failed" (3), from every entry that loads a pipeline file."""
+    source, says = BROKEN[case]
+    (tmp_path / "broken.py").write_text(source)
+    for entry in (("pipeline", "run"), ("pipeline", "validate"), ("pipeline", "submit"), ("run",)):
+        done = champion(tmp_path, *entry, "broken.py")
+        assert done.returncode == 2, (entry, done.stderr)
+        assert one_error_line(done).startswith(f"champion: error [input_invalid]: {says}"), entry
+    if case in ("syntax", "import"):
+        return  # `python broken.py` stops in Python itself, before champion is reached
+    (tmp_path / "broken.py").write_text(source + MAIN)
+    done = subprocess.run(
+        [sys.executable, "broken.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert one_error_line(done).startswith(f"champion: error [input_invalid]: {says}")
 
 
 def test_a_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     done = champion(tmp_path, "pipeline", "validate", "nope.py")
     assert done.returncode == 2
-    assert "pipeline file not found" in one_error_line(done, "champion pipeline validate")
+    assert "pipeline file not found" in one_error_line(done)
 
 
 def test_pipeline_alone_prints_its_own_help(tmp_path: Path) -> None:
@@ -258,7 +343,7 @@ def test_pipeline_alone_prints_its_own_help(tmp_path: Path) -> None:
 def test_iris_is_only_its_spec() -> None:
     """The sample pipeline file holds its spec; the driver is the library's."""
     source = IRIS.read_text()
-    assert len(source.splitlines()) <= 105  # three steps and their docstrings
+    assert len(source.splitlines()) <= 115  # three steps, their options and docstrings
     for leftover in ("argparse", "subprocess", "def run_azure", "agent_safe_console"):
         assert leftover not in source
 
@@ -317,4 +402,5 @@ def test_output_to_a_closed_pipe_is_dropped_and_the_exit_code_kept(
         monkeypatch.undo()
         closed.close()  # its descriptor now points at /dev/null: closing raises nothing
     assert code == 2
-    assert "p: error: pipeline 'tiny' is not valid:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "champion: error [input_invalid]: pipeline 'tiny' is not valid:" in err

@@ -17,22 +17,16 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from champion import _env
+from champion._usage import Parser, error_line
 from champion.cli import _output
 from champion.errors import InputError, from_environment
 from champion.record import neutralize_logging_commands as escape
 
 Handler = Callable[[argparse.Namespace], int]
 BACKENDS = ("local", "azureml", "mlflow")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors in the one-line form every other error has."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"champion: error [usage]: {escape(message)}; see '{self.prog} --help'\n")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -203,7 +197,7 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         try:
             fmt = _format_of(args)
         except InputError as exc:
-            print(f"champion: error [usage]: {escape(exc.message)}", file=sys.stderr)
+            print(error_line("usage", exc.message), file=sys.stderr)
             return 2
         with _output.command_output(fmt, passthrough=args.passthrough):
             return _call(args)
@@ -250,7 +244,7 @@ def _call(args: argparse.Namespace) -> int:
 def _one_line(exc: Exception, *, debug: bool) -> int:
     known = from_environment(exc)
     if known is not None:
-        print(f"champion: error [{known.code}]: {escape(known.message)}", file=sys.stderr)
+        print(error_line(known.code, known.message), file=sys.stderr)
         return known.exit_code
     if type(exc).__module__.startswith("azureml."):  # the SDK's own errors: say them plainly
         message = getattr(exc, "message", None) or str(exc)

@@ -11,7 +11,6 @@ import fnmatch
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +34,7 @@ from champion.pipeline._local_runs import (
     create_step_run,
     node_id,
 )
+from champion.pipeline._process import run_in_own_group
 from champion.pipeline.spec import (
     PipelineSpec,
     Step,
@@ -48,9 +48,6 @@ BACKEND_ENV = _env.BACKEND  # read by champion.context
 
 
 SHIM_MODULE = "champion.pipeline.sdk_shim"
-
-
-_TERMINATE_GRACE_S = 10.0
 
 
 def _node_id(spec: PipelineSpec, step: Step) -> str:
@@ -226,48 +223,37 @@ def _execute(
     prefix: str,
     console: IO[str] | None,
 ) -> int:
-    """Run the command to the end, copying its merged stdout/stderr byte for byte to the log and,
-    line by line with the step's prefix, to the console. Returns the exit code.
+    """Run the step to the end of its process group (`_process`), copying its merged
+    stdout/stderr byte for byte to the log and, line by line with the step's prefix, to the
+    console. Returns the exit code.
 
     One merged pipe keeps the lines in the order the step wrote them and cannot deadlock (there
-    is no second pipe to fill up). If the runner is interrupted the step is terminated too, so
-    no orphan keeps writing into the workspace."""
+    is no second pipe to fill up). If the runner is interrupted the step's group is ended too,
+    so no orphan keeps writing into the workspace."""
+    pending = bytearray()
+
+    def show(line: bytes | bytearray) -> None:
+        if console is not None:
+            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            console.write(f"{prefix}{text}\n")
+            console.flush()
+
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+
+        def sink(chunk: bytes) -> None:
+            log.write(chunk)
+            log.flush()
+            pending.extend(chunk)
+            *lines, rest = pending.split(b"\n")
+            for line in lines:
+                show(line)
+            pending[:] = rest
+
         try:
-            assert proc.stdout is not None
-            for line in iter(proc.stdout.readline, b""):
-                log.write(line)
-                log.flush()
-                if console is not None:
-                    text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-                    console.write(f"{prefix}{text}\n")
-                    console.flush()
-            return proc.wait()
-        except BaseException:
-            _stop(proc)
-            raise
+            return run_in_own_group(command, cwd=cwd, env=env, stdout=sink)
         finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=_TERMINATE_GRACE_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+            if pending:
+                show(bytes(pending))
 
 
 def _upload_step_files(run: Run, cwd: Path, log_path: Path) -> None:

@@ -10,18 +10,14 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from champion import _env
+from champion._usage import Parser
 from champion.errors import InputError
-from champion.pipeline.spec import PipelineSpec
-
-SpecBuilder = Callable[..., PipelineSpec]
-"""A pipeline file's `build_spec`: keyword arguments in, a PipelineSpec out."""
-
+from champion.pipeline._pipeline_file import SpecBuilder, location
 
 MODES = ("run", "validate", "submit", "publish")
 
@@ -85,7 +81,7 @@ def spec_options(builder: SpecBuilder) -> list[SpecOption]:
     for parameter in inspect.signature(builder).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
-        where = f"build_spec parameter {parameter.name!r}"
+        where = f"{location(builder)}: build_spec parameter {parameter.name!r}"
         if parameter.default is parameter.empty:
             raise InputError(
                 f"{where} has no default; every build_spec parameter needs one so that the "
@@ -146,12 +142,16 @@ _OPTION_DEFAULTS = {
 
 
 def build_parser(
-    builder: SpecBuilder, *, prog: str, mode: str | None = None, description: str | None = None
+    builder: SpecBuilder,
+    *,
+    prog: str | None = None,
+    mode: str | None = None,
+    description: str | None = None,
 ) -> argparse.ArgumentParser:
     """The command line for one pipeline file. `mode` None offers the mode flags of
     `python FILE` (--local, the default, --validate, --submit, --publish) and every option; a
     mode given is fixed, as `champion pipeline MODE FILE` fixes it, with that mode's options."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = Parser(prog=prog, description=description)
     wanted = _OPTIONS_OF[mode] if mode is not None else set(_OPTION_DEFAULTS)
     parser.set_defaults(**_OPTION_DEFAULTS)
 

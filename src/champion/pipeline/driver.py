@@ -17,7 +17,9 @@ experiment, step and data names, and `--model-name` / `--training-step-name` val
 steps) and `--experiment`. Exit codes: a local run exits with its failing step's code (0 all
 done, 1 rejected with --fail-on-reject, 2 bad input, 3 infrastructure, 128+N killed by signal N);
 the Azure modes 0 done, 1 the pipeline run failed, 2 an invalid pipeline or option, 3 the
-service failed or left no decision. Every error is one line, `PROG: error: ...`, on stderr.
+service failed or left no decision; 130 interrupted (Ctrl-C). Every error is one line on stderr,
+`champion: error [CODE]: ...`, as the CLI's; a mistake in the pipeline file itself (a syntax
+error, an exception in `build_spec`, a result that is not a PipelineSpec) names its `FILE:LINE`.
 
 Under an Azure DevOps agent (TF_BUILD=True) everything printed is filtered so that no text read
 from a run can start a logging command; only the verdict's own `##vso[task.setvariable ...]`
@@ -41,17 +43,18 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from champion import _env
-from champion.errors import ChampionError, InputError, from_environment
+from champion._usage import error_line
+from champion.errors import ChampionError, InfrastructureError, InputError, from_environment
 from champion.pipeline._console import PipeSafeStream, agent_safe_console
 from champion.pipeline._options import (
     BUILD_NUMBER_ENV,
     DATA_OPTION,
     MODES,
-    SpecBuilder,
     SpecOption,
     build_parser,
     spec_options,
 )
+from champion.pipeline._pipeline_file import SpecBuilder, build, builder_of
 from champion.pipeline.spec import PipelineSpec, experiment_name_problem
 from champion.record import devops_commands_for
 
@@ -86,22 +89,55 @@ def main(
     prog: str | None = None,
 ) -> int:
     """Drive the pipeline `spec_builder` builds (or the `build_spec` of pipeline file `file`) in
-    `mode` (None: from the mode flags, default a local run); return the exit code."""
-    name = prog or (Path(file).name if file is not None else "pipeline")
+    `mode` (None: from the mode flags, default a local run); return the exit code.
+
+    Every error is one line on stderr, `champion: error [CODE]: ...`. Ctrl-C is one line too,
+    `champion: interrupted`, and exit 130 (the runner has ended the running step's processes
+    by then), so a pipeline file ending in `sys.exit(main(...))` needs nothing of its own."""
     try:
-        builder = spec_builder if spec_builder is not None else _builder_of(file)
+        return _main(argv, spec_builder, file, mode, prog)
+    except KeyboardInterrupt:
+        print("champion: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(
+    argv: Sequence[str] | None,
+    spec_builder: SpecBuilder | None,
+    file: str | os.PathLike[str] | None,
+    mode: str | None,
+    prog: str | None,
+) -> int:
+    name = _prog(prog, file)
+    try:
+        if spec_builder is not None:
+            builder = spec_builder
+        elif file is not None:
+            builder = builder_of(file)
+        else:
+            raise InputError("no pipeline file given", field="FILE")
         parser = build_parser(builder, prog=name, mode=mode, description=_summary(builder))
     except ChampionError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        _error(exc.code, exc.message)
         return exc.exit_code
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(PipeSafeStream(sys.stdout)):
-        return _drive(parser, args, builder, name)
+        return _drive(parser, args, builder)
 
 
-def _drive(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, builder: SpecBuilder, name: str
-) -> int:
+def _prog(prog: str | None, file: str | os.PathLike[str] | None) -> str | None:
+    """How the user ran this, for the usage line and `see '... --help'`: `champion pipeline
+    run FILE` (`prog` names the command); None for `python FILE` (the parser says that)."""
+    if file is not None:
+        return f"{prog or 'champion pipeline run'} {os.fspath(file)}"
+    return prog
+
+
+def _error(code: str, message: str) -> None:
+    print(error_line(code, message), file=sys.stderr)
+
+
+def _drive(parser: argparse.ArgumentParser, args: argparse.Namespace, builder: SpecBuilder) -> int:
     if args.wait and args.mode != "submit":
         parser.error("--wait applies to --submit (champion pipeline submit) only")
     if args.mode != "run" and (args.real_sdk or args.workspace is not None):
@@ -113,43 +149,24 @@ def _drive(
             "--real-sdk and --workspace apply to the local workspace, not --backend mlflow"
         )
     if args.mode == "run":
-        return _reporting(name, lambda: run_local(args, builder))
+        return _reporting(lambda: run_local(args, builder))
     under_agent = _env.under_devops_agent()
     with agent_safe_console(under_agent) as agent:
-        return _reporting(
-            name, lambda: run_azure(args, builder, prog=name, agent=agent, under_agent=under_agent)
-        )
+        return _reporting(lambda: run_azure(args, builder, agent=agent, under_agent=under_agent))
 
 
-def _reporting(prog: str, action: Callable[[], int]) -> int:
+def _reporting(action: Callable[[], int]) -> int:
     """Run `action`; our errors and the SDK's become one line and their exit code."""
     try:
         return action()
     except Exception as exc:
         known = from_environment(exc)  # ours, or an OS/SQLite failure said in one line
         if known is not None:
-            print(f"{prog}: error: {known.message}", file=sys.stderr)
+            _error(known.code, known.message)
             return known.exit_code
         # the SDK or the service failed; its message says why
-        print(f"{prog}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _error(InfrastructureError.code, f"{type(exc).__name__}: {exc}")
         return 3
-
-
-def _builder_of(file: str | os.PathLike[str] | None) -> SpecBuilder:
-    from champion.pipeline.local import load_pipeline_file
-
-    if file is None:
-        raise InputError("no pipeline file given", field="FILE")
-    module = load_pipeline_file(file)
-    builder = getattr(module, "build_spec", None)
-    if not callable(builder):
-        raise InputError(
-            f"{file} defines no build_spec(); a pipeline file defines "
-            "`def build_spec(*, ...) -> champion.pipeline.PipelineSpec`",
-            field="FILE",
-            value=os.fspath(file),
-        )
-    return builder  # type: ignore[no-any-return]
 
 
 def _summary(builder: SpecBuilder) -> str | None:
@@ -191,7 +208,7 @@ def run_local(args: argparse.Namespace, builder: SpecBuilder) -> int:
     kwargs = _spec_kwargs(args)
     if kwargs.get(DATA_OPTION) is not None:  # steps run in a folder of their own
         kwargs[DATA_OPTION] = str(Path(kwargs[DATA_OPTION]).resolve())
-    spec = builder(**kwargs)
+    spec = build(builder, kwargs)
     _check_names(spec, args)
     parameters = {} if args.build_number is None else {"build_number": args.build_number}
     real_sdk = args.real_sdk or args.backend == "azureml"
@@ -207,7 +224,7 @@ def run_on_mlflow(args: argparse.Namespace, builder: SpecBuilder) -> int:
     kwargs = _spec_kwargs(args)
     if kwargs.get(DATA_OPTION) is not None:  # steps run in a folder of their own
         kwargs[DATA_OPTION] = str(Path(kwargs[DATA_OPTION]).resolve())
-    spec = builder(**kwargs)
+    spec = build(builder, kwargs)
     _check_names(spec, args)
     parameters = {} if args.build_number is None else {"build_number": args.build_number}
     result = run_pipeline_mlflow(spec, parameters=parameters)
@@ -222,7 +239,6 @@ def run_azure(
     args: argparse.Namespace,
     builder: SpecBuilder,
     *,
-    prog: str,
     agent: IO[str] | None = None,
     under_agent: bool = False,
 ) -> int:
@@ -237,7 +253,7 @@ def run_azure(
         data = Path(kwargs[DATA_OPTION]).resolve()
         snapshot_files[data.name] = data
         kwargs[DATA_OPTION] = data.name
-    spec = builder(**kwargs)
+    spec = build(builder, kwargs)
     compute = azure.Compute(args.compute_target)
 
     if args.mode == "validate":
@@ -253,7 +269,7 @@ def run_azure(
         for line in report.lines:
             print(line)
         if not report.ok:
-            print(f"{prog}: error: pipeline {spec.name!r} is not valid:", file=sys.stderr)
+            _error(InputError.code, f"pipeline {spec.name!r} is not valid:")
             for problem in report.problems:
                 print(f"  - {problem}", file=sys.stderr)
             return 2
@@ -288,10 +304,10 @@ def run_azure(
     if not args.wait:
         return 0
     outcome = azure.wait_for_decision(run)
-    return report_outcome(outcome, prog=prog, agent=agent if under_agent else None)
+    return report_outcome(outcome, agent=agent if under_agent else None)
 
 
-def report_outcome(outcome: RunOutcome, *, prog: str, agent: IO[str] | None) -> int:
+def report_outcome(outcome: RunOutcome, *, agent: IO[str] | None) -> int:
     """Print how the run ended and its decision; with `agent`, write the DevOps output
     variables there. 0 success, 1 the run failed, 3 no usable decision."""
     print(f"pipeline run {outcome.run_id}: {outcome.status}")
@@ -304,7 +320,7 @@ def report_outcome(outcome: RunOutcome, *, prog: str, agent: IO[str] | None) -> 
                 agent.write(line + "\n")
             agent.flush()
     for problem in outcome.problems:
-        print(f"{prog}: error: {problem}", file=sys.stderr)
+        _error(InfrastructureError.code, problem)
     if outcome.succeeded:
         return 0
     return 3 if outcome.status in {"Finished", "Completed"} else 1

@@ -24,6 +24,10 @@ What is created for one call of `run_pipeline`:
   `Run.get_context()` warn when a process started in the step lost the step's run variables
   (it returns an offline run, as Azure's SDK does).
 
+A step ends as a job on Azure ML ends, with its main process: whatever it left running in its
+process group (a daemon holding its stdout, a forgotten server) is ended then, and the runner
+does not wait for it (`champion.pipeline._process`).
+
 Statuses follow Azure: a step run is Completed on exit code 0, Failed otherwise; the first failing
 step stops the pipeline (later steps get no run) and fails the parent run. A step that cancels
 the pipeline (`run.parent.cancel()`, as a template's evaluate step does when the new model is
@@ -33,16 +37,11 @@ worse) ends Canceled with the parent, and no later step starts: the result's sta
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib.util
 import os
-import re
 import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from champion.errors import InputError
@@ -63,6 +62,7 @@ from champion.pipeline._local_runs import (
     node_id,
 )
 from champion.pipeline._local_step import _run_step
+from champion.pipeline._pipeline_file import load_pipeline_file
 from champion.pipeline.spec import (
     PipelineSpec,
     topological_order,
@@ -219,45 +219,3 @@ def _dataset_ids(spec: PipelineSpec, store: Store) -> dict[str, str]:
                 )
             found[f"{step.name}/{item.name}"] = record.saved_id
     return found
-
-
-# --------------------------------------------------------------------------- pipeline files
-
-_MODULE_NAME_UNSAFE = re.compile(r"\W")
-
-
-def load_pipeline_file(path: str | os.PathLike[str]) -> ModuleType:
-    """Import a pipeline file (e.g. `pipelines/iris.py`) by path and return the module, so a CLI
-    can call its `main` or `build_spec` without the file being on sys.path or in a package.
-
-    The module gets a name derived from the file's absolute path, so two files called `iris.py`
-    in different folders do not replace each other, and loading the same file again returns the
-    module already loaded instead of executing it twice.
-    """
-    file = Path(path).expanduser().resolve()
-    if not file.is_file():
-        raise InputError(
-            f"pipeline file not found: {file}", field="pipeline file", value=os.fspath(path)
-        )
-    digest = hashlib.sha256(str(file).encode()).hexdigest()[:12]
-    name = f"_champion_pipeline_{_MODULE_NAME_UNSAFE.sub('_', file.stem)}_{digest}"
-    loaded = sys.modules.get(name)
-    if loaded is not None:
-        return loaded
-    module_spec = importlib.util.spec_from_file_location(name, file)
-    if module_spec is None or module_spec.loader is None:
-        raise InputError(
-            f"{file} cannot be imported as a Python module; a pipeline file ends in .py",
-            field="pipeline file",
-            value=os.fspath(path),
-        )
-    module = importlib.util.module_from_spec(module_spec)
-    # Registered before executing, as import does: dataclasses and pickling look modules up here.
-    sys.modules[name] = module
-    try:
-        module_spec.loader.exec_module(module)
-    except BaseException:
-        with contextlib.suppress(KeyError):
-            del sys.modules[name]
-        raise
-    return module

@@ -24,10 +24,11 @@ from pathlib import Path
 
 from champion import _env
 from champion._gate_options import add_gate_options
+from champion._usage import Parser
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-name", required=True)
     parser.add_argument(
         "--model-path",

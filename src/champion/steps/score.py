@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from champion._usage import Parser
+
 SCORING_SCHEMA_VERSION = 1
 NO_RUN_MESSAGE = (
     "champion: error [no_run_context]: this step is not running inside a run, and it records on "
@@ -47,7 +49,7 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-name", required=True)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--version", type=positive, help="score with this version")

@@ -38,6 +38,8 @@ from typing import Any
 import joblib
 import pandas as pd
 
+from champion._usage import Parser
+
 # scikit-learn is imported inside the functions that train: it takes ~1.5 s to import, and a step
 # given a wrong path or a wrong file should fail at once, before paying for it.
 
@@ -233,9 +235,7 @@ def hold_out_fraction(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The step's command line; Azure ML passes the output folder in argv."""
-    parser = argparse.ArgumentParser(
-        description="Train sample classifiers and tag the best one's accuracy."
-    )
+    parser = Parser(description="Train sample classifiers and tag the best one's accuracy.")
     parser.add_argument(
         "--data",
         type=Path,

@@ -32,6 +32,7 @@ nothing.
 
 from __future__ import annotations
 
+import locale
 import os
 import subprocess
 import sys
@@ -226,26 +227,34 @@ def run_step(
     folder = Path(cwd) if cwd is not None else _fresh_folder(ws, step_run)
     pipeline_run = _pipeline_run_of(ws, step_run)
     before = _record_names(pipeline_run)
-    done = subprocess.run(
-        command,
-        cwd=folder,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    from champion.pipeline._process import run_in_own_group
+
+    out, err = bytearray(), bytearray()
+    try:  # as the runner runs it: the step's process group ends with the step
+        code = run_in_own_group(
+            command, cwd=folder, env=full_env, stdout=out.extend, stderr=err.extend, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise subprocess.TimeoutExpired(
+            command, exc.timeout, output=_text(out), stderr=_text(err)
+        ) from None
     return StepRunResult(
-        exit_code=done.returncode,
-        stdout=done.stdout,
-        stderr=done.stderr,
+        exit_code=code,
+        stdout=_text(out),
+        stderr=_text(err),
         decision=_new_decision(pipeline_run, before),
         command=tuple(command),
         cwd=folder,
         run_id=None if step_run is None else step_run.id,
         env=full_env,
     )
+
+
+def _text(output: bytes | bytearray) -> str:
+    """A step's output as `subprocess.run(..., text=True)` decodes it (the locale's encoding,
+    universal newlines), undecodable bytes shown rather than raised."""
+    text = bytes(output).decode(locale.getpreferredencoding(False), errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _step_of(run: PipelineRunTree | Run | None, step: str) -> Run | None:
