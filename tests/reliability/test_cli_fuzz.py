@@ -48,6 +48,9 @@ TEXT = [
 ]  # fmt: skip
 
 
+PATH_OPTIONS = {"--model-path", "--test-data", "--target", "--sample", "--policy", "--plot"}
+
+
 def _leaves(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Every command the parser knows, as ("models show", its parser)."""
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -202,6 +205,14 @@ def test_no_command_line_gets_a_traceback_a_hang_or_an_undocumented_exit(scene, 
         {"argv": _mutated(rng, rng.choice(baselines), scene["paths"]), "cwd": str(root)}
         for _ in range(CASES)
     ]
+    # every path option of a working command line, pointed at every hostile path in turn
+    for argv in [*baselines, [*baselines[0], "--policy", "P"], ["models", "history", "iris",
+                 "--plot", "P"]]:  # fmt: skip
+        for i in [i for i, w in enumerate(argv[:-1]) if w in PATH_OPTIONS]:
+            cases += [
+                {"argv": [*argv[: i + 1], path, *argv[i + 2 :]], "cwd": str(root)}
+                for path in scene["paths"]
+            ]
     # every command at least once with nothing but its words, and with --help
     cases += [{"argv": words.split(), "cwd": str(root)} for words, _ in commands]
     cases += [{"argv": [*words.split(), "--help"], "cwd": str(root)} for words, _ in commands]
