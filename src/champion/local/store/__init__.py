@@ -60,7 +60,15 @@ from champion.local.store.exceptions import (
 from champion.local.store.exports import Exports
 from champion.local.store.inline import INLINE_MAX
 from champion.local.store.inventory import Inventory
-from champion.local.store.layout import BLOBS_DIR, DATASTORES_DIR, DB_NAME, TMP_DIR, is_workspace
+from champion.local.store.layout import (
+    BLOBS_DIR,
+    DATASTORES_DIR,
+    DB_NAME,
+    TMP_DIR,
+    is_workspace,
+    own_files,
+    remove_own_file,
+)
 from champion.local.store.models import Models, parse_filter_query
 from champion.local.store.records import (
     BLOB_TYPE,
@@ -125,7 +133,9 @@ __all__ = [
     "check_artifact_path",
     "content_digest",
     "is_workspace",
+    "own_files",
     "parse_filter_query",
+    "remove_own_file",
     "utcnow",
 ]
 

@@ -19,7 +19,6 @@ import os
 import queue
 import stat
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from champion.local.store.layout import (
     blob_relpath,
     fsync_dir,
     make_private_dir,
+    temp_name,
 )
 from champion.local.store.transactions import Transactions
 
@@ -199,7 +199,7 @@ class Blobs(Transactions):
     ) -> StagedBlob:
         """Write `chunks` to a new file in tmp/, hashing them, and fsync it. `digest`: that of
         `data`, when the caller has just computed it."""
-        tmp = self.root / TMP_DIR / f"{uuid.uuid4().hex}.part"
+        tmp = self.root / TMP_DIR / temp_name()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             try:
