@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from champion.local.store.blobs import CHUNK
+from champion._digest import NotAPlainFile, sha256_plain
 from champion.local.store.datastores import Datastores
 from champion.local.store.exceptions import DataPathError, DatasetConflict
 from champion.local.store.records import (
@@ -40,11 +40,14 @@ from champion.local.store.records import (
 
 
 def file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+    """A datastore file's sha256, read under the rule for every file of the user's champion
+    hashes (`champion._digest.sha256_plain`): a link, FIFO or device is refused unread."""
+    try:
+        return sha256_plain(path)
+    except NotAPlainFile as exc:
+        raise DataPathError(
+            f"{str(exc.path)!r} is {exc.what}; a dataset's files must be regular files"
+        ) from None
 
 
 def content_digest(files: Sequence[tuple[str, Path]]) -> str:
