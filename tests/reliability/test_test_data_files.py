@@ -63,3 +63,59 @@ def test_test_data_that_is_no_plain_file_is_refused_unread(pipeline, cli, tmp_pa
     line = one_line_error(result)
     assert str(entry) in line and what in line and "test data" in line
     assert workspace_state(pipeline.ws_path) == before
+
+
+# ---------------------------------------------------------------------- registered datasets
+
+
+def _registered_dataset(pipeline, tmp_path: Path) -> Path:
+    """`test:1`, a tabular dataset over `x.csv` in the default datastore; returns that file."""
+    from champion.local import Dataset
+
+    local = tmp_path / "x.csv"
+    local.write_text("a,label\n1,0\n2,1\n")
+    datastore = pipeline.ws.get_default_datastore()
+    datastore.upload_files([str(local)], relative_root=str(tmp_path), show_progress=False)
+    Dataset.Tabular.from_delimited_files((datastore, "x.csv")).register(pipeline.ws, "test")
+    return local
+
+
+def test_a_dataset_whose_file_changed_since_it_was_registered_is_refused(pipeline, cli, tmp_path):
+    """`--test-data dataset:test:1` recorded the registration-time sha256 for rows read after
+    the datastore file changed: new rows under the old identity."""
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    local = _registered_dataset(pipeline, tmp_path)
+    registered = pipeline.ws._store.dataset_digest("test", 1)
+    local.write_text("a,label\n1,1\n2,0\n")  # other rows, uploaded over the registered file
+    pipeline.ws.get_default_datastore().upload_files(
+        [str(local)], relative_root=str(tmp_path), overwrite=True, show_progress=False
+    )
+    before = workspace_state(pipeline.ws_path)
+
+    result = cli(
+        "register", "--model-name", "iris", "--model-path", str(model), "--metric-value", "0.9",
+        "--test-data", "dataset:test:1", workspace=pipeline.ws_path,
+    )  # fmt: skip
+
+    assert result.returncode == 2, result.stderr
+    line = one_line_error(result)
+    assert "dataset test:1's file x.csv changed since it was registered" in line
+    assert registered in line and "register a new version" in line
+    assert workspace_state(pipeline.ws_path) == before
+
+
+def test_an_unchanged_dataset_records_the_digest_of_what_was_read(pipeline, cli, tmp_path):
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    _registered_dataset(pipeline, tmp_path)
+    result = cli(
+        "register", "--model-name", "iris", "--model-path", str(model), "--metric-value", "0.9",
+        "--test-data", "dataset:test:1", workspace=pipeline.ws_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    from champion.local import Model
+
+    stored = Model(pipeline.ws, "iris").properties
+    assert stored["champion.test_data_sha256"] == pipeline.ws._store.dataset_digest("test", 1)
+    assert stored["champion.test_data"] == "dataset:test:1"

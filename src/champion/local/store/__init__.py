@@ -48,6 +48,7 @@ from champion.local.store.datasets import Datasets, content_digest
 from champion.local.store.exceptions import (
     ArtifactExists,
     DataPathError,
+    DatasetChanged,
     DatasetConflict,
     DatastoreConflict,
     DeploymentConflict,
@@ -114,6 +115,7 @@ __all__ = [
     "ArtifactRecord",
     "AssetRecord",
     "DataPathError",
+    "DatasetChanged",
     "DatasetConflict",
     "DatasetRecord",
     "DatastoreConflict",

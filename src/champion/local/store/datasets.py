@@ -22,12 +22,13 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from champion._digest import NotAPlainFile, sha256_plain
 from champion.local.store.datastores import Datastores
-from champion.local.store.exceptions import DataPathError, DatasetConflict
+from champion.local.store.exceptions import DataPathError, DatasetChanged, DatasetConflict
 from champion.local.store.records import (
     DIGEST_PROPERTY,
     FILE,
@@ -243,6 +244,23 @@ class Datasets(Datastores):
         if record is None:
             raise KeyError(f"{name}:{version or 'latest'}")
         return record.digest
+
+    def check_dataset_files(self, name: str, version: int | None = None) -> str:
+        """The content digest of a registered version's files now, once it is the digest the
+        version was registered with (DatasetChanged otherwise): what a reader that records the
+        version's identity must check, since the files are references and may have changed.
+        KeyError when there is no such version."""
+        record = self.get_dataset(name, version)
+        if record is None:
+            raise KeyError(f"{name}:{version or 'latest'}")
+        files = self.dataset_files(record.saved.definition)
+        now = content_digest(files)
+        if now != record.digest:
+            registered = datetime.fromisoformat(record.created_utc).timestamp()
+            changed = [n for n, path in files if path.stat().st_mtime > registered]
+            names = [n for n, _ in files]
+            raise DatasetChanged(record.name, record.version, record.digest, now, names, changed)
+        return now
 
     def _dataset(self, r: sqlite3.Row) -> DatasetRecord:
         saved = self.get_saved_dataset(r["saved_id"])
