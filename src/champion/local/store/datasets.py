@@ -12,7 +12,10 @@ same names; the gate uses it to tell whether two metrics were measured on the sa
 kept with the definition's properties (`champion.content_sha256`, which the SDK carries as the
 dataset's `_properties`) and read with `Store.dataset_digest(name, version)`. Datasets are
 references, as on Azure: a later read sees the files as they are then, and the digest records
-what they were when the version was registered.
+what they were when the version was registered. So champion's own readers (the gate's
+`--test-data dataset:...`, the score step's `--data dataset:...`) check the files against that
+digest after reading them (`check_dataset_files`) and refuse a version whose files changed:
+its rows would be recorded under an identity they no longer have.
 """
 
 from __future__ import annotations
