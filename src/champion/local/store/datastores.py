@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from champion.errors import naming
 from champion.local.store.blobs import CHUNK
 from champion.local.store.exceptions import DataPathError, DatastoreConflict
 from champion.local.store.layout import DATASTORES_DIR
@@ -124,17 +125,17 @@ class Datastores(Transactions):
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
         try:
-            with open(partial, "xb") as out:
+            with contextlib.ExitStack() as stack:
                 if isinstance(source, str | os.PathLike):
-                    with open(source, "rb") as src:
-                        while chunk := src.read(CHUNK):
+                    with naming(source, "reading"):
+                        source = stack.enter_context(open(source, "rb"))
+                with naming(target, "writing the datastore file"):
+                    with open(partial, "xb") as out:
+                        while chunk := source.read(CHUNK):
                             out.write(chunk)
-                else:
-                    while chunk := source.read(CHUNK):
-                        out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(partial, target)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    os.replace(partial, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from champion.errors import WorkspaceStoreError
+from champion.errors import WorkspaceStoreError, naming
 
 DB_NAME = "workspace.db"
 BLOBS_DIR = "blobs"
@@ -159,8 +159,9 @@ def make_private_dir(path: Path, *, parents: bool = False) -> None:
 
 
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with naming(path, "syncing the folder"):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
