@@ -110,7 +110,10 @@ class Datastores(Transactions):
         key = _datastore_key(name)
         if self.get_datastore(key) is None:
             raise DataPathError(f"datastore {name!r} is not registered in this workspace")
-        return self.root / DATASTORES_DIR / check_datastore_name(key)
+        if not key or key in (".", "..") or len(key) > 255 or any(c in key for c in "/\\\0"):
+            # a row no registration wrote (a workspace copied from elsewhere): never a path
+            raise DataPathError(f"datastore name {name!r} cannot be a folder name")
+        return self.root / DATASTORES_DIR / key
 
     def datastore_write(
         self, name: str, path: str, source: str | os.PathLike[str] | Any, *, overwrite: bool
