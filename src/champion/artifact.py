@@ -21,7 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from champion._digest import listing_digest, model_files_digest, sha256_file
+from champion._digest import (
+    NotAPlainFile,
+    listing_digest,
+    model_files_digest,
+    plain_files,
+    sha256_file,
+    sha256_plain,
+)
 from champion._retry import remote
 from champion.errors import ConflictError, InfrastructureError, ModelPathError
 from champion.names import model_prefix
@@ -55,8 +62,9 @@ class LocalArtifact:
 
 
 def inspect_artifact(path: str | os.PathLike[str]) -> LocalArtifact:
-    """Validate and hash a model path without following links: a symlink, hardlink, FIFO or
-    device inside a model folder is refused rather than read, since following one could upload
+    """Validate and hash a model path under the rule for every file of the user's champion
+    reads (`champion._digest.sha256_plain`): a symlink, hardlink, FIFO or device, at the top
+    or inside a model folder, is refused rather than read, since following one could upload
     files from outside the model (or block forever on a FIFO)."""
     root = Path(path)
     try:
@@ -68,25 +76,12 @@ def inspect_artifact(path: str | os.PathLike[str]) -> LocalArtifact:
             field="model_path",
             value=str(root),
         ) from None
-    if stat.S_ISLNK(info.st_mode) or stat.S_ISREG(info.st_mode):
-        _check_regular(root, info, root)
-        single = ((root.name, root, sha256_file(root)),)
-        return LocalArtifact(root, False, single, listing_digest((n, d) for n, _, d in single))
-    if not stat.S_ISDIR(info.st_mode):
-        raise ModelPathError(
-            f"model path {str(root)!r} is not a regular file or folder",
-            field="model_path",
-            value=str(root),
-        )
-    files = []
-    for current, dirs, names in os.walk(root, followlinks=False):
-        for name in sorted(dirs):
-            if Path(current, name).is_symlink():
-                raise _link_error(Path(current, name), root)
-        for name in sorted(names):
-            full = Path(current, name)
-            _check_regular(full, full.lstat(), root)
-            relative = full.relative_to(root).as_posix()
+    try:
+        if not stat.S_ISDIR(info.st_mode):
+            single = ((root.name, root, _model_file_sha256(root, root)),)
+            return LocalArtifact(root, False, single, listing_digest((n, d) for n, _, d in single))
+        files = []
+        for relative, full in plain_files(root):
             if "\\" in relative or "\x00" in relative:
                 raise ModelPathError(
                     f"{str(full)!r} in model path {str(root)!r} has a name that cannot be an "
@@ -94,48 +89,34 @@ def inspect_artifact(path: str | os.PathLike[str]) -> LocalArtifact:
                     field="model_path",
                     value=str(full),
                 )
-            files.append((relative, full, sha256_file(full)))
+            files.append((relative, full, _model_file_sha256(full, root)))
+    except NotAPlainFile as exc:
+        where = "" if exc.path == root else f" in model path {str(root)!r}"
+        raise ModelPathError(
+            f"{str(exc.path)!r}{where} is {exc.what}; refusing to read it (copy the file "
+            "into the model folder instead)",
+            field="model_path",
+            value=str(exc.path),
+        ) from None
     if not files:
         raise ModelPathError(
             f"model folder {str(root)!r} is empty; nothing to register",
             field="model_path",
             value=str(root),
         )
-    files.sort()
     return LocalArtifact(root, True, tuple(files), listing_digest((n, d) for n, _, d in files))
 
 
-def _check_regular(full: Path, info: os.stat_result, root: Path) -> None:
-    if stat.S_ISLNK(info.st_mode):
-        raise _link_error(full, root)
-    if not stat.S_ISREG(info.st_mode):
-        raise ModelPathError(
-            f"{str(full)!r} in model path {str(root)!r} is not a regular file (FIFO, socket or "
-            "device); refusing to read it",
-            field="model_path",
-            value=str(full),
-        )
-    if info.st_nlink > 1:
-        raise ModelPathError(
-            f"{str(full)!r} in model path {str(root)!r} is a hardlink shared with another file; "
-            "copy it instead",
-            field="model_path",
-            value=str(full),
-        )
-    if info.st_size == 0:
+def _model_file_sha256(full: Path, root: Path) -> str:
+    """A model file's digest: a plain file (`sha256_plain`), and never an empty one."""
+    digest = sha256_plain(full)
+    if digest == EMPTY_SHA256:
         raise ModelPathError(
             f"model file {str(full)!r} is empty (0 bytes); the training step did not write it",
             field="model_path",
             value=str(full),
         )
-
-
-def _link_error(full: Path, root: Path) -> ModelPathError:
-    return ModelPathError(
-        f"{str(full)!r} in model path {str(root)!r} is a symlink; refusing to follow it",
-        field="model_path",
-        value=str(full),
-    )
+    return digest
 
 
 # ---------------------------------------------------------------------- upload

@@ -27,9 +27,12 @@ Our exception hierarchy::
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import os
 import shlex
+from collections.abc import Iterator
 from typing import ClassVar
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "UnscoredChampionError",
     "WorkspaceStoreError",
     "from_environment",
+    "naming",
 ]
 
 
@@ -172,22 +176,54 @@ _OS_ADVICE: dict[int, tuple[int, str]] = {
 }
 
 
+_OPERATION = "champion_operation"  # the attribute `naming` sets on an OSError
+
+
+@contextlib.contextmanager
+def naming(path: str | os.PathLike[str] | None, operation: str) -> Iterator[None]:
+    """Name the file and what champion was doing with it in any OS error raised inside.
+
+    Why: the OS names no file when a write to an open file fails (ENOSPC from write() or
+    fsync(), EIO on close), and its name for an open() is that of a temp file the user never
+    asked for; `from_environment` then has nothing to say but the errno. `operation` is a
+    phrase the path completes ("staging a blob at", "writing the datastore file"); the
+    innermost `naming` wins (so a reader inside a writer's block claims its own errors; with
+    `path` None it names only what it was doing), a file the OS did name is kept, and an
+    OSError that carries no errno (a message raised by Python code) is left as it is."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is not None and getattr(exc, _OPERATION, None) is None:
+            if exc.filename is None and path is not None:
+                exc.filename = os.fspath(path)
+            setattr(exc, _OPERATION, operation)
+        raise
+
+
 def from_environment(exc: BaseException) -> ChampionError | None:
     """The one clear error for an OS or SQLite failure that reached a command's edge.
 
     Why here: the CLI and the step must turn the same `OSError` into the same line and exit code
-    (2 when the user named a bad path, 3 when the machine failed), never a traceback. Returns
-    None for anything else, which the caller lets surface as the bug it is."""
+    (2 when the user named a bad path, 3 when the machine failed), never a traceback. The line
+    names the path and, where `naming` said it, what champion was doing; for an OSError no one
+    named, the file being written when it was raised. Returns None for anything else, which the
+    caller lets surface as the bug it is."""
     if isinstance(exc, ChampionError):
         return exc
     if isinstance(exc, OSError):
         code, advice = _OS_ADVICE.get(exc.errno or -1, (3, "the operating system refused"))
-        where = exc.filename if exc.filename is not None else "?"
+        operation = getattr(exc, _OPERATION, None)
+        where = exc.filename if exc.filename is not None else _written_file(exc)
+        if where is not None and operation is None and exc.filename is None:
+            operation = "writing"
+        if where is None:
+            where = _raised_where(exc)
         if exc.filename2 is not None:
             where = f"{where} -> {exc.filename2}"
         text = exc.strerror or str(exc)
         cls = InputError if code == 2 else InfrastructureError
-        return cls(f"{where}: {text}; {advice}", field="path", value=where)
+        said = f"{operation} {where}" if operation else str(where)
+        return cls(f"{said}: {text}; {advice}", field="path", value=str(where))
     if type(exc).__module__ == "sqlite3" and isinstance(exc, Exception):
         return WorkspaceStoreError(
             f"the workspace database failed: {exc}; run 'champion verify' and restore the "
@@ -196,3 +232,37 @@ def from_environment(exc: BaseException) -> ChampionError | None:
             value=None,
         )
     return None
+
+
+def _written_file(exc: BaseException) -> str | None:
+    """The file a failed write went to, when the OS did not name it: the innermost frame of the
+    traceback holding a file object open for writing (a `with open(...)` block, pandas' own
+    handle), whose name is the path it was opened with."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in frame.f_locals.values():
+            name, mode = getattr(value, "name", None), getattr(value, "mode", None)
+            if (
+                isinstance(value, io.IOBase)
+                and isinstance(name, str)
+                and isinstance(mode, str)
+                and any(flag in mode for flag in "wax+")
+            ):
+                return name
+    return None
+
+
+def _raised_where(exc: BaseException) -> str:
+    """For an OSError about no file at all (a socket, a pipe): where in champion it came from."""
+    tb = exc.__traceback__
+    where = "champion"
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.startswith("champion"):
+            where = f"{module}.{tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    return f"(no file named by the OS; in {where})"

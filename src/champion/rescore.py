@@ -71,7 +71,10 @@ def load_test_data(spec: str, registry: Registry) -> ScoringData:
     CSV files (read in name order), with its identity."""
     parsed = parse_spec(spec)
     if isinstance(parsed, Path):
-        return ScoringData(_read_csvs(parsed), DataIdentity(files_digest(parsed), parsed.name))
+        # hashed first: the digest refuses a link, FIFO or device unread, which pandas would
+        # follow or block on
+        identity = DataIdentity(files_digest(parsed), parsed.name)
+        return ScoringData(_read_csvs(parsed), identity)
     name, version = parsed
     found = registry.dataset(name, version)
     reference = f"{DATASET_PREFIX}{found.name}:{found.version}"

@@ -17,11 +17,12 @@ and says so in the record instead of guessing.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from champion._digest import listing_digest, sha256_file
+from champion._digest import NotAPlainFile, listing_digest, plain_files, sha256_plain
 from champion.errors import InputError
 from champion.names import TEST_DATA, TEST_DATA_SHA256
 
@@ -75,21 +76,31 @@ def same_test_data(a: DataIdentity, b: DataIdentity) -> bool | None:
 def files_digest(path: str | os.PathLike[str]) -> str:
     """The content digest of test data on disk: one file (named by its file name) or every
     file under a folder (named by their paths inside it). Use it in a training step to tag
-    `champion.test_data_sha256`; `--test-data PATH` computes the same."""
+    `champion.test_data_sha256`; `--test-data PATH` computes the same. The files are read
+    under the rule a model path follows (`champion._digest.sha256_plain`): a symlink, FIFO,
+    device or shared hardlink is refused unread, so the digest never hangs on a FIFO or
+    `/dev/zero`, nor covers a file from outside the folder given."""
     root = Path(path)
-    if root.is_file():
-        return listing_digest([(root.name, sha256_file(root))])
-    if not root.is_dir():
+    try:
+        info = root.lstat()
+    except FileNotFoundError:
         raise InputError(
             f"test data {str(root)!r} does not exist; give a file or a folder of files",
             field="test_data",
             value=str(root),
-        )
-    entries = [
-        (Path(current, name).relative_to(root).as_posix(), sha256_file(Path(current, name)))
-        for current, _, names in os.walk(root)
-        for name in names
-    ]
+        ) from None
+    try:
+        if not stat.S_ISDIR(info.st_mode):
+            return listing_digest([(root.name, sha256_plain(root))])
+        entries = [(name, sha256_plain(file)) for name, file in plain_files(root)]
+    except NotAPlainFile as exc:
+        where = "" if exc.path == root else f" in test data {str(root)!r}"
+        raise InputError(
+            f"{str(exc.path)!r}{where} is {exc.what}; refusing to read it (test data must be "
+            "regular files: copy the file in instead)",
+            field="test_data",
+            value=str(exc.path),
+        ) from None
     if not entries:
         raise InputError(
             f"test data folder {str(root)!r} is empty", field="test_data", value=str(root)

@@ -23,6 +23,7 @@ from champion.local.model import Model, download_verified
 from champion.local.run import Run
 from champion.local.store import (
     INLINE_MAX,
+    DatasetChanged,
     DeploymentConflict,
     DeploymentRecord,
     RunRecord,
@@ -35,6 +36,7 @@ from champion.local.workspace import Workspace
 __all__ = [
     "PendingUploads",
     "TargetExists",
+    "checked_dataset_digest",
     "collect_garbage",
     "deployment",
     "deployments",
@@ -186,6 +188,25 @@ def find_run(workspace: Workspace, run_id: str) -> RunRecord | None:
 def run_ids_starting(workspace: Workspace, prefix: str, limit: int = 6) -> list[str]:
     """Up to `limit` run ids that begin with `prefix` (a short id, as `models history` prints)."""
     return workspace._store.run_ids_starting(prefix, limit) if prefix else []
+
+
+def checked_dataset_digest(workspace: Workspace | None, name: str, version: int) -> str | None:
+    """The content digest of registered dataset `name:version`, checked against its files now:
+    InputError (the user's data changed under a registered version) when they no longer hash
+    to it. `workspace` None: the workspace of the active `mock_azureml()`, whose real SDK read
+    the dataset; None when there is none (Azure ML keeps no digest to check)."""
+    if workspace is not None:
+        store: Store | None = workspace._store
+    else:
+        from champion.local.mock.session import active_store  # only then: a mock is a test's
+
+        store = active_store()
+    if store is None:
+        return None
+    try:
+        return store.check_dataset_files(name, version)
+    except DatasetChanged as exc:
+        raise InputError(str(exc), field="dataset", value=f"{name}:{version}") from None
 
 
 def collect_garbage(workspace: Workspace, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:

@@ -10,14 +10,18 @@ Getting, registering and choosing the default datastore is `Datastore` (`datasto
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 from champion.local import _sdk
-from champion.local.store import BLOB_TYPE, FILE_TYPE, DatastoreConflict
+from champion.local.store import BLOB_TYPE, FILE_TYPE, DataPathError, DatastoreConflict
 
 if TYPE_CHECKING:
     from champion.local.workspace import Workspace
+
+#: The SDK's `AbstractAzureStorageDatastore._sanitize_regex`.
+_LEADING_DOTS_AND_SLASHES = re.compile(r"^(\.*[/\\])*")
 
 
 class AbstractDatastore:
@@ -173,9 +177,13 @@ class AbstractAzureStorageDatastore(AbstractDatastore):
         """Copy the files whose path starts with `prefix` (all when None) to
         `target_path/<path>`; existing files are kept unless `overwrite`. Returns the count."""
         store = self._workspace._store
+        try:
+            files = store.datastore_files(self._name)
+        except DataPathError as exc:
+            raise _sdk.user_error(str(exc)) from None
         os.makedirs(target_path, exist_ok=True)
         count = 0
-        for name, source in store.datastore_files(self._name):
+        for name, source in files:
             if prefix and not name.startswith(prefix):
                 continue
             target = os.path.join(target_path, os.path.normpath(name))
@@ -188,7 +196,15 @@ class AbstractAzureStorageDatastore(AbstractDatastore):
         return count
 
     def _upload(self, pairs: list[tuple[str, str]], overwrite: bool, show_progress: bool) -> int:
+        """Every target is checked against the store's path rule before the first file is
+        written, so a refused upload writes nothing (under `mock_azureml()` the same check runs
+        where the SDK computes its targets)."""
         store = self._workspace._store
+        try:
+            for _, target in pairs:
+                store.datastore_file(self._name, target)
+        except DataPathError as exc:
+            raise _sdk.user_error(str(exc)) from None
         _progress(show_progress, f"Uploading an estimated of {len(pairs)} files")
         count = 0
         for source, target in pairs:
@@ -289,10 +305,9 @@ def unregister_datastore(workspace: Workspace, name: str) -> None:
 
 def _targets(files: list[str], target_path: str, root: str) -> list[tuple[str, str]]:
     """(local file, path in the datastore) as the SDK names them: relative to `root`, under
-    `target_path` with any leading `./` or `/` removed."""
-    prefix = target_path
-    while prefix.startswith(("./", "/", ".\\", "\\")):
-        prefix = prefix[1:] if prefix[0] in "/\\" else prefix[2:]
+    `target_path` with its leading run of `/`, `./` and `../` removed (the SDK's
+    `_sanitize_target_path`); the store's rule then refuses a `..` left inside."""
+    prefix = _LEADING_DOTS_AND_SLASHES.sub("", target_path)
     pairs = []
     for file in files:
         relative = os.path.relpath(file, root or ".") if root != "/" else file.lstrip("/")

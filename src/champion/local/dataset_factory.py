@@ -19,7 +19,7 @@ from champion.local.abstract_dataset import AbstractDataset, describe_path
 from champion.local.azure_storage_datastore import AbstractDatastore
 from champion.local.datastore import Datastore
 from champion.local.file_dataset import FileDataset
-from champion.local.store import FILE, TABULAR
+from champion.local.store import FILE, TABULAR, DataPathError
 from champion.local.tabular_dataset import TabularDataset
 
 _URL = re.compile(r"^(https?|adl|wasbs?|abfss?)://", re.IGNORECASE)
@@ -122,6 +122,10 @@ class FileDatasetFactory:
         if not os.path.isdir(src_dir):
             raise _sdk.user_error(f"src_dir {src_dir!r} is not a directory")
         datastore = Datastore.get(workspace, entry["datastore"])
+        try:  # the SDK copies to the path as given: its leading `../` is not dropped here
+            workspace._store.datastore_pattern(entry["datastore"], entry["path"])
+        except DataPathError as exc:
+            raise _sdk.user_error(str(exc)) from None
         files = sorted(
             os.path.join(d, f)
             for d, _, names in os.walk(src_dir)

@@ -7,10 +7,13 @@ of failing on it: damage is exactly what it exists to describe.
 
 GC deletes only blobs no row refers to, and refuses to run at all on a database that fails its
 integrity or schema check: a damaged page hides rows, and every blob they name would look like
-an orphan. It decides and deletes under the write lock that writers hold while they make a
-staged blob durable and insert the row naming it (`Store.add_artifacts`), so no blob can be
-deleted between "stored" and "referenced", whatever `--min-age` says. Temp files are cleared
-only while no writer is staging (`Store.exclusive_staging`).
+an orphan. It deletes only files the store made, by the names it gives them (a digest in its
+fan-out folder, a staged `.part`), and never through a link below `blobs/` or `tmp/`: those two
+may be links to another disk, whose folder may hold the user's own files (`store.layout`).
+It decides and deletes under the write lock that writers hold while they make a staged blob
+durable and insert the row naming it (`Store.add_artifacts`), so no blob can be deleted between
+"stored" and "referenced", whatever `--min-age` says. Temp files are cleared only while no
+writer is staging (`Store.exclusive_staging`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from champion.local.store import (
     InvalidArtifactPath,
     Store,
     check_artifact_path,
+    own_files,
+    remove_own_file,
 )
 
 DEFAULT_GRACE_SECONDS = 3600.0
@@ -165,7 +170,7 @@ def gc(store: Store, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
     cutoff = time.time() - grace_seconds
     with store.transaction():  # the lock writers hold to publish and reference a blob
         referenced = store.referenced_digests()
-        _remove(_orphan_blobs(store, referenced), cutoff, report, report.removed_blobs)
+        _remove(store, _orphan_blobs(store, referenced), cutoff, report, report.removed_blobs)
         # Small blobs are stored by the transaction that writes the row naming them, so one
         # that no row names is never a writer's in flight: no grace needed.
         orphans = store.inline_digests() - referenced
@@ -173,37 +178,35 @@ def gc(store: Store, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> GcReport:
         report.removed_blobs.extend(sorted(orphans))
     with store.exclusive_staging() as free:
         if free:
-            _remove(_temp_files(store), cutoff, report, report.removed_temp_files)
+            _remove(store, _temp_files(store), cutoff, report, report.removed_temp_files)
         else:
             report.temp_in_use = True
     return report
 
 
-def _remove(paths: list[Path], cutoff: float, report: GcReport, removed: list[str]) -> None:
+def _remove(
+    store: Store, paths: list[Path], cutoff: float, report: GcReport, removed: list[str]
+) -> None:
     for path in paths:
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            continue
-        if info.st_mtime > cutoff:
-            continue
-        path.unlink(missing_ok=True)
-        removed.append(path.name)
-        report.bytes_freed += info.st_size
+        folder, *parts = path.relative_to(store.root).parts
+        size = remove_own_file(store.root, folder, parts, older_than=cutoff)
+        if size is not None:
+            removed.append(path.name)
+            report.bytes_freed += size
 
 
 def _orphan_blobs(store: Store, referenced: set[str]) -> list[Path]:
-    root = store.root / BLOBS_DIR
-    if not root.exists():
-        return []
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in referenced)
+    """The store's own blob files (see `own_files`) that no row names."""
+    return [
+        store.root.joinpath(BLOBS_DIR, *parts)
+        for parts in own_files(store.root, BLOBS_DIR)
+        if parts[-1] not in referenced
+    ]
 
 
 def _temp_files(store: Store) -> list[Path]:
-    tmp = store.root / TMP_DIR
-    if not tmp.exists():
-        return []
-    return sorted(p for p in tmp.iterdir() if p.is_file())
+    """The store's own staged files in tmp/ (see `own_files`)."""
+    return [store.root.joinpath(TMP_DIR, *parts) for parts in own_files(store.root, TMP_DIR)]
 
 
 def _sha256(path: Path) -> str:

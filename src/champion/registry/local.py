@@ -21,6 +21,7 @@ from champion.local import Dataset, Experiment, Model, Run, Workspace
 from champion.local.access import (
     PendingUploads,
     TargetExists,
+    checked_dataset_digest,
     download_verified,
     latest_model,
     prestaged,
@@ -126,6 +127,9 @@ class LocalRegistry(SdkRegistry):
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return prestaged(self.workspace, paths)
+
+    def _checked_dataset_digest(self, name: str, version: int) -> str | None:
+        return checked_dataset_digest(self.workspace, name, version)
 
     def download(self, name: str, version: int, target: Path) -> Path:
         """The local workspace's verified download: every blob's digest and the whole model's

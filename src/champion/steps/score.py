@@ -138,12 +138,20 @@ def score(args: argparse.Namespace, step_run: Any) -> dict[str, Any]:
         chunks = frame_chunks(read.frame, chunk_rows)
         data_sha256 = read.sha256
     else:
+        from champion._digest import NotAPlainFile, sha256_plain
+
         path = Path(args.data)
         source = path.name
+        try:  # hashed first, under the rule every file of the user's is read by
+            data_sha256 = sha256_plain(path)
+        except NotAPlainFile as exc:
+            raise InputError(
+                f"--data {args.data!r} is {exc.what}; refusing to read it (pass the CSV file "
+                "itself)",
+                field="--data",
+                value=args.data,
+            ) from None
         chunks = read_csv_chunks(path, chunk_rows)
-        from champion._digest import sha256_file
-
-        data_sha256 = sha256_file(path)
 
     with tempfile.TemporaryDirectory(prefix="champion-score-") as tmp:
         downloaded = registry.download(args.model_name, version, Path(tmp) / "model")

@@ -28,6 +28,9 @@ _PORTABLE_BASE = re.compile(
     r'(?P<head>GetPortablePath.*?\{\\"r\\": \[\\"Value\\", \\")(?P<base>[^\\"]+)'
     r'(?P<tail>\\"\]\}\]\]\])'  # the last argument: its list, the call and the body close
 )
+#: The engine's error code for a path it refuses to access ("Validation": the SDK's error
+#: handling raises its UserErrorException for it).
+PATH_REFUSED = "ScriptExecution.StreamAccess.Validation"
 _REMOTE = re.compile(r"\b(?:https?|wasbs?|abfss?|adl|azureml|hdfs|dbfs)://[^\"'\s]*")
 
 
@@ -66,6 +69,7 @@ class Dataflows(ClientFamily):
         The engine's class cannot be patched, so its module name is a stand-in that builds the
         real objects, with this workspace's datastore URIs pointed at their folders."""
         import azureml.dataprep.rslex as rslex
+        from azureml.dataprep.api.errorhandlers import DataPrepException
 
         real = rslex.PyLocationInfo
         service = self
@@ -78,7 +82,16 @@ class Dataflows(ClientFamily):
             def from_uri(uri: str, *args: Any, **kwargs: Any) -> Any:
                 for match in AZUREML_URI.finditer(uri):
                     service.store.datastore_folder(match["ds"]).mkdir(parents=True, exist_ok=True)
-                return real.from_uri(service.localize(uri), *args, **kwargs)
+                try:
+                    local = service.localize(uri)
+                except DataPrepException as exc:  # before any engine call: the SDK's own error
+                    if exc.error_code != PATH_REFUSED:
+                        raise
+                    from azureml.exceptions import UserErrorException
+
+                    refusal = exc.compliant_message.split("| session_id")[0]
+                    raise UserErrorException(refusal) from None
+                return real.from_uri(local, *args, **kwargs)
 
         return (rslex, "PyLocationInfo", PyLocationInfo)
 
@@ -153,9 +166,10 @@ class Dataflows(ClientFamily):
                 folder = self.store.datastore_folder(match["ds"])
             except DataPathError as exc:
                 raise UnmockedServiceCall(f"mock_azureml: {exc}") from None
-            # the path part stays as dataprep quoted it (`*` and `/` kept: globs still work)
             uri = "file://" + quote(folder.as_posix(), safe="/")
-            return f"{uri}/{match['path']}" if match["path"] else uri
+            path = self._checked(match["ds"], unquote(match["path"]))
+            # quoted again as dataprep quotes it (`*` and `/` kept: globs still work)
+            return f"{uri}/{quote_path(path)}" if path else uri
 
         def local_base(match: re.Match[str]) -> str:
             # A file's portable path is its path relative to a base that dataprep computed from
@@ -165,7 +179,8 @@ class Dataflows(ClientFamily):
             if self.store.get_datastore(datastore) is None:
                 return match.group(0)
             folder = self.store.datastore_folder(datastore)
-            local_path = (folder / unquote(rest)).as_posix() if rest else folder.as_posix()
+            path = self._checked(datastore, unquote(rest))
+            local_path = (folder / path).as_posix() if path else folder.as_posix()
             return f"{match['head']}{local_path}{match['tail']}"
 
         rewritten = _PORTABLE_BASE.sub(local_base, AZUREML_URI.sub(local, text))
@@ -176,6 +191,21 @@ class Dataflows(ClientFamily):
                 "workspace reads only its own datastores (upload the data to one)"
             )
         return rewritten if rewritten != text or isinstance(script, str) else script
+
+    def _checked(self, datastore: str, path: str) -> str:
+        """`path` of `datastore` as the store's rule has it (`Store.datastore_pattern`: the
+        same rule, in the same place, as the local classes' reads and every upload), or the
+        engine's ExecutionError for a stream it may not access, which the SDK turns into its
+        UserErrorException as it does on Azure: dataprep's engine would follow `..` or a link
+        anywhere on the machine."""
+        try:
+            return self.store.datastore_pattern(datastore, path)
+        except DataPathError as exc:
+            from azureml.dataprep.api.errorhandlers import ExecutionError
+
+            raise ExecutionError(
+                None, PATH_REFUSED, error_message=str(exc), compliant_message=str(exc)
+            ) from None
 
 
 def rs_yaml(dataflow: str) -> str:

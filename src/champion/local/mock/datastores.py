@@ -12,6 +12,7 @@ import azureml.data.azure_storage_datastore as storage_module
 from azureml._restclient import models as rest
 from azureml._restclient.operations.data_stores_operations import DataStoresOperations
 from azureml.data.datastore_client import _DatastoreClient
+from azureml.exceptions import UserErrorException
 
 from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock.backend import ClientFamily, Patch, local_rest_client, replace_operation
@@ -47,6 +48,11 @@ class DatastoreService(ClientFamily):
             (storage_module, "ShareDirectoryClient", self._share_directory),
             (storage_module, "ShareFileClient", self._share_file),
             (storage_module, "FileProperties", FileProperties),
+            (
+                storage_module.AbstractAzureStorageDatastore,
+                "_get_upload_from_files",
+                self._checked_targets(),
+            ),
         ]
         for name, handler in {
             "get": self._datastore_get,
@@ -64,6 +70,25 @@ class DatastoreService(ClientFamily):
 
     def _begin(self, operation: str) -> None:
         self.backend.begin(operation, data_plane_error)
+
+    def _checked_targets(self) -> Any:
+        """The SDK's `_get_upload_from_files` (where `upload` and `upload_files` of both kinds
+        of datastore compute each file's path in the datastore), with every path checked by the
+        store's rule before the first transfer, as the local classes check it: the SDK's upload
+        tasks log a failed transfer and go on, so a refusal there would pass unnoticed."""
+        original = vars(storage_module.AbstractAzureStorageDatastore)["_get_upload_from_files"]
+        store = self.store
+
+        def get_upload_from_files(datastore: Any, *args: Any, **kwargs: Any) -> Any:
+            pairs = original(datastore, *args, **kwargs)
+            try:
+                for _, target in pairs:
+                    store.datastore_file(datastore.name, target)
+            except DataPathError as exc:
+                raise UserErrorException(str(exc)) from None
+            return pairs
+
+        return get_upload_from_files
 
     def _datastore_dto(self, record: DatastoreRecord, *, secret: bool = True) -> Any:
         credential = record.credential_type if secret else "None"

@@ -31,6 +31,13 @@ _active: list[MockAzureML] = []
 _active_lock = threading.RLock()
 
 
+def active_store() -> Store | None:
+    """The store answering the innermost active mock (None when no mock is active): the
+    local workspace behind the real SDK's objects, for champion's own checks on it."""
+    with _active_lock:
+        return _active[-1].store if _active else None
+
+
 class MockAzureML:
     """One mock session over one local workspace folder.
 

@@ -1,10 +1,13 @@
 """Azure Storage, as far as a datastore uses it: the `BlobServiceClient` and file-share clients
 that `AzureBlobDatastore`/`AzureFileDatastore` build, over the datastore's folder inside the
 workspace. A storage account and container that is not a datastore of the local workspace is
-refused with `UnmockedServiceCall`: reaching it needs Azure Storage."""
+refused with `UnmockedServiceCall`: reaching it needs Azure Storage. A path the store's rule
+refuses (`store.datastores`: `..`, NUL, a link inside the datastore) is the SDK's
+`UserErrorException`, as the local classes raise it."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,7 @@ from urllib.parse import urlparse
 
 from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock.backend import Backend
-from champion.local.store import DatastoreRecord, Store
+from champion.local.store import DataPathError, DatastoreRecord, Store
 
 
 def datastore_for(store: Store, account_url: str, container: str) -> DatastoreRecord:
@@ -28,14 +31,29 @@ def datastore_for(store: Store, account_url: str, container: str) -> DatastoreRe
     )
 
 
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    try:
+        yield
+    except DataPathError as exc:
+        from azureml.exceptions import UserErrorException
+
+        raise UserErrorException(str(exc)) from None
+
+
 class _Transfers:
     """Counts each storage call; an injected fault fails it as the storage SDK fails
     (`AzureHttpError`)."""
 
     _backend: Backend
+    _datastore: str
 
     def _begin(self, operation: str) -> None:
         self._backend.begin(operation, self._backend.blob_error)
+
+    def _file(self, path: str) -> Path:
+        with _refused():
+            return self._backend.store.datastore_file(self._datastore, path)
 
 
 class BlobService:
@@ -59,16 +77,18 @@ class _Blob(_Transfers):
 
     def exists(self, **kwargs: Any) -> bool:
         self._begin("datastore.list")
-        return self._backend.store.datastore_file(self._datastore, self._path).is_file()
+        return self._file(self._path).is_file()
 
     def upload_blob(
         self, data: Any, blob_type: Any = None, overwrite: bool = False, **kw: Any
     ) -> Any:
         self._begin("datastore.upload")
         source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-        if not self._backend.store.datastore_write(
-            self._datastore, self._path, source, overwrite=overwrite
-        ):
+        with _refused():
+            written = self._backend.store.datastore_write(
+                self._datastore, self._path, source, overwrite=overwrite
+            )
+        if not written:
             from azure.core.exceptions import ResourceExistsError
 
             raise ResourceExistsError(f"The specified blob already exists: {self._path}")
@@ -76,7 +96,7 @@ class _Blob(_Transfers):
 
     def download_blob(self, **kwargs: Any) -> _Download:
         self._begin("datastore.download")
-        return _Download(self._backend.store.datastore_file(self._datastore, self._path))
+        return _Download(self._file(self._path))
 
 
 class _Download:
@@ -99,7 +119,9 @@ class _Container(_Transfers):
     def list_blobs(self, name_starts_with: str | None = None, **kwargs: Any) -> Iterator[_BlobItem]:
         self._begin("datastore.list")
         prefix = name_starts_with or ""
-        for name, path in self._backend.store.datastore_files(self._datastore):
+        with _refused():
+            files = self._backend.store.datastore_files(self._datastore)
+        for name, path in files:
             if name.startswith(prefix):
                 yield _BlobItem(name, path.stat().st_size)
 
@@ -124,10 +146,9 @@ class ShareDirectory(_Transfers):
         self._directory = directory.strip("/")
 
     def _folder(self) -> Path:
-        folder = self._backend.store.datastore_folder(self._datastore)
         if not self._directory:
-            return folder
-        return self._backend.store.datastore_file(self._datastore, self._directory)
+            return self._backend.store.datastore_folder(self._datastore)
+        return self._file(self._directory)
 
     def exists(self, **kwargs: Any) -> bool:
         self._begin("datastore.list")
@@ -139,7 +160,8 @@ class ShareDirectory(_Transfers):
     def upload_file(self, file_name: str, data: Any, **kwargs: Any) -> None:
         self._begin("datastore.upload")
         path = f"{self._directory}/{file_name}" if self._directory else file_name
-        self._backend.store.datastore_write(self._datastore, path, data, overwrite=True)
+        with _refused():
+            self._backend.store.datastore_write(self._datastore, path, data, overwrite=True)
 
     def list_directories_and_files(
         self, name_starts_with: str | None = None, **kwargs: Any
@@ -148,6 +170,8 @@ class ShareDirectory(_Transfers):
         folder = self._folder()
         if not folder.is_dir():
             return []
+        with _refused():  # the rule's check of what is below: no link, FIFO or device
+            self._backend.store.datastore_files(self._datastore, self._directory)
         entries: list[Any] = []
         for child in sorted(folder.iterdir()):
             if name_starts_with and not child.name.startswith(name_starts_with):
@@ -167,7 +191,7 @@ class ShareFile(_Transfers):
 
     def get_file_properties(self, **kwargs: Any) -> FileProperties:
         self._begin("datastore.list")
-        target = self._backend.store.datastore_file(self._datastore, self._path)
+        target = self._file(self._path)
         if not target.is_file():
             from azure.core.exceptions import ResourceNotFoundError
 
@@ -176,4 +200,4 @@ class ShareFile(_Transfers):
 
     def download_file(self, **kwargs: Any) -> _Download:
         self._begin("datastore.download")
-        return _Download(self._backend.store.datastore_file(self._datastore, self._path))
+        return _Download(self._file(self._path))

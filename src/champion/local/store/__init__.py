@@ -48,6 +48,7 @@ from champion.local.store.datasets import Datasets, content_digest
 from champion.local.store.exceptions import (
     ArtifactExists,
     DataPathError,
+    DatasetChanged,
     DatasetConflict,
     DatastoreConflict,
     DeploymentConflict,
@@ -60,7 +61,15 @@ from champion.local.store.exceptions import (
 from champion.local.store.exports import Exports
 from champion.local.store.inline import INLINE_MAX
 from champion.local.store.inventory import Inventory
-from champion.local.store.layout import BLOBS_DIR, DATASTORES_DIR, DB_NAME, TMP_DIR, is_workspace
+from champion.local.store.layout import (
+    BLOBS_DIR,
+    DATASTORES_DIR,
+    DB_NAME,
+    TMP_DIR,
+    is_workspace,
+    own_files,
+    remove_own_file,
+)
 from champion.local.store.models import Models, parse_filter_query
 from champion.local.store.records import (
     BLOB_TYPE,
@@ -106,6 +115,7 @@ __all__ = [
     "ArtifactRecord",
     "AssetRecord",
     "DataPathError",
+    "DatasetChanged",
     "DatasetConflict",
     "DatasetRecord",
     "DatastoreConflict",
@@ -125,7 +135,9 @@ __all__ = [
     "check_artifact_path",
     "content_digest",
     "is_workspace",
+    "own_files",
     "parse_filter_query",
+    "remove_own_file",
     "utcnow",
 ]
 

@@ -19,7 +19,6 @@ import os
 import queue
 import stat
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import IO
 
 from champion._digest import recent_digest
 from champion._failpoints import failpoint
-from champion.errors import WorkspaceStoreError
+from champion.errors import WorkspaceStoreError, naming
 from champion.local.store.layout import (
     BLOBS_DIR,
     STAGING_LOCK,
@@ -35,6 +34,7 @@ from champion.local.store.layout import (
     blob_relpath,
     fsync_dir,
     make_private_dir,
+    temp_name,
 )
 from champion.local.store.transactions import Transactions
 
@@ -175,7 +175,7 @@ class Blobs(Transactions):
                 return self._write_temp(_chunks(src), None)
             head: list[bytes] = []
             size = 0
-            while size <= VERIFY_IN_PLACE_MAX and (chunk := src.read(CHUNK)):
+            while size <= VERIFY_IN_PLACE_MAX and (chunk := _read(src)):
                 head.append(chunk)
                 size += len(chunk)
             if size <= VERIFY_IN_PLACE_MAX:
@@ -199,23 +199,24 @@ class Blobs(Transactions):
     ) -> StagedBlob:
         """Write `chunks` to a new file in tmp/, hashing them, and fsync it. `digest`: that of
         `data`, when the caller has just computed it."""
-        tmp = self.root / TMP_DIR / f"{uuid.uuid4().hex}.part"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
+        tmp = self.root / TMP_DIR / temp_name()
+        with naming(tmp, "staging a blob at"):  # a failed write() names no file
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                if data is not None:
-                    _write_all(fd, data)
-                    digest, size = digest or hashlib.sha256(data).hexdigest(), len(data)
-                else:
-                    digest, size = _pipelined_copy(chunks, fd)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            failpoint("blob.temp_written")
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
+                try:
+                    if data is not None:
+                        _write_all(fd, data)
+                        digest, size = digest or hashlib.sha256(data).hexdigest(), len(data)
+                    else:
+                        digest, size = _pipelined_copy(chunks, fd)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                failpoint("blob.temp_written")
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                raise
         return StagedBlob(digest, size, tmp, data)
 
     def _publish(self, staged: StagedBlob) -> None:
@@ -239,9 +240,10 @@ class Blobs(Transactions):
         elif staged.data is not None and _holds(final, staged.data):
             staged.path.unlink()
         else:
-            make_private_dir(final.parent, parents=True)
-            os.replace(staged.path, final)
-            fsync_dir(final.parent)
+            with naming(final, "storing the blob"):
+                make_private_dir(final.parent, parents=True)
+                os.replace(staged.path, final)
+                fsync_dir(final.parent)
         failpoint("blob.renamed")
 
     def _require_blobs(self, digests: Iterable[str | None]) -> None:
@@ -297,8 +299,16 @@ def _file_size(src: IO[bytes]) -> int:
 
 
 def _chunks(src: IO[bytes]) -> Iterator[bytes]:
-    while chunk := src.read(CHUNK):
+    while chunk := _read(src):
         yield chunk
+
+
+def _read(src: IO[bytes]) -> bytes:
+    """A chunk of the source; its failure is named as a read of it, not as the write of the
+    staged file it happens inside."""
+    name = getattr(src, "name", None)
+    with naming(name if isinstance(name, str) else None, "reading the upload source"):
+        return src.read(CHUNK)
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

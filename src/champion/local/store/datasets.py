@@ -12,7 +12,10 @@ same names; the gate uses it to tell whether two metrics were measured on the sa
 kept with the definition's properties (`champion.content_sha256`, which the SDK carries as the
 dataset's `_properties`) and read with `Store.dataset_digest(name, version)`. Datasets are
 references, as on Azure: a later read sees the files as they are then, and the digest records
-what they were when the version was registered.
+what they were when the version was registered. So champion's own readers (the gate's
+`--test-data dataset:...`, the score step's `--data dataset:...`) check the files against that
+digest after reading them (`check_dataset_files`) and refuse a version whose files changed:
+its rows would be recorded under an identity they no longer have.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from champion.local.store.blobs import CHUNK
+from champion._digest import NotAPlainFile, sha256_plain
 from champion.local.store.datastores import Datastores
-from champion.local.store.exceptions import DataPathError, DatasetConflict
+from champion.local.store.exceptions import DataPathError, DatasetChanged, DatasetConflict
 from champion.local.store.records import (
     DIGEST_PROPERTY,
     FILE,
@@ -40,11 +44,14 @@ from champion.local.store.records import (
 
 
 def file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+    """A datastore file's sha256, read under the rule for every file of the user's champion
+    hashes (`champion._digest.sha256_plain`): a link, FIFO or device is refused unread."""
+    try:
+        return sha256_plain(path)
+    except NotAPlainFile as exc:
+        raise DataPathError(
+            f"{str(exc.path)!r} is {exc.what}; a dataset's files must be regular files"
+        ) from None
 
 
 def content_digest(files: Sequence[tuple[str, Path]]) -> str:
@@ -240,6 +247,23 @@ class Datasets(Datastores):
         if record is None:
             raise KeyError(f"{name}:{version or 'latest'}")
         return record.digest
+
+    def check_dataset_files(self, name: str, version: int | None = None) -> str:
+        """The content digest of a registered version's files now, once it is the digest the
+        version was registered with (DatasetChanged otherwise): what a reader that records the
+        version's identity must check, since the files are references and may have changed.
+        KeyError when there is no such version."""
+        record = self.get_dataset(name, version)
+        if record is None:
+            raise KeyError(f"{name}:{version or 'latest'}")
+        files = self.dataset_files(record.saved.definition)
+        now = content_digest(files)
+        if now != record.digest:
+            registered = datetime.fromisoformat(record.created_utc).timestamp()
+            changed = [n for n, path in files if path.stat().st_mtime > registered]
+            names = [n for n, _ in files]
+            raise DatasetChanged(record.name, record.version, record.digest, now, names, changed)
+        return now
 
     def _dataset(self, r: sqlite3.Row) -> DatasetRecord:
         saved = self.get_saved_dataset(r["saved_id"])

@@ -1,17 +1,27 @@
 """Datastores: named folders inside the workspace, `datastores/<name>/`, standing in for a blob
 container or a file share. Every workspace has `workspaceblobstore` (the default) and
 `workspacefilestore`, as every Azure ML workspace has. Files are written to a temp file and
-renamed into place, so a reader never sees half a file."""
+renamed into place, so a reader never sees half a file.
+
+The one rule for a path inside a datastore lives here, and every face goes through it (the
+`champion.local` classes, and under `mock_azureml()` the storage clients, uploads and the
+dataflows dataprep executes): relative to the datastore's root, `/` or `\\` between folders
+(as the SDK splits them), no `..` segment and no NUL, and no symbolic link followed on the way
+or inside what it names: a datastore's folder may be a link itself (storage moved elsewhere),
+but a link inside it could lead anywhere on the machine. Datastore names follow the SDK's
+documented rule: letters, digits and `_`, at most 255 characters."""
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
+from champion.errors import naming
 from champion.local.store.blobs import CHUNK
 from champion.local.store.exceptions import DataPathError, DatastoreConflict
 from champion.local.store.layout import DATASTORES_DIR
@@ -19,6 +29,7 @@ from champion.local.store.records import DatastoreRecord, datastore_record, utcn
 from champion.local.store.transactions import Transactions
 
 _GLOB = set("*?[")
+_NAME = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 class Datastores(Transactions):
@@ -51,8 +62,7 @@ class Datastores(Transactions):
         """Record a blob container or file share; the service lowercases the name. An existing
         name is a conflict unless `overwrite`, which replaces its description (its folder and
         files stay)."""
-        key = _datastore_key(name)
-        _check_segment(key, "datastore name")
+        key = check_datastore_name(name)
         with self.transaction() as c:
             exists = c.execute("SELECT 1 FROM datastores WHERE name=?", (key,)).fetchone()
             if exists and not overwrite:
@@ -100,6 +110,9 @@ class Datastores(Transactions):
         key = _datastore_key(name)
         if self.get_datastore(key) is None:
             raise DataPathError(f"datastore {name!r} is not registered in this workspace")
+        if not key or key in (".", "..") or len(key) > 255 or any(c in key for c in "/\\\0"):
+            # a row no registration wrote (a workspace copied from elsewhere): never a path
+            raise DataPathError(f"datastore name {name!r} cannot be a folder name")
         return self.root / DATASTORES_DIR / key
 
     def datastore_write(
@@ -115,52 +128,96 @@ class Datastores(Transactions):
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
         try:
-            with open(partial, "wb") as out:
+            with contextlib.ExitStack() as stack:
                 if isinstance(source, str | os.PathLike):
-                    with open(source, "rb") as src:
-                        while chunk := src.read(CHUNK):
+                    with naming(source, "reading"):
+                        source = stack.enter_context(open(source, "rb"))
+                with naming(target, "writing the datastore file"):
+                    with open(partial, "xb") as out:
+                        while chunk := source.read(CHUNK):
                             out.write(chunk)
-                else:
-                    while chunk := source.read(CHUNK):
-                        out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(partial, target)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    os.replace(partial, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
         return True
 
     def datastore_file(self, name: str, path: str) -> Path:
-        """Where `path` of datastore `name` lives; refuses a path that would leave the folder."""
+        """Where the file or folder `path` of datastore `name` lives (see the module docstring
+        for the rule it must follow)."""
         folder = self.datastore_folder(name)
-        parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
-        if not parts or ".." in parts:
+        parts = _parts(name, path)
+        if not parts:
             raise DataPathError(f"{path!r} is not a file path inside datastore {name!r}")
+        _refuse_links(name, path, folder, parts)
         return folder.joinpath(*parts)
+
+    def datastore_pattern(self, name: str, pattern: str) -> str:
+        """`pattern` (a file, a folder, or a glob where `**` spans folders) as a path relative
+        to the datastore's root, once it is checked: the path rule, and no link on the way or
+        anywhere below the part of it that holds no glob. What a dataflow executed under
+        `mock_azureml()` reads or writes, as `datastore_files` lists it."""
+        return "/".join(self._checked_scope(name, pattern)[0])
 
     def datastore_files(self, name: str, pattern: str = "") -> list[tuple[str, Path]]:
         """`(path inside the datastore, file)` for what `pattern` names, in name order: one file,
         every file under a folder (or the whole datastore for ""), or a glob where `**` spans
         folders. The rule a dataset path follows, and the one its digest is computed over."""
-        folder = self.datastore_folder(name)
-        text = pattern.replace("\\", "/").lstrip("/")
-        while text.startswith("./"):
-            text = text[2:]
-        parts = [p for p in text.split("/") if p not in ("", ".")]
-        if ".." in parts:
-            raise DataPathError(f"{pattern!r} leaves datastore {name!r}")
-        if not folder.is_dir():
-            return []
-        every = sorted(
-            (p.relative_to(folder).as_posix(), p)
-            for p in folder.rglob("*")
-            if p.is_file() and not p.name.endswith(".part")
-        )
+        parts, every = self._checked_scope(name, pattern)
         stem = "/".join(parts)
         if not any(ch in _GLOB for ch in stem):
             return [(n, p) for n, p in every if not stem or n == stem or n.startswith(stem + "/")]
         return [(n, p) for n, p in every if _glob_match(n, stem)]
+
+    def _checked_scope(self, name: str, pattern: str) -> tuple[list[str], list[tuple[str, Path]]]:
+        """The parts of `pattern`, and every file under the folder its glob-free head names
+        (in name order), found without following a link: a link met on the way or there is
+        refused (DataPathError), whether or not the pattern would match it."""
+        folder = self.datastore_folder(name)
+        parts = _parts(name, pattern)
+        head = []
+        for part in parts:
+            if any(ch in _GLOB for ch in part):
+                break
+            head.append(part)
+        _refuse_links(name, pattern, folder, head)
+        scope = folder.joinpath(*head)
+        if not scope.is_dir():
+            is_file = scope.is_file() and head
+            return parts, [("/".join(head), scope)] if is_file else []
+        every: list[tuple[str, Path]] = []
+        for current, dirs, files in os.walk(scope, followlinks=False):
+            for entry in (*dirs, *files):
+                found = Path(current, entry)
+                if found.is_symlink():
+                    raise _link_refused(name, pattern, found.relative_to(folder).as_posix())
+                if entry in files and not found.is_file():
+                    raise DataPathError(
+                        f"{found.relative_to(folder).as_posix()!r} in datastore {name!r} is not "
+                        "a regular file (a FIFO, socket or device); the local workspace reads "
+                        "only files, and would block reading it"
+                    )
+            every.extend(
+                (Path(current, f).relative_to(folder).as_posix(), Path(current, f))
+                for f in files
+                if not f.endswith(".part")
+            )
+        return parts, sorted(every)
+
+
+def check_datastore_name(name: str) -> str:
+    """The key a datastore is kept under (the service lowercases names), once `name` follows
+    the SDK's documented rule ("can only contain alphanumeric characters and _"; at most 255,
+    a file name's limit, since the local workspace makes it a folder)."""
+    if not _NAME.fullmatch(name):
+        shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}... ({len(name)} characters)"
+        raise DataPathError(
+            f"datastore name {shown} is invalid: a datastore name can only contain letters, "
+            "digits and _, at most 255 characters; choose another name"
+        )
+    return _datastore_key(name)
 
 
 def _datastore_key(name: str) -> str:
@@ -168,9 +225,38 @@ def _datastore_key(name: str) -> str:
     return name.lower()
 
 
-def _check_segment(name: str, what: str) -> None:
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise DataPathError(f"{what} {name!r} must be one folder name")
+def _parts(name: str, path: str) -> list[str]:
+    """The folders and file `path` names inside datastore `name`: split at `/` and `\\` (the
+    SDK splits at both), without empty and `.` segments (a leading `/` or `./` is the root);
+    a `..` segment or a NUL is refused."""
+    if "\x00" in path:
+        raise DataPathError(f"datastore path {path!r} holds a NUL character; remove it")
+    parts = [p for p in re.split(r"[/\\]", path) if p not in ("", ".")]
+    if ".." in parts:
+        raise DataPathError(
+            f"datastore path {path!r} leaves datastore {name!r} (a '..' segment); a path is "
+            "relative to the datastore's root"
+        )
+    return parts
+
+
+def _refuse_links(name: str, path: str, folder: Path, parts: list[str]) -> None:
+    """Refuse `path` if any of `parts` that exists below `folder` is a symbolic link."""
+    current = folder
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise _link_refused(name, path, current.relative_to(folder).as_posix())
+        if not current.exists():
+            return
+
+
+def _link_refused(name: str, path: str, link: str) -> DataPathError:
+    return DataPathError(
+        f"datastore path {path!r} reaches {link!r} in datastore {name!r}, a symbolic link; the "
+        "local workspace never follows a link inside a datastore (it could lead outside it): "
+        "put the files themselves there"
+    )
 
 
 def _glob_match(name: str, pattern: str) -> bool:

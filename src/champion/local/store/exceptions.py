@@ -89,3 +89,39 @@ class DatasetConflict(Exception):
 class DataPathError(Exception):
     """A dataset path the local workspace cannot resolve to files (an unknown datastore, a URL,
     a path escaping its datastore)."""
+
+
+class DatasetChanged(Exception):
+    """A registered dataset version whose files no longer hash to the digest it was registered
+    with: read now, it would give other rows under the same name and version. `changed` names
+    the files modified after the registration (empty when none was: a file was removed or
+    renamed, or its time was kept)."""
+
+    def __init__(
+        self,
+        name: str,
+        version: int,
+        registered: str,
+        now: str,
+        files: list[str],
+        changed: list[str],
+    ) -> None:
+        self.name, self.version, self.registered, self.now = name, version, registered, now
+        self.files, self.changed = list(files), list(changed)
+        which = (
+            f"file {_listed(changed)} changed"
+            if len(changed) == 1
+            else f"files {_listed(changed)} changed"
+            if changed
+            else f"files ({_listed(files) or 'none left'}) changed"
+        )
+        super().__init__(
+            f"dataset {name}:{version}'s {which} since it was registered (sha256 {registered} "
+            f"then, {now} now); a registered version must not change: register a new version "
+            "of the dataset and use that"
+        )
+
+
+def _listed(names: list[str], most: int = 3) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
