@@ -28,6 +28,7 @@ from champion.local.store import (
     BLOBS_DIR,
     CHUNK,
     TMP_DIR,
+    DamagedRow,
     InvalidArtifactPath,
     Store,
     check_artifact_path,
@@ -76,8 +77,14 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
     def check(what: str, step: Callable[[], None]) -> None:
         try:
             step()
+        except DamagedRow as exc:  # the row is listed by `rows`, once
+            if f"damaged row: {exc.detail}" not in report.problems:
+                report.problems.append(f"{what}: {exc.detail}")
         except (WorkspaceStoreError, sqlite3.DatabaseError, OSError) as exc:
             report.problems.append(f"{what}: {exc}")
+
+    def rows() -> None:
+        report.problems.extend(f"damaged row: {line}" for line in store.damaged_rows())
 
     def integrity() -> None:
         report.problems.extend(f"sqlite integrity: {line}" for line in store.integrity_check())
@@ -104,7 +111,7 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
                 report.problems.append(f"blob {digest} is corrupt (content does not match digest)")
 
     def artifact_paths() -> None:
-        for artifact in store.all_artifacts():
+        for artifact in store.all_artifacts(skip_damaged=True):
             try:
                 check_artifact_path(artifact.path)
             except InvalidArtifactPath:
@@ -114,7 +121,7 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
                 )
 
     def models() -> None:
-        for model in store.all_models():
+        for model in store.all_models(skip_damaged=True):
             report.versions_checked += 1
             files = store.model_files(model.asset_id)
             if not files:
@@ -142,6 +149,7 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
     with store.snapshot():
         check("sqlite integrity", integrity)
         check("schema", schema)
+        check("rows", rows)
         check("blobs", blobs)
         check("artifact paths", artifact_paths)
         check("models", models)

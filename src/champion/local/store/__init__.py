@@ -32,7 +32,8 @@ that writes their row: a registration costs a few commits, not a file and two fs
 
 Opening never creates a workspace unless asked (`Store.create`), and readers (`read_only=True`)
 open the database with `mode=ro`, take no lock and write nothing, so a read-only workspace can be
-read and a long write never blocks a reader.
+read and a long write never blocks a reader. Every stored value is decoded in one place
+(`columns.py`), so a damaged one is reported as damage, naming its row.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pathlib import Path
 
 from champion.local.store.artifacts import Artifacts
 from champion.local.store.blobs import CHUNK, StagedBlob, Staging
+from champion.local.store.columns import DamagedRow
 from champion.local.store.connection import Connection
 from champion.local.store.datasets import Datasets, content_digest
 from champion.local.store.exceptions import (
@@ -105,6 +107,7 @@ __all__ = [
     "ArtifactExists",
     "ArtifactRecord",
     "AssetRecord",
+    "DamagedRow",
     "DataPathError",
     "DatasetConflict",
     "DatasetRecord",

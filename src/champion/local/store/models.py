@@ -9,9 +9,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from champion._failpoints import failpoint
+from champion.local.store.columns import decode
 from champion.local.store.deployments import Deployments
 from champion.local.store.exceptions import ModelInUse, PropertyConflict
-from champion.local.store.records import ModelRecord, model_record, to_json, utcnow
+from champion.local.store.records import (
+    MODEL_EDITED_COLUMNS,
+    ModelRecord,
+    model_key,
+    model_record,
+    to_json,
+    utcnow,
+)
 
 
 def parse_filter_query(query: str | None) -> list[tuple[str, str | None]]:
@@ -191,13 +199,15 @@ class Models(Deployments):
         datasets and the resource configuration."""
         with self.transaction() as c:
             row = c.execute(
-                "SELECT seq, tags, properties FROM models WHERE name=? AND version=? AND deleted=0",
+                "SELECT seq, name, version, tags, properties, datasets FROM models"
+                " WHERE name=? AND version=? AND deleted=0",
                 (name, version),
             ).fetchone()
             if row is None:
                 raise KeyError(f"{name}:{version}")
-            seq, new_tags = row[0], json.loads(row[1])
-            new_props: dict[str, str | None] = json.loads(row[2])
+            decoded = decode("models", row, MODEL_EDITED_COLUMNS, model_key)
+            seq, new_tags = row["seq"], decoded["tags"]
+            new_props: dict[str, str | None] = decoded["properties"]
             if tags is not None:
                 new_tags = dict(tags)
             if properties:
@@ -213,8 +223,7 @@ class Models(Deployments):
                 sets.append("description=?")
                 params.append(description)
             if add_datasets:
-                old = c.execute("SELECT datasets FROM models WHERE seq=?", (seq,)).fetchone()[0]
-                links = [*json.loads(old), *(list(link) for link in add_datasets)]
+                links = [*map(list, decoded["datasets"]), *(list(link) for link in add_datasets)]
                 sets.append("datasets=?")
                 params.append(json.dumps(links))
                 self._link_model_datasets(c, seq, add_datasets)
