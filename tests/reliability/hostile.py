@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +106,59 @@ def small_disk(folder: Path, size: str = "1m") -> Iterator[bool]:
     finally:
         if not _run("umount", str(folder)):
             _run("umount", "-l", str(folder))
+
+
+# --------------------------------------------------------------------------- another user
+
+AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+def shared_folder() -> Path:
+    """A folder under /tmp that the user `nobody` may enter (pytest's own are owner-only)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to run champion as the unprivileged user nobody")
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux) to run champion as the user nobody")
+    folder = Path(tempfile.mkdtemp(prefix="champion-shared-"))
+    folder.chmod(0o755)
+    probe = subprocess.run(
+        [*AS_NOBODY, sys.executable, "-c", "import champion.cli"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        shutil.rmtree(folder)
+        pytest.skip(f"this Python cannot run as the user nobody: {probe.stderr.strip()[-200:]}")
+    return folder
+
+
+def as_nobody(
+    *args: str, workspace: Path, cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m champion.cli ARGS` as the user nobody, who may read but not write what
+    root owns with mode a+r,a-w (root ignores file modes: a test as root proves nothing)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
+    env.pop("TF_BUILD", None)
+    env.update(CHAMPION_WORKSPACE=str(workspace), HOME=str(cwd))
+    return subprocess.run(
+        [*AS_NOBODY, sys.executable, "-m", "champion.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def readable_not_writable(folder: Path) -> None:
+    """Every folder 0555 and file 0444: anyone may read it, nobody but root may write it (a
+    CI cache restored by another user, or `chmod -R a-w` on one's own workspace)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+
+
+def writable_again(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)

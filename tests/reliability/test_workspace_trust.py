@@ -5,13 +5,25 @@ reproduces what a hostile user found on main."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile import files_of, one_line_error
+from hostile import (
+    as_nobody,
+    close_stores,
+    files_of,
+    one_line_error,
+    readable_not_writable,
+    shared_folder,
+    writable_again,
+)
+
+from champion.local.store import Store
 
 
 def champion(*args: str, workspace: Path) -> subprocess.CompletedProcess[str]:
@@ -115,3 +127,161 @@ def test_a_damaged_value_in_a_row_is_named_as_damage_not_a_traceback(tmp_path, d
         assert "champion verify" in line
     assert _without_shm(files_of(ws)) == before
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    folder = shared_folder()
+    yield folder
+    writable_again(folder)
+    shutil.rmtree(folder)
+
+
+def _workspace_of_another_user(shared: Path, files: str) -> Path:
+    """A workspace root owns, which `nobody` may read but not write, holding iris:1 (0.8) and
+    iris:2 (0.9), with SQLite's files beside it as `files` says:
+
+    - closed: no -wal and no -shm (every writer closed): SQLite cannot read it without
+      creating a -shm file, in a folder nobody may write;
+    - log-without-shm: iris:2 only in the write-ahead log, copied without its -shm file (a
+      cache that kept only some files): the log must be read, and needs a wal-index;
+    - writer-connected: a process of root's still holds the database open (-wal and -shm
+      there, iris:2 only in the log)."""
+    ws = shared / "ws"
+    result = champion("init", str(ws), workspace=ws)
+    assert result.returncode == 0, result.stderr
+    model = shared / "model.pkl"
+    registered(ws, model, "0.8")
+    if files == "closed":
+        registered(ws, model, "0.9")
+    else:
+        holder = sqlite3.connect(ws / "workspace.db", isolation_level=None)
+        holder.execute("PRAGMA wal_autocheckpoint=0")
+        holder.execute("SELECT count(*) FROM models").fetchone()  # a reader: no checkpoint
+        registered(ws, model, "0.9")  # its last close cannot checkpoint: iris:2 in the log
+        if files == "log-without-shm":
+            copy = shared / "copy"
+            shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("*-shm"))
+            holder.close()
+            shutil.rmtree(ws)
+            copy.rename(ws)
+        else:
+            _holders.append(holder)
+    assert (ws / "workspace.db-wal").exists() == (files != "closed")
+    readable_not_writable(ws)
+    return ws
+
+
+_holders: list[sqlite3.Connection] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_holders() -> Iterator[None]:
+    yield
+    while _holders:
+        _holders.pop().close()
+
+
+@pytest.mark.parametrize("files", ["closed", "log-without-shm", "writer-connected"])
+def test_a_workspace_you_may_not_write_can_be_listed_shown_downloaded_and_verified(shared, files):
+    """As a user who may read but not write the workspace, every reading command said
+    "attempt to write a readonly database ... it is not a champion workspace or it is corrupt"
+    and verify called it DAMAGED (the existing test used a read-only mount, which SQLite
+    treats differently). Each now reads it, the newest commit included, and writes nothing."""
+    ws = _workspace_of_another_user(shared, files)
+    target = shared / "out"
+    target.mkdir(mode=0o777)
+    target.chmod(0o777)
+    before = _without_shm(files_of(ws))
+    names = sorted(p.name for p in ws.iterdir())
+
+    results = {
+        "list": as_nobody("models", "list", workspace=ws, cwd=shared),
+        "show": as_nobody("models", "show", "iris", "--json", workspace=ws, cwd=shared),
+        "history": as_nobody("models", "history", "iris", workspace=ws, cwd=shared),
+        "runs": as_nobody("runs", "list", workspace=ws, cwd=shared),
+        "download": as_nobody(
+            "models", "download", "iris", "--target", str(target / "iris"), workspace=ws, cwd=shared
+        ),
+        "verify": as_nobody("verify", workspace=ws, cwd=shared),
+    }
+
+    for name, result in results.items():
+        assert result.returncode == 0, (name, result.stdout, result.stderr)
+    assert '"version": 2' in results["show"].stdout  # the commit in the log was read
+    assert "healthy" in results["verify"].stdout
+    assert "(sha256 verified)" in results["download"].stdout
+    assert (target / "iris" / "model.pkl").read_bytes() == b"a model scoring 0.9"
+    assert _without_shm(files_of(ws)) == before  # not a byte written
+    assert sorted(p.name for p in ws.iterdir()) == names  # nor a file created
+
+
+@pytest.mark.parametrize("command", [("register",), ("gc",)], ids=" ".join)
+def test_a_write_to_a_workspace_you_may_not_write_is_permission_denied(shared, command):
+    """Writing commands said the same "readonly database ... corrupt" line, exit 3."""
+    ws = _workspace_of_another_user(shared, "closed")
+    model = shared / "challenger.pkl"
+    model.write_bytes(b"a better model")
+    model.chmod(0o644)
+    args = (
+        ["register", "--model-name", "iris", "--model-path", str(model), "--metric-value", "0.99"]
+        if command == ("register",)
+        else ["gc", "--min-age", "0"]
+    )
+    before = files_of(ws)
+
+    result = as_nobody(*args, workspace=ws, cwd=shared)
+
+    assert result.returncode == 2, result.stderr
+    line = one_line_error(result)
+    assert f"permission denied: {ws} is not writable by you" in line
+    assert "damage" not in line and "corrupt" not in line
+    assert files_of(ws) == before
+
+
+def test_a_database_you_may_not_read_is_permission_denied_not_damage(shared):
+    ws = _workspace_of_another_user(shared, "closed")
+    (ws / "workspace.db").chmod(0o400)
+
+    results = [as_nobody(*c, workspace=ws, cwd=shared) for c in (("verify",), ("models", "list"))]
+
+    for result in results:
+        assert result.returncode == 2, result.stdout + result.stderr
+        line = one_line_error(result)
+        assert f"permission denied: {ws / 'workspace.db'} is not readable by you" in line
+        assert "DAMAGED" not in result.stdout
+
+
+def test_a_reader_of_a_frozen_file_sees_a_writer_that_comes_later(tmp_path):
+    """A reader that opened a database it could not coordinate on (a read-only view, no -shm)
+    read the file as it was; a writer that comes later (through a path it may write) must not
+    leave it reading a stale or half-checkpointed file."""
+    ws = tmp_path / "ws"
+    store = Store.create(ws)
+    asset = store.create_asset(["x/model.pkl"])
+    store.register_model("iris", asset.id, properties={"accuracy": "0.8"})
+    close_stores(ws)
+    view = tmp_path / "view"  # the same folder, read-only: the reader's path to it
+    view.mkdir()
+    if not (_mount("--bind", str(ws), str(view)) and _mount("-o", "remount,ro,bind", str(view))):
+        subprocess.run(["umount", str(view)], check=False)
+        pytest.skip("cannot make a read-only bind mount here")
+    try:
+        reader = Store.open(view, read_only=True)
+        assert [m.version for m in reader.query_models(name="iris", limit=1)] == [1]
+        assert not (ws / "workspace.db-shm").exists()  # none, and none can be created there
+        writer = Store.open(ws)
+        writer.register_model("iris", asset.id, properties={"accuracy": "0.9"})
+        writer.close()  # its last close: it would checkpoint and remove its log, if it could
+
+        assert [m.version for m in reader.query_models(name="iris", limit=1)] == [2]
+        reader.close()
+    finally:
+        subprocess.run(["umount", str(view)], check=False)
+
+
+def _mount(*args: str) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0

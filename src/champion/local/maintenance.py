@@ -33,6 +33,7 @@ from champion.local.store import (
     Store,
     check_artifact_path,
 )
+from champion.local.store.layout import not_readable
 
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -61,10 +62,11 @@ class GcReport:
 
 def verify_path(path: str | os.PathLike[str], metric: str = "accuracy") -> VerifyReport:
     """Open the workspace read-only and verify it; a database too damaged to open is a
-    finding too. Raises only NotAWorkspaceError: a path that is no workspace is the user's."""
+    finding too. Raises what is not damage: a path that is no workspace, one this user may
+    not read, a read-only mount SQLite cannot read without writing (`Store.open` says which)."""
     try:
         store = Store.open(path, read_only=True)
-    except NotAWorkspaceError:
+    except (NotAWorkspaceError, PermissionError):
         raise
     except (WorkspaceStoreError, sqlite3.DatabaseError, OSError) as exc:
         return VerifyReport(problems=[f"cannot open the workspace: {exc}"])
@@ -77,6 +79,8 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
     def check(what: str, step: Callable[[], None]) -> None:
         try:
             step()
+        except PermissionError as exc:  # a file this user may not read is no damage
+            raise not_readable(Path(os.fsdecode(exc.filename or store.root))) from None
         except DamagedRow as exc:  # the row is listed by `rows`, once
             if f"damaged row: {exc.detail}" not in report.problems:
                 report.problems.append(f"{what}: {exc.detail}")
