@@ -162,3 +162,69 @@ def readable_not_writable(folder: Path) -> None:
 def writable_again(folder: Path) -> None:
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+# --------------------------------------------------------------------------- index pages
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = 0
+    for n in range(9):
+        byte = data[at + n]
+        if n == 8:
+            return (value << 8) | byte, at + 9
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at + n + 1
+    raise AssertionError("unreachable")
+
+
+def _value(serial: int, data: bytes, at: int) -> tuple[object, int]:
+    sizes = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 8, 7: 8, 8: 0, 9: 0}
+    if serial in (8, 9):
+        return serial - 8, at
+    if serial in sizes:
+        size = sizes[serial]
+        return (
+            None if serial == 0 else int.from_bytes(data[at : at + size], "big", signed=True)
+        ), at + size
+    size = (serial - 12) // 2 if serial % 2 == 0 else (serial - 13) // 2
+    raw = data[at : at + size]
+    return (raw if serial % 2 == 0 else raw.decode()), at + size
+
+
+def index_entries(db: Path, index: str) -> list[tuple[list[object], list[int]]]:
+    """The entries of a one-page index (its root page a leaf, as a small workspace's is): each
+    entry's values and the file offsets of their serial types in the record header."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = db.read_bytes()
+    page = root_page(db, index)
+    start = (page - 1) * size
+    header = start + (100 if page == 1 else 0)
+    assert data[header] == 0x0A, "the index outgrew one page"
+    cells = int.from_bytes(data[header + 3 : header + 5], "big")
+    entries = []
+    for n in range(cells):
+        cell = start + int.from_bytes(data[header + 8 + 2 * n : header + 10 + 2 * n], "big")
+        _, record = _varint(data, cell)  # the payload's size
+        header_size, at = _varint(data, record)
+        serials, offsets = [], []
+        while at < record + header_size:
+            offsets.append(at)
+            serial, at = _varint(data, at)
+            serials.append(serial)
+        values = []
+        for serial in serials:
+            value, at = _value(serial, data, at)
+            values.append(value)
+        entries.append((values, offsets))
+    return entries
+
+
+def flip_bit(db: Path, offset: int, bit: int = 0) -> None:
+    with open(db, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)[0]
+        fh.seek(offset)
+        fh.write(bytes([byte ^ (1 << bit)]))

@@ -17,12 +17,16 @@ from hostile import (
     as_nobody,
     close_stores,
     files_of,
+    flip_bit,
+    index_entries,
     one_line_error,
     readable_not_writable,
+    root_page,
     shared_folder,
     writable_again,
 )
 
+from champion.errors import WorkspaceStoreError
 from champion.local.store import Store
 
 
@@ -285,3 +289,90 @@ def test_a_reader_of_a_frozen_file_sees_a_writer_that_comes_later(tmp_path):
 
 def _mount(*args: str) -> bool:
     return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0
+
+
+# --------------------------------------------------------------------------- an index
+
+
+def _champion_index_entry(ws: Path) -> list[int]:
+    """The serial-type offsets of the `models_name` entry of the champion, iris:3."""
+    db = ws / "workspace.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        seq = conn.execute("SELECT seq FROM models WHERE name='iris' AND version=3").fetchone()[0]
+    [offsets] = [
+        offsets
+        for values, offsets in index_entries(db, "models_name")
+        if values[:3] == ["iris", 0, seq]
+    ]
+    return offsets
+
+
+def test_a_flipped_bit_in_the_models_name_index_cannot_promote_a_worse_model(tmp_path):
+    """One bit flipped in the `models_name` index (the champion's entry now says "deleted")
+    hid the champion: verify reported it (exit 3), but register promoted 0.6 over the real
+    champion 0.9. Register now refuses: exit 3, one line saying the workspace is damaged and
+    to run `champion verify`, and registers nothing."""
+    ws = tmp_path / "ws"
+    assert champion("init", str(ws), workspace=ws).returncode == 0
+    model = tmp_path / "model.pkl"
+    registered(ws, model, "0.5", "0.7", "0.9")
+    close_stores(ws)
+    db = ws / "workspace.db"
+    offsets = _champion_index_entry(ws)
+    flip_bit(db, offsets[1])  # the `deleted` column's serial type: 8 (the integer 0) -> 9 (1)
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # the damage is silent to a query
+        hidden = conn.execute(  # the lookup register made
+            "SELECT version FROM models WHERE name='iris' AND deleted=0 ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        assert hidden == (2,)
+    before = _without_shm(files_of(ws))
+
+    result = register(ws, tmp_path / "challenger.pkl", "0.6")
+
+    assert result.returncode == 3, result.stdout + result.stderr
+    line = one_line_error(result)
+    assert "is damaged" in line and "champion verify" in line
+    assert "promoted" not in result.stdout
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT count(*) FROM models NOT INDEXED").fetchone() == (3,)
+    assert _without_shm(files_of(ws)) == before  # nothing registered, no record, no run
+    checked = champion("verify", workspace=ws)
+    assert checked.returncode == 3 and "models_name" in checked.stdout
+
+
+def test_no_single_bit_flip_in_the_models_name_index_changes_the_champion(tmp_path):
+    """Every single-bit flip in the used bytes of the `models_name` index page (several
+    models, several versions): the champion lookup answers the true champion or refuses the
+    workspace as damaged. Before, 76 of these flips answered another version, or none."""
+    ws = tmp_path / "ws"
+    store = Store.create(ws)
+    asset = store.create_asset(["x/model.pkl"])
+    for name, accuracy in [("iris", "0.5"), ("other", "0.7"), ("iris", "0.8"),
+                           ("other", "0.6"), ("iris", "0.9"), ("zeta", "0.1")]:  # fmt: skip
+        store.register_model(name, asset.id, properties={"accuracy": accuracy})
+    close_stores(ws)
+    db = ws / "workspace.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    original = db.read_bytes()
+    start = (root_page(db, "models_name") - 1) * size
+    used = [i for i in range(size) if original[start + i] != 0]
+    flipped = tmp_path / "flipped"
+    flipped.mkdir()
+    wrong, refused = [], 0
+    for offset in used:
+        for bit in range(8):
+            damaged = bytearray(original)
+            damaged[start + offset] ^= 1 << bit
+            (flipped / "workspace.db").write_bytes(bytes(damaged))
+            reader = Store(flipped, read_only=True)
+            try:
+                found = [m.id for m in reader.query_models(name="iris", limit=1)]
+                if found != ["iris:3"]:
+                    wrong.append((offset, bit, found))
+            except WorkspaceStoreError:
+                refused += 1
+            finally:
+                reader.close()
+    assert wrong == []
+    assert refused > 0  # the sweep did reach the entries

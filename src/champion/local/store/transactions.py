@@ -109,6 +109,13 @@ class Transactions:
         """One line naming the database and what to do, for any SQLite failure."""
         db_path = self.root / DB_NAME
         name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            return WorkspaceStoreError(
+                f"the workspace database {db_path} is damaged ({exc}); nothing was changed. "
+                "Run `champion verify`, and restore the workspace from a copy.",
+                field="workspace",
+                value=str(db_path),
+            )
         if name.startswith("SQLITE_READONLY"):
             advice = "the workspace is read-only here; write to a writable copy"
         elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
