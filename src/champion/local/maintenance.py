@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from champion import names
 from champion.errors import NotAWorkspaceError, WorkspaceStoreError
 from champion.local.store import (
     BLOBS_DIR,
@@ -125,6 +126,7 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
                 )
 
     def models() -> None:
+        registered = store.registered_ids()
         for model in store.all_models(skip_damaged=True):
             report.versions_checked += 1
             files = store.model_files(model.asset_id)
@@ -139,7 +141,15 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
                     report.problems.append(
                         f"model {model.id} would download {relative!r}, outside its folder"
                     )
-            if metric not in model.properties:
+            source = model.properties.get(names.CONVERTED_FROM)
+            if source is not None and source not in registered:
+                report.warnings.append(
+                    f"model {model.id} says it was converted from {source}, which this "
+                    "workspace never registered"
+                )
+            elif source is None and metric not in model.properties:
+                # a conversion (`champion models convert-onnx`) is scored by its source, and
+                # carries its check's figures instead
                 report.warnings.append(f"model {model.id} has no {metric!r} property (unscored)")
 
     def leftovers() -> None:

@@ -65,6 +65,10 @@ class Inventory(Transactions):
                     raise
         return records
 
+    def registered_ids(self) -> set[str]:
+        """`name:version` of every version ever registered, deleted ones included."""
+        return {f"{r[0]}:{r[1]}" for r in self._query("SELECT name, version FROM models")}
+
     def damaged_rows(self) -> list[str]:
         """Every stored value that is not what its column holds, one line each (the first
         such column of each row): what any command reading that row would refuse as damage."""
