@@ -20,6 +20,7 @@ Our exception hierarchy::
         - ConflictError                 code=conflict
         - TestDataError                 code=test_data_differs
         - NotAWorkspaceError            code=not_a_workspace
+        - PermissionDeniedError         code=permission_denied
       + InfrastructureError             code=infrastructure       exit 3
         - WorkspaceStoreError           code=workspace_store
       + RejectedError                   code=rejected             exit 1
@@ -43,6 +44,7 @@ __all__ = [
     "MetricError",
     "ModelPathError",
     "NotAWorkspaceError",
+    "PermissionDeniedError",
     "PolicyError",
     "RejectedError",
     "TestDataError",
@@ -137,6 +139,13 @@ class NotAWorkspaceError(InputError):
             field="workspace",
             value=shown,
         )
+
+
+class PermissionDeniedError(InputError):
+    """Raised when the user may not read or write a path a command needs (its owner or its
+    mode): theirs to change or to work around with a copy, and never reported as damage."""
+
+    code: ClassVar[str] = "permission_denied"
 
 
 class InfrastructureError(ChampionError):

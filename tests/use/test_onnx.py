@@ -69,6 +69,22 @@ def test_a_faithful_conversion_is_registered_with_its_lineage_and_figures(
     assert list(labels) == iris.predict(1, frame)
 
 
+def test_verify_knows_a_conversion_needs_no_metric_of_its_own(iris: IrisWorkspace) -> None:
+    """`champion verify` warned "model iris-onnx:1 has no 'accuracy' property (unscored)"
+    about the version convert-onnx itself registered: a conversion is scored by the version
+    it names in `converted_from`, and carries its check's figures instead."""
+    code, _, err = convert(iris, "--version", "1", "--sample", str(SAMPLE))
+    assert code == 0, err
+
+    code, out, err = champion_cli("--workspace", str(iris.path), "--json", "verify")
+
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["healthy"] is True
+    assert report["versions_checked"] == 3
+    assert report["warnings"] == []
+
+
 def test_a_conversion_that_predicts_differently_is_refused(iris: IrisWorkspace) -> None:
     """The champion, k-nearest neighbours: onnxruntime breaks ties between equally distant
     neighbours its own way, so some class probabilities move by 1/k."""

@@ -171,8 +171,8 @@ def register_from_run(run: Run, model_name: str, model_path: str, **registration
 def latest_model(workspace: Workspace, name: str) -> Model | None:
     """`Model(ws, name)` answering "none" with None instead of the SDK's ModelNotFound, whose
     class import costs ~600 modules on a first model's otherwise light path."""
-    found = workspace._store.query_models(name=name, limit=1)
-    return Model(workspace, _record=found[0], expand=False) if found else None
+    found = workspace._store.latest_model(name)
+    return Model(workspace, _record=found, expand=False) if found else None
 
 
 def top_level_runs(workspace: Workspace, experiment: str | None = None) -> list[RunRecord]:

@@ -26,17 +26,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from champion import names
 from champion.errors import NotAWorkspaceError, WorkspaceStoreError
 from champion.local.store import (
     BLOBS_DIR,
     CHUNK,
     TMP_DIR,
+    DamagedRow,
     InvalidArtifactPath,
     Store,
     check_artifact_path,
     own_files,
     remove_own_file,
 )
+from champion.local.store.layout import not_readable
 
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -65,10 +68,11 @@ class GcReport:
 
 def verify_path(path: str | os.PathLike[str], metric: str = "accuracy") -> VerifyReport:
     """Open the workspace read-only and verify it; a database too damaged to open is a
-    finding too. Raises only NotAWorkspaceError: a path that is no workspace is the user's."""
+    finding too. Raises what is not damage: a path that is no workspace, one this user may
+    not read, a read-only mount SQLite cannot read without writing (`Store.open` says which)."""
     try:
         store = Store.open(path, read_only=True)
-    except NotAWorkspaceError:
+    except (NotAWorkspaceError, PermissionError):
         raise
     except (WorkspaceStoreError, sqlite3.DatabaseError, OSError) as exc:
         return VerifyReport(problems=[f"cannot open the workspace: {exc}"])
@@ -81,8 +85,16 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
     def check(what: str, step: Callable[[], None]) -> None:
         try:
             step()
+        except PermissionError as exc:  # a file this user may not read is no damage
+            raise not_readable(Path(os.fsdecode(exc.filename or store.root))) from None
+        except DamagedRow as exc:  # the row is listed by `rows`, once
+            if f"damaged row: {exc.detail}" not in report.problems:
+                report.problems.append(f"{what}: {exc.detail}")
         except (WorkspaceStoreError, sqlite3.DatabaseError, OSError) as exc:
             report.problems.append(f"{what}: {exc}")
+
+    def rows() -> None:
+        report.problems.extend(f"damaged row: {line}" for line in store.damaged_rows())
 
     def integrity() -> None:
         report.problems.extend(f"sqlite integrity: {line}" for line in store.integrity_check())
@@ -109,7 +121,7 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
                 report.problems.append(f"blob {digest} is corrupt (content does not match digest)")
 
     def artifact_paths() -> None:
-        for artifact in store.all_artifacts():
+        for artifact in store.all_artifacts(skip_damaged=True):
             try:
                 check_artifact_path(artifact.path)
             except InvalidArtifactPath:
@@ -119,7 +131,8 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
                 )
 
     def models() -> None:
-        for model in store.all_models():
+        registered = store.registered_ids()
+        for model in store.all_models(skip_damaged=True):
             report.versions_checked += 1
             files = store.model_files(model.asset_id)
             if not files:
@@ -133,7 +146,15 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
                     report.problems.append(
                         f"model {model.id} would download {relative!r}, outside its folder"
                     )
-            if metric not in model.properties:
+            source = model.properties.get(names.CONVERTED_FROM)
+            if source is not None and source not in registered:
+                report.warnings.append(
+                    f"model {model.id} says it was converted from {source}, which this "
+                    "workspace never registered"
+                )
+            elif source is None and metric not in model.properties:
+                # a conversion (`champion models convert-onnx`) is scored by its source, and
+                # carries its check's figures instead
                 report.warnings.append(f"model {model.id} has no {metric!r} property (unscored)")
 
     def leftovers() -> None:
@@ -147,6 +168,7 @@ def verify(store: Store, metric: str = "accuracy") -> VerifyReport:
     with store.snapshot():
         check("sqlite integrity", integrity)
         check("schema", schema)
+        check("rows", rows)
         check("blobs", blobs)
         check("artifact paths", artifact_paths)
         check("models", models)

@@ -31,8 +31,11 @@ KiB handed over in memory (the gate's decision record) are stored in the databas
 that writes their row: a registration costs a few commits, not a file and two fsyncs per blob.
 
 Opening never creates a workspace unless asked (`Store.create`), and readers (`read_only=True`)
-open the database with `mode=ro`, take no lock and write nothing, so a read-only workspace can be
-read and a long write never blocks a reader.
+open the database with `mode=ro`, take no write lock and write nothing, so a workspace on a
+read-only mount or one this user may not write can be read, and a long write never blocks a
+reader (where SQLite cannot coordinate with writers, `frozen.py` reads the file safely without
+it). Every stored value is decoded in one place (`columns.py`), so a damaged one is reported as
+damage, naming its row.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pathlib import Path
 
 from champion.local.store.artifacts import Artifacts
 from champion.local.store.blobs import CHUNK, StagedBlob, Staging
+from champion.local.store.columns import DamagedRow
 from champion.local.store.connection import Connection
 from champion.local.store.datasets import Datasets, content_digest
 from champion.local.store.exceptions import (
@@ -114,6 +118,7 @@ __all__ = [
     "ArtifactExists",
     "ArtifactRecord",
     "AssetRecord",
+    "DamagedRow",
     "DataPathError",
     "DatasetChanged",
     "DatasetConflict",
@@ -184,4 +189,4 @@ class Store(Runs, Artifacts, Models, Datasets, Inventory, Exports, Connection):
     def close(self) -> None:
         with _open_lock:
             _open_stores.pop((os.getpid(), str(self.root), self.read_only), None)
-        self._conn.close()
+        self._close_connection()

@@ -3,7 +3,6 @@ blob, and assets: lists of artifact prefixes, which is what a model's url points
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from champion.local.store.records import (
     ArtifactRecord,
     AssetRecord,
     artifact_record,
+    asset_record,
     to_json,
     utcnow,
 )
@@ -114,10 +114,7 @@ class Artifacts(InlineBlobs):
         rows = self._query("SELECT * FROM assets WHERE id=?", (asset_id,))
         if not rows:
             return None
-        r = rows[0]
-        return AssetRecord(
-            r["id"], r["name"], json.loads(r["prefixes"]), r["run_id"], r["created_utc"]
-        )
+        return asset_record(rows[0])
 
     def asset_artifacts(self, asset_id: str) -> list[tuple[str, ArtifactRecord]]:
         """Resolve an asset to `(prefix, artifact)` pairs: what a model download writes."""

@@ -1,6 +1,12 @@
 """Opening a workspace folder: refusing what is not a workspace, creating one only when asked,
 connecting to its database (read-write, or read-only without writing a byte) and checking its
-schema before anything writes to it."""
+schema before anything writes to it.
+
+A workspace this user may not write is refused to a writer before anything is opened (a
+permission, or a read-only mount: never called damage), and still opened by a reader: through
+SQLite's own read-only path where SQLite can coordinate with writers, else as a guarded
+immutable file (`frozen.py`), never in a way that could read a torn state.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import urllib.parse
 from pathlib import Path
 
 from champion.errors import InputError, NotAWorkspaceError, WorkspaceStoreError
+from champion.local.store.frozen import FrozenFile
 from champion.local.store.layout import (
     BLOBS_DIR,
     DB_NAME,
@@ -18,11 +25,14 @@ from champion.local.store.layout import (
     TMP_DIR,
     has_blobs,
     make_private_dir,
+    not_readable,
     orphaned_blobs,
+    unwritable,
 )
 from champion.local.store.schema import SchemaChecks
-from champion.local.store.transactions import BUSY_TIMEOUT_MS
+from champion.local.store.transactions import BUSY_TIMEOUT_MS, REREADS
 
+SQLITE_READONLY = 8
 SQLITE_CANTOPEN = 14
 CACHE_KIB = 16 * 1024  # SQLite's page cache per connection (its default is 2 MiB)
 
@@ -35,23 +45,40 @@ class Connection(SchemaChecks):
         self.read_only = read_only
         self._lock = threading.RLock()
         self._depth = 0
+        self._frozen = None
         db_path = root / DB_NAME
         if create and not read_only:
             self._prepare_folder()
         elif root.exists() and not root.is_dir():
             raise NotAWorkspaceError(root, " (a file, not a folder)")
+        elif root.is_dir() and not os.access(root, os.R_OK | os.X_OK):
+            raise not_readable(root)
         elif not db_path.is_file():
             if has_blobs(root):
                 raise orphaned_blobs(root)
             raise NotAWorkspaceError(root)
-        if not read_only and not (os.access(root, os.W_OK) and os.access(db_path, os.W_OK)):
-            raise WorkspaceStoreError(
-                f"the workspace {root} is read-only here, and this command writes to it. "
-                "Listing, showing, downloading and verifying work on a read-only workspace; "
-                "to write, use a writable copy.",
-                field="workspace",
-                value=str(root),
-            )
+        refusal = unwritable(root) if not read_only else None
+        if refusal is not None:
+            raise refusal
+        if not os.access(db_path, os.R_OK):
+            raise not_readable(db_path)
+        self._open(create=create and not read_only)
+        if not read_only:
+            make_private_dir(root / TMP_DIR)
+
+    def _open(self, *, create: bool) -> None:
+        """Connect, set the connection up and check (or create, or upgrade) the schema; again
+        if a frozen file changed meanwhile (a writer came: see `frozen.py`)."""
+        for _ in range(REREADS):
+            if self._open_once(create=create):
+                return
+            self._close_connection()
+        raise self._changed_while_read()
+
+    def _open_once(self, *, create: bool) -> bool:
+        """False when what was read cannot be kept: a frozen file changed while it was read."""
+        db_path = self.root / DB_NAME
+        read_only = self.read_only
         try:
             self._conn = self._connect(db_path)
         except sqlite3.DatabaseError as exc:
@@ -61,7 +88,7 @@ class Connection(SchemaChecks):
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             # Schema first: a file that is not ours is refused before anything writes to it
             # (switching to WAL would rewrite its header and add -wal/-shm files).
-            self._init_schema(create=create and not read_only)
+            self._init_schema(create=create)
             # Statement journals and sorts in memory: no temp file is created, written and
             # deleted inside a registration's transaction. A larger page cache keeps the
             # indexes a registration touches in memory as the registry grows.
@@ -72,13 +99,27 @@ class Connection(SchemaChecks):
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            if self._frozen is not None and not self._frozen.unchanged():
+                return False  # a page a writer was changing, not damage
+            self._close_connection()
             raise self._unreadable(exc) from exc
         except BaseException:
-            self._conn.close()
+            self._close_connection()
             raise
-        if not read_only:
-            make_private_dir(root / TMP_DIR)
+        return self._frozen is None or self._frozen.unchanged()
+
+    def _reopen(self) -> None:
+        """Open the database again: what an immutable read saw changed under it (a writer
+        came), so its connection and page cache are thrown away. SQLite's own read-only path
+        usually works now, on the writer's -wal and -shm files."""
+        self._close_connection()
+        self._open(create=False)
+
+    def _close_connection(self) -> None:
+        self._conn.close()
+        if self._frozen is not None:
+            self._frozen.close()
+            self._frozen = None
 
     def _prepare_folder(self) -> None:
         """Make the folder a workspace can be created in: new, empty, or a workspace already.
@@ -127,26 +168,18 @@ class Connection(SchemaChecks):
             return conn
         except sqlite3.OperationalError as exc:
             conn.close()
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != SQLITE_CANTOPEN:
+            # no -shm file, and no right to create one (READONLY_DIRECTORY; CANTOPEN on a
+            # read-only mount): anything else is the file's own problem
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (SQLITE_CANTOPEN, SQLITE_READONLY):
                 raise
-            wal = db_path.with_name(DB_NAME + "-wal")
-            if wal.exists() and wal.stat().st_size > 0:
-                raise WorkspaceStoreError(
-                    f"the workspace database {db_path} cannot be read here: its write-ahead log "
-                    f"{wal} needs a folder SQLite may write to. Copy the workspace to a "
-                    "writable folder, or let the process that wrote it finish.",
-                    field="workspace",
-                    value=str(db_path),
-                ) from exc
-        # A WAL database with no log on a folder nobody can write: no writer can exist, so
-        # SQLite may read the file as it is, without the shared-memory file it cannot create.
-        return sqlite3.connect(
-            f"{uri}&immutable=1",
-            uri=True,
-            timeout=timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        frozen = FrozenFile(db_path)
+        try:
+            conn = frozen.connect(timeout)
+        except BaseException:
+            frozen.close()
+            raise
+        self._frozen = frozen
+        return conn
 
     def _unreadable(self, exc: sqlite3.DatabaseError) -> WorkspaceStoreError:
         db_path = self.root / DB_NAME

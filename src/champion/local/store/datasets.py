@@ -30,14 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from champion._digest import NotAPlainFile, sha256_plain
+from champion.local.store.columns import damaged_row, decode
 from champion.local.store.datastores import Datastores
 from champion.local.store.exceptions import DataPathError, DatasetChanged, DatasetConflict
 from champion.local.store.records import (
+    DATASET_COLUMNS,
+    DEFINITION,
     DIGEST_PROPERTY,
     FILE,
     TABULAR,
     DatasetRecord,
     SavedDatasetRecord,
+    by_id,
+    dataset_key,
     saved_dataset_record,
     utcnow,
 )
@@ -150,7 +155,9 @@ class Datasets(Datastores):
             if latest is not None:
                 if not create_new_version:
                     raise DatasetConflict(name)
-                same = json.loads(latest["s_definition"]) == saved.definition
+                stored = {"id": latest["saved_id"], "definition": latest["s_definition"]}
+                definition = decode("saved_datasets", stored, DEFINITION, by_id)["definition"]
+                same = definition == saved.definition
                 if same and latest["digest"] == saved.digest:
                     found = self.get_dataset(name, int(latest["version"]))
                     assert found is not None
@@ -266,18 +273,13 @@ class Datasets(Datastores):
         return now
 
     def _dataset(self, r: sqlite3.Row) -> DatasetRecord:
+        decoded = decode("datasets", r, DATASET_COLUMNS, dataset_key)
         saved = self.get_saved_dataset(r["saved_id"])
-        assert saved is not None
-        return DatasetRecord(
-            registered_id=r["registered_id"],
-            name=r["name"],
-            version=r["version"],
-            saved=saved,
-            description=r["description"],
-            tags=json.loads(r["tags"]),
-            digest=r["digest"],
-            created_utc=r["created_utc"],
-        )
+        if saved is None:
+            raise damaged_row(
+                "datasets", dataset_key(r), "saved_id", r["saved_id"], "names no saved dataset"
+            )
+        return DatasetRecord(saved=saved, **decoded)
 
 
 def _registered_id(c: sqlite3.Connection, name: str) -> str | None:

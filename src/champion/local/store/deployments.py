@@ -9,9 +9,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from champion.local.store.columns import decode
 from champion.local.store.exceptions import DeploymentConflict
 from champion.local.store.processes import host_name, is_running, process_token
-from champion.local.store.records import DeploymentRecord, utcnow
+from champion.local.store.records import (
+    DEPLOYMENT_COLUMNS,
+    SERVED_COLUMNS,
+    TOKEN_COLUMNS,
+    DeploymentRecord,
+    by_id,
+    deployment_key,
+    utcnow,
+)
 from champion.local.store.transactions import Transactions
 
 
@@ -80,43 +89,29 @@ class Deployments(Transactions):
         self, c: sqlite3.Connection, where: str, params: Sequence[object]
     ) -> list[DeploymentRecord]:
         rows = c.execute(f"SELECT * FROM deployments WHERE {where}", params).fetchall()
-        return [
-            self._record(c, row, active=True)
-            for row in rows
-            if is_running(row["pid"], row["process_token"], row["host"])
-        ]
+        return [record for record in (self._record(c, row) for row in rows) if record.active]
 
     def _deployments(self, where: str, params: Sequence[object]) -> list[DeploymentRecord]:
         with self._lock:
             rows = self._query(
                 f"SELECT d.* FROM deployments d WHERE {where} ORDER BY d.id DESC", params
             )
-            return [
-                self._record(
-                    self._conn,
-                    row,
-                    active=row["stopped_utc"] is None
-                    and is_running(row["pid"], row["process_token"], row["host"]),
-                )
-                for row in rows
-            ]
+            return [self._record(self._conn, row) for row in rows]
 
     @staticmethod
-    def _record(c: sqlite3.Connection, row: sqlite3.Row, *, active: bool) -> DeploymentRecord:
+    def _record(c: sqlite3.Connection, row: sqlite3.Row) -> DeploymentRecord:
+        """The deployment as stored, and whether its process serves now."""
+        fields = decode("deployments", row, DEPLOYMENT_COLUMNS, by_id)
+        token = decode("deployments", row, TOKEN_COLUMNS, by_id)["process_token"]
         models = c.execute(
-            "SELECT model_name, version FROM deployment_models WHERE deployment_id=?"
-            " ORDER BY rowid",
-            (row["id"],),
+            "SELECT deployment_id, model_name, version FROM deployment_models"
+            " WHERE deployment_id=? ORDER BY rowid",
+            (fields["id"],),
         ).fetchall()
+        served = [decode("deployment_models", m, SERVED_COLUMNS, deployment_key) for m in models]
+        active = fields["stopped_utc"] is None and is_running(fields["pid"], token, fields["host"])
         return DeploymentRecord(
-            id=int(row["id"]),
-            name=str(row["name"]),
-            models=tuple((str(m), int(v)) for m, v in models),
-            port=int(row["port"]),
-            pid=int(row["pid"]),
-            host=str(row["host"]),
-            entry_script=row["entry_script"],
-            started_utc=str(row["started_utc"]),
-            stopped_utc=row["stopped_utc"],
+            **fields,
+            models=tuple((m["model_name"], m["version"]) for m in served),
             active=active,
         )

@@ -9,9 +9,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from champion._failpoints import failpoint
+from champion.errors import WorkspaceStoreError
+from champion.local.store.columns import decode
 from champion.local.store.deployments import Deployments
 from champion.local.store.exceptions import ModelInUse, PropertyConflict
-from champion.local.store.records import ModelRecord, model_record, to_json, utcnow
+from champion.local.store.layout import DB_NAME
+from champion.local.store.records import (
+    MODEL_EDITED_COLUMNS,
+    ModelRecord,
+    model_key,
+    model_record,
+    to_json,
+    utcnow,
+)
 
 
 def parse_filter_query(query: str | None) -> list[tuple[str, str | None]]:
@@ -103,10 +113,65 @@ class Models(Deployments):
         )
 
     def get_model(self, name: str, version: int) -> ModelRecord | None:
-        rows = self._query(
-            "SELECT * FROM models WHERE name=? AND version=? AND deleted=0", (name, version)
+        """Version `version` of `name`: found through the (name, version) index, read from the
+        table by its rowid and checked to be that version (see `latest_model`)."""
+        [row] = self._query(
+            "SELECT m.*, x.found FROM (SELECT (SELECT seq FROM models INDEXED BY"
+            " sqlite_autoindex_models_1 WHERE name=? AND version=? AND deleted=0) AS found) x"
+            " LEFT JOIN models m NOT INDEXED ON m.seq = x.found",
+            (name, version),
         )
-        return model_record(rows[0]) if rows else None
+        return None if row["found"] is None else self._checked(row, name, version)
+
+    def latest_model(self, name: str) -> ModelRecord | None:
+        """The newest live version of `name`: the champion every decision compares against.
+
+        Why not one index lookup: SQLite keeps no checksum, so one flipped bit in the index a
+        lookup uses can hide the champion (an older version, or none, comes back, and the
+        gate promotes a worse model), and only a full `PRAGMA integrity_check`, far too slow
+        per registration, would notice. So the `models_name` index's answer is read again
+        through the table's other index, on (name, version), which shares no page with it;
+        both must name the same row, and that row, read from the table by its rowid (an
+        index's copy of a column is not read back), must be a live version of `name`. Any
+        disagreement is damage, and nothing is decided on it. One statement (one state of the
+        database), three point lookups, whatever the number of versions."""
+        [row] = self._query(
+            "SELECT m.*, x.by_seq, x.by_version FROM (SELECT"
+            " (SELECT seq FROM models INDEXED BY models_name WHERE name=?1 AND deleted=0"
+            " ORDER BY seq DESC LIMIT 1) AS by_seq,"
+            " (SELECT seq FROM models INDEXED BY sqlite_autoindex_models_1 WHERE name=?1"
+            " AND deleted=0 ORDER BY version DESC LIMIT 1) AS by_version) x"
+            " LEFT JOIN models m NOT INDEXED ON m.seq = x.by_seq",
+            (name,),
+        )
+        if row["by_seq"] != row["by_version"]:
+            raise self._damaged_index(
+                f"its two indexes of model versions disagree on the latest version of "
+                f"{name!r} (the row {row['by_seq']} and the row {row['by_version']})"
+            )
+        return None if row["by_seq"] is None else self._checked(row, name)
+
+    def _checked(self, row: sqlite3.Row, name: str, version: int | None = None) -> ModelRecord:
+        """The model an index lookup found, as the table holds it: checked to be the live
+        version of `name` (and `version`, if given) the index said it is."""
+        wanted = name if version is None else f"{name}:{version}"
+        if row["seq"] is None:
+            raise self._damaged_index(f"an index names a row the table lacks for {wanted!r}")
+        record = model_record(row)
+        if record.name != name or record.deleted or version not in (None, record.version):
+            raise self._damaged_index(
+                f"an index names the row {record.seq} for {wanted!r}, and the table holds "
+                f"{record.id}{' (deleted)' if record.deleted else ''} there"
+            )
+        return record
+
+    def _damaged_index(self, what: str) -> WorkspaceStoreError:
+        return WorkspaceStoreError(
+            f"the workspace database {self.root / DB_NAME} is damaged: {what}. Nothing was "
+            "decided or changed; run `champion verify`, and restore the workspace from a copy.",
+            field="workspace",
+            value=str(self.root / DB_NAME),
+        )
 
     def query_models(
         self,
@@ -122,7 +187,15 @@ class Models(Deployments):
     ) -> list[ModelRecord]:
         """Models newest first; each `(key, None)` filter means "key present", `(key, v)` means
         "key equals v"; all filters must hold. `latest_only` keeps the newest match per name;
-        `dataset_id` keeps versions linked to that saved dataset."""
+        `dataset_id` keeps versions linked to that saved dataset. The newest version of one
+        name, unfiltered, is `latest_model`'s cross-checked answer."""
+        if (
+            name is not None
+            and (limit == 1 or latest_only)
+            and not (tags or properties or run_id or framework or dataset_id)
+        ):
+            latest = self.latest_model(name)
+            return [latest] if latest is not None else []
         filters = [
             (kind, key, value)
             for kind, pairs in (("t", tags), ("p", properties))
@@ -191,13 +264,15 @@ class Models(Deployments):
         datasets and the resource configuration."""
         with self.transaction() as c:
             row = c.execute(
-                "SELECT seq, tags, properties FROM models WHERE name=? AND version=? AND deleted=0",
+                "SELECT seq, name, version, tags, properties, datasets FROM models"
+                " WHERE name=? AND version=? AND deleted=0",
                 (name, version),
             ).fetchone()
             if row is None:
                 raise KeyError(f"{name}:{version}")
-            seq, new_tags = row[0], json.loads(row[1])
-            new_props: dict[str, str | None] = json.loads(row[2])
+            decoded = decode("models", row, MODEL_EDITED_COLUMNS, model_key)
+            seq, new_tags = row["seq"], decoded["tags"]
+            new_props: dict[str, str | None] = decoded["properties"]
             if tags is not None:
                 new_tags = dict(tags)
             if properties:
@@ -213,8 +288,7 @@ class Models(Deployments):
                 sets.append("description=?")
                 params.append(description)
             if add_datasets:
-                old = c.execute("SELECT datasets FROM models WHERE seq=?", (seq,)).fetchone()[0]
-                links = [*json.loads(old), *(list(link) for link in add_datasets)]
+                links = [*map(list, decoded["datasets"]), *(list(link) for link in add_datasets)]
                 sets.append("datasets=?")
                 params.append(json.dumps(links))
                 self._link_model_datasets(c, seq, add_datasets)

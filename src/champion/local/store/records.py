@@ -7,11 +7,28 @@ own objects (`champion.local.Run`, or the SDK's `RunDto` under `mock_azureml()`)
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from champion.local.store.columns import (
+    Kind,
+    Row,
+    decode,
+    flag,
+    integer,
+    json_object,
+    json_object_or_null,
+    json_pairs,
+    json_texts,
+    json_value,
+    shown,
+    text,
+    text_or_null,
+    timestamp,
+    timestamp_or_null,
+)
 
 #: Artifact origins, as Azure's artifact service names them: a run's files, and the files
 #: `Model.register` uploads from the working directory.
@@ -189,81 +206,178 @@ class DeploymentRecord:
 
 
 # --------------------------------------------------------------------------- rows
+# Each record is decoded from its row by `columns.decode`: a damaged value is reported as damage
+# naming its table, row and column, never as a traceback from json or datetime.
+
+RUN_COLUMNS: dict[str, Kind] = {
+    "run_id": text,
+    "experiment": text,
+    "run_number": integer,
+    "parent_id": text_or_null,
+    "root_id": text,
+    "name": text_or_null,
+    "display_name": text_or_null,
+    "run_type": text_or_null,
+    "status": text,
+    "created_utc": timestamp,
+    "start_utc": timestamp_or_null,
+    "end_utc": timestamp_or_null,
+    "tags": json_object,
+    "properties": json_object,
+    "data_container_id": text,
+    "error": json_object_or_null,
+}
+
+ARTIFACT_COLUMNS: dict[str, Kind] = {
+    "origin": text,
+    "container": text,
+    "path": text,
+    "digest": text_or_null,
+    "size": integer,
+    "created_utc": timestamp,
+}
+
+ASSET_COLUMNS: dict[str, Kind] = {
+    "id": text,
+    "name": text_or_null,
+    "prefixes": json_texts,
+    "run_id": text_or_null,
+    "created_utc": timestamp,
+}
+
+MODEL_COLUMNS: dict[str, Kind] = {
+    "name": text,
+    "version": integer,
+    "asset_id": text,
+    "description": text_or_null,
+    "framework": text,
+    "framework_version": text_or_null,
+    "tags": json_object,
+    "properties": json_object,
+    "run_id": text_or_null,
+    "experiment_name": text_or_null,
+    "mime_type": text,
+    "created_utc": timestamp,
+    "modified_utc": timestamp_or_null,
+    "deleted": flag,
+    "seq": integer,
+    "resource_configuration": json_object_or_null,
+    "datasets": json_pairs,
+    "sample_input_dataset": text_or_null,
+    "sample_output_dataset": text_or_null,
+}
+
+SAVED_DATASET_COLUMNS: dict[str, Kind] = {
+    "id": text,
+    "dataset_type": text,
+    "definition": json_object,
+    "dataflow": text_or_null,
+    "properties": json_object,
+    "digest": text,
+    "created_utc": timestamp,
+}
+
+DATASET_COLUMNS: dict[str, Kind] = {
+    "registered_id": text,
+    "name": text,
+    "version": integer,
+    "description": text_or_null,
+    "tags": json_object,
+    "digest": text,
+    "created_utc": timestamp,
+}
+
+#: The columns a write reads back to change them (`update_run`, `update_model`).
+RUN_JSON_COLUMNS: dict[str, Kind] = {"tags": json_object, "properties": json_object}
+MODEL_EDITED_COLUMNS: dict[str, Kind] = {
+    "tags": json_object,
+    "properties": json_object,
+    "datasets": json_pairs,
+}
+METRIC_COLUMNS: dict[str, Kind] = {"value": json_value}
+DEFINITION: dict[str, Kind] = {"definition": json_object}
+
+DEPLOYMENT_COLUMNS: dict[str, Kind] = {
+    "id": integer,
+    "name": text,
+    "port": integer,
+    "pid": integer,
+    "host": text,
+    "entry_script": text_or_null,
+    "started_utc": timestamp,
+    "stopped_utc": timestamp_or_null,
+}
+SERVED_COLUMNS: dict[str, Kind] = {"model_name": text, "version": integer}
+TOKEN_COLUMNS: dict[str, Kind] = {"process_token": text_or_null}
+
+DATASTORE_COLUMNS: dict[str, Kind] = {
+    "name": text,
+    "type": text,
+    "container": text,
+    "account": text,
+    "protocol": text_or_null,
+    "endpoint": text_or_null,
+    "credential_type": text,
+    "is_default": flag,
+}
 
 
-def run_record(r: sqlite3.Row | Mapping[str, Any]) -> RunRecord:
-    return RunRecord(
-        run_id=r["run_id"],
-        experiment=r["experiment"],
-        run_number=r["run_number"],
-        parent_id=r["parent_id"],
-        root_id=r["root_id"],
-        name=r["name"],
-        display_name=r["display_name"],
-        run_type=r["run_type"],
-        status=r["status"],
-        created_utc=r["created_utc"],
-        start_utc=r["start_utc"],
-        end_utc=r["end_utc"],
-        tags=json.loads(r["tags"]),
-        properties=json.loads(r["properties"]),
-        data_container_id=r["data_container_id"],
-        error=json.loads(r["error"]) if r["error"] else None,
-    )
+def run_key(r: Row) -> str:
+    return shown(r["run_id"])
 
 
-def artifact_record(r: sqlite3.Row) -> ArtifactRecord:
-    return ArtifactRecord(
-        r["origin"], r["container"], r["path"], r["digest"], r["size"], r["created_utc"]
-    )
+def artifact_key(r: Row) -> str:
+    return f"{shown(r['origin'])}/{shown(r['container'])}/{shown(r['path'])}"
 
 
-def model_record(r: sqlite3.Row) -> ModelRecord:
-    return ModelRecord(
-        name=r["name"],
-        version=r["version"],
-        asset_id=r["asset_id"],
-        description=r["description"],
-        framework=r["framework"],
-        framework_version=r["framework_version"],
-        tags=json.loads(r["tags"]),
-        properties=json.loads(r["properties"]),
-        run_id=r["run_id"],
-        experiment_name=r["experiment_name"],
-        mime_type=r["mime_type"],
-        created_utc=r["created_utc"],
-        modified_utc=r["modified_utc"],
-        deleted=bool(r["deleted"]),
-        seq=r["seq"],
-        resource_configuration=(
-            json.loads(r["resource_configuration"]) if r["resource_configuration"] else None
-        ),
-        datasets=tuple((str(s), str(i)) for s, i in json.loads(r["datasets"])),
-        sample_input_dataset=r["sample_input_dataset"],
-        sample_output_dataset=r["sample_output_dataset"],
-    )
+def model_key(r: Row) -> str:
+    """`name:version`; a damaged name or version is shown as it is stored, with the row's
+    sequence number, which no damage to those two columns can change."""
+    name, version = r["name"], r["version"]
+    if type(name) is str and type(version) is int:
+        return f"{name}:{version}"
+    return f"{shown(name)}:{shown(version)} (seq {shown(r['seq'])})"
 
 
-def datastore_record(r: sqlite3.Row) -> DatastoreRecord:
-    return DatastoreRecord(
-        name=r["name"],
-        type=r["type"],
-        container=r["container"],
-        account=r["account"],
-        protocol=r["protocol"],
-        endpoint=r["endpoint"],
-        credential_type=r["credential_type"],
-        is_default=bool(r["is_default"]),
-    )
+def metric_key(r: Row) -> str:
+    return f"{shown(r['seq'])} (run {shown(r['run_id'])}, metric {shown(r['name'])})"
 
 
-def saved_dataset_record(r: sqlite3.Row) -> SavedDatasetRecord:
-    return SavedDatasetRecord(
-        id=r["id"],
-        dataset_type=r["dataset_type"],
-        definition=json.loads(r["definition"]),
-        dataflow=r["dataflow"],
-        properties=json.loads(r["properties"]),
-        digest=r["digest"],
-        created_utc=r["created_utc"],
-    )
+def deployment_key(r: Row) -> str:
+    return f"of deployment {shown(r['deployment_id'])}"
+
+
+def dataset_key(r: Row) -> str:
+    return f"{shown(r['name'])}:{shown(r['version'])}"
+
+
+def by_id(r: Row) -> str:
+    return shown(r["id"])
+
+
+def by_name(r: Row) -> str:
+    return shown(r["name"])
+
+
+def run_record(r: Row) -> RunRecord:
+    return RunRecord(**decode("runs", r, RUN_COLUMNS, run_key))
+
+
+def artifact_record(r: Row) -> ArtifactRecord:
+    return ArtifactRecord(**decode("artifacts", r, ARTIFACT_COLUMNS, artifact_key))
+
+
+def asset_record(r: Row) -> AssetRecord:
+    return AssetRecord(**decode("assets", r, ASSET_COLUMNS, by_id))
+
+
+def model_record(r: Row) -> ModelRecord:
+    return ModelRecord(**decode("models", r, MODEL_COLUMNS, model_key))
+
+
+def datastore_record(r: Row) -> DatastoreRecord:
+    return DatastoreRecord(**decode("datastores", r, DATASTORE_COLUMNS, by_name))
+
+
+def saved_dataset_record(r: Row) -> SavedDatasetRecord:
+    return SavedDatasetRecord(**decode("saved_datasets", r, SAVED_DATASET_COLUMNS, by_id))

@@ -8,8 +8,18 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from champion.local.store.columns import decode
 from champion.local.store.exceptions import PropertyConflict
-from champion.local.store.records import RunRecord, run_record, to_json, utcnow
+from champion.local.store.records import (
+    METRIC_COLUMNS,
+    RUN_JSON_COLUMNS,
+    RunRecord,
+    metric_key,
+    run_key,
+    run_record,
+    to_json,
+    utcnow,
+)
 from champion.local.store.transactions import Transactions
 
 
@@ -159,8 +169,9 @@ class Runs(Transactions):
             row = c.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(run_id)
-            tags: dict[str, str | None] = json.loads(row["tags"])
-            props: dict[str, str | None] = json.loads(row["properties"])
+            decoded = decode("runs", row, RUN_JSON_COLUMNS, run_key)
+            tags: dict[str, str | None] = decoded["tags"]
+            props: dict[str, str | None] = decoded["properties"]
             if set_tags:
                 tags.update(set_tags)
             for key in remove_tags or ():
@@ -197,7 +208,8 @@ class Runs(Transactions):
         """Every logged value per name, in log order."""
         out: dict[str, list[Any]] = {}
         for r in self._query(
-            "SELECT name, value FROM metrics WHERE run_id=? ORDER BY seq", (run_id,)
+            "SELECT seq, run_id, name, value FROM metrics WHERE run_id=? ORDER BY seq", (run_id,)
         ):
-            out.setdefault(r["name"], []).append(json.loads(r["value"]))
+            value = decode("metrics", r, METRIC_COLUMNS, metric_key)["value"]
+            out.setdefault(r["name"], []).append(value)
         return out

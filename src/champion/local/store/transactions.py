@@ -4,6 +4,8 @@ Every read-then-write is a `BEGIN IMMEDIATE` transaction, so the read that decid
 next version number, an existing artifact) cannot go stale; nested calls are savepoints, which
 lets a caller hold the write lock across lookup, decision and registration. Several reads that
 must agree take a `snapshot()`. Any SQLite failure becomes one `WorkspaceStoreError` line.
+A read of a database opened as an immutable file (`frozen.py`) is kept only if the file did not
+change while it was read.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from champion.errors import WorkspaceStoreError
+from champion.errors import InfrastructureError, WorkspaceStoreError
+from champion.local.store.frozen import FrozenFile
 from champion.local.store.layout import DB_NAME
 
 BUSY_TIMEOUT_MS = 60_000
+REREADS = 3  # reads of a frozen file thrown away because a writer came, before giving up
+
+
+class ChangedWhileRead(InfrastructureError):
+    """A database read as an immutable file changed while it was read (a writer came); not
+    damage: reading again sees the writer's state."""
 
 
 class Transactions:
@@ -29,6 +38,11 @@ class Transactions:
     _conn: sqlite3.Connection
     _lock: threading.RLock
     _depth: int
+    _frozen: FrozenFile | None
+
+    def _reopen(self) -> None:
+        """Open the database again (`Connection`)."""
+        raise NotImplementedError
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -74,6 +88,8 @@ class Transactions:
             if self._depth > 0:
                 yield
                 return
+            if self._frozen is not None and not self._frozen.unchanged():
+                self._reopen()  # a writer came since the last read: start on a fresh view
             self._execute_guarded("BEGIN")
             self._depth += 1
             try:
@@ -93,6 +109,13 @@ class Transactions:
         """One line naming the database and what to do, for any SQLite failure."""
         db_path = self.root / DB_NAME
         name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            return WorkspaceStoreError(
+                f"the workspace database {db_path} is damaged ({exc}); nothing was changed. "
+                "Run `champion verify`, and restore the workspace from a copy.",
+                field="workspace",
+                value=str(db_path),
+            )
         if name.startswith("SQLITE_READONLY"):
             advice = "the workspace is read-only here; write to a writable copy"
         elif name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
@@ -112,10 +135,37 @@ class Transactions:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise self.database_error(exc) from exc
+            for _ in range(REREADS):
+                try:
+                    rows = self._conn.execute(sql, params).fetchall()
+                except sqlite3.DatabaseError as exc:
+                    if self._read_held():
+                        raise self.database_error(exc) from exc
+                    continue  # a page a writer was changing, not damage: read it again
+                if self._read_held():
+                    return rows
+            raise self._changed_while_read()
+
+    def _read_held(self) -> bool:
+        """Whether what was just read can be trusted: always, unless the database was opened
+        as an immutable file that has changed since (a writer came). Then the connection is
+        opened again, and the caller reads again; inside a snapshot, whose earlier reads saw
+        the old file, the command stops instead."""
+        if self._frozen is None or self._frozen.unchanged():
+            return True
+        if self._depth > 0:
+            raise self._changed_while_read()
+        self._reopen()
+        return False
+
+    def _changed_while_read(self) -> ChangedWhileRead:
+        db_path = self.root / DB_NAME
+        return ChangedWhileRead(
+            f"the workspace database {db_path} changed while this command read it (a process "
+            "that may write it started writing); nothing was changed. Run the command again.",
+            field="workspace",
+            value=str(db_path),
+        )
 
     @property
     def workspace_id(self) -> str:
