@@ -13,7 +13,7 @@ SRC    := src tests steps pipelines bench tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,pipelines,mlflow,plot,serve,onnx]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,pipelines,mlflow,plot,serve,onnx,v2,team,testing,docs]'
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
