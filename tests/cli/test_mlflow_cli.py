@@ -292,3 +292,52 @@ def test_test_data_from_a_dataset_is_refused_on_mlflow(scene, tmp_path):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "--test-data dataset:iris-test: MLflow has no dataset registry" in line
+
+
+# ---------------------------------------------------------------------- "no model" means no model
+
+
+def test_an_alias_no_version_holds_is_said_as_such_never_no_model(fresh_scene, tmp_path):
+    """`--champion-alias prod`, which no version holds, used to be "there is no model named
+    'iris'". Every command that needs the champion now names the versions, the aliases the
+    model has, and how to set it; "no model" is said only of a model the registry lacks."""
+    scene = fresh_scene
+    done = scene.champion(
+        "models", "rollback", "iris", "--champion-alias", "prod", "--reason", "x",
+        "--backend", "mlflow",
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "model 'iris' has versions 1, 2 but none holds alias 'prod'" in line
+    assert "its aliases are champion -> v2" in line and "no model" not in line
+    assert "--champion-alias prod --backend mlflow" in line
+    done = scene.champion("models", "rollback", "nosuch", "--reason", "x", "--backend", "mlflow")
+    assert done.returncode == 2 and "no version of 'nosuch' is registered" in done.stderr
+    # the champion's version deleted: no champion to list, show or download, never the latest
+    from champion.registry.mlflow import connect
+
+    connect(scene.uri).client.delete_model_version("iris", "2")
+    listed = scene.champion("models", "list", "--backend", "mlflow", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["name"], r["version"]) for r in json.loads(listed.stdout)] == [("iris", None)]
+    assert "none holds alias 'champion'" in listed.stderr
+    for args in (("show", "iris"), ("download", "iris", "--target", tmp_path / "out")):
+        done = scene.champion("models", *args, "--backend", "mlflow")
+        assert done.returncode == 2
+        (line,) = done.stderr.strip().splitlines()
+        assert "model 'iris' has version 1 but none holds alias 'champion'" in line
+    assert not (tmp_path / "out").exists()
+    history = scene.champion("models", "history", "iris", "--backend", "mlflow")
+    assert history.returncode == 0, history.stderr
+    assert "no champion, no version holds alias 'champion'" in history.stdout
+    done = scene.champion(
+        "models", "rollback", "iris", "--to", "1", "--reason", "v2 was deleted",
+        "--backend", "mlflow", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["alias_move"] == {"alias": "champion", "from": None, "to": 1}
+    shown = json.loads(
+        scene.champion("models", "show", "iris", "--backend", "mlflow", "--json").stdout
+    )
+    assert shown["version"] == 1 and shown["aliases"] == ["champion"]
