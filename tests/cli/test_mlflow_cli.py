@@ -341,3 +341,29 @@ def test_an_alias_no_version_holds_is_said_as_such_never_no_model(fresh_scene, t
         scene.champion("models", "show", "iris", "--backend", "mlflow", "--json").stdout
     )
     assert shown["version"] == 1 and shown["aliases"] == ["champion"]
+
+
+# ---------------------------------------------------------------------- no server, no extra
+
+
+def test_a_server_that_refuses_connections_is_one_line_at_once_without_its_password(
+    scene, tmp_path
+):
+    from champion.testing.mlflow import free_port
+
+    url = f"http://alice:S3cret@127.0.0.1:{free_port()}"
+    model = tmp_path / "m.pkl"
+    model.write_bytes(b"m")
+    for args in (
+        ("models", "list"),
+        ("register", "--model-name", "iris", "--model-path", model, "--metric-value", "0.9"),
+    ):
+        done = scene.champion(
+            *args, "--backend", "mlflow", MLFLOW_TRACKING_URI=url, CHAMPION_RETRY_ATTEMPTS="5"
+        )
+        assert done.returncode == 3
+        assert "S3cret" not in done.stdout + done.stderr
+        (line,) = [x for x in done.stderr.splitlines() if x.startswith("champion: error")]
+        assert "cannot reach the MLflow server at http://***@127.0.0.1:" in line
+        assert "connection refused" in line
+        assert "attempt" not in line and "HTTP 500" not in line  # refused once, not retried

@@ -33,6 +33,7 @@ from champion.registry.mlflow._calls import (
     _PENDING_WAIT_S,
     DEFAULT_ALIAS,
     MlflowCallError,
+    ServerUnreachable,
     _found,
     _optional_int,
     _remote,
@@ -84,6 +85,8 @@ class MlflowRegistry(AliasKeeper):
         action = f"looking up the champion model {name!r}"
         try:
             return self._champion(name)
+        except ServerUnreachable:
+            raise  # its one line says all, and nothing was tried
         except InfrastructureError as exc:
             raise InfrastructureError(
                 f"{exc.message}; nothing was registered. Check the MLflow server "
