@@ -367,3 +367,64 @@ def test_a_server_that_refuses_connections_is_one_line_at_once_without_its_passw
         assert "cannot reach the MLflow server at http://***@127.0.0.1:" in line
         assert "connection refused" in line
         assert "attempt" not in line and "HTTP 500" not in line  # refused once, not retried
+
+
+BLOCKER = """
+import sys
+
+class NoMlflow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "mlflow" or name.startswith("mlflow."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoMlflow())
+"""
+
+
+def test_every_way_to_mlflow_without_the_extra_says_how_to_install_it(scene, tmp_path):
+    """Where mlflow cannot be imported, each entry that reaches MLflow (the models commands,
+    register, the pipeline runner, the packaged steps) exits 3 with the one line that names
+    the `[mlflow]` extra, never "internal error: ModuleNotFoundError"."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "sitecustomize.py").write_text(BLOCKER)
+    model = tmp_path / "m.pkl"
+    model.write_bytes(b"m")
+    root = Path(__file__).resolve().parents[2]
+    python = str(Path(CHAMPION).parent / "python")
+    step_env = {"CHAMPION_BACKEND": "mlflow", "MLFLOW_RUN_ID": "0" * 32}
+    commands = [
+        "models list",
+        "models show iris",
+        "models history iris",
+        "models rollback iris --reason x",
+        "models download iris --target t",
+        "models describe iris 1 x",
+        f"register --model-name iris --model-path {model} --metric-value 0.9",
+        f"pipeline run {root / 'pipelines' / 'iris.py'}",
+    ]
+    steps = [
+        f"register --model-name iris --model-path {model}",
+        f"score --model-name iris --data {model} --output scored",
+        f"train --data {root / 'sample_data' / 'iris.csv'} --output-dir trained",
+    ]
+    entries = [([CHAMPION, *c.split(), "--backend", "mlflow"], {}) for c in commands]
+    entries += [
+        ([python, "-m", f"champion.steps.{s.split()[0]}", *s.split()[1:]], step_env) for s in steps
+    ]
+    for command, extra in entries:
+        done = subprocess.run(
+            command,
+            env=clean_env(MLFLOW_TRACKING_URI=scene.uri, PYTHONPATH=str(blocked), **extra),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        said = f"{command[1:4]}: {done.returncode}\n{done.stderr}"
+        assert done.returncode == 3, said
+        (line,) = done.stderr.strip().splitlines()
+        assert "pip install 'champion[mlflow]'" in line, said
+        assert "internal error" not in line and "Traceback" not in done.stderr, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "m.pkl"]  # nothing made

@@ -50,15 +50,17 @@ HTTP retries are turned off for our client (`MLFLOW_HTTP_REQUEST_MAX_RETRIES=0` 
 loops never nest. Only "no such model" (RESOURCE_DOES_NOT_EXIST) is an answer; 401, 403, any
 other 4xx, and 5xx or timeouts once retries are spent, fail closed with InfrastructureError.
 
-The package: `_calls` (how a call is made, errors translated, shared names), `runs` (the
-workspace, runs as `ParentRun`s, pipeline runs), `registry` (`MlflowRegistry`), `_alias` (the
-champion alias: its holder, its moves), `_files` (verified downloads), `_rollback` and
-`_history` (two of the registry's jobs, apart), `reader` (the CLI's reads, saving a
-scikit-learn model as an MLflow model).
+The package: `_installed` (imported first: without the `[mlflow]` extra, every way in says how
+to install it, in one line), `_calls` (how a call is made, errors translated, shared names),
+`runs` (the workspace, runs as `ParentRun`s, pipeline runs), `registry` (`MlflowRegistry`),
+`_alias` (the champion alias: its holder, its moves), `_files` (verified downloads),
+`_rollback` and `_history` (two of the registry's jobs, apart), `reader` (the CLI's reads,
+saving a scikit-learn model as an MLflow model).
 """
 
 from __future__ import annotations
 
+from champion.registry.mlflow import _installed  # noqa: F401  (first: how to install mlflow)
 from champion.registry.mlflow._calls import (
     DEFAULT_ALIAS,
     PARENT_TAG,
