@@ -103,14 +103,18 @@ class AliasKeeper:
             raise self._unknown_champion(name, [v.version for v in versions], model)
         return None
 
-    def _unknown_champion(self, name: str, versions: list[int], model: Any) -> ChampionError:
+    def _unknown_champion(self, name: str, versions: list[int], model: Any) -> ChampionUnknownError:
         aliases = _aliases_of(model)
         held = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items()))
-        other = f"its aliases are {held}" if held else "it has no alias at all"
+        other = (
+            f"its aliases are {held}"
+            if held
+            else "it has no alias at all: was the champion's version deleted?"
+        )
         flag = "" if self.alias == "champion" else f" --champion-alias {self.alias}"
         return ChampionUnknownError(
             f"model {name!r} has {_listing(versions)} but none holds alias {self.alias!r} "
-            f"({other}; was the champion's version deleted?), so its champion "
+            f"({other}), so its champion "
             f"is unknown and nothing was changed. Make a version the champion: 'champion "
             f"models rollback {name} --to VERSION --reason TEXT{flag} --backend mlflow', or "
             f"set the alias in the MLflow UI",
