@@ -20,6 +20,8 @@ Points:
 - `mlflow.version_created`  MLflow: the version is created, the champion alias not yet moved
 - `mlflow.alias_checked`    MLflow: the alias's holder is read, the alias not yet moved (where a
                             racing gate's move can slip in unseen by that read)
+- `mlflow.alias_moved`      MLflow: the alias names the new version, the race check after the
+                            move and the decision record not yet made
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ POINTS = frozenset(
         "record.uploaded",
         "mlflow.version_created",
         "mlflow.alias_checked",
+        "mlflow.alias_moved",
     }
 )
 

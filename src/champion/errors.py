@@ -17,12 +17,14 @@ Our exception hierarchy::
         - PolicyError                   code=policy_invalid
         - ModelPathError                code=model_path_invalid
         - UnscoredChampionError         code=champion_unscored
+        - ChampionUnknownError          code=champion_unknown
         - ConflictError                 code=conflict
         - TestDataError                 code=test_data_differs
         - NotAWorkspaceError            code=not_a_workspace
         - PermissionDeniedError         code=permission_denied
       + InfrastructureError             code=infrastructure       exit 3
         - WorkspaceStoreError           code=workspace_store
+        - RegisteredThenFailedError     code=failed_after_registering
       + RejectedError                   code=rejected             exit 1
 """
 
@@ -38,6 +40,7 @@ from typing import ClassVar
 
 __all__ = [
     "ChampionError",
+    "ChampionUnknownError",
     "ConflictError",
     "InfrastructureError",
     "InputError",
@@ -46,6 +49,7 @@ __all__ = [
     "NotAWorkspaceError",
     "PermissionDeniedError",
     "PolicyError",
+    "RegisteredThenFailedError",
     "RejectedError",
     "TestDataError",
     "UnscoredChampionError",
@@ -111,6 +115,14 @@ class UnscoredChampionError(InputError):
     code: ClassVar[str] = "champion_unscored"
 
 
+class ChampionUnknownError(InputError):
+    """Raised when a model has versions but the registry names none of them the champion (on
+    MLflow: no version holds the alias, e.g. after its holder was deleted). Never "no
+    champion": that would let any challenger in as the first."""
+
+    code: ClassVar[str] = "champion_unknown"
+
+
 class ConflictError(InputError):
     """Raised when two sources disagree (e.g. same artifact name, other digest): a human decides."""
 
@@ -159,6 +171,20 @@ class WorkspaceStoreError(InfrastructureError):
     """Raised when the local workspace's files are unusable, so corruption is never read as data."""
 
     code: ClassVar[str] = "workspace_store"
+
+
+class RegisteredThenFailedError(InfrastructureError):
+    """Raised when a call failed after a version was registered and made the champion: the
+    registry has changed, so the message says how it stands, and `version` names the version
+    (the gate still records the decision that registered it)."""
+
+    code: ClassVar[str] = "failed_after_registering"
+
+    def __init__(
+        self, message: str, *, version: int, field: str | None = None, value: object = None
+    ) -> None:
+        super().__init__(message, field=field, value=value)
+        self.version = version
 
 
 class RejectedError(ChampionError):

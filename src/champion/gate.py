@@ -30,6 +30,7 @@ backend for the run it is given.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from champion.artifact import (
 )
 from champion.challenger import Challenger, given_challenger, read_challenger
 from champion.decision import Decision, Outcome, Policy
-from champion.errors import InputError
+from champion.errors import ChampionError, InputError, RegisteredThenFailedError
 from champion.judge import Judge, check_rescore_request, decide_and_register, identity_of
 from champion.metrics import format_metric
 from champion.record import DecisionRecord, record_body, tag_record, write_record
@@ -159,13 +160,20 @@ def gate(
                     )
         if prefix is None:
             prefix = upload_artifact(parent, request.model_name, artifact, files)
-        decision, version, race = decide_and_register(
-            registry,
-            request,
-            judge,
-            first_look,
-            lambda d: registry.register(_new_version(request, judge, d, artifact, prefix, parent)),
-        )
+        try:
+            decision, version, race = decide_and_register(
+                registry,
+                request,
+                judge,
+                first_look,
+                lambda d: registry.register(
+                    _new_version(request, judge, d, artifact, prefix, parent)
+                ),
+            )
+        except RegisteredThenFailedError as exc:
+            raise _recorded_anyway(
+                parent, registry, request, judge, artifact, prefix, exc, files
+            ) from exc
     record = _record_of(
         request,
         judge,
@@ -175,9 +183,9 @@ def gate(
         parent.id,
         artifact,
         prefix,
-        rule=registry.champion_rule,
+        registry=registry,
     )
-    _write(parent, record, files if files is not None else set())
+    _write(parent, record, files if files is not None else set(), registry)
     return record
 
 
@@ -215,7 +223,7 @@ def _reject_untouched(
     prefix = names.model_prefix(request.model_name)
     record = _record_of(
         request, judge, first_look, None, False, parent.id, artifact, prefix,
-        rule=registry.champion_rule,
+        registry=registry,
     )  # fmt: skip
     on_run, body = record_body(record)
     name = names.record_name(1)
@@ -253,9 +261,9 @@ def _already_registered(
         False,
         parent.id,
         artifact,
-        rule=registry.champion_rule,
+        registry=registry,
     )
-    _write(parent, record, files)
+    _write(parent, record, files, registry)
     return record
 
 
@@ -301,15 +309,20 @@ def register_file_if_better(
             decision, version, race = first_look.as_dry_run(), None, False
         else:
             with registry.staged(files):
-                decision, version, race = decide_and_register(
-                    registry,
-                    request,
-                    judge,
-                    first_look,
-                    lambda d: registry.register(
-                        _new_version(request, judge, d, artifact, record_run=run.id)
-                    ),
-                )
+                try:
+                    decision, version, race = decide_and_register(
+                        registry,
+                        request,
+                        judge,
+                        first_look,
+                        lambda d: registry.register(
+                            _new_version(request, judge, d, artifact, record_run=run.id)
+                        ),
+                    )
+                except RegisteredThenFailedError as exc:
+                    raise _recorded_anyway(
+                        run, registry, request, judge, artifact, path, exc, pipeline=False
+                    ) from exc
         record = _record_of(
             request,
             judge,
@@ -319,9 +332,9 @@ def register_file_if_better(
             run.id,
             artifact,
             path,
-            rule=registry.champion_rule,
+            registry=registry,
         )
-        _write(run, record, set())
+        _write(run, record, set(), registry, pipeline=False)
     return record
 
 
@@ -385,7 +398,8 @@ def _record_of(
     artifact: LocalArtifact,
     artifact_path: str | None = "",
     *,
-    rule: str | None = None,
+    registry: Registry,
+    notes: Sequence[str] = (),
 ) -> DecisionRecord:
     """The one place a gate's DecisionRecord is made. `artifact_path` None: not uploaded."""
     return DecisionRecord(
@@ -401,13 +415,40 @@ def _record_of(
         artifact_sha256=artifact.sha256,
         model_type=judge.challenger.model_type,
         race_detected=race,
-        champion_rule=rule,
+        champion_rule=registry.champion_rule,
+        notes=list(notes),
         test_data=judge.test_data,
         rescored=judge.rescored_record(),
+        alias_move=None if version is None else registry.alias_move(request.model_name, version),
     )
 
 
-def _write(parent: ParentRun, record: DecisionRecord, files: set[str] | None) -> None:
+def _write(
+    parent: ParentRun,
+    record: DecisionRecord,
+    files: set[str] | None,
+    registry: Registry,
+    *,
+    pipeline: bool = True,
+) -> None:
+    """Write the record (`_store`). A failure after this decision made a version the champion
+    says so (RegisteredThenFailedError): the registry has changed, only its record is missing."""
+    try:
+        _store(parent, record, files)
+    except ChampionError as exc:
+        version = record.registered_version
+        if version is None or not record.decision.promote:
+            raise
+        raise RegisteredThenFailedError(
+            f"{record.model_name}:{version} is registered and is the champion "
+            f"({registry.champion_rule}), then {exc.message}{_retry_hint(pipeline, version)}",
+            version=version,
+            field="record",
+            value=record.model_name,
+        ) from exc
+
+
+def _store(parent: ParentRun, record: DecisionRecord, files: set[str] | None) -> None:
     """Write the record; the listing taken at the start (or the empty one of a run no attempt
     had written to) spares a round trip on the first try only, since a failed try may have
     uploaded the record already."""
@@ -423,3 +464,46 @@ def _write(parent: ParentRun, record: DecisionRecord, files: set[str] | None) ->
             write_record(parent, record, None)  # a name taken by an attempt we did not know of
 
     remote("recording the decision", attempt)
+
+
+def _recorded_anyway(
+    run: ParentRun,
+    registry: Registry,
+    request: RegisterRequest,
+    judge: Judge,
+    artifact: LocalArtifact,
+    artifact_path: str | None,
+    failed: RegisteredThenFailedError,
+    files: set[str] | None = None,
+    *,
+    pipeline: bool = True,
+) -> RegisteredThenFailedError:
+    """A decision that registered its version and made it the champion, after which a call
+    failed (the race check, the stage, ...): its record is still written, with a note saying
+    what failed, and the error returned says how the registry stands and where the record is."""
+    decision = judge.decided
+    if decision is None:  # pragma: no cover - a registration follows a decision
+        return failed
+    record = _record_of(
+        request, judge, decision, failed.version, False, run.id, artifact, artifact_path,
+        registry=registry, notes=[f"after the registration: {failed.message}"],
+    )  # fmt: skip
+    try:
+        _store(run, record, files if files is not None else set())
+    except ChampionError as exc:
+        said = (
+            f"{failed.message}; recording the decision failed too ({exc.message})"
+            f"{_retry_hint(pipeline, failed.version)}"
+        )
+    else:
+        said = f"{failed.message}. The decision is recorded on run {run.id}"
+    return RegisteredThenFailedError(
+        said, version=failed.version, field=failed.field, value=failed.value
+    )
+
+
+def _retry_hint(pipeline: bool, version: int) -> str:
+    """How a missing record gets made: a pipeline step's retry finds its version."""
+    if not pipeline:
+        return ""
+    return f"; a retry of the same pipeline run finds version {version} and records it"

@@ -18,7 +18,12 @@ from champion import names
 from champion._failpoints import failpoint
 from champion.challenger import Challenger
 from champion.decision import Decision, Policy, decide
-from champion.errors import InfrastructureError, TestDataError, UnscoredChampionError
+from champion.errors import (
+    InfrastructureError,
+    RegisteredThenFailedError,
+    TestDataError,
+    UnscoredChampionError,
+)
 from champion.metrics import format_metric, parse_metric
 from champion.registry import ModelVersion, Registry
 from champion.testdata import DataIdentity, same_test_data
@@ -77,6 +82,12 @@ class Judge:
     @property
     def policy(self) -> Policy:
         return self.request.policy
+
+    @property
+    def decided(self) -> Decision | None:
+        """The latest decision `decide` made: the one a registration that failed part way
+        made, for its record."""
+        return None if self._last is None else self._last[1]
 
     def decide(self, champion: ModelVersion | None) -> Decision:
         """The decision against `champion`; raises what must stop the gate."""
@@ -231,9 +242,23 @@ def decide_and_register(
         decision = judge.decide(champion)
         if decision.promote:
             version = register(decision)
-    race = version is not None and registry.race_detected(
-        request.model_name, champion.version if champion else None, version
-    )
+    if version is None:
+        failpoint("gate.registered")
+        return decision, None, False
+    try:
+        race = registry.race_detected(
+            request.model_name, champion.version if champion else None, version
+        )
+    except InfrastructureError as exc:
+        if isinstance(exc, RegisteredThenFailedError):
+            raise
+        raise RegisteredThenFailedError(
+            f"{request.model_name}:{version} is registered and is the champion "
+            f"({registry.champion_rule}), then {exc.message}",
+            version=version,
+            field="model_name",
+            value=request.model_name,
+        ) from exc
     failpoint("gate.registered")
     return decision, version, race
 

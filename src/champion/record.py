@@ -81,8 +81,9 @@ class DecisionRecord:
     metric's comparison and `decided_by` the one that decided; `test_data` says what each side
     was measured on and whether that was the same (`same`: true, false, or null when it could
     not be told), `rescored` the fresh numbers of a `--rescore-champion` beside the stored
-    ones, `dry_run` whether anything could have been registered, and `rollback_of` the version
-    a rollback made the champion again."""
+    ones, `dry_run` whether anything could have been registered, `rollback_of` the version
+    a rollback made the champion again, and `alias_move` the move of MLflow's champion alias
+    the decision made (history shows recorded moves only)."""
 
     decision: Decision
     model_name: str
@@ -99,6 +100,8 @@ class DecisionRecord:
     test_data: Mapping[str, Any] | None = None
     rescored: Mapping[str, Any] | None = None
     rollback_of: int | None = None
+    alias_move: Mapping[str, Any] | None = None
+    """MLflow: the alias move the decision made (`{"alias", "from", "to"}`), None if none."""
     decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """When the gate decided, in UTC: the time `champion models history` shows."""
 
@@ -121,6 +124,7 @@ class DecisionRecord:
             "test_data": None if self.test_data is None else dict(self.test_data),
             "rescored": None if self.rescored is None else dict(self.rescored),
             "rollback_of": self.rollback_of,
+            "alias_move": None if self.alias_move is None else dict(self.alias_move),
         }
 
     @property

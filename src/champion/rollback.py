@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from champion import names
 from champion.decision import Decision, MetricRule, Outcome, Policy
-from champion.errors import InputError
+from champion.errors import ChampionUnknownError, InputError
 from champion.metrics import format_metric, parse_metric
 from champion.record import DecisionRecord, write_record
 from champion.registry import ChampionChange, ModelVersion, ParentRun, Registry
@@ -70,34 +70,42 @@ def rollback(
             value=reason,
         )
     versions = {v.version: v for v in registry.versions(name)}
-    champion = registry.champion(name)
-    if not versions or champion is None:
+    if not versions:
         raise InputError(
-            f"there is no model named {name!r}; 'champion models list' shows the names",
+            f"no version of {name!r} is registered, so there is nothing to roll back to; "
+            "'champion models list' shows the names",
             field="name",
             value=name,
         )
+    try:
+        champion = registry.champion(name)
+    except ChampionUnknownError:  # versions, but none is named the champion (MLflow's alias)
+        if to is None:
+            raise  # its message says to name the version with --to
+        champion = None
     target = _target(name, versions, champion, to)
     policy = _policy_of(target, metrics)
     values = _values_of(target, policy)
-    champion_value = _value_or_none(champion, policy.metric)
+    champion_value = None if champion is None else _value_or_none(champion, policy.metric)
     text = f"rolled back to {name}:{target.version} by hand: {reason}"
+    was = "no version was" if champion is None else f"v{champion.version} was"
     decision = Decision(
         outcome=Outcome.ROLLED_BACK,
         challenger=values[policy.metric],
         champion=champion_value,
-        champion_version=champion.version,
+        champion_version=None if champion is None else champion.version,
         policy=policy,
         comparison="",
-        reason=f"{text}; v{champion.version} was the champion",
+        reason=f"{text}; {was} the champion",
     )
     properties = {
         **{k: v for k, v in target.properties.items() if k not in EVENT_PROPERTIES},
         names.OUTCOME: Outcome.ROLLED_BACK.value,
         names.ROLLBACK_OF: str(target.version),
-        names.PREVIOUS_VERSION: str(champion.version),
         names.REASON: decision.reason,
     }
+    if champion is not None:
+        properties[names.PREVIOUS_VERSION] = str(champion.version)
     if champion_value is not None:
         properties[names.PREVIOUS_METRIC] = format_metric(champion_value)
     tags = {
@@ -118,6 +126,7 @@ def rollback(
             artifact_sha256=target.properties.get(names.ARTIFACT_SHA256),
             model_type=target.properties.get(names.MODEL_TYPE),
             rollback_of=target.version,
+            alias_move=registry.alias_move(name, now),
         )
         write_record(run, made)
         written.append(made)
@@ -126,7 +135,7 @@ def rollback(
         properties=properties,
         tags=tags,
         description=f"{name}:{target.version} again ({text})",
-        expected_champion=champion.version,
+        expected_champion=None if champion is None else champion.version,
         record=record,
     )
     registry.make_champion(name, target.version, change)
@@ -134,9 +143,10 @@ def rollback(
 
 
 def _target(
-    name: str, versions: dict[int, ModelVersion], champion: ModelVersion, to: int | None
+    name: str, versions: dict[int, ModelVersion], champion: ModelVersion | None, to: int | None
 ) -> ModelVersion:
     if to is None:
+        assert champion is not None  # without one, `to` is required (see `rollback`)
         to = _default_target(versions, champion)
         if to is None:
             raise InputError(
@@ -153,7 +163,7 @@ def _target(
             field="--to",
             value=to,
         )
-    if to == champion.version:
+    if champion is not None and to == champion.version:
         raise InputError(
             f"{name}:{to} already is the champion; nothing to roll back",
             field="--to",

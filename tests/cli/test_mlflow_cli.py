@@ -292,3 +292,139 @@ def test_test_data_from_a_dataset_is_refused_on_mlflow(scene, tmp_path):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "--test-data dataset:iris-test: MLflow has no dataset registry" in line
+
+
+# ---------------------------------------------------------------------- "no model" means no model
+
+
+def test_an_alias_no_version_holds_is_said_as_such_never_no_model(fresh_scene, tmp_path):
+    """`--champion-alias prod`, which no version holds, used to be "there is no model named
+    'iris'". Every command that needs the champion now names the versions, the aliases the
+    model has, and how to set it; "no model" is said only of a model the registry lacks."""
+    scene = fresh_scene
+    done = scene.champion(
+        "models", "rollback", "iris", "--champion-alias", "prod", "--reason", "x",
+        "--backend", "mlflow",
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "model 'iris' has versions 1, 2 but none holds alias 'prod'" in line
+    assert "its aliases are champion -> v2" in line and "no model" not in line
+    assert "--champion-alias prod --backend mlflow" in line
+    done = scene.champion("models", "rollback", "nosuch", "--reason", "x", "--backend", "mlflow")
+    assert done.returncode == 2 and "no version of 'nosuch' is registered" in done.stderr
+    # the champion's version deleted: no champion to list, show or download, never the latest
+    from champion.registry.mlflow import connect
+
+    connect(scene.uri).client.delete_model_version("iris", "2")
+    listed = scene.champion("models", "list", "--backend", "mlflow", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["name"], r["version"]) for r in json.loads(listed.stdout)] == [("iris", None)]
+    assert "none holds alias 'champion'" in listed.stderr
+    for args in (("show", "iris"), ("download", "iris", "--target", tmp_path / "out")):
+        done = scene.champion("models", *args, "--backend", "mlflow")
+        assert done.returncode == 2
+        (line,) = done.stderr.strip().splitlines()
+        assert "model 'iris' has version 1 but none holds alias 'champion'" in line
+    assert not (tmp_path / "out").exists()
+    history = scene.champion("models", "history", "iris", "--backend", "mlflow")
+    assert history.returncode == 0, history.stderr
+    assert "no champion, no version holds alias 'champion'" in history.stdout
+    done = scene.champion(
+        "models", "rollback", "iris", "--to", "1", "--reason", "v2 was deleted",
+        "--backend", "mlflow", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["alias_move"] == {"alias": "champion", "from": None, "to": 1}
+    shown = json.loads(
+        scene.champion("models", "show", "iris", "--backend", "mlflow", "--json").stdout
+    )
+    assert shown["version"] == 1 and shown["aliases"] == ["champion"]
+
+
+# ---------------------------------------------------------------------- no server, no extra
+
+
+def test_a_server_that_refuses_connections_is_one_line_at_once_without_its_password(
+    scene, tmp_path
+):
+    from champion.testing.mlflow import free_port
+
+    url = f"http://alice:S3cret@127.0.0.1:{free_port()}"
+    model = tmp_path / "m.pkl"
+    model.write_bytes(b"m")
+    for args in (
+        ("models", "list"),
+        ("register", "--model-name", "iris", "--model-path", model, "--metric-value", "0.9"),
+    ):
+        done = scene.champion(
+            *args, "--backend", "mlflow", MLFLOW_TRACKING_URI=url, CHAMPION_RETRY_ATTEMPTS="5"
+        )
+        assert done.returncode == 3
+        assert "S3cret" not in done.stdout + done.stderr
+        (line,) = [x for x in done.stderr.splitlines() if x.startswith("champion: error")]
+        assert "cannot reach the MLflow server at http://***@127.0.0.1:" in line
+        assert "connection refused" in line
+        assert "attempt" not in line and "HTTP 500" not in line  # refused once, not retried
+
+
+BLOCKER = """
+import sys
+
+class NoMlflow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "mlflow" or name.startswith("mlflow."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoMlflow())
+"""
+
+
+def test_every_way_to_mlflow_without_the_extra_says_how_to_install_it(scene, tmp_path):
+    """Where mlflow cannot be imported, each entry that reaches MLflow (the models commands,
+    register, the pipeline runner, the packaged steps) exits 3 with the one line that names
+    the `[mlflow]` extra, never "internal error: ModuleNotFoundError"."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "sitecustomize.py").write_text(BLOCKER)
+    model = tmp_path / "m.pkl"
+    model.write_bytes(b"m")
+    root = Path(__file__).resolve().parents[2]
+    python = str(Path(CHAMPION).parent / "python")
+    step_env = {"CHAMPION_BACKEND": "mlflow", "MLFLOW_RUN_ID": "0" * 32}
+    commands = [
+        "models list",
+        "models show iris",
+        "models history iris",
+        "models rollback iris --reason x",
+        "models download iris --target t",
+        "models describe iris 1 x",
+        f"register --model-name iris --model-path {model} --metric-value 0.9",
+        f"pipeline run {root / 'pipelines' / 'iris.py'}",
+    ]
+    steps = [
+        f"register --model-name iris --model-path {model}",
+        f"score --model-name iris --data {model} --output scored",
+        f"train --data {root / 'sample_data' / 'iris.csv'} --output-dir trained",
+    ]
+    entries = [([CHAMPION, *c.split(), "--backend", "mlflow"], {}) for c in commands]
+    entries += [
+        ([python, "-m", f"champion.steps.{s.split()[0]}", *s.split()[1:]], step_env) for s in steps
+    ]
+    for command, extra in entries:
+        done = subprocess.run(
+            command,
+            env=clean_env(MLFLOW_TRACKING_URI=scene.uri, PYTHONPATH=str(blocked), **extra),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        said = f"{command[1:4]}: {done.returncode}\n{done.stderr}"
+        assert done.returncode == 3, said
+        (line,) = done.stderr.strip().splitlines()
+        assert "pip install 'champion[mlflow]'" in line, said
+        assert "internal error" not in line and "Traceback" not in done.stderr, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "m.pkl"]  # nothing made

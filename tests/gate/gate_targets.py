@@ -139,6 +139,7 @@ class AliasRegistry:
         self.record_runs: list[MemoryRun] = []
         self.intruder = intruder  # another writer registers while we do
         self.runs: list[MemoryRun] = []  # the runs decision_run made, and the pipeline runs
+        self.moves: dict[int, tuple[int | None, int]] = {}
 
     def champion(self, name: str) -> ModelVersion | None:
         return next((v for v in self.versions_ if v.version == self.alias), None)
@@ -150,9 +151,14 @@ class AliasRegistry:
         if self.intruder:
             self._add(NewVersion(new.name, "elsewhere", None, {"accuracy": "0.1"}, {}, "other"))
         version = self._add(new)
+        self.moves[version] = (self.alias, version)
         self.alias = version
         self.alias_history.append(version)
         return version
+
+    def alias_move(self, name: str, version: int) -> dict[str, object] | None:
+        made = self.moves.get(version)
+        return None if made is None else {"alias": "champion", "from": made[0], "to": made[1]}
 
     def _add(self, new: NewVersion) -> int:
         version = len(self.versions_) + 1
@@ -182,6 +188,7 @@ class AliasRegistry:
         earlier = self.versions_[version - 1]  # tagged with the event, as MLflow's version is
         properties = {**earlier.properties, **change.properties}
         self.versions_[version - 1] = replace(earlier, properties=properties)
+        self.moves[version] = (self.alias, version)
         self.alias = version
         self.alias_history.append(version)
         with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:

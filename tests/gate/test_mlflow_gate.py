@@ -7,6 +7,10 @@ second version), a race made on purpose (a paused step whose alias was moved by 
 challengers at once. Against the server, faults at the HTTP edge (`champion.testing.mlflow.
 HttpEdge`): 401, 403, 500 and a stalled answer on the champion lookup fail closed; a single 500
 is retried; a server without aliases falls back to the latest version, and the record says so.
+A model whose champion's version was deleted (no version holds the alias) is refused, never
+"first"; each call after the alias move failing for good, or a SIGKILL right after it, leaves
+one line saying where the alias is and a record where one can be written; history shows only
+the alias moves that were recorded.
 """
 
 from __future__ import annotations
@@ -332,3 +336,149 @@ def test_a_rollback_on_a_server_without_aliases_registers_the_files_again(
     assert champion.properties["champion.rollback_of"] == "1"
     got = registry.download(target.model_name, 3, tmp_path / "v3")
     assert (got / "model.pkl").read_bytes() == b"weights"  # v1's files, verified
+
+
+# ---------------------------------------------------------------------- an alias nobody holds
+
+
+def test_a_deleted_champion_version_is_an_unknown_champion_not_no_champion(target, model):
+    """Deleting the champion's version drops the alias with it. The model still has versions,
+    so a challenger is not "first": the step and the score step refuse in one line naming the
+    versions and how to set the alias, nothing is registered; `rollback --to` sets it, and the
+    next challenger meets that champion."""
+    from champion.rollback import rollback
+
+    target.gate(target.pipeline_run({"accuracy": "0.8"}), _ask(target, model))
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    target.ws.client.delete_model_version(target.model_name, "2")
+    made = target.pipeline_run({"accuracy": "0.1"})
+    code, out, err = run_step(target, made, model)
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert f"model '{target.model_name}' has version 1 but none holds alias 'champion'" in line
+    assert f"champion models rollback {target.model_name} --to VERSION" in line
+    assert "no registered champion" not in line
+    assert target.versions() == [1] and made.parent.file_names() == []
+
+    score = [sys.executable, "-m", "champion.steps.score", "--model-name", target.model_name]
+    score += ["--data", str(model), "--output", str(model.parent / "scored")]
+    done = subprocess.run(
+        score, env=step_env(target, made), capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 2 and "none holds alias 'champion'" in done.stderr
+    assert not (model.parent / "scored").exists()
+
+    record = rollback(target.registry(), target.model_name, reason="v2 was deleted", to=1)
+    assert record.registered_version == 1 and target.alias_holder() == 1
+    assert record.to_dict()["alias_move"] == {"alias": "champion", "from": None, "to": 1}
+    code, out, err = run_step(target, made, model)
+    assert code == 0, err
+    assert out.startswith("champion: rejected") and target.versions() == [1]
+
+
+# ---------------------------------------------------------------------- after the alias moved
+
+
+def history(url: str, name: str) -> list[dict]:
+    """`champion models history NAME --backend mlflow --json`, as a user runs it."""
+    champion = str(Path(sys.executable).parent / "champion")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "MLFLOW_"))}
+    done = subprocess.run(
+        [champion, "models", "history", name, "--backend", "mlflow", "--json"],
+        env={**env, "MLFLOW_TRACKING_URI": url},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def moves(rows: list[dict]) -> list[tuple]:
+    return [(r["outcome"], r["version"], r["alias_from"], r["alias_to"]) for r in rows]
+
+
+def test_history_shows_only_the_alias_moves_that_were_made(edge, model):
+    """The server fails the alias move after creating version 2: the step says that v2 is
+    registered but the alias may not have moved, and history shows no move to v2 (it used to
+    infer `v1 -> v2` from the version's outcome). The retry of the pipeline run makes the move,
+    and its record says so."""
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    made = target.pipeline_run({"accuracy": "0.95"})
+    edge.fail("POST", ALIAS, status=503)
+    code, _, err = run_step(target, made, model, CHAMPION_RETRY_ATTEMPTS="2")
+    edge.clear()
+    assert code == 3
+    (line,) = err.strip().splitlines()
+    assert f"{target.model_name}:2 is registered, but alias 'champion' may not have moved" in line
+    assert "A retry of the same pipeline run finds version 2 and finishes the move" in line
+    assert target.versions() == [1, 2] and target.alias_holder() == 1
+    assert moves(history(edge.url, target.model_name)) == [
+        ("first", 1, None, 1),
+        ("promoted", 2, None, None),  # a version without a record: its move was never made
+    ]
+    code, out, err = run_step(target, made, model)
+    assert code == 0 and "already_registered" in out, err
+    assert target.alias_holder() == 2
+    assert moves(history(edge.url, target.model_name)) == [
+        ("first", 1, None, 1),
+        ("already_registered", 2, 1, 2),  # the retry moved it, and recorded that
+    ]
+
+
+AFTER_THE_MOVE = [
+    ("GET", "/model-versions/search", "then looking for versions of", True),
+    ("POST", "/model-versions/transition-stage", "then moving version 2", True),
+    ("PUT", "/champion_decision.json$", "then recording the decision failed", False),
+    ("POST", "/runs/log-batch", "then recording the decision failed", False),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "says", "recorded"), AFTER_THE_MOVE)
+def test_a_call_failing_after_the_alias_moved_says_where_the_alias_is(
+    edge, model, method, path, says, recorded
+):
+    """Each call the step makes after the alias names its version fails for good: the step
+    exits 3 with one line saying the version is registered and the champion, what failed, and
+    where the decision is recorded (or that a retry records it); the retry of the same
+    pipeline run finds the version and records it, never a second version."""
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    made = target.pipeline_run({"accuracy": "0.95"})
+    edge.fail(method, path, status=503)
+    code, out, err = run_step(target, made, model, "--stage", "Production")
+    edge.clear()
+    assert code == 3 and out == ""
+    (line,) = err.strip().splitlines()
+    name = target.model_name
+    assert f"{name}:2 is registered and " in line and "is the champion" in line
+    assert says in line
+    assert target.versions() == [1, 2] and target.alias_holder() == 2
+    record = read_record(made.parent)
+    if recorded:
+        assert f"The decision is recorded on run {made.parent.id}" in line
+        assert record is not None and record["outcome"] == "promoted"
+        assert record["registered_version"] == 2
+        assert record["alias_move"] == {"alias": "champion", "from": 1, "to": 2}
+        assert says in record["notes"][0]
+    else:
+        assert "a retry of the same pipeline run finds version 2 and records it" in line
+    code, out, err = run_step(target, made, model)
+    assert code == 0, err
+    assert ("already_registered" in out) or ("promoted" in out)
+    assert target.versions() == [1, 2] and target.alias_holder() == 2
+    assert read_record(made.parent)["registered_version"] == 2
+
+
+def test_a_step_killed_right_after_the_move_leaves_the_new_champion_and_the_retry_records_it(
+    target, model
+):
+    target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    made = target.pipeline_run({"accuracy": "0.95"})
+    code, _, _ = run_step(target, made, model, CHAMPION_CRASH_AT="mlflow.alias_moved")
+    assert code == -signal.SIGKILL
+    assert target.versions() == [1, 2] and target.alias_holder() == 2
+    code, out, err = run_step(target, made, model)
+    assert code == 0 and "already_registered" in out, err
+    assert target.versions() == [1, 2] and target.alias_holder() == 2

@@ -2,14 +2,17 @@
 conventions as on the local workspace, read through `champion.registry.mlflow`.
 
 What differs, and why: the champion is the version holding the alias (`champion`), not the
-latest; `show` adds `aliases`, `stage` and `source`. (`history` is the one command for every
-backend, in `champion.cli.models`, over `Registry.decisions`; on MLflow it adds the alias move
-each decision made, which MLflow keeps no history of.)
+latest, and a model whose versions exist but none holds the alias has no champion to show,
+list or download (it is never taken for the latest); `show` adds `aliases`, `stage` and
+`source`. (`history` is the one command for every backend, in `champion.cli.history`, over
+`Registry.decisions`; on MLflow it adds the alias move each decision made, as its record says,
+which MLflow keeps no history of: `add_alias_moves`, `champion_now`.)
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +20,8 @@ from champion import names
 from champion.cli import _output
 from champion.cli._app import open_mlflow
 from champion.cli._output import Column, short_when
+from champion.errors import ChampionUnknownError, InputError
+from champion.registry import DecisionEntry, ModelVersion, Registry
 
 
 def _when(millis: int | None) -> str | None:
@@ -41,8 +46,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     reader = open_mlflow(args)
     rows = []
     for name, aliases in reader.models():
-        holder = aliases.get(reader.registry.alias)
-        mv = reader.version(name, holder) if holder is not None else _latest_or_none(reader, name)
+        mv = _champion_of(reader, name, aliases.get(reader.registry.alias))
         tags = dict(mv.tags or {}) if mv is not None else {}
         rows.append(
             {
@@ -61,9 +65,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest_or_none(reader: Any, name: str) -> Any:
-    latest = reader.registry._latest(name)
-    return None if latest is None else reader.version(name, latest.version)
+def _champion_of(reader: Any, name: str, holder: int | None) -> Any:
+    """The champion's MLflow version for a row of the listing (which names the alias's holder
+    when there is one); None for a model without one, said on stderr when it has versions."""
+    if holder is not None:
+        return reader.version(name, holder)
+    try:
+        return reader.version(name, None)
+    except ChampionUnknownError as exc:
+        _output.note(f"champion: {exc.message}")
+    except InputError:  # a model without versions
+        pass
+    return None
 
 
 def shown(mv: Any) -> dict[str, Any]:
@@ -116,3 +129,29 @@ def cmd_stage(args: argparse.Namespace) -> int:
     )
     _output.report(shown(mv), [f"{mv.name}:{mv.version} is now in stage {mv.current_stage}"])
     return 0
+
+
+# ---------------------------------------------------------------------- history
+
+
+def add_alias_moves(entries: Sequence[DecisionEntry], rows: list[dict[str, Any]]) -> None:
+    """Each line's alias move, as its decision record says (`alias_move`): a move is shown
+    only where one was recorded, never inferred from an outcome (a version whose registration
+    failed before the move, a retry that found the move done or the alias moved on)."""
+    for entry, row in zip(entries, rows, strict=True):
+        move = entry.alias_move
+        row["alias_from"], row["alias_to"] = move if move is not None else (None, None)
+        if move is None:
+            row["alias_move"] = "-"
+        else:
+            row["alias_move"] = (f"v{move[0]} " if move[0] is not None else "") + f"-> v{move[1]}"
+
+
+def champion_now(registry: Registry, name: str) -> tuple[ModelVersion | None, str]:
+    """The champion for the history's title, and how it was chosen; an alias that no version
+    holds is said as such (the history is what to read then)."""
+    try:
+        return registry.champion(name), registry.champion_rule
+    except ChampionUnknownError:
+        alias = getattr(registry, "alias", "champion")
+        return None, f"no version holds alias {alias!r}"

@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from champion import names
 from champion.cli import _output
 from champion.cli._app import backend_of, open_workspace
 from champion.cli._output import Column, short_id, short_when
@@ -39,7 +38,7 @@ _ALIAS_MOVES = (
     Column("alias_to", None),
     Column("alias_move", "alias", table_only=True),
 )
-"""MLflow only: the alias move each decision made, which MLflow does not keep."""
+"""MLflow only: the alias move each decision made, as its record says (MLflow keeps none)."""
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -86,11 +85,13 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
     columns: tuple[Column, ...] = _HISTORY
     if on_alias:  # the champion is the alias holder, not the latest version
-        _add_alias_moves(history, rows)
+        from champion.cli._mlflow import add_alias_moves, champion_now
+
+        add_alias_moves(history.entries, rows)
         at = next(i for i, c in enumerate(_HISTORY) if c.key == "version") + 1
         columns = (*_HISTORY[:at], *_ALIAS_MOVES, *_HISTORY[at:])
-        current = registry.champion(args.name)
-        title = _history_title(history, args.metric, current, registry.champion_rule)
+        current, rule = champion_now(registry, args.name)
+        title = _history_title(history, args.metric, current, rule)
     else:
         title = _history_title(history, args.metric, history.champion)
     _output.records(columns, rows, title=title)
@@ -116,33 +117,6 @@ def _history_registry(args: argparse.Namespace) -> tuple[Any, str]:
         return get_registry(ws), f"in {ws.path}"
     registry = get_registry(None, backend=backend)
     return registry, f"on {getattr(getattr(registry, 'workspace', None), 'name', backend)}"
-
-
-def _add_alias_moves(history: Any, rows: list[dict[str, Any]]) -> None:
-    """Each line's alias move: a decision that made its version the champion moved the alias
-    from the champion it was compared with to it. A retry's `already_registered` moved it only
-    when no earlier line had (the retry finished a move a crash interrupted), from the
-    version's recorded predecessor."""
-    from champion.history import CHAMPION_MAKING
-
-    previous = {v.version: v.properties.get(names.PREVIOUS_VERSION) for v in history.versions}
-    moved_to: set[int] = set()
-    for entry, row in zip(history.entries, rows, strict=True):
-        version = entry.registered_version
-        moves = entry.outcome in CHAMPION_MAKING or (
-            entry.outcome == "already_registered" and version not in moved_to
-        )
-        if version is None or not moves:
-            row["alias_from"] = row["alias_to"] = None
-            row["alias_move"] = "-"
-            continue
-        before = entry.champion_version
-        recorded = previous.get(version) or ""  # a retry's record names no champion
-        if entry.outcome == "already_registered" and recorded.isdigit():
-            before = int(recorded)
-        row["alias_from"], row["alias_to"] = before, version
-        row["alias_move"] = f"v{before} -> v{version}" if before is not None else f"-> v{version}"
-        moved_to.add(version)
 
 
 def _check_plot_target(path: Path) -> None:

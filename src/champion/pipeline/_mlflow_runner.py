@@ -11,8 +11,10 @@ register step finds its pipeline run and the training step's run.
 
 The MLflow server or database is `$MLFLOW_TRACKING_URI` (a `sqlite:///` file is created on the
 first run: the runner, like the local one, creates its registry; nothing else does). Folders
-passed between steps live in a temporary folder removed afterwards: the model is kept where it
-matters, as the pipeline run's artifact and the registered version's source. Datastore and
+passed between steps live in a temporary folder removed afterwards, so each step's output
+folders are kept the MLflow way when the step ends: logged to its nested run as
+`<output name>/...` (the score step's `predictions/predictions.csv`), as Azure ML keeps a
+PipelineData and the local runner its `pipeline-data/` folder; a line says where. Datastore and
 dataset inputs are the local workspace's and Azure ML's; a spec with them is refused here.
 """
 
@@ -23,7 +25,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from champion import _env
@@ -154,6 +156,8 @@ def _run_step(
         raise
     duration = time.monotonic() - started
     _log_step_files(workspace, run_id, cwd, log_path)
+    outputs = {ref.name: data_paths[ref.name] for ref in step.outputs}
+    _keep_outputs(workspace, run_id, outputs, lambda line: _say(console, prefix, line))
     backend.end_run(workspace, run_id, "FINISHED" if code == 0 else "FAILED")
     _say(console, prefix, f"exit code {code} after {duration:.1f}s")
     return StepResult(name=step.name, run_id=run_id, exit_code=code, duration=duration)
@@ -179,6 +183,35 @@ def _log_step_files(
         backend.log_files(workspace, run_id, files)
     except Exception as exc:
         sys.stderr.write(f"warning: could not log the step's files to run {run_id}: {exc}\n")
+
+
+def _keep_outputs(
+    workspace: backend.MlflowWorkspace,
+    run_id: str,
+    outputs: Mapping[str, Path],
+    say: Callable[[str], None],
+) -> None:
+    """Each output folder the step wrote, logged to its run as `<name>/...` before the
+    temporary folder holding it is removed; one line says where each went, or that it was not
+    kept (the step's own exit code stands either way)."""
+    for name, folder in outputs.items():
+        files = [
+            (f"{name}/{p.relative_to(folder).as_posix()}", p)
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()
+        ]
+        if not files:
+            continue
+        try:
+            backend.log_files(workspace, run_id, files)
+        except Exception as exc:
+            sys.stderr.write(
+                f"warning: output {name} was NOT kept on run {run_id} ({exc}); its files are "
+                "removed when the pipeline ends\n"
+            )
+            continue
+        shown = ", ".join(n for n, _ in files[:5]) + (", ..." if len(files) > 5 else "")
+        say(f"output {name} kept on MLflow run {run_id}: {shown}")
 
 
 def _decision(workspace: backend.MlflowWorkspace, parent_id: str) -> dict[str, object] | None:

@@ -168,6 +168,9 @@ class DecisionEntry:
     policy: Mapping[str, object] = field(default_factory=dict)
     record: Mapping[str, object] = field(default_factory=dict)
     record_name: str | None = None
+    alias_move: tuple[int | None, int] | None = None
+    """MLflow: the alias move this decision made, (from, to), as its record says (`from` None:
+    no version held the alias). None when none was recorded: history never infers one."""
 
 
 @dataclass(frozen=True)
@@ -375,6 +378,13 @@ class Registry(Protocol):
     def staged(self, paths: Sequence[Path]) -> AbstractContextManager[None]:
         """Copy these local files into the backend before `serialised()` is taken, where the
         backend can, so the lock is never held while a large model is copied."""
+        ...
+
+    def alias_move(self, name: str, version: int) -> Mapping[str, Any] | None:
+        """The move of the alias that names the champion which this registry made to
+        `version` (MLflow: `{"alias", "from", "to"}`), for the decision record; history shows
+        recorded moves only. None when it made none, and on the backends whose champion is the
+        latest version, where registering is the whole change."""
         ...
 
     def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:

@@ -116,7 +116,17 @@ def entry_of(
         policy=dict(policy) if isinstance(policy, Mapping) else {},
         record=dict(raw),
         record_name=record_name,
+        alias_move=_move(raw.get("alias_move")),
     )
+
+
+def _move(value: object) -> tuple[int | None, int] | None:
+    """A record's `alias_move` (`{"alias", "from", "to"}`) as (from, to); None when the record
+    holds none (it made no move, or it predates recording them)."""
+    if not isinstance(value, Mapping):
+        return None
+    to = _version(value.get("to"))
+    return None if to is None else (_version(value.get("from")), to)
 
 
 def primary_metric(raw: Mapping[str, Any]) -> str:

@@ -93,6 +93,9 @@ class SdkRegistry:
     def champion_rule(self) -> str:
         return LATEST_VERSION_RULE
 
+    def alias_move(self, name: str, version: int) -> None:
+        return None  # the latest version is the champion: no alias to move
+
     # -- lookups: the ONE place that tells "no model" from "lookup failed"
 
     def _latest(self, name: str) -> Any:

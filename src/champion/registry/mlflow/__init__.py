@@ -13,14 +13,20 @@ unconditionally and their history is not kept. This module gives the gate's flow
   without the `outputs/` prefix (`<model>/...`, `champion_decision.json`), read and written
   through the run's artifact repository (never the client's run-artifact helpers, which in
   MLflow 3 also search logged models, an API Azure ML's endpoint answers with 404);
-- **the champion** is the version holding the alias (`champion`, or `--champion-alias`); with
-  no alias set yet, none. Where the server has no aliases (404 ENDPOINT_NOT_FOUND or 501 on the
-  alias call), the latest version, and the decision record says which rule was used;
+- **the champion** is the version holding the alias (`champion`, or `--champion-alias`); a
+  model with no version yet has none. A model whose versions exist but none holds the alias
+  (its holder was deleted) has an unknown champion, never none: ChampionUnknownError, exit 2,
+  naming the versions and how to set the alias. Where the server has no aliases (404
+  ENDPOINT_NOT_FOUND or 501 on the alias call), the latest version, and the decision record
+  says which rule was used;
 - **registering** is `create_model_version(name, source, run_id=<pipeline run>, tags=<the
   version's metadata>, description)`, one call (`create_registered_model` first if the name is
   new), then the alias moves: re-read before the move, verified after; another writer's move in
   between is `race_detected`. A crash between the two calls leaves the old champion; the retry
-  finds its version by `run_id` and finishes the move (`registered_by`), never a second version;
+  finds its version by `run_id` and finishes the move (`registered_by`), never a second version.
+  Each move made is kept for the decision record (`alias_move`); a call failing after the move
+  says that the alias names the new version (RegisteredThenFailedError), and the gate still
+  records the decision where it can;
 - `--stage` also transitions a winner (`archive_existing_versions=True`), for teams still on
   stages (deprecated by MLflow since 2.9);
 - **a rollback** (`make_champion`) makes no version: the alias moves back to the earlier
@@ -34,7 +40,8 @@ unconditionally and their history is not kept. This module gives the gate's flow
 - **datasets**: MLflow has no dataset registry, so `--test-data dataset:...` is refused;
 - **decisions** (`champion models history`): every run tagged `champion.model=<name>` in any
   experiment (one `search_runs`, filtered by the server), each record read off its run: the
-  rejections MLflow's registry never saw, and the alias moves it does not keep. A decision made
+  rejections MLflow's registry never saw, and the alias moves it does not keep, as the records
+  say them (never inferred from a version's outcome). A decision made
   outside a pipeline (`champion register`, a rollback) gets a run of its own (`decision_run`),
   which also holds the model's files when it registers one.
 
@@ -43,14 +50,17 @@ HTTP retries are turned off for our client (`MLFLOW_HTTP_REQUEST_MAX_RETRIES=0` 
 loops never nest. Only "no such model" (RESOURCE_DOES_NOT_EXIST) is an answer; 401, 403, any
 other 4xx, and 5xx or timeouts once retries are spent, fail closed with InfrastructureError.
 
-The package: `_calls` (how a call is made, errors translated, shared names), `runs` (the
-workspace, runs as `ParentRun`s, pipeline runs), `registry` (`MlflowRegistry`), `_files`
-(verified downloads), `_rollback` and `_history` (two of the registry's jobs, apart), `reader`
-(the CLI's reads, saving a scikit-learn model as an MLflow model).
+The package: `_installed` (imported first: without the `[mlflow]` extra, every way in says how
+to install it, in one line), `_calls` (how a call is made, errors translated, shared names),
+`runs` (the workspace, runs as `ParentRun`s, pipeline runs), `registry` (`MlflowRegistry`),
+`_alias` (the champion alias: its holder, its moves), `_files` (verified downloads),
+`_rollback` and `_history` (two of the registry's jobs, apart), `reader` (the CLI's reads,
+saving a scikit-learn model as an MLflow model).
 """
 
 from __future__ import annotations
 
+from champion.registry.mlflow import _installed  # noqa: F401  (first: how to install mlflow)
 from champion.registry.mlflow._calls import (
     DEFAULT_ALIAS,
     PARENT_TAG,

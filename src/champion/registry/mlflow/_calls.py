@@ -5,14 +5,17 @@ translated, and the names and limits the backend's modules share.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from mlflow.exceptions import MlflowException
 
+from champion._redact import REDACTED, redact
 from champion._retry import remote
-from champion.errors import InputError
+from champion.errors import InfrastructureError, InputError
 from champion.registry import (
     ModelVersion,
 )
@@ -32,6 +35,7 @@ _PENDING = "PENDING_REGISTRATION"
 _PENDING_WAIT_S = 60.0
 _REGISTRY_META = "registered_model_meta"
 _TOO_MANY = re.compile(r"too many (\d{3}) error responses")
+_CLIENT_SIDE = re.compile(r"API request to (\S+) failed with (?:timeout )?exception")
 
 
 # ---------------------------------------------------------------------- errors and calls
@@ -42,6 +46,8 @@ class MlflowCallError(Exception):
     so 429 and 5xx (and MLflow's wrapped timeouts and dropped connections, INTERNAL_ERROR) are
     retried and every other status fails at once."""
 
+    status_code: int | None
+
     def __init__(self, exc: MlflowException) -> None:
         self.error_code = str(exc.error_code)
         self.status_code = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
@@ -50,8 +56,58 @@ class MlflowCallError(Exception):
         sent = _TOO_MANY.search(str(exc.message))
         if sent:
             self.status_code = int(sent.group(1))
-        self.message = f"{self.error_code}: {_first_line(exc.message)}"
+        elif _CLIENT_SIDE.match(str(exc.message)):
+            # no answer at all (a timeout, a dropped connection): MLflow calls it INTERNAL_ERROR,
+            # but no server said 500; the retry loop tells a timeout by the exceptions inside
+            self.status_code = None
+        text = str(exc.message)
+        url = _CLIENT_SIDE.match(text)
+        if url:  # the request URL as the client had it: a password in it is not shown
+            text = text.replace(url.group(1), shown_uri(url.group(1)))
+        self.message = f"{self.error_code}: {_first_line(text)}"
         super().__init__(self.message)
+
+
+class ServerUnreachable(InfrastructureError):
+    """Nothing listens where the tracking URI points, or its host name does not exist: not
+    transient, so not retried (a typo or a stopped server), and said in one line."""
+
+
+def _unreachable(exc: MlflowException) -> ServerUnreachable | None:
+    """The error for an MLflow call that reached no server: a refused connection or a host
+    name that does not resolve (a temporary DNS failure is left to the retry loop)."""
+    why = None
+    seen: set[int] = set()
+    inner: BaseException | None = exc
+    while inner is not None and id(inner) not in seen and why is None:
+        seen.add(id(inner))
+        if isinstance(inner, ConnectionRefusedError):
+            why = "connection refused (is the server running, on that port?)"
+        elif isinstance(inner, socket.gaierror) and inner.errno == socket.EAI_NONAME:
+            why = "its host name does not resolve"
+        inner = inner.__cause__ or inner.__context__
+    if why is None:
+        return None
+    url = _CLIENT_SIDE.match(str(exc.message))
+    where = shown_uri(url.group(1), path=False) if url else "the tracking URI"
+    return ServerUnreachable(
+        f"cannot reach the MLflow server at {where}: {why}; check MLFLOW_TRACKING_URI "
+        "(and MLFLOW_REGISTRY_URI) and that the server is up, then run again",
+        field="MLFLOW_TRACKING_URI",
+        value=where,
+    )
+
+
+def shown_uri(uri: str, *, path: bool = True) -> str:
+    """A tracking or request URI as messages show it: a user name and password in it become
+    `***` (whoever reads a build log must not learn them), and without `path` only
+    `scheme://host:port` is left."""
+    parts = urlsplit(uri)
+    if not parts.netloc:
+        return redact(uri)  # sqlite:///..., a file path
+    _, at, host = parts.netloc.rpartition("@")
+    netloc = f"{REDACTED}@{host}" if at else host
+    return redact(f"{parts.scheme}://{netloc}" + (parts.path if path else ""))
 
 
 class _Busy(Exception):
@@ -70,6 +126,9 @@ def _translated(call: Callable[[], T]) -> T:
     try:
         return call()
     except MlflowException as exc:
+        unreachable = _unreachable(exc)
+        if unreachable is not None:
+            raise unreachable from None
         raise MlflowCallError(exc) from exc
     except Exception as exc:
         if "database is locked" in str(exc):

@@ -63,6 +63,7 @@ class Rollback:
             if not self.registry._set_alias(name, version):  # the server has no aliases after all
                 self._untag_version(name, version, event, before)
                 return self._register_again(name, earlier, change, run)
+            self.registry._moves[(name, version)] = (holder, version)
             after = self.registry._alias_holder(name)
             if after != version:
                 raise self._conflict(name, version, after)
@@ -84,8 +85,12 @@ class Rollback:
     ) -> None:
         """Undo a rollback stopped part way: the alias back where it was (if still ours to
         move), the version's tags as they were."""
-        if self.registry._alias_holder(name) == version and holder is not None:
-            self.registry._set_alias(name, holder)
+        self.registry._moves.pop((name, version), None)
+        if self.registry._alias_holder(name) == version:
+            if holder is not None:
+                self.registry._set_alias(name, holder)
+            else:  # no version held it before: none holds it again
+                self.registry._remove_alias(name)
         self._untag_version(name, version, event, before)
 
     def _tag_version(self, name: str, version: int, tags: Mapping[str, str]) -> None:

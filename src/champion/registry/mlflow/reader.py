@@ -69,31 +69,31 @@ class MlflowReader:
                 return sorted(found)
 
     def version(self, name: str, version: int | None) -> Any:
-        """The MLflow model version asked for (None: the champion, else the latest), or
-        InputError naming what is missing."""
+        """The MLflow model version asked for (None: the champion), or InputError naming what
+        is missing: a model with versions but no champion says so (ChampionUnknownError), and
+        "no model" is said only when the registry has no model of that name."""
         if version is None:
-            holder = self.registry._alias_holder(name)
-            if holder is None:
-                latest = self.registry._latest(name)
-                version = None if latest is None else latest.version
-            else:
-                version = holder
-        found = (
-            _ABSENT
-            if version is None
-            else _remote(
-                f"reading version {version} of {name!r}",
-                lambda: _found(lambda: self.client.get_model_version(name, str(version))),
-            )
+            champion = self.registry._champion(name)
+            if champion is None:
+                model = self.registry._registered_model(name)
+                what = "no model" if model is _ABSENT else "no version of the model"
+                raise InputError(
+                    f"{what} {name!r} on {self.workspace.name}; 'champion models list "
+                    "--backend mlflow' shows the models",
+                    field="name",
+                    value=name,
+                )
+            version = champion.version
+        found = _remote(
+            f"reading version {version} of {name!r}",
+            lambda: _found(lambda: self.client.get_model_version(name, str(version))),
         )
         if found is _ABSENT:
-            what = f"version {version} of {name!r}" if version else repr(name)
             raise InputError(
-                f"no model {what} on {self.workspace.name}; 'champion models list --backend "
-                f"mlflow' shows the names, 'champion models history {name} --backend mlflow' "
-                "the versions",
-                field="name",
-                value=name,
+                f"no model version {version} of {name!r} on {self.workspace.name}; "
+                f"'champion models history {name} --backend mlflow' lists the versions",
+                field="version",
+                value=version,
             )
         return found
 

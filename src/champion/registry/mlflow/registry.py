@@ -24,15 +24,16 @@ from champion.registry import (
     ModelVersion,
     NewVersion,
 )
+from champion.registry.mlflow._alias import AliasKeeper
 from champion.registry.mlflow._calls import (
     _ABSENT,
     _GATE_PREFIX,
-    _NO_ALIASES,
     _NOT_FOUND,
     _PENDING,
     _PENDING_WAIT_S,
     DEFAULT_ALIAS,
     MlflowCallError,
+    ServerUnreachable,
     _found,
     _optional_int,
     _remote,
@@ -56,10 +57,10 @@ from champion.registry.mlflow.runs import (
 # ---------------------------------------------------------------------- the registry
 
 
-class MlflowRegistry:
+class MlflowRegistry(AliasKeeper):
     """The model registry of an MLflow server or database. MLflow has no registry lock:
     `serialised` holds nothing and the alias re-read before the move and the check after it
-    tell `race_detected` whether another writer moved it in between."""
+    tell `race_detected` whether another writer moved it in between (`_alias`)."""
 
     def __init__(
         self, workspace: MlflowWorkspace, *, alias: str | None = None, stage: str | None = None
@@ -70,6 +71,7 @@ class MlflowRegistry:
         self.stage = check_stage(stage) if stage is not None else None
         self.aliases_supported: bool | None = None  # known after the first alias call
         self._races: dict[tuple[str, int], bool] = {}
+        self._moves: dict[tuple[str, int], tuple[int | None, int]] = {}
 
     @property
     def champion_rule(self) -> str:
@@ -83,6 +85,8 @@ class MlflowRegistry:
         action = f"looking up the champion model {name!r}"
         try:
             return self._champion(name)
+        except ServerUnreachable:
+            raise  # its one line says all, and nothing was tried
         except InfrastructureError as exc:
             raise InfrastructureError(
                 f"{exc.message}; nothing was registered. Check the MLflow server "
@@ -96,57 +100,6 @@ class MlflowRegistry:
                 field="model_name",
                 value=name,
             ) from exc
-
-    def _champion(self, name: str) -> ModelVersion | None:
-        if self.aliases_supported is False:
-            return self._latest(name)
-        action = f"looking up the champion model {name!r} (alias {self.alias!r})"
-        outcome: list[str] = []
-
-        def attempt() -> Any:
-            outcome.clear()
-            try:
-                return _found(lambda: self.client.get_model_version_by_alias(name, self.alias))
-            except MlflowCallError as exc:
-                if exc.error_code in _NO_ALIASES:
-                    outcome.append("no aliases")
-                    return None
-                if exc.error_code == "INVALID_PARAMETER_VALUE":
-                    outcome.append("alias not set?")  # checked below, in its own loop
-                    return None
-                raise
-
-        found = _remote(action, attempt)
-        if outcome == ["no aliases"]:
-            self.aliases_supported = False
-            return self._latest(name)
-        if outcome:  # MLflow answers a model without the alias with a 400: make sure
-            holder = self._alias_holder(name)
-            if holder is not None:
-                raise InfrastructureError(
-                    f"{action} failed: the server refused the lookup, yet the alias names "
-                    f"version {holder}",
-                    field="model_name",
-                    value=name,
-                )
-            found = _ABSENT
-        self.aliases_supported = True
-        return None if found is _ABSENT else version_of(found)
-
-    def _latest(self, name: str) -> ModelVersion | None:
-        versions = self.versions(name)
-        return versions[-1] if versions else None
-
-    def _alias_holder(self, name: str) -> int | None:
-        """The version the alias names now (None: the model or the alias does not exist)."""
-        model = _remote(
-            f"reading the aliases of {name!r}",
-            lambda: _found(lambda: self.client.get_registered_model(name)),
-        )
-        if model is _ABSENT:
-            return None
-        holder = dict(model.aliases or {}).get(self.alias)
-        return None if holder is None else int(holder)
 
     def _registered_by_once(self, name: str, run_id: str) -> ModelVersion | None:
         found = _translated(
@@ -168,41 +121,10 @@ class MlflowRegistry:
             self._finish_move(found)
         return found
 
-    def _finish_move(self, version: ModelVersion) -> None:
-        if version.properties.get(names.OUTCOME) not in ("first", "promoted"):
-            return  # registered by hand, or not by a decision: not ours to move
-        holder = self._alias_holder(version.name)
-        expected = _optional_int(version.properties.get(names.PREVIOUS_VERSION))
-        if holder == version.version or holder != expected:
-            return  # done already, or the alias moved on since: leave it
-        self._set_alias(version.name, version.version)
-
     def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
         if self.aliases_supported is False:  # Azure ML's rule: any version between
             return any((compared_with or 0) < v.version < registered for v in self.versions(name))
         return self._races.get((name, registered), False)
-
-    def versions(self, name: str) -> list[ModelVersion]:
-        return [version_of(mv) for mv in self._all_versions(name)]
-
-    def _all_versions(self, name: str) -> list[Any]:
-        """MLflow's model versions of `name`, every page, in version order."""
-        found: list[Any] = []
-        token: str | None = None
-        while True:
-            page = _remote(
-                f"listing the versions of {name!r}",
-                functools.partial(
-                    self.client.search_model_versions,
-                    f"name='{name}'",
-                    max_results=1000,
-                    page_token=token,
-                ),
-            )
-            found += list(page)
-            token = getattr(page, "token", None)
-            if not token:
-                return sorted(found, key=lambda mv: int(mv.version))
 
     def _model_version(self, name: str, version: int) -> Any:
         """MLflow's model version `name`:`version`; InputError when there is none."""
@@ -334,9 +256,10 @@ class MlflowRegistry:
         version = remote(f"registering {new.name}", attempt)
         failpoint("mlflow.version_created")
         previous = _optional_int(new.properties.get(names.PREVIOUS_VERSION))
-        self._move_alias(new.name, version, expected=previous)
+        moved = self._move_alias(new.name, version, expected=previous)
         if self.stage is not None:
-            self._transition(new.name, version, self.stage)
+            with self.after_move(new.name, version) if moved else contextlib.nullcontext():
+                self._transition(new.name, version, self.stage)
         return version
 
     def _create_registered_model(self, name: str) -> None:
@@ -360,83 +283,6 @@ class MlflowRegistry:
                 value=mv.name,
             )
         return int(mv.version)
-
-    def _move_alias(self, name: str, version: int, *, expected: int | None) -> None:
-        """Point the alias at our new version and find out whether another gate raced us.
-
-        MLflow has no compare-and-set on an alias, so two gates that compared with the same
-        champion can both move it. Reading the holder back after our move misses the case
-        that matters (B registers a later version and moves the alias to it; our move then
-        lands on top of B's, and both read-backs see their own version). So after our move we
-        look for decided versions registered after ours instead: any such is a race, and the
-        alias goes to the latest of them, since its gate decided after ours and (as on Azure
-        ML, where the latest version is the champion) the latest decision stands. A gate that
-        registers later still finds the alias not where it expected (`before`) and says so.
-        Versions a rollback left above the champion are older than ours, so they never count.
-        """
-        if self.aliases_supported is False:
-            return
-        before = self._alias_holder(name)
-        failpoint("mlflow.alias_checked")
-        if not self._set_alias(name, version):
-            return
-        later = self._decided_after(name, version)
-        if later:
-            self._set_alias(name, later[-1])
-        self._races[(name, version)] = before != expected or bool(later)
-
-    def _decided_after(self, name: str, version: int) -> list[int]:
-        """The versions above `version` that a gate registered as its champion (ready, with a
-        `first` or `promoted` outcome), in order: one search. A server whose search does not
-        know `version_number` gets the whole listing instead."""
-        unknown: list[bool] = []
-
-        def attempt() -> list[Any]:
-            try:
-                return list(
-                    _translated(
-                        lambda: self.client.search_model_versions(
-                            f"name='{name}' and version_number > {version}"
-                        )
-                    )
-                )
-            except MlflowCallError as exc:
-                if exc.error_code != "INVALID_PARAMETER_VALUE":
-                    raise
-                unknown.append(True)
-                return []
-
-        found = _remote(f"looking for versions of {name!r} registered after {version}", attempt)
-        if unknown:
-            found = [mv for mv in self._all_versions(name) if int(mv.version) > version]
-        return sorted(
-            int(mv.version)
-            for mv in found
-            if int(mv.version) > version
-            and mv.status in (None, "READY")
-            and (mv.tags or {}).get(names.OUTCOME) in ("first", "promoted")
-        )
-
-    def _set_alias(self, name: str, version: int) -> bool:
-        """Point the alias at `version`; False when the server has no aliases."""
-        unsupported: list[bool] = []
-
-        def attempt() -> None:
-            try:
-                _translated(
-                    lambda: self.client.set_registered_model_alias(name, self.alias, version)
-                )
-            except MlflowCallError as exc:
-                if exc.error_code not in _NO_ALIASES:
-                    raise
-                unsupported.append(True)
-
-        _remote(f"moving alias {self.alias!r} of {name!r} to version {version}", attempt)
-        if unsupported:
-            self.aliases_supported = False
-            return False
-        self.aliases_supported = True
-        return True
 
     def _transition(self, name: str, version: int, stage: str) -> None:
         with warnings.catch_warnings():  # deprecated since MLflow 2.9: the help says so

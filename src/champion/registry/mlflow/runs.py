@@ -18,7 +18,6 @@ from mlflow.entities import RunTag
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from champion import _env
-from champion._redact import redact
 from champion.errors import InputError
 from champion.registry import (
     ArtifactConflict,
@@ -35,6 +34,7 @@ from champion.registry.mlflow._calls import (
     _found,
     _remote,
     _translated,
+    shown_uri,
 )
 
 # ---------------------------------------------------------------------- the workspace
@@ -52,7 +52,7 @@ class MlflowWorkspace:
     @property
     def name(self) -> str:
         """The tracking URI without credentials, for messages."""
-        return redact(self.tracking_uri)
+        return shown_uri(self.tracking_uri)
 
     def artifact_repository(self, artifact_uri: str) -> Any:
         return get_artifact_repository(
