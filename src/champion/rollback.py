@@ -163,7 +163,9 @@ def _target(
             field="--to",
             value=to,
         )
-    if champion is not None and to == champion.version:
+    if champion is None:
+        return versions[to]
+    if to == champion.version:
         raise InputError(
             f"{name}:{to} already is the champion; nothing to roll back",
             field="--to",
