@@ -30,6 +30,12 @@ SRC = ROOT / "src"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+@pytest.fixture(autouse=True)
+def _cwd_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some tests change folder (`Model.register` takes paths from it): back after each."""
+    monkeypatch.chdir(Path.cwd())
+
+
 def package(iris: IrisWorkspace, output: Path, *args: str) -> tuple[int, str, str]:
     return champion_cli(
         "--workspace", str(iris.path), "models", "package", "iris", "--output", str(output), *args
@@ -283,9 +289,45 @@ def test_an_output_that_is_not_a_new_or_empty_folder(iris: IrisWorkspace, tmp_pa
     code, line = refused(iris, tmp_path, link)
     assert code == 2 and "is a symlink" in line
     assert link.is_symlink() and list(empty.iterdir()) == []
+    os.chdir(empty)  # renamed over, the shell would be left in a removed folder
+    code, line = refused(iris, tmp_path, Path("."))
+    assert code == 2 and "is the current folder" in line
+    os.chdir(tmp_path)
     # an empty folder is used
     code, _, err = package(iris, empty)
     assert code == 0, err and (empty / "MANIFEST.json").is_file()
+
+
+def test_a_version_the_entry_script_could_not_load_is_refused(
+    iris: IrisWorkspace, tmp_path: Path
+) -> None:
+    """Two model files: the entry script would fail at the deployment's start."""
+    two = tmp_path / "two"
+    two.mkdir()
+    for name in ("a.pkl", "b.pkl"):
+        (two / name).write_bytes(b"never loaded")
+    code, _, err = champion_cli(
+        "--workspace", str(iris.path), "register", "--model-name", "iris", "--model-path",
+        str(two), "--metric-value", "0.99", "--model-framework", "ScikitLearn",
+    )  # fmt: skip
+    assert code == 0, err
+    code, line = refused(iris, tmp_path, tmp_path / "pkg")
+    assert code == 2 and "iris:3 holds 2 model files (two/a.pkl, two/b.pkl)" in line
+
+
+def test_the_files_are_readable_by_the_images_user_whatever_the_umask(
+    iris: IrisWorkspace, tmp_path: Path
+) -> None:
+    """Docker's COPY keeps modes, and the server runs as a user who owns none of the files."""
+    before = os.umask(0o077)
+    try:
+        out, _ = packaged(iris, tmp_path)
+    finally:
+        os.umask(before)
+    modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in out.rglob("*")}
+    assert out.stat().st_mode & 0o777 == 0o755
+    assert {mode for name, mode in modes.items() if (out / name).is_dir()} == {0o755}
+    assert {mode for name, mode in modes.items() if (out / name).is_file()} == {0o644}
 
 
 @pytest.mark.parametrize(
@@ -342,3 +384,26 @@ def test_champion_register_stores_the_scikit_learn_version(
     )  # fmt: skip
     assert code == 0, err
     assert Model(Workspace(iris.path), "other").model_framework_version == "1.0.2"
+
+
+def test_the_deploy_pages_champion_commands_run(
+    iris: IrisWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/how-to/deploy.md: every `champion` line of its runnable (sh) blocks, as written."""
+    import re
+    import shlex
+
+    pytest.importorskip("azure.ai.ml")
+    page = (ROOT / "docs" / "how-to" / "deploy.md").read_text()
+    lines = [
+        line
+        for block in re.findall(r"```sh\n(.*?)```", page, re.S)
+        for line in block.splitlines()
+        if line.startswith("champion ")
+    ]
+    assert len(lines) == 2
+    monkeypatch.chdir(tmp_path)
+    for line in lines:
+        code, _, err = champion_cli("--workspace", str(iris.path), *shlex.split(line)[1:])
+        assert code == 0, (line, err)
+    assert (tmp_path / "deploy" / "deployment.yml").is_file()

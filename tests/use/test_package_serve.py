@@ -1,9 +1,10 @@
-"""A package serves without champion, proven without Docker: `make run`, then `champion models
-package iris --output pkg/`; a fresh virtualenv made from `pkg/requirements.txt` alone stands for
-the image's Python, the Dockerfile is followed (its COPY lines lay the files out under a folder
-standing for `/`, its ENV, WORKDIR and CMD start the server, its HEALTHCHECK is run), and the
-answers to the sample rows are the score step's predictions, row for row. Where Docker runs,
-the image itself is built and asked the same.
+"""A package serves without champion, proven without Docker, as docs/how-to/deploy.md tells it
+(its commands are read from the page): `make run`, then `champion models package iris --output
+pkg/`; a fresh virtualenv made from `pkg/requirements.txt` alone stands for the image's Python;
+the Dockerfile is followed (its COPY lines lay the files out under a folder standing for `/`,
+its ENV, WORKDIR and CMD start the server, its HEALTHCHECK is run), then the page's command
+without Docker; both answer the sample rows with the score step's predictions, row for row.
+Where Docker runs, the image itself is built and asked the same.
 
 Slow: the virtualenv installs scikit-learn, pandas and the inference server from the index (one
 install, every assertion made on it)."""
@@ -13,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -22,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +36,54 @@ from .conftest import FEATURES, SAMPLE
 from .dockerfile import Image
 
 ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "how-to" / "deploy.md"
 INSTALL_S = 1800.0
 STARTUP_S = 180.0
 
 pytestmark = pytest.mark.slow
 
 
-def champion(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def champion(ws: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "AZUREML_"))}
     return subprocess.run(
         [sys.executable, "-m", "champion.cli", "--workspace", str(ws), *args],
         capture_output=True,
         text=True,
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         timeout=600,
     )
+
+
+@contextlib.contextmanager
+def server(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[Any]:
+    """The command started in a session of its own, stopped (its whole group) on the way out."""
+    with log.open("w") as out:
+        started = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield started
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGTERM)
+        try:
+            started.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(started.pid, signal.SIGKILL)
+            started.wait(timeout=60)
+
+
+def page_blocks(language: str) -> list[list[str]]:
+    """The page's code blocks of `language`, each as its lines (continuations joined)."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", PAGE.read_text(), re.S)
+    return [block.replace("\\\n", " ").strip().splitlines() for block in blocks]
+
+
+def page_line(language: str, starts: str) -> str:
+    (line,) = [x for b in page_blocks(language) for x in b if x.startswith(starts)]
+    return line
 
 
 def free_port() -> int:
@@ -94,7 +129,8 @@ def made(tmp_path: Path) -> tuple[Path, list[str]]:
     (line,) = [x for x in run.stdout.splitlines() if x.startswith("[score] champion:")]
     assert "iris.csv with iris:1" in line
     predictions = pd.read_csv(line.split(" -> ")[1])["prediction"].tolist()
-    done = champion(ws, "models", "package", "iris", "--output", str(tmp_path / "pkg"))
+    said = shlex.split(page_line("sh", "champion models package iris --output pkg/"))
+    done = champion(ws, *said[1:], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return tmp_path / "pkg", predictions
 
@@ -113,14 +149,15 @@ def test_a_fresh_venv_from_requirements_txt_serves_the_package_as_its_dockerfile
     made: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
     pkg, expected = made
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    installed = subprocess.run(
-        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--requirement", str(pkg / "requirements.txt")],
-        capture_output=True, text=True, timeout=INSTALL_S,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr[-4000:]
+    # the page's commands, as a user types them next to pkg/ (`python`: the Python here)
+    (without_docker,) = [b for b in page_blocks("sh") if b[0].startswith("python -m venv")]
+    for line in without_docker:
+        words = shlex.split(line)
+        words = [sys.executable, *words[1:]] if words[0] == "python" else words
+        done = subprocess.run(words, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=INSTALL_S)  # fmt: skip
+        assert done.returncode == 0, f"{line}\n{done.stderr[-4000:]}"
+    venv = tmp_path / "pkg-venv"
     # nothing of champion's is installed there: only the copy in the package can answer
     bare = subprocess.run(
         [str(venv / "bin/python"), "-c", "import champion"],
@@ -137,39 +174,32 @@ def test_a_fresh_venv_from_requirements_txt_serves_the_package_as_its_dockerfile
             str(image.host(w)) if w.startswith("/") else w.replace("5001", str(port)) for w in words
         ]
 
+    (tmp_path / "home").mkdir()
     env = {
         "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "HOME": str(tmp_path / "home"),  # the image's user has a home (gunicorn's socket)
         "LANG": "C.UTF-8",
-        **{key: host([value])[0] for key, value in image.env.items()},
     }
-    (tmp_path / "home").mkdir()
     command = host(image.cmd)
     command[0] = str(venv / "bin" / command[0])
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            command,
-            cwd=image.host(image.workdir),
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_healthy(port, lambda: server.poll() is None, log)
+    as_image = {**env, **{key: host([value])[0] for key, value in image.env.items()}}
+    workdir = image.host(image.workdir)
+    with server(command, workdir, as_image, tmp_path / "image.log") as started:
+        wait_healthy(port, lambda: started.poll() is None, tmp_path / "image.log")
         health = host(image.healthcheck)
         health[0] = str(venv / "bin" / health[0])
-        assert subprocess.run(health, env=env, timeout=30).returncode == 0
+        assert subprocess.run(health, env=as_image, timeout=30).returncode == 0
         check_answers(port, expected)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=60)
+
+    # the page's way without Docker: from pkg/code, the server of the venv next to pkg/
+    folder, _, line = page_line("console", "cd pkg/code && ").partition(" && ")
+    port = free_port()
+    command = shlex.split(line.replace("--port 5001", f"--port {port}"))
+    with server(
+        command, tmp_path / folder.removeprefix("cd "), env, tmp_path / "page.log"
+    ) as started:
+        wait_healthy(port, lambda: started.poll() is None, tmp_path / "page.log")
+        check_answers(port, expected)
 
 
 def docker_runs() -> bool:

@@ -143,7 +143,7 @@ def package(registry: Registry, source: Source, output: Path, *, fmt: str = "doc
     }
     with staged(output) as folder:
         registry.download(source.name, source.version, folder / MODEL)
-        _check_model_file(folder / MODEL)
+        _check_model_file(folder / MODEL, source)
         _write_code(folder / CODE, runtime)
         _write_environment(folder, source, python, pins, digest)
         if fmt == "azureml-v2":
@@ -166,12 +166,24 @@ def _decision_record(registry: Registry, source: Source) -> Mapping[str, object]
     return dict(found[-1].record) if found else None
 
 
-def _check_model_file(model: Path) -> None:
-    """The entry script loads the one model file of the folder: refuse a version it would not
-    find one in now, not when the deployment starts."""
-    from champion.scoring import find_model_file
+def _check_model_file(model: Path, source: Source) -> None:
+    """The entry script loads the one model file of the folder (`champion.scoring`'s rule):
+    refuse a version it would not find one in now, not when the deployment starts."""
+    from champion.scoring import MODEL_SUFFIXES, find_model_file
 
-    find_model_file(model)
+    try:
+        find_model_file(model)
+    except InputError:
+        found = sorted(
+            p.relative_to(model).as_posix() for p in model.rglob("*") if p.suffix in MODEL_SUFFIXES
+        )
+        raise InputError(
+            f"{source.id} holds {len(found)} model files ({', '.join(found) or 'none'}); the "
+            f"packaged entry script (champion serve's) loads exactly one "
+            f"{'/'.join(MODEL_SUFFIXES)} file, so it is not packaged",
+            field="model",
+            value=source.id,
+        ) from None
 
 
 def _write_code(code: Path, runtime: Runtime) -> None:

@@ -5,7 +5,8 @@ Why: a build context with half its files (a model without its requirements, a Do
 package is written into a hidden folder beside the output and renamed onto it at the end, which
 is one step: the output is either absent (or empty) as before, or complete. The output must be
 absent or an empty folder, never a link (nothing is written through one) nor a file. Parent
-folders the package had to create are removed again when it fails.
+folders the package had to create are removed again when it fails. The package's files are
+readable by everyone, as a build context's must be (see `_readable`).
 """
 
 from __future__ import annotations
@@ -38,9 +39,7 @@ def staged(output: Path) -> Iterator[Path]:
         raise
     try:
         yield folder
-        umask = os.umask(0)
-        os.umask(umask)
-        folder.chmod(0o777 & ~umask)  # mkdtemp's folder is the owner's alone
+        _readable(folder)
         try:
             os.rename(folder, output)  # replaces an empty folder, refuses any other
         except OSError as exc:
@@ -52,6 +51,15 @@ def staged(output: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
         _remove_folders(created)
         raise
+
+
+def _readable(folder: Path) -> None:
+    """Folders 0755, files 0644, whatever the umask: Docker's COPY keeps these modes, and the
+    image's server runs as a user who owns none of the files and must read every one (under
+    umask 077 the model would be root's alone). mkdtemp's own folder is 0700 too."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _refuse_unusable(output: Path) -> None:
@@ -73,6 +81,9 @@ def _refuse_unusable(output: Path) -> None:
         return
     if not output.is_dir():
         raise refuse("is not a folder")
+    here = Path.cwd()
+    if here == output or output in here.parents:  # the rename would leave us in a removed one
+        raise refuse("is the current folder or holds it")
     with os.scandir(output) as entries:
         if next(entries, None) is not None:
             raise refuse("is not empty")
