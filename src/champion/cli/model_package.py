@@ -90,5 +90,11 @@ def cmd_package(args: argparse.Namespace) -> int:
         f"  pinned: {', '.join(doc['requirements'])}",
         f"  try it: python -m venv venv && venv/bin/pip install -r {done.path}/requirements.txt",
     ]
+    if args.package_format == "azureml-v2":
+        lines.append(
+            f"  Azure ML: in {done.path}, az ml model create -f model.yml, az ml environment "
+            "create -f environment.yml, az ml online-endpoint create -f endpoint.yml, az ml "
+            "online-deployment create -f deployment.yml --all-traffic"
+        )
     _output.report(doc, lines)
     return 0

@@ -33,11 +33,10 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from champion import names
+from champion import _frameworks, names
 from champion._digest import sha256_file
 from champion.errors import InputError
 from champion.packaging import _docker
@@ -114,7 +113,7 @@ def package(registry: Registry, source: Source, output: Path, *, fmt: str = "doc
     head = {
         "schema_version": SCHEMA_VERSION,
         "format": fmt,
-        "packaged_by": f"champion {metadata.version('champion')}",
+        "packaged_by": f"champion {_frameworks.installed_version('champion') or '(source)'}",
         "model": {
             "name": source.name,
             "version": source.version,
