@@ -307,6 +307,26 @@ def open_workspace(args: argparse.Namespace, *, write: bool = False) -> Any:
     return ws
 
 
+def registered_model(args: argparse.Namespace) -> Any:
+    """The local workspace's `Model` of `args.name` (`args.version`, else the latest: the
+    champion); a name or version the registry lacks is the user's to fix."""
+    from champion.local import Model
+
+    ws = open_workspace(args)
+    try:
+        return Model(ws, args.name, version=args.version, expand=False)
+    except Exception as exc:
+        if "ModelNotFound" not in (getattr(exc, "message", None) or str(exc)):
+            raise
+        what = f"version {args.version} of {args.name!r}" if args.version else repr(args.name)
+        raise InputError(
+            f"no model {what} in {ws.path}; 'champion models list' shows the names, "
+            f"'champion models history {args.name}' the versions",
+            field="name",
+            value=args.name,
+        ) from None
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a count of at least 1 (`--limit -1` silently dropped a run)."""
     try:
