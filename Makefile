@@ -42,4 +42,19 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(if $(PEER),--peer $(PEER)) $(if $(README),--readme)
 
 clean:
-	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .champion .pytest_cache .mypy_cache .ruff_cache build dist site
+
+# The documentation site (mkdocs.yml, docs/) into site/; `.venv/bin/mkdocs serve` to browse it.
+# The sdist and the wheel into dist/ (`python -m build`), checked as the package index checks them.
+# `make test` runs both after lint, before the tests: a broken link, a missing page, a docstring
+# mkdocstrings cannot read or metadata the index would refuse fails the build.
+.PHONY: docs dist
+test: docs dist
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
+
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
