@@ -1,6 +1,6 @@
 # Two commands matter: `make run` (the main job on the local workspace) and `make test`.
 # Both create .venv on first use and install the package with every extra in ONE pip resolve:
-# installing [pipelines] later into an existing environment is what breaks joblib (see README).
+# installing [pipelines] later into an existing environment is what breaks joblib (docs/how-to/install.md).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/python pipelines/iris.py
 	$(BIN)/champion models history iris
 
-# The layers (README "How the code is laid out"): import-linter's contracts in pyproject.toml,
+# The layers (docs/explanation/code-layout.md): import-linter's contracts in pyproject.toml,
 # and the two rules it cannot see (the environment read only in _env.py; no ._store outside
 # local/) in tools/check_env_reads.py.
 lint: $(STAMP)
@@ -52,9 +52,10 @@ clean:
 test: docs dist
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
+	rm -rf build src/champion.egg-info
 	$(BIN)/python -m twine check --strict dist/*
