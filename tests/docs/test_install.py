@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -54,8 +55,12 @@ def test_the_readme_and_the_install_page_name_the_wheel_of_this_version() -> Non
 
 @pytest.mark.slow
 def test_the_readme_install_line_gives_a_working_champion_in_a_fresh_venv(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # a copy: building leaves build/ and *.egg-info behind
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
     built = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", tmp_path / "dist", ROOT],
+        [sys.executable, "-m", "build", "--wheel", "--outdir", tmp_path / "dist", source],
         capture_output=True,
         text=True,
         timeout=600,
