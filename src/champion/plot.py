@@ -33,8 +33,6 @@ SIZE_INCHES = (8.0, 4.5)
 DPI = 100
 """800 x 450 pixels: readable in a README, small as a file (a few tens of KB)."""
 
-INSTALL_HINT = "pip install 'champion[plot]'"
-
 
 @dataclass(frozen=True)
 class PlotSummary:
@@ -58,9 +56,10 @@ def require_matplotlib() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
+        from champion._extras import missing_message
+
         raise ChampionError(
-            f"--plot needs matplotlib, which is not installed ({exc}); install the plot extra "
-            f"with `{INSTALL_HINT}` and run the command again",
+            missing_message("plot", detail=str(exc)),
             field="--plot",
             value="matplotlib",
         ) from None

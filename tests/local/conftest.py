@@ -18,7 +18,7 @@ need beyond it:
 - `test_schema_upgrade.py`: a version 1 or version 2 workspace opened by this release;
 - `test_deployments.py`: what makes a deployment active (its process), one per name;
 - `test_traps.py`: `AzureMLTrapWarning` once per call site, `-W error`, real processes;
-- `test_signatures.py`: the classes have the SDK's signatures; the README's coverage table.
+- `test_signatures.py`: the classes have the SDK's signatures; the docs' coverage table.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from champion import _env
+from champion import __version__, _env
 from champion._usage import Parser, error_line
 from champion.cli import _output
 from champion.errors import InputError, from_environment
@@ -173,6 +173,9 @@ def top_parser() -> tuple[Parser, Commands]:
         formatter_class=_Formatter,
     )
     _global_options(parser, top=True)
+    parser.add_argument(
+        "--version", action="version", version=f"champion {__version__}", help="print the version"
+    )
     parser.set_defaults(handler=_help_of(parser), formats=_output.FORMATS, passthrough=False)
     return parser, Commands(parser, "commands")
 

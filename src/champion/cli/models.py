@@ -73,7 +73,7 @@ def add_to(commands: Commands) -> None:
         "included, read from the decision records on the runs), and every version registered "
         "without a record. On MLflow also the alias move each decision made (alias_from, "
         "alias_to), which MLflow does not keep. --plot draws the champion's metric over time "
-        "(needs the plot extra: pip install 'champion[plot]').",
+        "(needs the [plot] extra, matplotlib; without it the command says how to install it).",
         examples=[
             "champion models history iris",
             "champion models history iris --plot history.png",

@@ -42,7 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from champion import _env
+from champion import __version__, _env
 from champion._usage import error_line
 from champion.errors import ChampionError, InfrastructureError, InputError, from_environment
 from champion.pipeline._console import PipeSafeStream, agent_safe_console
@@ -258,7 +258,7 @@ def run_azure(
 
     if args.mode == "validate":
         _check_experiment(args)  # the spec's own names are among the problems reported below
-        champion = f"champion=={metadata.version('champion')}"  # the uploaded wheel at submit
+        champion = f"champion=={__version__}"  # the uploaded wheel at submit
         environment = azure.environment_spec(champion)
         report = azure.validate_offline(
             spec, compute=compute, environment=environment, snapshot_files=snapshot_files
