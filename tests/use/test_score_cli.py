@@ -302,3 +302,27 @@ def test_on_an_mlflow_server_the_alias_holder_scores(
                            "champion.csv", cwd=tmp_path, env=env)  # fmt: skip
     assert refused.returncode == 2 and "already exists" in refused.stderr
     assert (tmp_path / "champion.csv").read_text().splitlines()[1:] == champion_rows
+
+
+def test_a_file_that_appears_while_scoring_is_not_overwritten(
+    iris: IrisWorkspace, tmp_path: Path
+) -> None:
+    """Without --overwrite the predictions are linked into place, which fails if another
+    process created the file after the check: its bytes stay, and no temp file is left."""
+    from champion.errors import InputError
+    from champion.scoring import write_predictions
+
+    target = tmp_path / "here" / "out.csv"
+    target.parent.mkdir()
+
+    def rows_while_someone_writes() -> Any:
+        yield pd.read_csv(SAMPLE).head(5)
+        target.write_text("someone else's\n")  # between the check and the rename
+        yield pd.read_csv(SAMPLE).tail(5)
+
+    with pytest.raises(InputError, match="already exists; nothing was written"):
+        write_predictions(
+            iris.models[2], rows_while_someone_writes(), target, where="iris.csv", replace=False
+        )
+    assert target.read_text() == "someone else's\n"
+    assert [p.name for p in target.parent.iterdir()] == ["out.csv"]
