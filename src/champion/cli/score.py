@@ -38,7 +38,7 @@ def add_to(commands: Commands) -> None:
         "column (--id-column, else a column named id) and 'prediction'. The version is "
         "downloaded and its sha256 verified before it is loaded; the data is read --chunk-rows "
         "rows at a time; the file appears in one rename when every row is scored. An existing "
-        "--output is refused unless --overwrite; a link, folder or device never is written. "
+        "--output is refused unless --overwrite; a link, a folder or a device is never written. "
         "Exit 2 for a mistake (nothing written), 3 when the machine or the registry fails.",
         examples=[
             "champion score iris --data sample_data/iris.csv --output predictions.csv",
