@@ -48,7 +48,10 @@ TEXT = [
 ]  # fmt: skip
 
 
-PATH_OPTIONS = {"--model-path", "--test-data", "--target", "--sample", "--policy", "--plot"}
+PATH_OPTIONS = {
+    "--model-path", "--test-data", "--target", "--sample", "--policy", "--plot", "--data",
+    "--output",
+}  # fmt: skip
 
 
 def _leaves(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -117,6 +120,8 @@ def _baselines(root: Path) -> list[list[str]]:
         ["verify", "--metric", "accuracy"],
         ["gc", "--min-age", "0"],
         ["deployments", "list"],
+        ["score", "iris", "--data", data, "--output", str(root / "predictions.csv")],
+        ["score", "iris", "--data", data, "--output", out, "--overwrite", "--backend", "mlflow"],
     ]
 
 

@@ -82,9 +82,11 @@ def test_the_package_holds_the_verified_champion_its_entry_script_and_its_pins(
     )
     assert copied == [
         "champion/__init__.py",
+        "champion/_digest.py",
         "champion/_env.py",
         "champion/errors.py",
         "champion/scoring.py",
+        "champion/scoring_request.py",
     ]
     for name in copied[1:]:
         assert (out / "code" / name).read_bytes() == (SRC / name).read_bytes()

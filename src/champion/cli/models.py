@@ -72,8 +72,9 @@ def add_to(commands: Commands) -> None:
         "with its value and the champion's, the outcome, the version it became (rejections "
         "included, read from the decision records on the runs), and every version registered "
         "without a record. On MLflow also the alias move each decision made (alias_from, "
-        "alias_to), which MLflow does not keep. --plot draws the champion's metric over time "
-        "(needs the [plot] extra, matplotlib; without it the command says how to install it).",
+        "alias_to), which MLflow does not keep. --plot draws the champion's metric decision by "
+        "decision, each at its time (needs the [plot] extra, matplotlib; without it the "
+        "command says how to install it).",
         examples=[
             "champion models history iris",
             "champion models history iris --plot history.png",
@@ -90,8 +91,8 @@ def add_to(commands: Commands) -> None:
         "--plot",
         type=Path,
         metavar="FILE.png",
-        help="also draw the champion's metric over time, each challenger a point, into this "
-        "PNG (800x450; replaced if it exists)",
+        help="also draw the champion's metric decision by decision, each challenger a point, "
+        "into this PNG (800x450; replaced if it exists)",
     )
 
     download = models.command(
