@@ -84,6 +84,7 @@ def test_the_package_holds_the_verified_champion_its_entry_script_and_its_pins(
         "champion/__init__.py",
         "champion/_digest.py",
         "champion/_env.py",
+        "champion/_extras.py",
         "champion/errors.py",
         "champion/scoring.py",
         "champion/scoring_request.py",
