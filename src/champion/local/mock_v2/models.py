@@ -43,18 +43,11 @@ _ORDERS = {"createdtime desc": True, "createdtime asc": False}
 
 
 class ModelRoutes:
-    """Containers and versions (see the module docstring). `on_latest(name)` is told of every
-    "latest" read (`$top=1` newest first), `on_archive(name)` of every archive or restore, for
-    the traps."""
+    """Containers and versions (see the module docstring). `on_archive(name)` is told of every
+    archive or restore, for the traps."""
 
-    def __init__(
-        self,
-        store: Store,
-        on_latest: Callable[[str], None] = lambda name: None,
-        on_archive: Callable[[str], None] = lambda name: None,
-    ) -> None:
+    def __init__(self, store: Store, on_archive: Callable[[str], None] = lambda name: None) -> None:
         self.store = store
-        self._on_latest = on_latest
         self._on_archive = on_archive
 
     def routes(self) -> list[Route]:
@@ -105,10 +98,7 @@ class ModelRoutes:
             newest_first=_ORDERS[order],
         )
         if "$top" in query:
-            top = _top(query["$top"])
-            records = records[:top]
-            if top == 1 and _ORDERS[order]:
-                self._on_latest(name)
+            records = records[: _top(query["$top"])]
         scope = Scope.of(params)
         return page(request, [self.version_body(scope, r) for r in records])
 

@@ -53,9 +53,7 @@ class LocalService:
     def __init__(self, store: Store, tracking_uri: Callable[[], str | None]) -> None:
         self.store = store
         self.clock = ArchiveClock()
-        models = ModelRoutes(
-            store, on_latest=self.clock.latest_read, on_archive=self.clock.archived
-        )
+        models = ModelRoutes(store, on_archive=self.clock.archived)
         self.router = Router(
             [
                 *models.routes(),
@@ -97,7 +95,7 @@ class LocalService:
             (MLClient, "from_config", classmethod(from_config)),
             (_blob_storage_helper, "BlobServiceClient", blob_service_client),
             *credential_patches(),
-            *trap_patches(),
+            *trap_patches(self.clock),
             *guard_patches(),
         ]
         return patches

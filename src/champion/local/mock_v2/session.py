@@ -173,13 +173,15 @@ class MockAzureAIML:
     def _point_mlflow(self, uri: str) -> None:
         """MLflow's variables name the local endpoint for this process and its children; an
         MLflow already imported forgets a URI set before (`mlflow.set_tracking_uri`), as the
-        variables would not override it."""
+        variables would not override it, and the experiment it had set (an id on that other
+        server)."""
         for name, value in [*((n, uri) for n in MLFLOW_VARIABLES), (MLFLOW_TELEMETRY, "true")]:
             self._environ[name] = _env.get(name)
             os.environ[name] = value
         for module_name, attribute in (
             ("mlflow.tracking._tracking_service.utils", "_tracking_uri"),
             ("mlflow.tracking._model_registry.utils", "_registry_uri"),
+            ("mlflow.tracking.fluent", "_active_experiment_id"),  # an id of another server
         ):
             module = _loaded(module_name)
             if module is not None and hasattr(module, attribute):

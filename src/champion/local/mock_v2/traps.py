@@ -14,6 +14,7 @@ fake answers exactly as Azure does and warns with `AzureMLTrapWarning`, once per
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -99,13 +100,22 @@ def _from_sdk(frame: Any) -> bool:
     return filename.startswith(_skipped_dirs(True))
 
 
-def trap_patches() -> list[Patch]:
-    """(owner, attribute, replacement): model versions handed out as `VersionString`, and
-    `ModelOperations.update` answered with Azure's `AttributeError` after the warning."""
+def trap_patches(clock: ArchiveClock) -> list[Patch]:
+    """(owner, attribute, replacement): `ModelOperations.get` looks at a `label="latest"` read
+    (the SDK's own internal reads of the latest version are not the caller's), model versions
+    are handed out as `VersionString`, and `ModelOperations.update` is answered with Azure's
+    `AttributeError` after the warning. Each calls what it replaces and changes nothing."""
     from azure.ai.ml.entities import Model
     from azure.ai.ml.operations import ModelOperations
 
     from_rest = vars(Model)["_from_rest_object"].__func__
+    original_get = vars(ModelOperations)["get"]
+
+    @functools.wraps(original_get)
+    def get(self: Any, name: str, version: Any = None, label: Any = None) -> Any:
+        if label == "latest" and not version:
+            clock.latest_read(name)
+        return original_get(self, name, version, label)
 
     def _from_rest_object(cls: Any, model_rest_object: Any) -> Any:
         model = from_rest(cls, model_rest_object)
@@ -127,6 +137,7 @@ def trap_patches() -> list[Patch]:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     return [
+        (ModelOperations, "get", get),
         (Model, "_from_rest_object", classmethod(_from_rest_object)),
         (ModelOperations, "__getattr__", __getattr__),
     ]
