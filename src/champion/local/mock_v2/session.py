@@ -18,7 +18,7 @@ from champion.local.store import Store
 if TYPE_CHECKING:
     from champion.local.mock_v2.service import LocalService
     from champion.local.mock_v2.tracking.server import TrackingServer
-    from champion.local.mock_v2.transport import Call
+    from champion.local.mock_v2.transport import Call, LocalTransport
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -128,6 +128,12 @@ class MockAzureAIML:
         """Every REST round trip the SDK made in this session, in order: the operation
         (`ModelVersions.get`, `Blob.upload`, ...), method, path, query, JSON body, status."""
         return self._started().router.calls
+
+    @property
+    def transport(self) -> LocalTransport:
+        """The transport every client inside the mock is given: pass it as `transport=` to a
+        client built another way; its `session` sends a raw request to the local service."""
+        return self._started().transport
 
     @property
     def tracking_uri(self) -> str | None:
