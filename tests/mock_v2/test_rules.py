@@ -47,12 +47,13 @@ def test_the_version_is_the_containers_next_version_after_a_client_numbered_one(
 
 
 def test_latest_is_the_most_recently_created_version_not_the_highest_number(
-    ml_client: Any,
+    ws_path: Path, ml_client: Any
 ) -> None:
     register(ml_client, version="7")
     register(ml_client, version="3")
     assert ml_client.models.get("m", label="latest").version == "3"
     assert [m.version for m in ml_client.models.list("m")] == ["3", "7"]
+    assert LocalModel(Workspace(ws_path), "m").version == 3  # the same latest on every face
 
 
 @pytest.mark.parametrize("version", ["abc", "0", "-1", "1.5", "01"])

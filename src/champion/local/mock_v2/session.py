@@ -4,6 +4,7 @@ imports no azure package until `start()`."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -206,10 +207,11 @@ class MockAzureAIML:
             else:
                 delattr(owner, name)
         for name, value in self._environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
+            if value is not None:
                 os.environ[name] = value
+                continue
+            with contextlib.suppress(KeyError):
+                del os.environ[name]
         self._environ.clear()
         if self._tracking is not None:
             self._tracking.stop()
