@@ -22,7 +22,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from champion.local.mock_v2.tracking.runs import API, REGISTRY_ROOT, RunsApi
+from champion.local.mock_v2.tracking.artifacts import REGISTRY_ROOT
+from champion.local.mock_v2.tracking.runs import API, RunsApi
 from champion.local.mock_v2.tracking.search import check_registry_filter, parse_filter
 from champion.local.mock_v2.tracking.wire import (
     TO_MLFLOW_STAGE,
@@ -60,7 +61,6 @@ class RegistryApi:
     def __init__(self, store: Store, runs: RunsApi) -> None:
         self.store = store
         self.runs = runs
-        runs.model_files = self.model_files
 
     def apis(self) -> dict[tuple[str, str], Api]:
         return {

@@ -1,7 +1,5 @@
 """MLflow's tracking API over the store's runs: experiments, runs (a job's name is its MLflow run
-id, as on Azure ML), metrics, params, tags, search, and the run's artifacts through MLflow's
-artifact proxy (`mlflow-artifacts:/<experiment>/<run>/artifacts/<path>` is the run's artifact
-`<path>`, the same file `Run.get_file_names()` lists in v1).
+id, as on Azure ML), metrics, params, tags and search; the run's artifacts are `artifacts.py`.
 
 How MLflow's data map onto a run of the store (what v1's `Run` and `jobs.get` read):
 
@@ -15,7 +13,6 @@ How MLflow's data map onto a run of the store (what v1's `Run` and `jobs.get` re
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -38,20 +35,14 @@ from champion.local.mock_v2.tracking.wire import (
     not_found,
 )
 from champion.local.store import (
-    RUN_ORIGIN,
-    ArtifactExists,
-    InvalidArtifactPath,
     PropertyConflict,
     RunRecord,
     Store,
 )
 
 API = "/api/2.0/mlflow"
-ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 PARAM_PREFIX = "mlflow.param."
 RUN_NAME, PARENT = "mlflow.runName", "mlflow.parentRunId"
-#: The model files of a registered version, as an artifact path (`registry.py`).
-REGISTRY_ROOT = "registry"
 
 Api = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -61,7 +52,6 @@ class RunsApi:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.model_files: Callable[[str, str], list[tuple[str, Any]]] = lambda name, v: []
 
     def apis(self) -> dict[tuple[str, str], Api]:
         return {
@@ -310,104 +300,6 @@ class RunsApi:
             answer["next_page_token"] = str(start + size)
         return answer
 
-    # ------------------------------------------------------------------ artifacts
-
-    def artifacts(
-        self, method: str, rest: str, query: dict[str, Any], body: bytes
-    ) -> tuple[int, bytes, str]:
-        """MLflow's artifact proxy: list (`GET ?path=`), download (`GET /<path>`), upload
-        (`PUT /<path>`)."""
-        if method == "GET" and rest.strip("/") == "":
-            files = self._list(str(query.get("path", "")))
-            import json
-
-            return 200, json.dumps({"files": files}).encode(), "application/json"
-        if method == "GET":
-            return 200, self._read(rest.strip("/")), "application/octet-stream"
-        if method == "PUT":
-            self._write(rest.strip("/"), body)
-            return 200, b"{}", "application/json"
-        raise MlflowError(404, "ENDPOINT_NOT_FOUND", f"{method} of an artifact is not served")
-
-    def _where(self, path: str) -> tuple[RunRecord, str]:
-        parts = path.strip("/").split("/", 3)
-        if len(parts) < 3 or parts[2] != "artifacts":
-            raise not_found(f"No artifact root at {path!r}")
-        run = self.run(parts[1])
-        return run, parts[3] if len(parts) > 3 else ""
-
-    def _list(self, path: str) -> list[dict[str, Any]]:
-        if path.startswith(REGISTRY_ROOT + "/"):
-            return self._list_model(path)
-        run, inner = self._where(path)
-        entries = [
-            (a.path, a.size)
-            for a in self.store.list_artifacts(RUN_ORIGIN, run.data_container_id, inner or None)
-        ]
-        return _listing(entries, inner)
-
-    def _list_model(self, path: str) -> list[dict[str, Any]]:
-        parts = path.split("/", 3)
-        name, version = parts[1], parts[2] if len(parts) > 2 else ""
-        inner = parts[3] if len(parts) > 3 else ""
-        files = [(rel, artifact.size) for rel, artifact in self.model_files(name, version)]
-        return _listing(files, inner)
-
-    def _read(self, path: str) -> bytes:
-        if path.startswith(REGISTRY_ROOT + "/"):
-            parts = path.split("/", 3)
-            for rel, artifact in self.model_files(parts[1], parts[2]):
-                if rel == (parts[3] if len(parts) > 3 else "") and artifact.digest:
-                    with self.store.open_blob(artifact.digest) as stream:
-                        return bytes(stream.read())
-            raise not_found(f"No artifact at {path!r}")
-        run, inner = self._where(path)
-        artifact = self.store.get_artifact(RUN_ORIGIN, run.data_container_id, inner)
-        if artifact is None or artifact.digest is None:
-            raise not_found(f"No artifact {inner!r} in run {run.run_id}")
-        with self.store.open_blob(artifact.digest) as stream:
-            return bytes(stream.read())
-
-    def _write(self, path: str, body: bytes) -> None:
-        run, inner = self._where(path)
-        try:
-            with self.store.staging() as staging:
-                staged = staging.stage(io.BytesIO(body))
-                self.store.add_artifacts(
-                    RUN_ORIGIN,
-                    run.data_container_id,
-                    [(inner, staged.digest, staged.size)],
-                    blobs=[staged],
-                )
-        except ArtifactExists:
-            raise MlflowError(
-                409,
-                "RESOURCE_ALREADY_EXISTS",
-                f"Artifact {inner!r} of run {run.run_id} exists; run artifacts cannot be "
-                "overwritten in Azure ML",
-            ) from None
-        except InvalidArtifactPath as exc:
-            raise invalid(str(exc)) from None
-
-
-def _listing(entries: list[tuple[str, int]], inner: str) -> list[dict[str, Any]]:
-    """The direct children of folder `inner` among `(path, size)` entries (MLflow's list)."""
-    stem = inner.strip("/")
-    if any(p == stem for p, _ in entries):  # a file: MLflow lists it by its own name
-        size = next(s for p, s in entries if p == stem)
-        return [{"path": stem.rsplit("/", 1)[-1], "is_dir": False, "file_size": size}]
-    out: dict[str, dict[str, Any]] = {}
-    for path, size in entries:
-        if stem and not path.startswith(stem + "/"):
-            continue
-        rest = path[len(stem) + 1 :] if stem else path
-        head, sep, _ = rest.partition("/")
-        if sep:
-            out.setdefault(head, {"path": head, "is_dir": True})
-        else:
-            out[head] = {"path": head, "is_dir": False, "file_size": size}
-    return sorted(out.values(), key=lambda f: str(f["path"]))
-
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
@@ -448,4 +340,4 @@ def _named(name: str) -> Callable[[str, str], Any]:
     return lambda entity, key: name if key == "name" else None
 
 
-__all__ = ["ARTIFACTS", "Clause", "RunsApi"]
+__all__ = ["Clause", "RunsApi"]

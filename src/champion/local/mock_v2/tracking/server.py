@@ -5,7 +5,8 @@ Why an HTTP endpoint and not a patch of MLflow: the MLflow client's own code (it
 its artifact repository, its retries and error mapping) then runs unchanged, in this process
 and in a step's process alike, as it runs against Azure ML's MLflow server; and champion
 imports no mlflow for it. Each request is answered from the workspace store (`runs.py`,
-`registry.py`); what it does not serve answers MLflow's `ENDPOINT_NOT_FOUND`, naming itself.
+`artifacts.py`, `registry.py`); what it does not serve answers MLflow's `ENDPOINT_NOT_FOUND`,
+naming itself.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from champion.errors import ChampionError
+from champion.local.mock_v2.tracking.artifacts import ARTIFACTS, ArtifactsApi
 from champion.local.mock_v2.tracking.registry import RegistryApi
-from champion.local.mock_v2.tracking.runs import ARTIFACTS, RunsApi
+from champion.local.mock_v2.tracking.runs import RunsApi
 from champion.local.mock_v2.tracking.search import SearchError
 from champion.local.mock_v2.tracking.wire import MlflowError
 from champion.local.store import Store
@@ -33,7 +35,9 @@ class TrackingServer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.runs = RunsApi(store)
+        self.artifacts = ArtifactsApi(store, self.runs)
         self.registry = RegistryApi(store, self.runs)
+        self.artifacts.model_files = self.registry.model_files
         self.apis: dict[tuple[str, str], Api] = {**self.runs.apis(), **self.registry.apis()}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -70,7 +74,7 @@ class TrackingServer:
         """(status, body, content type) for one request."""
         try:
             if path.startswith(ARTIFACTS):
-                return self.runs.artifacts(method, path[len(ARTIFACTS) :], query, body)
+                return self.artifacts.answer(method, path[len(ARTIFACTS) :], query, body)
             api = self.apis.get((method, path))
             if api is None:
                 raise MlflowError(
