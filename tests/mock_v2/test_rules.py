@@ -157,3 +157,39 @@ def test_a_path_leaving_its_datastore_is_refused(aml: MockAzureAIML, ml_client: 
     with pytest.raises(HttpResponseError, match="leaves datastore"):
         register(ml_client, path=uri)
     assert aml.store.model_container("m") is None
+
+
+def test_a_long_list_comes_in_pages_the_sdk_follows(
+    aml: MockAzureAIML, ml_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from champion.local.mock_v2 import wire
+
+    monkeypatch.setattr(wire, "PAGE_SIZE", 2)
+    for _ in range(5):
+        register(ml_client)
+    assert [m.version for m in ml_client.models.list("m")] == ["5", "4", "3", "2", "1"]
+    pages = [c for c in aml.calls if c.operation == "ModelVersions.list" and "$skip" in c.query]
+    assert [c.query["$skip"] for c in pages] == ["2", "4"]
+
+
+def test_the_rest_tags_and_properties_filters_the_sdk_does_not_expose(
+    aml: MockAzureAIML, ml_client: Any
+) -> None:
+    """Microsoft Learn, REST "Model Versions - List": `tags=k1,k2=v2` and `properties=`."""
+    register(ml_client, tags={"team": "a", "gate": "passed"})
+    register(ml_client, tags={"team": "b"}, properties={"accuracy": "0.9"})
+    url = (
+        "https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/"
+        "Microsoft.MachineLearningServices/workspaces/ws/models/m/versions"
+    )
+
+    def names(**params: str) -> list[str]:
+        reply = aml.transport.session.get(
+            url, params={"api-version": "2023-08-01-preview", **params}
+        )
+        return [v["name"] for v in reply.json()["value"]]
+
+    assert names(tags="team=a") == ["1"]
+    assert names(tags="gate") == ["1"]
+    assert names(tags="team") == ["2", "1"]
+    assert names(properties="accuracy=0.9") == ["2"]
