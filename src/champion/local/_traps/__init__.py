@@ -30,7 +30,8 @@ whenever the warning filters change (each pytest test, `catch_warnings`), every 
 "always", and raised under "error" (`pytest -W error::champion.local.AzureMLTrapWarning`).
 
 One module per family: `models.py`, `runs.py` (children, metrics, the run context) and
-`pipelines.py`; `warning.py` is how a trap is warned, `observers.py` watches the real SDK.
+`pipelines.py`; `warning.py` is how a trap is warned, `observers.py` watches the real SDK. The
+traps of SDK v2 (azure-ai-ml) are in `champion.local.mock_v2.traps`, which may import it.
 Importing this package does not import azureml.
 """
 
