@@ -30,8 +30,26 @@ Importing this module does not import azureml; the SDK is imported when a mock s
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock.faults import OPERATIONS
 from champion.local.mock.session import MockAzureML, mock_azureml
 
-__all__ = ["OPERATIONS", "MockAzureML", "UnmockedServiceCall", "mock_azureml"]
+__all__ = ["OPERATIONS", "MockAzureML", "UnmockedServiceCall", "activate", "mock_azureml"]
+
+
+def activate(workspace: str | os.PathLike[str]) -> Callable[[], None]:
+    """Start a mock on `workspace` for the rest of the process and return what stops it: the
+    entry the launcher (`champion mock --`, `champion.mock.FAKES`) calls when a process first
+    imports `azureml.core`. A folder that is not a workspace is refused, not created: the
+    launcher creates its workspace before it starts anything."""
+    from champion.errors import NotAWorkspaceError
+    from champion.local.store import is_workspace
+
+    if not is_workspace(workspace):
+        raise NotAWorkspaceError(os.path.abspath(workspace))
+    mock = mock_azureml(workspace)
+    mock.start()
+    return mock.stop
