@@ -70,6 +70,10 @@ run.set_tags({
     "files_folder": datasets["files"],
     "files": json.dumps(sorted(os.listdir(datasets["files"]))),
     "type": type(run).__module__,
+    "details_inputs": json.dumps(sorted(
+        (d["consumptionDetails"]["inputName"], d["consumptionDetails"]["mechanism"], d["dataset"].name)
+        for d in run.get_details()["inputDatasets"]
+    )),
 })
 """
 
@@ -173,6 +177,10 @@ def test_datastore_and_dataset_inputs(tmp_path: Path, local_ws: Workspace) -> No
         assert (tags["direct_name"], tags["direct_rows"]) == ("table", "1")
         assert json.loads(str(tags["files"])) == ["1.txt", "sub"]
         assert str(tags["type"]).startswith("azureml" if real_sdk else "champion")
+        # what a register step reads to record the training data with the model
+        assert json.loads(str(tags["details_inputs"])) == [
+            ["files", "Download", "images"], ["iris_direct", "Direct", "table"],
+        ]  # fmt: skip
 
 
 def test_an_unknown_dataset_input_creates_no_run(tmp_path: Path, local_ws: Workspace) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from champion._usage import seconds
 from champion.cli import _output
 from champion.cli._app import Commands
 
@@ -21,10 +22,17 @@ def add_to(commands: Commands) -> None:
         "The workspace is created if new. Exit status: the command's.",
         examples=[
             "champion mock -- python ml_service/pipelines/build_train_pipeline.py",
-            "champion mock -- pytest tests/",
+            "champion mock --step-timeout 600 -- pytest tests/",
         ],
         formats=_output.TEXT,
         passthrough=True,
+    )
+    parser.add_argument(
+        "--step-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="end a step of a submitted pipeline that runs longer than this, unless its run "
+        "configuration sets max_run_duration_seconds (default: no limit)",
     )
     parser.add_argument(
         "mock_command",
@@ -40,4 +48,4 @@ def cmd_mock(args: argparse.Namespace) -> int:
     command = list(args.mock_command)
     if command[:1] == ["--"]:
         command = command[1:]
-    return launch(command, args.workspace)
+    return launch(command, args.workspace, step_timeout=args.step_timeout)

@@ -278,6 +278,8 @@ class Run(RunUpdates, RunMetrics, RunFiles):
             "outputDatasets": [],
             "runDefinition": {},
             "logFiles": {},
+            # the service's ErrorResponse shape, as the SDK's details carry it
+            **({"error": r.error if "error" in r.error else {"error": r.error}} if r.error else {}),
         }
 
     def _input_datasets(self, properties: Mapping[str, str | None]) -> builtins.list[Any]:

@@ -114,12 +114,14 @@ _stops: list[Callable[[], None]] = []
 
 def arm(fakes: Sequence[Fake] = FAKES) -> None:
     """Activate each fake at the first import of its SDK in this process (at once for an SDK
-    already imported). Idempotent."""
+    already imported), and end the process with one line and exit status 3 when a call that
+    needs Azure is not caught (`UnmockedServiceCall`). Idempotent."""
     global _hook
     with _lock:
         if _hook is None:
             _hook = _ActivateOnImport(fakes)
             sys.meta_path.insert(0, _hook)
+            _install_excepthook()
         for fake in fakes:
             if fake.trigger in sys.modules:
                 _hook.pending.pop(fake.trigger, None)
@@ -204,6 +206,32 @@ def _activate(fake: Fake) -> None:
     except ChampionError as exc:
         sys.stderr.write(f"champion: error [{exc.code}]: {exc.message}\n")
         raise SystemExit(exc.exit_code) from None
+
+
+def _install_excepthook() -> None:
+    """An uncaught `UnmockedServiceCall` ends the process as the step shim ends a step: one
+    line naming the script's line and the SDK member, exit status 3 (the script asked for
+    Azure, which this machine cannot be). Anything else goes to the previous hook."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if type(value).__name__ != "UnmockedServiceCall":
+            previous(kind, value, tb)
+            return
+        from champion.mock._script import UNMOCKED_EXIT_CODE, _call_site
+
+        main = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+        sys.stderr.write(f"champion mock: {_call_site(value, main)}{value}\n")
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        with contextlib.suppress(Exception):
+            import atexit
+
+            atexit._run_exitfuncs()
+        os._exit(UNMOCKED_EXIT_CODE)
+
+    sys.excepthook = hook
 
 
 def _importable(module: str) -> bool:

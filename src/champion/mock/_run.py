@@ -27,19 +27,27 @@ USAGE = "usage: python -m champion.mock SCRIPT [ARGS...] | -m MODULE [ARGS...]"
 
 
 def workspace_folder(given: str | os.PathLike[str] | None = None) -> Path:
-    """The workspace the fakes answer from, opened or created: `given`, else
-    `$CHAMPION_WORKSPACE`, else `.champion` in the working directory (absolute)."""
-    from champion.local.workspace import Workspace
+    """The workspace the fakes answer from, opened or created, as an absolute path: `given`,
+    else `$CHAMPION_WORKSPACE`, else the nearest `.champion/` up from here, else a new
+    `./.champion` (as `champion run` chooses)."""
+    from champion.local.workspace import Workspace, resolve_workspace_path
 
-    chosen = given or _env.workspace() or _env.DEFAULT_WORKSPACE_FOLDER
+    chosen, _ = resolve_workspace_path(given)
     folder = Path(chosen).expanduser().resolve()
     Workspace.create(folder, exist_ok=True)
     return folder
 
 
-def launch(command: Sequence[str], workspace: str | os.PathLike[str] | None = None) -> int:
+def launch(
+    command: Sequence[str],
+    workspace: str | os.PathLike[str] | None = None,
+    *,
+    step_timeout: float | None = None,
+) -> int:
     """Run `command` with the launcher's environment and return its exit status as a shell
-    reports it (128+N when signal N ended it). A command that is not found is an InputError."""
+    reports it (128+N when signal N ended it). `step_timeout` is the timeout of every step of a
+    pipeline the command submits whose run configuration sets none. A command that is not found
+    is an InputError."""
     if not command:
         raise InputError(
             "no command to run: give one after --, e.g. champion mock -- python build.py",
@@ -55,6 +63,8 @@ def launch(command: Sequence[str], workspace: str | os.PathLike[str] | None = No
         )
     folder = workspace_folder(workspace)
     env = child_environment(folder)
+    if step_timeout is not None:
+        env[_env.STEP_TIMEOUT] = f"{step_timeout:g}"
     with subprocess.Popen(list(command), env=env) as process:
         while True:
             try:

@@ -232,6 +232,5 @@ class PublishedPipelines:
     def _schedules_refused(self, *args: Any, **kwargs: Any) -> Any:
         raise UnmockedServiceCall(
             "mock_azureml: a pipeline Schedule runs only on Azure ML; the local workspace keeps "
-            "no schedules",
-            member="Schedule",
+            "no schedules"
         )

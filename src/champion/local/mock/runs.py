@@ -44,6 +44,20 @@ _TERMINAL_EVENTS = {
 _ERROR_EVENT = "Microsoft.MachineLearning.Run.Error"
 
 
+def _user() -> str:
+    """Who submits runs here: this machine's user (the service names the Azure AD user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no user name for this uid (some containers)
+        return "local"
+
+
+#: `get_details()["submittedBy"]`, which the SDK reads from every run it is given.
+_USER = _user()
+
+
 def run_dto(record: RunRecord, experiment_id: str) -> Any:
     return rest.RunDto(
         run_id=record.run_id,
@@ -63,6 +77,7 @@ def run_dto(record: RunRecord, experiment_id: str) -> Any:
         data_container_id=record.data_container_id,
         error=error_from_store(record.error),
         hidden=False,
+        created_by=rest.CreatedByDto(user_name=_USER),
     )
 
 
