@@ -71,7 +71,8 @@ run.set_tags({
     "files": json.dumps(sorted(os.listdir(datasets["files"]))),
     "type": type(run).__module__,
     "details_inputs": json.dumps(sorted(
-        (d["consumptionDetails"]["inputName"], d["consumptionDetails"]["mechanism"], d["dataset"].name)
+        (d["consumptionDetails"]["inputName"], d["consumptionDetails"]["mechanism"],
+         d["dataset"].name)
         for d in run.get_details()["inputDatasets"]
     )),
 })
