@@ -110,6 +110,7 @@ def child_environment(
 _lock = threading.RLock()
 _hook: _ActivateOnImport | None = None
 _stops: list[Callable[[], None]] = []
+_previous_excepthook: Callable[..., Any] | None = None
 
 
 def arm(fakes: Sequence[Fake] = FAKES) -> None:
@@ -122,21 +123,23 @@ def arm(fakes: Sequence[Fake] = FAKES) -> None:
             _hook = _ActivateOnImport(fakes)
             sys.meta_path.insert(0, _hook)
             _install_excepthook()
-        for fake in fakes:
-            if fake.trigger in sys.modules:
-                _hook.pending.pop(fake.trigger, None)
+        for trigger in [t for t in _hook.pending if t in sys.modules]:
+            for fake in _hook.pending.pop(trigger):
                 _activate(fake)
 
 
 def disarm() -> None:
     """No fake activates on import any more in this process (fakes already active stay): for
     a process that starts its own, such as the step shim."""
-    global _hook
+    global _hook, _previous_excepthook
     with _lock:
         if _hook is not None:
             with contextlib.suppress(ValueError):
                 sys.meta_path.remove(_hook)
             _hook = None
+        if _previous_excepthook is not None:
+            sys.excepthook = _previous_excepthook
+            _previous_excepthook = None
 
 
 def armed() -> bool:
@@ -148,16 +151,18 @@ class _ActivateOnImport(importlib.abc.MetaPathFinder):
     loader so that the fake activates right after the module has been executed."""
 
     def __init__(self, fakes: Sequence[Fake]) -> None:
-        self.pending = {fake.trigger: fake for fake in fakes}
+        self.pending: dict[str, list[Fake]] = {}
+        for fake in fakes:
+            self.pending.setdefault(fake.trigger, []).append(fake)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        fake = self.pending.get(fullname)
-        if fake is None:
+        if fullname not in self.pending:
             return None
         with _lock:
-            if self.pending.pop(fullname, None) is None:
+            fakes = self.pending.pop(fullname, None)
+            if fakes is None:
                 return None
             spec = None
             for finder in list(sys.meta_path):
@@ -168,23 +173,24 @@ class _ActivateOnImport(importlib.abc.MetaPathFinder):
                     break
             if spec is None or spec.loader is None:
                 return spec
-            spec.loader = _ActivatingLoader(spec.loader, fake)
+            spec.loader = _ActivatingLoader(spec.loader, fakes)
             return spec
 
 
 class _ActivatingLoader(importlib.abc.Loader):
-    """The module's own loader, which then activates the fake."""
+    """The module's own loader, which then activates the fakes it triggers."""
 
-    def __init__(self, loader: importlib.abc.Loader, fake: Fake) -> None:
+    def __init__(self, loader: importlib.abc.Loader, fakes: Sequence[Fake]) -> None:
         self._loader = loader
-        self._fake = fake
+        self._fakes = tuple(fakes)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
-        _activate(self._fake)
+        for fake in self._fakes:
+            _activate(fake)
 
     def __getattr__(self, name: str) -> Any:  # get_data, get_resource_reader, ...
         return getattr(self._loader, name)
@@ -212,7 +218,8 @@ def _install_excepthook() -> None:
     """An uncaught `UnmockedServiceCall` ends the process as the step shim ends a step: one
     line naming the script's line and the SDK member, exit status 3 (the script asked for
     Azure, which this machine cannot be). Anything else goes to the previous hook."""
-    previous = sys.excepthook
+    global _previous_excepthook
+    previous = _previous_excepthook = sys.excepthook
 
     def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
         if type(value).__name__ != "UnmockedServiceCall":
