@@ -15,6 +15,12 @@ the local workspace share one folder and one behaviour.
     @mock_azureml
     def test_it(): ...
 
+With azureml-pipeline-core installed, the pipelines service is answered too: `Experiment.submit
+(pipeline)`, `PublishedPipeline.submit` and `PipelineEndpoint.submit` run the submitted graph on
+this machine and return a real `PipelineRun`; published pipelines and endpoints are kept in the
+workspace; every compute target exists (it is this machine). `champion mock -- COMMAND`
+(`champion.mock`) starts a mock in every Python process of a command.
+
 No network is attempted while a mock is active: anything the local workspace does not answer
 raises `UnmockedServiceCall` (naming the SDK member and why it needs Azure) instead of reaching
 Azure; it is a `BaseException`, so a bare `except Exception:` in step code cannot hide it. The
