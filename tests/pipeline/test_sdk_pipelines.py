@@ -185,3 +185,33 @@ def test_published_pipelines_and_endpoints_are_kept_and_a_schedule_runs_only_on_
     ws = Workspace(folder / ".champion")
     greetings = [r.get_tags()["greeting"] for r in pipeline_runs(ws, "echo")]
     assert greetings == ["submitted", "published", "endpoint"]
+
+
+def test_every_kind_of_input_is_delivered_as_the_job_runtime_delivers_it(tmp_path: Path) -> None:
+    folder = project("inputs", tmp_path)
+    (folder / "data").mkdir()
+    (folder / "data" / "a.csv").write_text("x,y\n1,2\n3,4\n")
+    (folder / "data" / "b.csv").write_text("x,y\n5,6\n")
+    done = mock(folder, "build_pipeline.py", "--table", "tables/b.csv")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "final status Finished" in done.stdout
+
+    ws = Workspace(folder / ".champion")
+    [run] = pipeline_runs(ws, "inputs")
+    assert json.loads(run.get_tags()["seen"]) == {
+        "folder": ["a.csv", "b.csv"],  # a DataReference to a datastore folder, in place
+        "table": "x,y\n5,6",  # the DataPath parameter's submitted value, downloaded
+        "files": ["a.csv", "b.csv"],  # a file dataset as_download(): its files, in argv too
+        "files_in_argv": True,
+        "direct_rows": 2,  # a tabular dataset, direct: the dataset, its id in argv
+        "direct_in_argv": True,
+    }
+    write = steps_of(run)["write"]
+    given = {
+        d["consumptionDetails"]["inputName"]: d["consumptionDetails"]["mechanism"]
+        for d in write.get_details()["inputDatasets"]
+    }
+    assert given == {"files": "Download", "direct": "Direct"}
+    # the OutputFileDatasetConfig went to its destination, {run-id} being the write step's run
+    exported = folder / ".champion" / "datastores" / "workspaceblobstore" / "exports" / write.id
+    assert (exported / "seen.json").is_file()
