@@ -158,6 +158,18 @@ def test_the_step_does_not_inherit_the_tests_run_or_agent(pipeline_run, run_step
     assert result.stdout.split() == [tree.steps["train"].id, "None", "None", "yes", "None"]
 
 
+def test_a_step_finds_outputs_and_logs_made_as_on_azure_ml(pipeline_run, run_step, tmp_path):
+    tree = pipeline_run()
+    script = write(
+        tmp_path,
+        "report.py",
+        "open('outputs/report.txt', 'w').write('ok'); open('logs/run.log', 'w').write('ok')",
+    )
+    result = run_step(script, step="train", run=tree)
+    assert result.exit_code == 0, result.output
+    assert (result.cwd / "outputs" / "report.txt").read_text() == "ok"
+
+
 def test_a_module_of_the_users_project_runs_with_python_m(
     pipeline_run, run_step, tmp_path, monkeypatch
 ):
