@@ -144,8 +144,10 @@ class _MainExit:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return False
-            if self.fd is not None:
-                select.select([self.fd], [], [], left)
+            if self.fd is not None:  # poll, not select: a pidfd may be numbered past 1,024
+                waiting = select.poll()
+                waiting.register(self.fd, select.POLLIN)
+                waiting.poll(None if left is None else left * 1000)
             else:
                 time.sleep(_POLL_S if left is None else min(_POLL_S, left))
         return True
