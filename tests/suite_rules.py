@@ -27,9 +27,13 @@ from __future__ import annotations
 
 import compileall
 import contextlib
+import json
+import os
 import platform
+import shutil
 import socket
 import sys
+import tempfile
 import time
 import types
 from collections.abc import Generator
@@ -170,6 +174,73 @@ def _xdist_group(item: pytest.Item, server: bool) -> str | None:
         if any(d.scope in ("module", "class", "package") for d in definitions):
             return f"module:{item.nodeid.split('::', 1)[0]}"
     return None
+
+
+# ---------------------------------------------------------------------- xdist groups
+#
+# pytest-xdist 3.8's own `--dist loadgroup` tells the controller a test's group by appending
+# "@group" to the nodeid a worker reports; pytest 9.2 no longer lets a plugin change a nodeid,
+# so the groups are silently dropped (pytest-xdist#1386) and every worker started its own
+# mlflow server. Here the workers write each grouped test's group to a file the controller
+# named, and `--dist loadgroup` gets a scheduler that reads it: xdist's LoadScope scheduling,
+# the scope of a test being its group (or the test itself). Groups go out largest first.
+
+_GROUPS_INPUT = "suite_rules_groups"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput[_GROUPS_INPUT] = str(_groups_folder(node.config))
+
+
+def _groups_folder(config: pytest.Config) -> Path:
+    folder: Path | None = getattr(config, "_suite_rules_groups", None)
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="suite-rules-groups-"))
+        config._suite_rules_groups = folder  # type: ignore[attr-defined]
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return folder
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In a worker: write {nodeid: group} for the grouped tests, under the ids it reports."""
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is None or _GROUPS_INPUT not in workerinput:
+        return
+    groups = {}
+    for item in session.items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})  # fmt: skip
+        if names:
+            groups[item.nodeid] = "group:" + "_".join(names)
+    target = Path(workerinput[_GROUPS_INPUT]) / f"{workerinput['workerid']}.json"
+    partial = target.with_suffix(".partial")
+    partial.write_text(json.dumps(groups))
+    os.replace(partial, target)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    folder = _groups_folder(config)
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        groups: dict[str, str] = {}  # noqa: RUF012
+
+        def schedule(self) -> None:
+            if self.collection is None:  # the first call: every worker has collected
+                self.groups = {}
+                for written in sorted(folder.glob("*.json")):
+                    self.groups.update(json.loads(written.read_text()))
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 # ---------------------------------------------------------------------- third-party costs
