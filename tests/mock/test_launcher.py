@@ -16,6 +16,8 @@ import pytest
 from champion import mock as launcher
 from champion.local import Workspace
 
+pytestmark = pytest.mark.process  # every test here starts the launcher as a user would
+
 CHAMPION = str(Path(sys.executable).parent / "champion")
 AZURE_CONFIG = {"subscription_id": "0" * 8, "resource_group": "prod", "workspace_name": "prod-ws"}
 

@@ -99,6 +99,7 @@ def _patch_points() -> dict[str, object]:
 # --------------------------------------------------------------------------- lifecycle
 
 
+@pytest.mark.process
 def test_importing_the_mock_does_not_import_azureml() -> None:
     code = (
         "import sys, champion.local.mock; "

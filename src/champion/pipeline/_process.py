@@ -209,8 +209,10 @@ class _MainExit:
             due = None if watch is None else watch.due()
             if due is not None:
                 left = due if left is None else min(left, due)
-            if self.fd is not None:
-                select.select([self.fd], [], [], left)
+            if self.fd is not None:  # poll, not select: a pidfd may be numbered past 1,024
+                waiting = select.poll()
+                waiting.register(self.fd, select.POLLIN)
+                waiting.poll(None if left is None else left * 1000)
             else:
                 time.sleep(_POLL_S if left is None else min(_POLL_S, left))
         return True
