@@ -36,7 +36,7 @@ lint: $(STAMP)
 PYTEST_WORKERS ?= auto
 
 test: lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=10
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=20
 
 # The edit-test loop, under a minute: the unit, contract, decision and backend tests that run in
 # pytest's own process (no subprocess, no server; a fast test that starts one fails).
