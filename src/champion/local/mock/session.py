@@ -3,15 +3,13 @@ restores exactly, and the faults a test injects. It imports no azureml until `st
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, overload
 
 from champion import _env
+from champion.local._patch_session import PatchSession, active_lock
 from champion.local._traps import sdk_observers
 from champion.local.mock.faults import OPERATIONS, Fault
 from champion.local.store import Store
@@ -26,99 +24,49 @@ WORKSPACE_ENV = _env.WORKSPACE
 DEFAULT_FOLDER = _env.DEFAULT_WORKSPACE_FOLDER
 
 
-# Active sessions, innermost last: patches nest, so they must be undone in reverse order.
-_active: list[MockAzureML] = []
-_active_lock = threading.RLock()
-
-
 def active_store() -> Store | None:
     """The store answering the innermost active mock (None when no mock is active): the
     local workspace behind the real SDK's objects, for champion's own checks on it."""
-    with _active_lock:
-        return _active[-1].store if _active else None
+    with active_lock:
+        active = MockAzureML.active
+        return active[-1].store if active else None
 
 
-class MockAzureML:
+class MockAzureML(PatchSession["LocalService"]):
     """One mock session over one local workspace folder.
 
     `start()`/`stop()` nest like a counter (a decorated function may call another), and a
     stopped mock can be started again. Every patched attribute is restored exactly on stop. How
     to use it: `champion.local.mock`."""
 
+    label = "mock_azureml"
+    active: ClassVar[list[MockAzureML]] = []
+
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self._path = path
-        self._depth = 0
-        self._saved: list[tuple[object, str, bool, object]] = []
-        self._service: LocalService | None = None
+        super().__init__(path)
         self._faults: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
         #: Operation names (see `OPERATIONS`) in call order: the REST round trips the SDK made.
         self.calls: list[str] = []
 
-    # ------------------------------------------------------------------ lifecycle
+    def _open(self) -> LocalService:
+        # imported here: the service imports azureml, which costs most of a second
+        from champion.local.mock.service import LocalService
 
-    def start(self) -> None:
-        with _active_lock:
-            self._depth += 1
-            if self._depth > 1:
-                return
-            try:
-                # imported here: the service imports azureml, which costs most of a second
-                from champion.local.mock.service import LocalService
+        # created if new, as moto starts empty: the mock is a test's own registry
+        service = LocalService(Store.create(self._resolve_path()), self._record)
+        for owner, name, value in service.patches():
+            self._patch(owner, name, value)
+        # On top of the service's patches: they look at the SDK's arguments and warn about its
+        # silent traps (champion.local._traps), and change nothing.
+        for owner, name, value in sdk_observers():
+            self._patch(owner, name, value)
+        return service
 
-                # created if new, as moto starts empty: the mock is a test's own registry
-                service = LocalService(Store.create(self._resolve_path()), self._record)
-                for owner, name, value in service.patches():
-                    self._patch(owner, name, value)
-                # On top of the service's patches: they look at the SDK's arguments and warn
-                # about its silent traps (champion.local._traps), and change nothing.
-                for owner, name, value in sdk_observers():
-                    self._patch(owner, name, value)
-            except BaseException:
-                self._restore()
-                self._depth = 0
-                raise
-            self._service = service
-            _active.append(self)
-
-    def stop(self) -> None:
-        with _active_lock:
-            if self._depth == 0:
-                raise RuntimeError("mock_azureml: stop() called on a mock that is not started")
-            if self._depth == 1 and _active[-1] is not self:
-                raise RuntimeError(
-                    "mock_azureml: nested mocks must be stopped in reverse order of starting"
-                )
-            self._depth -= 1
-            if self._depth > 0:
-                return
-            _active.pop()
-            self._restore()
-            self._service = None
-            with self._lock:
-                self._faults.clear()
-
-    def __enter__(self) -> MockAzureML:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __call__(self, func: Callable[P, T]) -> Callable[P, T]:
-        """Use the mock as a decorator: the function runs with the mock started."""
-
-        @functools.wraps(func)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            with self:
-                return func(*args, **kwargs)
-
-        return wrapper
+    def _close(self) -> None:
+        super()._close()
+        with self._lock:
+            self._faults.clear()
 
     # ------------------------------------------------------------------ what a test uses
 
@@ -195,36 +143,6 @@ class MockAzureML:
             if fault.remaining == 0:
                 pending.pop(0)
             return fault
-
-    # ------------------------------------------------------------------ internals
-
-    def _started(self) -> LocalService:
-        if self._service is None:
-            raise RuntimeError("mock_azureml is not started; use it as a context manager")
-        return self._service
-
-    def _resolve_path(self) -> Path:
-        """Resolved at start, not at construction, so a decorator honours the CWD and the
-        environment of the call (the local runner sets CHAMPION_WORKSPACE per step)."""
-        if self._path is not None:
-            return Path(self._path)
-        env = _env.workspace()
-        return Path(env) if env else Path.cwd() / DEFAULT_FOLDER
-
-    def _patch(self, owner: object, name: str, value: object) -> None:
-        # Save the raw attribute (a staticmethod/classmethod object, not what getattr returns),
-        # and whether the owner had it at all, so stop() restores inheritance exactly.
-        own = vars(owner)
-        self._saved.append((owner, name, name in own, own.get(name)))
-        setattr(owner, name, value)
-
-    def _restore(self) -> None:
-        while self._saved:
-            owner, name, had_own, original = self._saved.pop()
-            if had_own:
-                setattr(owner, name, original)
-            else:
-                delattr(owner, name)
 
 
 @overload

@@ -4,16 +4,13 @@ imports no azure package until `start()`."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
-import threading
+import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, overload
 
 from champion import _env
+from champion.local._patch_session import PatchSession, active_lock
 from champion.local.store import Store
 
 if TYPE_CHECKING:
@@ -31,92 +28,44 @@ MLFLOW_VARIABLES = (_env.MLFLOW_TRACKING_URI, _env.MLFLOW_REGISTRY_URI)
 #: machine inside the mock, so it is told not to.
 MLFLOW_TELEMETRY = "MLFLOW_DISABLE_TELEMETRY"
 
-# Active sessions, innermost last: patches nest, so they must be undone in reverse order.
-_active: list[MockAzureAIML] = []
-_active_lock = threading.RLock()
 
-
-class MockAzureAIML:
+class MockAzureAIML(PatchSession["LocalService"]):
     """One `mock_azure_ai_ml()` session over one local workspace folder.
 
     `start()`/`stop()` nest like a counter, and a stopped mock can be started again; every
     patched attribute and environment variable is restored exactly on stop. How to use it:
     `champion.local.mock_v2`."""
 
+    label = "mock_azure_ai_ml"
+    active: ClassVar[list[MockAzureAIML]] = []
+
     def __init__(self, path: str | os.PathLike[str] | None = None, *, mlflow: bool = True) -> None:
-        self._path = path
+        super().__init__(path)
         self._mlflow = mlflow
-        self._depth = 0
-        self._saved: list[tuple[object, str, bool, object]] = []
-        self._environ: dict[str, str | None] = {}
-        self._service: LocalService | None = None
         self._tracking: TrackingServer | None = None
 
-    # ------------------------------------------------------------------ lifecycle
+    def _open(self) -> LocalService:
+        # imported here: the service imports azure-ai-ml, about 2 s of CPU
+        from champion.local.mock_v2.service import LocalService
 
-    def start(self) -> None:
-        with _active_lock:
-            self._depth += 1
-            if self._depth > 1:
-                return
-            try:
-                # imported here: the service imports azure-ai-ml, about 2 s of CPU
-                from champion.local.mock_v2.service import LocalService
+        store = Store.create(self._resolve_path())
+        if self._mlflow:
+            from champion.local.mock_v2.tracking.server import TrackingServer
 
-                store = Store.create(self._resolve_path())
-                if self._mlflow:
-                    from champion.local.mock_v2.tracking.server import TrackingServer
+            self._tracking = TrackingServer(store)
+            self._tracking.start()
+        service = LocalService(store, lambda: self.tracking_uri)
+        for owner, name, value in service.patches():
+            self._patch(owner, name, value)
+        if self._tracking is not None:
+            self._point_mlflow(self._tracking.uri)
+        return service
 
-                    self._tracking = TrackingServer(store)
-                    self._tracking.start()
-                service = LocalService(store, lambda: self.tracking_uri)
-                for owner, name, value in service.patches():
-                    self._patch(owner, name, value)
-                if self._tracking is not None:
-                    self._point_mlflow(self._tracking.uri)
-            except BaseException:
-                self._undo()
-                self._depth = 0
-                raise
-            self._service = service
-            _active.append(self)
-
-    def stop(self) -> None:
-        with _active_lock:
-            if self._depth == 0:
-                raise RuntimeError("mock_azure_ai_ml: stop() called on a mock that is not started")
-            if self._depth == 1 and _active[-1] is not self:
-                raise RuntimeError(
-                    "mock_azure_ai_ml: nested mocks must be stopped in reverse order of starting"
-                )
-            self._depth -= 1
-            if self._depth > 0:
-                return
-            _active.pop()
-            self._undo()
-            self._service = None
-
-    def __enter__(self) -> MockAzureAIML:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __call__(self, func: Callable[P, T]) -> Callable[P, T]:
-        """Use the mock as a decorator: the function runs with the mock started."""
-
-        @functools.wraps(func)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            with self:
-                return func(*args, **kwargs)
-
-        return wrapper
+    def _close(self) -> None:
+        super()._close()
+        if self._tracking is not None:
+            self._tracking.stop()
+            self._tracking = None
 
     # ------------------------------------------------------------------ what a test uses
 
@@ -164,27 +113,13 @@ class MockAzureAIML:
 
     # ------------------------------------------------------------------ internals
 
-    def _started(self) -> LocalService:
-        if self._service is None:
-            raise RuntimeError("mock_azure_ai_ml is not started; use it as a context manager")
-        return self._service
-
-    def _resolve_path(self) -> Path:
-        """Resolved at start, as `mock_azureml` does: the argument, else `$CHAMPION_WORKSPACE`,
-        else `.champion` in the working directory."""
-        if self._path is not None:
-            return Path(self._path)
-        env = _env.workspace()
-        return Path(env) if env else Path.cwd() / _env.DEFAULT_WORKSPACE_FOLDER
-
     def _point_mlflow(self, uri: str) -> None:
         """MLflow's variables name the local endpoint for this process and its children; an
         MLflow already imported forgets a URI set before (`mlflow.set_tracking_uri`), as the
         variables would not override it, and the experiment it had set (an id on that other
         server)."""
         for name, value in [*((n, uri) for n in MLFLOW_VARIABLES), (MLFLOW_TELEMETRY, "true")]:
-            self._environ[name] = _env.get(name)
-            os.environ[name] = value
+            self._set_env(name, value)
         for module_name, attribute in (
             ("mlflow.tracking._tracking_service.utils", "_tracking_uri"),
             ("mlflow.tracking._model_registry.utils", "_registry_uri"),
@@ -194,40 +129,16 @@ class MockAzureAIML:
             if module is not None and hasattr(module, attribute):
                 self._patch(module, attribute, None)
 
-    def _patch(self, owner: object, name: str, value: object) -> None:
-        own = vars(owner)
-        self._saved.append((owner, name, name in own, own.get(name)))
-        setattr(owner, name, value)
-
-    def _undo(self) -> None:
-        while self._saved:
-            owner, name, had_own, original = self._saved.pop()
-            if had_own:
-                setattr(owner, name, original)
-            else:
-                delattr(owner, name)
-        for name, value in self._environ.items():
-            if value is not None:
-                os.environ[name] = value
-                continue
-            with contextlib.suppress(KeyError):
-                del os.environ[name]
-        self._environ.clear()
-        if self._tracking is not None:
-            self._tracking.stop()
-            self._tracking = None
-
 
 def _loaded(name: str) -> Any:
-    import sys
-
     return sys.modules.get(name)
 
 
 def active_session() -> MockAzureAIML | None:
     """The innermost started session, or None."""
-    with _active_lock:
-        return _active[-1] if _active else None
+    with active_lock:
+        active = MockAzureAIML.active
+        return active[-1] if active else None
 
 
 @overload
