@@ -281,9 +281,22 @@ def test_sdk_shim_refuses_without_a_script_or_a_workspace(
     assert sdk_shim.main([str(tmp_path / "x.py")]) == 2
 
 
-def test_sdk_shim_exit_status_follows_sys_exit() -> None:
-    assert sdk_shim._exit_status(None) == 0
-    assert sdk_shim._exit_status(4) == 4
+@pytest.mark.parametrize(
+    ("ending", "status", "said"),
+    [
+        ("", 0, ""),
+        ("sys.exit()", 0, ""),
+        ("sys.exit(4)", 4, ""),
+        ("sys.exit('no data')", 1, "no data"),
+    ],
+)
+def test_a_script_run_in_process_exits_as_python_would(tmp_path, capsys, ending, status, said):
+    from champion.mock._script import run_script
+
+    script = tmp_path / "step.py"
+    script.write_text(f"import sys\n{ending}\n")
+    assert run_script(str(script), None, "sdk_shim") == status
+    assert capsys.readouterr().err.strip() == said
 
 
 # --- pipeline files -----------------------------------------------------------------------------

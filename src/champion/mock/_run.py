@@ -9,7 +9,6 @@ everything the command starts.
 from __future__ import annotations
 
 import os
-import runpy
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from champion import _env
 from champion.errors import ChampionError, InputError
 from champion.mock import arm, child_environment
-from champion.mock._script import UNMOCKED_EXIT_CODE, _call_site, _exit_status
+from champion.mock._script import run_script
 
 __all__ = ["launch", "main", "workspace_folder"]
 
@@ -96,21 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[name] = value  # handed on to every process the script starts
     arm()
 
-    from champion.local.mock import UnmockedServiceCall
-
     if module is None:
         sys.argv = [script, *args[1:]]
         sys.path[0:1] = [os.path.dirname(script)]
     else:
         sys.argv = [module, *args[2:]]
-    try:
-        if module is None:
-            runpy.run_path(script, run_name="__main__")
-        else:
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
-    except SystemExit as exc:
-        return _exit_status(exc.code)
-    except UnmockedServiceCall as exc:
-        sys.stderr.write(f"champion mock: {_call_site(exc, script)}{exc}\n")
-        return UNMOCKED_EXIT_CODE
-    return 0
+    return run_script(script, module, "champion mock")

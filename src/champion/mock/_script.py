@@ -4,9 +4,10 @@ exit status as `python SCRIPT` would give it, and the one line for a call that n
 from __future__ import annotations
 
 import os
+import runpy
 import sys
 
-__all__ = ["UNMOCKED_EXIT_CODE", "_call_site", "_exit_status"]
+__all__ = ["UNMOCKED_EXIT_CODE", "run_script"]
 
 #: Exit status of a script that called something only Azure can answer (`UnmockedServiceCall`).
 UNMOCKED_EXIT_CODE = 3
@@ -30,3 +31,22 @@ def _exit_status(code: object) -> int:
         return code
     sys.stderr.write(f"{code}\n")
     return 1
+
+
+def run_script(script: str, module: str | None, who: str) -> int:
+    """Run `script` (or `module`, as `python -m` does) as `__main__` in this process, under a
+    fake already started, and return the exit status `python SCRIPT` would give. A call only
+    Azure can answer ends the script with one line, prefixed by `who`, naming its own line."""
+    from champion.local.mock import UnmockedServiceCall
+
+    try:
+        if module is None:
+            runpy.run_path(script, run_name="__main__")
+        else:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        return _exit_status(exc.code)
+    except UnmockedServiceCall as exc:
+        sys.stderr.write(f"{who}: {_call_site(exc, script)}{exc}\n")
+        return UNMOCKED_EXIT_CODE
+    return 0

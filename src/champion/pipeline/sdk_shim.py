@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import runpy
 import sys
 from collections.abc import Sequence
 
 from champion import _env
-from champion.mock._script import UNMOCKED_EXIT_CODE, _call_site, _exit_status
+from champion.mock._script import run_script
 
 WORKSPACE_ENV = _env.WORKSPACE
 BACKEND_ENV = _env.BACKEND
@@ -85,7 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from champion.local import mock_azureml
-    from champion.local.mock import UnmockedServiceCall
 
     os.environ[BACKEND_ENV] = "azureml"
     if module is None:
@@ -116,19 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 mock.inject_fault(operation, int(kind), times)
             else:
                 mock.inject_timeout(operation, times, after_commit=kind.endswith("after-commit"))
-        try:
-            if module is None:
-                runpy.run_path(script, run_name="__main__")
-            else:
-                runpy.run_module(module, run_name="__main__", alter_sys=True)
-        except SystemExit as exc:
-            return _exit_status(exc.code)
-        except UnmockedServiceCall as exc:
-            sys.stderr.write(f"sdk_shim: {_call_site(exc, script)}{exc}\n")
-            return UNMOCKED_EXIT_CODE
+        return run_script(script, module, "sdk_shim")
     finally:
         mock.stop()
-    return 0
 
 
 def _importable(module: str) -> bool:
