@@ -14,9 +14,16 @@ Variable (default): who reads it, and why.
   sets it for each step.
 - `CHAMPION_RUN_ID` (none: offline): the step's run in that workspace, as Azure ML's runtime
   sets `AZUREML_RUN_ID`.
-- `CHAMPION_BACKEND` (chosen by `AZUREML_RUN_ID`, then `MLFLOW_RUN_ID`): `local`, `azureml` or
-  `mlflow`, the registry and run `champion.context` builds; `--backend` sets it.
-- `AZUREML_RUN_ID` (none): set by Azure ML's job runtime; its presence means the azureml backend.
+- `CHAMPION_BACKEND` (chosen by `AZUREML_RUN_ID`, then `MLFLOW_RUN_ID`): `local`, `azureml`,
+  `azureml-v2` or `mlflow`, the registry and run `champion.context` builds; `--backend` sets it.
+- `AZUREML_RUN_ID` (none): set by Azure ML's job runtime; its presence means the azureml backend,
+  or azureml-v2 inside a v2 job (below).
+- `AZUREML_ARM_SUBSCRIPTION`, `AZUREML_ARM_RESOURCEGROUP`, `AZUREML_ARM_WORKSPACE_NAME` (none): the
+  workspace a job runs in, as Azure ML's runtime sets them; the v2 backend builds its `MLClient`
+  from them (with `DEFAULT_IDENTITY_CLIENT_ID`, the compute's managed identity, when set).
+- `AZURE_ML_INPUT_<name>`, `AZURE_ML_OUTPUT_<name>` (none): a v2 command job's inputs and outputs.
+  With `AZUREML_RUN_ID` and `MLFLOW_TRACKING_URI`, any of them means a v2 job: the azureml-v2
+  backend (a v1 step gets `AZUREML_DATAREFERENCE_<name>` instead).
 - `MLFLOW_TRACKING_URI` (none: the mlflow backend refuses to guess), `MLFLOW_REGISTRY_URI` (the
   tracking URI): MLflow's own names for its server (`http://127.0.0.1:5000`) or database
   (`sqlite:///mlflow.db`); read here and handed to `MlflowClient` explicitly.
@@ -47,6 +54,9 @@ import os
 
 __all__ = [
     "AML_APP_ROOT",
+    "AZUREML_ARM_RESOURCEGROUP",
+    "AZUREML_ARM_SUBSCRIPTION",
+    "AZUREML_ARM_WORKSPACE_NAME",
     "AZUREML_MODEL_DIR",
     "AZUREML_RUN_ID",
     "BACKEND",
@@ -54,6 +64,7 @@ __all__ = [
     "CRASH_AT",
     "DATASET_INPUTS",
     "DATA_REFERENCE_PREFIX",
+    "DEFAULT_IDENTITY_CLIENT_ID",
     "DEFAULT_WORKSPACE_FOLDER",
     "DEVOPS_AGENT",
     "MLFLOW_HTTP_RETRIES",
@@ -65,8 +76,11 @@ __all__ = [
     "RETRY_ATTEMPTS",
     "RETRY_BASE_SECONDS",
     "RUN_ID",
+    "V2_INPUT_PREFIX",
+    "V2_OUTPUT_PREFIX",
     "WORKSPACE",
     "aml_app_root",
+    "azureml_arm",
     "azureml_model_dir",
     "azureml_run_id",
     "backend",
@@ -75,6 +89,8 @@ __all__ = [
     "data_reference",
     "dataset_inputs",
     "get",
+    "identity_client_id",
+    "in_v2_job",
     "inherited",
     "mlflow_http_retries",
     "mlflow_registry_uri",
@@ -103,6 +119,12 @@ DATA_REFERENCE_PREFIX = "AZUREML_DATAREFERENCE_"
 DATASET_INPUTS = "AZUREML_DATASET_ENVIRONMENT_VARS"
 BUILD_NUMBER = "BUILD_BUILDNUMBER"
 DEVOPS_AGENT = "TF_BUILD"
+AZUREML_ARM_SUBSCRIPTION = "AZUREML_ARM_SUBSCRIPTION"
+AZUREML_ARM_RESOURCEGROUP = "AZUREML_ARM_RESOURCEGROUP"
+AZUREML_ARM_WORKSPACE_NAME = "AZUREML_ARM_WORKSPACE_NAME"
+DEFAULT_IDENTITY_CLIENT_ID = "DEFAULT_IDENTITY_CLIENT_ID"
+V2_INPUT_PREFIX = "AZURE_ML_INPUT_"
+V2_OUTPUT_PREFIX = "AZURE_ML_OUTPUT_"
 MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
 MLFLOW_REGISTRY_URI = "MLFLOW_REGISTRY_URI"
 MLFLOW_RUN_ID = "MLFLOW_RUN_ID"
@@ -159,6 +181,29 @@ def mlflow_http_retries() -> str | None:
 def azureml_run_id() -> str | None:
     """Set only inside an Azure ML job: the run the SDK's `Run.get_context()` returns."""
     return get(AZUREML_RUN_ID)
+
+
+def azureml_arm() -> tuple[str, str, str] | None:
+    """The job's subscription, resource group and workspace, when all three are set."""
+    found = (get(AZUREML_ARM_SUBSCRIPTION), get(AZUREML_ARM_RESOURCEGROUP),
+             get(AZUREML_ARM_WORKSPACE_NAME))  # fmt: skip
+    return (found[0], found[1], found[2]) if all(found) else None  # type: ignore[return-value]
+
+
+def identity_client_id() -> str | None:
+    """The compute's managed identity inside an Azure ML job, if it has one."""
+    return get(DEFAULT_IDENTITY_CLIENT_ID)
+
+
+def in_v2_job() -> bool:
+    """Whether this process is a step of an Azure ML v2 job: the run and MLflow's tracking URI
+    Azure sets, and at least one `AZURE_ML_INPUT_`/`AZURE_ML_OUTPUT_` variable."""
+    if not (azureml_run_id() and mlflow_tracking_uri()):
+        return False
+    return any(
+        name.startswith((V2_INPUT_PREFIX, V2_OUTPUT_PREFIX)) and value
+        for name, value in os.environ.items()
+    )
 
 
 def retry_attempts() -> int:

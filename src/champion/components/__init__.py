@@ -1,0 +1,1 @@
+"""champion's Azure ML v2 components (placeholder, filled in by the components commit)."""

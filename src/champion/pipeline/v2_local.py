@@ -1,0 +1,1 @@
+"""Run an Azure ML v2 pipeline file locally (placeholder)."""
