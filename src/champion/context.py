@@ -23,7 +23,7 @@ and nothing imports mlflow unless the mlflow backend is used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "BACKENDS",
     "BACKEND_ENV",
     "backend_name",
+    "control_outputs_of",
     "get_registry",
     "get_run",
     "get_workspace",
@@ -268,3 +269,24 @@ def run_of(
     run: Any = step_run
     registry = backend.registry(backend.workspace_of(run), options or BackendOptions())
     return str(run.id), backend.parent(run), registry
+
+
+def control_outputs_of(step_run: object) -> Callable[[Mapping[str, object]], None]:
+    """How the step run `step_run` hands control outputs (`is_control: true`, what
+    `dsl.condition` reads) to its pipeline; InputError where its backend has none (only an
+    Azure ML v2 job does)."""
+    write = getattr(step_run, "set_control_outputs", None)
+    if not callable(write):
+        raise InputError(
+            "--control-outputs hands `promoted` to an Azure ML v2 pipeline; this step runs on "
+            f"the {_backend_name_of(step_run)} backend, which has no control outputs. Remove "
+            "the option, or run the step in a v2 pipeline (--backend azureml-v2)",
+            field="--control-outputs",
+            value=None,
+        )
+    return write  # type: ignore[no-any-return]
+
+
+def _backend_name_of(obj: object) -> str:
+    row = _backend_of(obj)
+    return next(name for name, backend in _BACKENDS.items() if backend is row)

@@ -84,7 +84,9 @@ def gate(
     parent: ParentRun, registry: Registry, request: RegisterRequest, artifact: LocalArtifact
 ) -> DecisionRecord:
     """The flow for a pipeline run, on any backend."""
-    challenger = read_challenger(parent, request.policy, request.training_step_name)
+    challenger = read_challenger(
+        parent, request.policy, request.training_step_name, request.metrics_file
+    )
     # The run's files are listed first only where an earlier attempt may have left some. A run
     # holding no record, on a backend that refuses to overwrite, is uploaded to straight away;
     # a name found taken then (an attempt that died before it recorded) means a listing after

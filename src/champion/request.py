@@ -47,6 +47,9 @@ class RegisterRequest:
     """MLflow: the alias naming the champion (None: `champion`); refused by other backends."""
     stage: str | None = None
     """MLflow: also transition a winner to this stage (deprecated by MLflow since 2.9)."""
+    metrics_file: Path | None = None
+    """The training step's metrics as a JSON object (`champion._metrics_file`): the first
+    source of the challenger's numbers, checked against its run's tags and logged metrics."""
 
     @property
     def backend_options(self) -> BackendOptions:
