@@ -55,7 +55,7 @@ def history(tmp_path: Path) -> list[dict[str, Any]]:
             str(tmp_path / "ws"),
             "--format",
             "json",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         timeout=300,
