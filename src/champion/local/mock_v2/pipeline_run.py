@@ -62,6 +62,8 @@ CONTROL_OUTPUTS = "azureml.pipeline.control"
 DATA_FOLDER = "pipeline-data"
 STEPS_FOLDER = "pipeline-steps"
 LOG_NAME = "user_logs/std_log.txt"
+#: The node's exit code, kept on its job: what `champion pipeline run` exits with when it fails.
+EXIT_CODE = "champion.exit_code"
 #: Tells the `sitecustomize` a node's Python processes import to start the mock (on the
 #: workspace it names, without an MLflow endpoint of its own: the node's is the session's).
 BOOT_WORKSPACE = "CHAMPION_MOCK_V2_WORKSPACE"
@@ -215,7 +217,9 @@ class _Run:
         self._upload_log(run_id, folder / "std_log.txt")
         status = "Completed" if code == 0 else "Failed"
         error = None if code == 0 else {"message": f"the command exited with code {code}"}
-        record = self.store.update_run(run_id, status=status, error=error)
+        record = self.store.update_run(
+            run_id, status=status, error=error, add_properties={EXIT_CODE: str(code)}
+        )
         self.outputs[node.name] = outputs
         control = record.properties.get(CONTROL_OUTPUTS)
         self.controls[node.name] = json.loads(control) if control else {}

@@ -39,6 +39,7 @@ __all__ = [
     "V2Run",
     "configured_workspace",
     "current_run",
+    "pipeline_run",
 ]
 
 #: The run property through which a command job hands its control outputs (`is_control: true`,
@@ -66,6 +67,12 @@ class AzureMLV2Workspace:
         if self._ml_client is None:
             self._ml_client = _ml_client()
         return self._ml_client
+
+    @classmethod
+    def of_client(cls, ml_client: Any) -> AzureMLV2Workspace:
+        """The workspace an `MLClient` names, with its MLflow (`MLFLOW_TRACKING_URI`, else the
+        workspace's tracking URI)."""
+        return cls(_mlflow(ml_client), ml_client)
 
 
 def _ml_client() -> Any:
@@ -217,6 +224,13 @@ class V2Run(MlflowRun, V2ParentRun):
             response.raise_for_status()
 
         _remote(f"writing the control outputs of run {self.id}", patch)
+
+
+def pipeline_run(workspace: AzureMLV2Workspace, name: str) -> V2ParentRun:
+    """The job `name` (a pipeline job) as a `ParentRun`, to read its decision record."""
+    client = workspace.mlflow.client
+    run = _remote(f"loading job {name}", lambda: client.get_run(name))
+    return V2ParentRun(workspace.mlflow, run)
 
 
 def current_run() -> V2Run:
