@@ -31,8 +31,18 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python tools/check_env_reads.py
 
+# pytest on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in one process). Tests that share
+# a session's mlflow server, or a module's fixture, stay on one worker: tests/suite_rules.py.
+PYTEST_WORKERS ?= auto
+
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=20
+
+# The edit-test loop, under a minute: the unit, contract, decision and backend tests that run in
+# pytest's own process (no subprocess, no server; a fast test that starts one fails).
+.PHONY: test-fast
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --fast
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(SRC)

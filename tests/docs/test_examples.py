@@ -20,7 +20,7 @@ import pytest
 from doc_pages import ROOT, Block, blocks, directives, pages
 
 BIN = Path(sys.executable).parent
-DIRECTIVE = re.compile(r"^(skip \S.*|exit \d+|run by tests/docs/[\w/]+\.py)$")
+DIRECTIVE = re.compile(r"^(skip \S.*|exit \d+|run by tests/[\w/]+\.py)$")
 
 
 def test_every_example_is_run_or_excused_with_a_reason() -> None:

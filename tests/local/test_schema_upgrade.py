@@ -139,6 +139,7 @@ def test_a_new_workspace_is_created_at_the_current_version_through_the_same_upgr
     assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == CURRENT
 
 
+@pytest.mark.process
 def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(
     tmp_path: Path,
 ) -> None:
@@ -247,6 +248,7 @@ def test_a_failed_upgrade_from_2_leaves_the_workspace_as_it_was(
     assert schema_version(folder) == CURRENT
 
 
+@pytest.mark.process
 def test_a_read_only_command_on_a_version_2_workspace_says_how_to_upgrade(
     tmp_path: Path,
 ) -> None:

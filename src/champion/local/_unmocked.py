@@ -49,8 +49,11 @@ _warned_lock = threading.Lock()
 _NEEDS_AZURE: tuple[tuple[tuple[str, ...], str], ...] = (
     (("Environment.build", "Environment.get_image", "Image", "build"),
      "container images are built by the workspace's Azure Container Registry"),
-    (("deploy", "Webservice", "Aks", "Aci", "package", "profile", "InferenceConfig"),
+    (("deploy", "Webservice", "webservices", "Aks", "Aci", "package", "profile", "InferenceConfig"),
      "deployments run on Azure Kubernetes Service or Container Instances"),
+    (("Schedule",),
+     "a Schedule starts runs from Azure ML's scheduler, which runs only on Azure (locally, "
+     "submit the pipeline itself: Experiment.submit, PublishedPipeline.submit)"),
     (("Keyvault", "keyvault", "get_secret", "set_secret"),
      "secrets live in the workspace's Azure Key Vault"),
     (("Compute", "compute"),

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from champion.local._traps.models import check_model_list, check_model_lookup
 from champion.local._traps.observers import sdk_observers
-from champion.local._traps.pipelines import check_pipeline_spec, is_register_step
+from champion.local._traps.pipelines import check_pipeline_spec, check_plan, is_register_step
 from champion.local._traps.runs import (
     STEP_MARKER,
     check_children_filter,
@@ -59,6 +59,7 @@ __all__ = [
     "check_model_lookup",
     "check_offline_context",
     "check_pipeline_spec",
+    "check_plan",
     "is_register_step",
     "mark_step_workdir",
     "raise_on_traps",
