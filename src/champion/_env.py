@@ -82,6 +82,7 @@ __all__ = [
     "MLFLOW_RUN_ID",
     "MLFLOW_TRACKING_URI",
     "MOCK",
+    "MOCK_V2_NODE",
     "MOCK_FAULTS",
     "PAUSE_AT",
     "RETRY_ATTEMPTS",
@@ -109,6 +110,7 @@ __all__ = [
     "mlflow_run_id",
     "mlflow_tracking_uri",
     "mock",
+    "mock_v2_node",
     "mock_faults",
     "pause_at",
     "pythonpath",
@@ -133,6 +135,7 @@ DATA_REFERENCE_PREFIX = "AZUREML_DATAREFERENCE_"
 DATASET_INPUTS = "AZUREML_DATASET_ENVIRONMENT_VARS"
 DATASET_FILE_OUTPUTS = "AZUREML_DATASET_FILE_OUTPUTS"
 MOCK = "CHAMPION_MOCK"
+MOCK_V2_NODE = "CHAMPION_MOCK_V2_NODE"
 STEP_TIMEOUT = "CHAMPION_STEP_TIMEOUT"
 BUILD_NUMBER = "BUILD_BUILDNUMBER"
 DEVOPS_AGENT = "TF_BUILD"
@@ -242,6 +245,11 @@ def pause_at() -> str | None:
 
 def mock() -> str | None:
     return get(MOCK)
+
+
+def mock_v2_node() -> bool:
+    """Whether this process belongs to a node of a v2 pipeline the v2 fake runs locally."""
+    return get(MOCK_V2_NODE) == "1"
 
 
 def step_timeout() -> str | None:

@@ -10,6 +10,7 @@ process of its own, and reads the result as a user would: the jobs and their chi
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,16 +25,24 @@ CHAMPION = Path(sys.executable).parent / "champion"
 pytestmark = pytest.mark.slow
 
 
-def run_pipeline(tmp_path: Path, scenario: str, *accuracies: str) -> dict[str, Any]:
+def run_pipeline(
+    tmp_path: Path, scenario: str, *accuracies: str, launcher: bool = False
+) -> dict[str, Any]:
+    """Run the script on the workspace `tmp_path/ws`: under `mock_azure_ai_ml()`, or, with
+    `launcher`, as a script of the user's own under `champion mock --`."""
     project = tmp_path / "project"
     if not project.exists():
         project.mkdir()
         shutil.copy(SCRIPTS / "v2_pipeline.py", project)
         shutil.copytree(SCRIPTS / "v2_code", project / "v2_code")
     out = tmp_path / f"{scenario}.json"
+    script = ["python", "v2_pipeline.py", "-" if launcher else str(tmp_path / "ws")]
+    prefix = [str(CHAMPION), "mock", "--workspace", str(tmp_path / "ws"), "--"] if launcher else []
+    env = {**os.environ, "PATH": os.pathsep.join([str(CHAMPION.parent), os.environ["PATH"]])}
     done = subprocess.run(
-        [sys.executable, "v2_pipeline.py", str(tmp_path / "ws"), scenario, str(out), *accuracies],
+        [*prefix, *script, scenario, str(out), *accuracies],
         cwd=project,
+        env=env,
         capture_output=True,
         text=True,
         timeout=900,
@@ -66,7 +75,10 @@ def history(tmp_path: Path) -> list[dict[str, Any]]:
 
 
 def test_three_runs_register_the_winners_only_and_promoted_gates_the_score_step(tmp_path):
-    result = run_pipeline(tmp_path, "gate", "0.8", "0.7", "0.9")
+    """The issue's bar: a pipeline in the SDK's own style, submitted with
+    `ml_client.jobs.create_or_update` by a script that knows nothing of champion's fakes, under
+    `champion mock --`."""
+    result = run_pipeline(tmp_path, "gate", "0.8", "0.7", "0.9", launcher=True)
     first, loss, win = result["runs"]
     assert [r["status"] for r in result["runs"]] == ["Completed"] * 3
     assert result["versions"] == [[1, "0.8"], [2, "0.9"]]
@@ -78,6 +90,8 @@ def test_three_runs_register_the_winners_only_and_promoted_gates_the_score_step(
     assert "node score: not run (condition" in result["console"]
     decisions = [(e["outcome"], e["challenger"], e["version"]) for e in history(tmp_path)]
     assert decisions == [("first", "0.8", 1), ("rejected", "0.7", None), ("promoted", "0.9", 2)]
+    # every process of every node started cleanly under the launcher's fakes
+    assert "Error" not in result["console"] and "Traceback" not in result["console"]
     # each node said once where its environment would have mattered
     assert "matter only on Azure; it runs here in this Python" in result["console"]
 

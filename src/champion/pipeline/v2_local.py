@@ -280,7 +280,8 @@ def _submit(args: argparse.Namespace, job: Any) -> int:
             value=None,
         ) from None
     submitted = ml_client.jobs.create_or_update(job, experiment_name=args.experiment)
-    print(f"champion: submitted pipeline job {submitted.name}: {submitted.studio_url}")
+    url = f": {submitted.studio_url}" if submitted.studio_url else ""
+    print(f"champion: submitted pipeline job {submitted.name}{url}")
     if not args.wait:
         return 0
     ml_client.jobs.stream(submitted.name)

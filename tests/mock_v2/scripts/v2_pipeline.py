@@ -1,5 +1,7 @@
 """A v2 pipeline written in the SDK's own style (components loaded from YAML, `@dsl.pipeline`,
-`dsl.condition`), submitted with `ml_client.jobs.create_or_update` under `mock_azure_ai_ml()`.
+`dsl.condition`), submitted with `ml_client.jobs.create_or_update` under `mock_azure_ai_ml()`,
+or, with WORKSPACE `-`, as a user's own script that knows nothing of champion's fakes: under
+`champion mock -- python v2_pipeline.py - ...` (the workspace is the launcher's).
 
     python v2_pipeline.py WORKSPACE SCENARIO OUT_JSON ACCURACY [ACCURACY ...]
 
@@ -13,11 +15,10 @@ import os
 
 os.environ["AZURE_ML_CLI_PRIVATE_FEATURES_ENABLED"] = "true"  # dsl.condition, as on Azure
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-
-from champion.local.mock_v2 import mock_azure_ai_ml
 
 HERE = Path(__file__).resolve().parent
 TRAIN = """
@@ -56,7 +57,13 @@ def main() -> int:
     (HERE / "train.yaml").write_text(TRAIN_WITH_FILE if scenario == "metrics-file" else TRAIN)
     (HERE / "score.yaml").write_text(SCORE)
     results = []
-    with mock_azure_ai_ml(workspace):
+    if workspace == "-":  # under the launcher: the SDK is faked from its first import on
+        session: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    else:
+        from champion.local.mock_v2 import mock_azure_ai_ml
+
+        session = mock_azure_ai_ml(workspace)
+    with session:
         from azure.ai.ml import MLClient, dsl, load_component
         from azure.ai.ml.dsl._condition import condition
         from azure.identity import DefaultAzureCredential

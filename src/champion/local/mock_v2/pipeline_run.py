@@ -9,9 +9,10 @@ What a node gets, as on Azure (azureml-v2-facts.md §1.2):
 - Azure's environment: `AZURE_ML_INPUT_<name>` and `AZURE_ML_OUTPUT_<name>`, `AZUREML_RUN_ID`
   and `MLFLOW_RUN_ID` (its job's name), `AZUREML_ROOT_RUN_ID` (the pipeline's),
   `MLFLOW_TRACKING_URI` (the session's MLflow endpoint, so `mlflow.log_metric` lands on its
-  job), `AZUREML_ARM_*` (the local workspace's names), and the mock itself in every Python
-  process it starts (a `sitecustomize` on `PYTHONPATH`): an `MLClient` there talks to the
-  same workspace, and the network stays closed;
+  job), `AZUREML_ARM_*` (the local workspace's names), and the fakes in every Python process
+  it starts, as `champion mock --` hands them on (`champion.mock.child_environment`): an
+  `MLClient` there talks to the same workspace, with the session's MLflow endpoint rather than
+  one of its own (`NODE_ENV`), and the network stays closed;
 - inputs as local paths: another node's output folder, a datastore path
   (`azureml://datastores/<d>/paths/<p>`: the datastore's folder), a registered data asset
   (`azureml:<name>:<version>`: its files), or a local file or folder; outputs as folders kept
@@ -54,7 +55,7 @@ from champion.local.mock_v2.pipeline_spec import (
 )
 from champion.local.store import RUN_ORIGIN, Store
 
-__all__ = ["BOOT_WORKSPACE", "PipelineRunner", "PipelineSpecError"]
+__all__ = ["NODE_ENV", "PipelineRunner", "PipelineSpecError"]
 
 PIPELINE_RUN = "azureml.PipelineRun"
 STEP_RUN = "azureml.StepRun"
@@ -64,10 +65,9 @@ STEPS_FOLDER = "pipeline-steps"
 LOG_NAME = "user_logs/std_log.txt"
 #: The node's exit code, kept on its job: what `champion pipeline run` exits with when it fails.
 EXIT_CODE = "champion.exit_code"
-#: Tells the `sitecustomize` a node's Python processes import to start the mock (on the
-#: workspace it names, without an MLflow endpoint of its own: the node's is the session's).
-BOOT_WORKSPACE = "CHAMPION_MOCK_V2_WORKSPACE"
-_BOOT = Path(__file__).resolve().parent / "_boot"
+#: Set in a node's processes: the v2 fake the launcher's hook starts there serves no MLflow
+#: endpoint of its own (`session.activate`), the node's `MLFLOW_TRACKING_URI` is the session's.
+NODE_ENV = _env.MOCK_V2_NODE
 #: Variables of this process a node must not inherit: the local runner's run, a backend chosen
 #: for this shell. A v2 job on Azure has none of them.
 _NOT_INHERITED = (_env.RUN_ID, _env.BACKEND)
@@ -327,10 +327,8 @@ class _Run:
                 _env.AZUREML_ARM_RESOURCEGROUP: group,
                 _env.AZUREML_ARM_WORKSPACE_NAME: workspace,
                 "AZUREML_ARM_PROJECT_NAME": self.experiment,
-                _env.WORKSPACE: str(self.store.root),
-                BOOT_WORKSPACE: str(self.store.root),
+                NODE_ENV: "1",
                 "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(_BOOT), _env.pythonpath()])),
                 "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
             }
         )
@@ -343,7 +341,11 @@ class _Run:
         for key, value in outputs.items():
             env[_env.V2_OUTPUT_PREFIX + key] = value
         env.update(node.environment_variables)
-        return env
+        # the launcher's own hand-over (its `sitecustomize` first on PYTHONPATH, the workspace):
+        # one mechanism for every process that must run under the fakes
+        from champion.mock import child_environment
+
+        return child_environment(self.store.root, env)
 
     def _upload_log(self, run_id: str, log: Path) -> None:
         """The node's output, as the job's `user_logs/std_log.txt` (Azure's v2 log name)."""
