@@ -184,3 +184,41 @@ def test_the_backend_is_chosen_by_the_job_azure_runs(monkeypatch, env, expected)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert backend_name() == expected
+
+
+def test_decisions_of_v1_and_v2_steps_on_one_model_are_one_history(model, tmp_path):
+    """A team moving a pipeline from v1 to v2 keeps its model: the v2 step's champion is the
+    one the v1 step registered, each SDK's steps see the other's decisions, and `champion
+    models history` lists them all in one timeline."""
+    import json
+    import subprocess
+    import sys
+
+    from gate_targets import AzureMLTarget
+
+    v1 = AzureMLTarget(tmp_path)  # one workspace folder, through azureml-core ...
+    v2 = AzureMLV2Target(tmp_path)  # ... and through azure-ai-ml
+    try:
+        first = register_if_better(v1.pipeline_run({"accuracy": "0.9"}).step, ask(model))
+        loss, _ = decide(v2, model, "0.8")
+        win, _ = decide(v2, model, "0.95")
+        back = register_if_better(v1.pipeline_run({"accuracy": "0.93"}).step, ask(model))
+    finally:
+        v2.close()
+        v1.close()
+    assert [r.decision.outcome for r in (first, loss, win, back)] == [
+        Outcome.FIRST, Outcome.REJECTED, Outcome.PROMOTED, Outcome.REJECTED,
+    ]  # fmt: skip
+    assert (loss.decision.champion, win.decision.champion) == (0.9, 0.9)
+    assert back.decision.champion == 0.95 and back.decision.champion_version == 2
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "champion"), "models", "history", "iris",
+         "--workspace", str(tmp_path / "ws"), "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    entries = [(e["outcome"], e["challenger"], e["version"]) for e in json.loads(done.stdout)]
+    assert entries == [
+        ("first", "0.9", 1), ("rejected", "0.8", None), ("promoted", "0.95", 2),
+        ("rejected", "0.93", None),
+    ]  # fmt: skip

@@ -1,0 +1,148 @@
+"""`champion pipeline run|validate FILE` with an Azure ML v2 pipeline file (`build_pipeline()`
+returning a `PipelineJob`): the sample runs here with one command and validates offline with
+the real SDK, a failed node's own exit code is the command's, and a mistake in the file is one
+line. Real processes, the real azure-ai-ml, the sample file itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "pipelines" / "iris_v2.py"
+CHAMPION = Path(sys.executable).parent / "champion"
+
+pytestmark = pytest.mark.slow
+
+
+def champion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": os.pathsep.join([str(CHAMPION.parent), os.environ["PATH"]])}
+    env.pop("BUILD_BUILDNUMBER", None)
+    env.pop("CHAMPION_WORKSPACE", None)
+    return subprocess.run(
+        [str(CHAMPION), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_the_sample_validates_offline_with_the_sdk(tmp_path):
+    done = champion("pipeline", "validate", str(SAMPLE), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "the pipeline job is valid (4 nodes)" in done.stdout
+    assert not (tmp_path / ".champion").exists()  # offline: no workspace, no run
+
+
+def test_the_sample_runs_here_and_score_runs_only_after_a_win(tmp_path):
+    """One command from the README, twice: the first model is registered and scored with; the
+    same data again ties, nothing is registered and the score node does not run."""
+    first = champion("pipeline", "run", str(SAMPLE), "--build-number", "1", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "champion: first as iris:1" in first.stdout
+    assert "node score: Completed" in first.stderr
+    again = champion("pipeline", "run", str(SAMPLE), "--build-number", "2", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "champion: rejected" in again.stdout and "(build 2)" in again.stdout
+    assert "node score: not run (condition" in again.stderr
+    history = champion("models", "history", "iris", "--format", "json", cwd=tmp_path)
+    outcomes = [(e["outcome"], e["version"]) for e in json.loads(history.stdout)]
+    assert outcomes == [("first", 1), ("rejected", None)]
+
+
+V2_FILE = '''
+"""A v2 pipeline whose training step logs no metric."""
+import os
+
+os.environ.setdefault("AZURE_ML_CLI_PRIVATE_FEATURES_ENABLED", "true")
+from pathlib import Path
+
+from azure.ai.ml import dsl, load_component
+
+from champion.components import path
+
+HERE = Path(__file__).resolve().parent
+
+
+def build_pipeline(*, model_name: str = "m"{extra}):
+    train = load_component(source=HERE / "train.yaml")
+    register = load_component(source=path("register"))
+
+    @dsl.pipeline(compute="serverless")
+    def gate():
+        trained = train()
+        register(model=trained.outputs.model, model_name=model_name,
+                 training_step_name="trained")
+{body}
+    return gate()
+'''
+TRAIN = """
+$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+type: command
+name: train
+outputs:
+  model: {type: uri_folder}
+code: .
+environment: azureml:AzureML-sklearn-1.5-ubuntu20.04-py38-cpu@latest
+command: mkdir -p ${{outputs.model}} && echo w > ${{outputs.model}}/model.pkl
+"""
+
+
+def write(tmp_path: Path, extra: str = "", body: str = "") -> Path:
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    (project / "train.yaml").write_text(TRAIN)
+    file = project / "pipeline.py"
+    file.write_text(V2_FILE.format(extra=extra, body=textwrap.indent(body, " " * 4)))
+    return file
+
+
+def test_a_failed_node_s_exit_code_is_the_command_s(tmp_path):
+    """The register step refuses a challenger without its metric (exit 2, the user's to fix):
+    `champion pipeline run` exits 2 too, as a DevOps job must see it, after its one line."""
+    file = write(tmp_path)
+    done = champion("pipeline", "run", str(file), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "register: Failed (exit code 2" in done.stderr
+    assert "no 'accuracy'" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "body", "expected"),
+    [
+        (", seed", "", "build_pipeline parameter 'seed' has no default"),
+        ("", "raise ValueError('no such data')", "pipeline.py:"),
+        ("", "return 42", "build_pipeline returned a int, not a PipelineJob"),
+    ],
+    ids=["no-default", "raises", "not-a-job"],
+)
+def test_a_mistake_in_the_v2_file_is_one_line_and_exit_2(tmp_path, extra, body, expected):
+    if body.startswith("return"):
+        file = write(tmp_path)
+        file.write_text(file.read_text().replace("    return gate()", "    " + body))
+    else:
+        file = write(tmp_path, extra=extra.replace("seed", "seed: int"), body=body)
+    done = champion("pipeline", "run", str(file), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("champion: error [") and expected in line, line
+    assert not (tmp_path / ".champion").exists() or not any(
+        (tmp_path / ".champion").glob("pipeline-data/*")
+    )
+
+
+def test_python_file_runs_the_sample_s_own_main(tmp_path):
+    """`python pipelines/iris_v2.py --validate`: the file's `main()` is the same driver."""
+    done = subprocess.run(
+        [sys.executable, str(SAMPLE), "--validate", "--data", str(ROOT / "sample_data/iris.csv")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "valid (4 nodes)" in done.stdout
