@@ -40,7 +40,7 @@ SAMPLE_DATA = HERE.parent / "sample_data" / "iris.csv"
 
 def build_pipeline(
     *, data: str = str(SAMPLE_DATA), seed: int = 42, model_name: str = "iris",
-    build_number: str = "local", compute: str = "serverless",
+    build_number: str = "local", compute: str = "serverless", environment: str = "",
 ) -> PipelineJob:  # fmt: skip
     """train -> register (if better) -> score (only when promoted).
 
@@ -50,10 +50,14 @@ def build_pipeline(
         model_name: the registered model's name
         build_number: stored on a registered version (champion pipeline ... --build-number)
         compute: the compute the nodes run on, on Azure ML (locally: here)
+        environment: an Azure ML environment with champion installed, for champion's
+            components on Azure ML (e.g. azureml:champion@latest; default: theirs)
     """
     train_component = load_component(source=HERE / "iris_v2" / "train.yaml")
     register_component = load_component(source=path("register"))
     score_component = load_component(source=path("score"))
+    if environment:
+        register_component.environment = score_component.environment = environment
 
     @dsl.pipeline(name="iris-v2", compute=compute, description="champion's v2 sample")
     def iris_v2(iris_csv, seed):  # type: ignore[no-untyped-def]  # no annotations: see below

@@ -146,3 +146,43 @@ def test_python_file_runs_the_sample_s_own_main(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "valid (4 nodes)" in done.stdout
+
+
+def test_the_v2_devops_build_submits_with_options_the_driver_has_and_reads_its_variables():
+    """azure-pipelines-v2.yml: every flag its submit passes is an option of the v2 driver for
+    the sample, no macro is pasted into script text, and later jobs read the variables the
+    driver sets (the v1 build's names)."""
+    import re
+
+    import yaml
+
+    from champion.decision import Policy, decide
+    from champion.pipeline import load_pipeline_file, v2_local
+    from champion.record import DecisionRecord, devops_commands
+
+    build = yaml.safe_load((ROOT / "azure-pipelines-v2.yml").read_text())
+    train = next(s for s in build["stages"] if s["stage"] == "Train")
+    submit = next(j for j in train["jobs"] if j["job"] == "submit")
+    (task,) = [s for s in submit["steps"] if s.get("task") == "AzureCLI@2"]
+    script = task["inputs"]["inlineScript"]
+    command = " ".join(script.replace("\\\n", " ").split())
+    assert ".venv/bin/champion pipeline submit pipelines/iris_v2.py --wait" in command
+    assert '--build-number "$BUILD_NUMBER"' in command
+    assert task["env"]["BUILD_NUMBER"] == "$(Build.BuildNumber)"
+    for step in [s for stage in build["stages"] for j in stage["jobs"] for s in j["steps"]]:
+        text = step.get("script") or step.get("inputs", {}).get("inlineScript") or ""
+        assert re.findall(r"\$\((?!az )[^)]*\)", text) == [], text
+    parser = v2_local._parser(load_pipeline_file(SAMPLE).build_pipeline, "iris_v2.py", "submit")
+    options = {o for action in parser._actions for o in action.option_strings}
+    for flag in re.findall(r"--[a-z-]+", command.split("pipelines/iris_v2.py")[1]):
+        assert flag in options, flag
+    record = DecisionRecord(
+        decision=decide(0.97, 0.95, Policy("accuracy")), model_name="iris",
+        registered_version=3, build_number="7", challenger_source="parent run",
+        parent_run_id="run-1", artifact_path="outputs/iris", artifact_sha256="ab" * 32,
+    )  # fmt: skip
+    names = [line.split("variable=")[1].split(";")[0] for line in devops_commands(record)]
+    verdict = next(j for j in train["jobs"] if j["job"] == "verdict")
+    assert verdict["variables"]["outcome"] == (
+        f"$[ dependencies.submit.outputs['{task['name']}.{names[0]}'] ]"
+    )
