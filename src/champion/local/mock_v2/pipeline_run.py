@@ -32,11 +32,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -44,6 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from champion import _env
+from champion.local.mock_v2.node_process import copy_code, execute
 from champion.local.mock_v2.pipeline_spec import (
     PRIMITIVES,
     JobSpec,
@@ -194,7 +191,7 @@ class _Run:
         folder = root / STEPS_FOLDER / self.pipeline_id / run_id
         cwd = folder / "cwd"
         try:
-            _copy_code(node.code, cwd, root)
+            copy_code(node.code, cwd, root)
             inputs = {k: self._input(node, k) for k in node.input_types}
             outputs = self._outputs(node)
             command = render_command(node, inputs, outputs)
@@ -212,7 +209,7 @@ class _Run:
         self.runner._say(f"node {node.name}: job {run_id}: {command}")
         env = self._environment(node, run_id, inputs, outputs)
         started = time.monotonic()
-        code = _execute(command, cwd, env, folder / "std_log.txt", f"[{node.name}] ",
+        code = execute(command, cwd, env, folder / "std_log.txt", f"[{node.name}] ",
                         self.runner.console, node.timeout)  # fmt: skip
         self._upload_log(run_id, folder / "std_log.txt")
         status = "Completed" if code == 0 else "Failed"
@@ -378,73 +375,3 @@ def _truth(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("true", "1", "yes")
-
-
-def _copy_code(code: Path | None, target: Path, workspace: Path) -> None:
-    """A fresh copy of the component's code folder (empty when it has none), without the
-    workspace folder should it be inside, and without following links."""
-    if code is None:
-        target.mkdir(parents=True, exist_ok=True)
-        return
-    if not code.is_dir():
-        raise PipelineSpecError(f"the component's code folder {code} does not exist")
-    skip = workspace.resolve()
-
-    def ignore(folder: str, names: list[str]) -> list[str]:
-        return [
-            n for n in names
-            if (Path(folder) / n).resolve() == skip or n in ("__pycache__", ".git")
-        ]  # fmt: skip
-
-    shutil.copytree(code, target, symlinks=True, ignore=ignore)
-
-
-def _execute(
-    command: str,
-    cwd: Path,
-    env: Mapping[str, str],
-    log: Path,
-    prefix: str,
-    console: IO[str],
-    timeout: float | None,
-) -> int:
-    """Run `command` with bash in its own process group, its output to `log` and, prefixed,
-    to `console`; the node's `limits.timeout` or Ctrl-C ends the whole group."""
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            ["/bin/bash", "-c", command],
-            cwd=cwd,
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-        def pump() -> None:
-            assert process.stdout is not None
-            for line in process.stdout:
-                sink.write(line)
-                console.write(prefix + line.decode("utf-8", "replace"))
-            console.flush()
-
-        reader = threading.Thread(target=pump, name="champion-node-output", daemon=True)
-        reader.start()
-        try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _end(process)
-            code = process.wait()
-            console.write(f"{prefix}ended: the node's timeout of {timeout:g}s was spent\n")
-        except BaseException:
-            _end(process)
-            raise
-        finally:
-            reader.join(timeout=10)
-        return code
-
-
-def _end(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
