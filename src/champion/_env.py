@@ -44,6 +44,9 @@ Variable (default): who reads it, and why.
 - `CHAMPION_MOCK` (none): set by `champion mock --` (and for the steps of a submitted pipeline):
   the Python processes started with it activate the fakes of the real SDKs against
   `CHAMPION_WORKSPACE` when they first import them (`champion.mock`).
+- `CHAMPION_MOCK_V2_NODE` (none): set to `1` in the processes of a node of a v2 pipeline the
+  v2 fake runs locally; the v2 fake started there serves no MLflow endpoint of its own (the
+  node's `MLFLOW_TRACKING_URI` is its pipeline's).
 - `CHAMPION_STEP_TIMEOUT` (none: no limit): seconds a step of a pipeline submitted through the
   SDK may run when its run configuration sets no `max_run_duration_seconds`; read by the
   local runner of submitted pipelines, set by `champion mock --step-timeout`.
