@@ -284,7 +284,12 @@ def _submit(args: argparse.Namespace, job: Any) -> int:
     print(f"champion: submitted pipeline job {submitted.name}{url}")
     if not args.wait:
         return 0
-    ml_client.jobs.stream(submitted.name)
+    from azure.ai.ml.exceptions import JobException
+
+    try:
+        ml_client.jobs.stream(submitted.name)
+    except JobException:  # the job ended Failed or Canceled: its status says so, below
+        pass
     done = ml_client.jobs.get(submitted.name)
     agent = sys.stdout if _env.under_devops_agent() else None
     found = _print_decision(ml_client, submitted.name, agent)
