@@ -116,8 +116,8 @@ def test_submit_wait_of_a_job_that_failed_exits_1_saying_so(tmp_path):
     local workspace, as a DevOps job would to Azure): `jobs.stream` raises for a failed job,
     and the command says the job failed (exit 1), not that the service did."""
     file = write(tmp_path)
-    done = champion("mock", "--workspace", str(tmp_path / "ws"), "--",
-                    str(CHAMPION), "pipeline", "submit", str(file), "--wait", cwd=tmp_path)  # fmt: skip
+    submit = [str(CHAMPION), "pipeline", "submit", str(file), "--wait"]
+    done = champion("mock", "--workspace", str(tmp_path / "ws"), "--", *submit, cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "ended Failed" in done.stdout
     assert "JobException" not in done.stdout + done.stderr
