@@ -53,6 +53,17 @@ def test_the_sample_runs_here_and_score_runs_only_after_a_win(tmp_path):
     assert outcomes == [("first", 1), ("rejected", None)]
 
 
+def test_a_data_file_that_is_not_there_is_refused_before_any_job_exists(tmp_path):
+    """As Azure's upload refuses it at submission: one line naming the input and the path
+    (not "no registered data asset"), exit 2, and the workspace holds no job."""
+    done = champion("pipeline", "run", str(SAMPLE), "--data", "missing.csv", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("champion:")]
+    assert "pipeline input 'iris_csv':" in line and "missing.csv' is not a file or folder" in line
+    runs = champion("runs", "list", "--format", "json", cwd=tmp_path)
+    assert runs.returncode == 0 and json.loads(runs.stdout) == []
+
+
 V2_FILE = '''
 """A v2 pipeline whose training step logs no metric."""
 import os

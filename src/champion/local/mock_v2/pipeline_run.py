@@ -90,6 +90,10 @@ class PipelineRunner:
         spec = read_job(job)
         experiment = experiment_name or spec.experiment_name or Path.cwd().name or "Default"
         steps = order(spec)
+        for name, value in spec.inputs.items():  # as Azure's upload would, before any job
+            path = value.get("path") if isinstance(value, Mapping) else None
+            if isinstance(path, str) and _local_path(path) is not None:
+                _existing(path, spec.base_path, f"pipeline input {name!r}")
         pipeline = self.store.create_run(
             experiment,
             run_id=getattr(job, "name", None) or _job_name(),
@@ -262,17 +266,11 @@ class _Run:
                 "paths, azureml://datastores/<name>/paths/<path> and registered data assets "
                 "(azureml:<name>:<version>), never the network"
             )
-        text = value.removeprefix("azureml:")
-        local = Path(text) if Path(text).is_absolute() else self.spec.base_path / text
-        if local.exists():
-            return str(local.resolve())
-        if value.startswith("azureml:"):
+        if _local_path(value) is None:  # azureml:<name>[:<version>|@latest]
+            text = value.removeprefix("azureml:")
             name, _, version = text.replace("@latest", "").partition(":")
             return self._data_asset(node, key, name, int(version) if version.isdigit() else None)
-        raise PipelineSpecError(
-            f"node {node.name!r} input {key!r}: {value!r} is not a file or folder here "
-            f"(relative paths are read from {self.spec.base_path}), nor a data asset"
-        )
+        return _existing(value, self.spec.base_path, f"node {node.name!r} input {key!r}")
 
     def _data_asset(self, node: NodeSpec, key: str, name: str, version: int | None) -> str:
         found = self.store.get_dataset(name, version)
@@ -358,6 +356,27 @@ class _Run:
                 [(LOG_NAME, staged.digest, staged.size)],
                 blobs=[staged],
             )
+
+
+def _local_path(value: str) -> str | None:
+    """The local path a data input names, or None when it names a registered data asset. The
+    SDK writes a local path it cannot find as `azureml:<path>`; an asset's name has no `/`."""
+    text = value.removeprefix("azureml:")
+    if value.startswith("azureml:") and "/" not in text and not text.startswith("."):
+        return None
+    return text
+
+
+def _existing(value: str, base: Path, where: str) -> str:
+    """The absolute path of the local file or folder `value` names (relative to `base`)."""
+    text = _local_path(value) or value
+    local = Path(text) if Path(text).is_absolute() else base / text
+    if not local.exists():
+        raise PipelineSpecError(
+            f"{where}: {text!r} is not a file or folder here (relative paths are read from "
+            f"{base}); give an existing path, a datastore path or a registered data asset"
+        )
+    return str(local.resolve())
 
 
 def _job_name() -> str:
