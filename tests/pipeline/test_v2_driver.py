@@ -209,3 +209,50 @@ def test_the_v2_devops_build_submits_with_options_the_driver_has_and_reads_its_v
     assert verdict["variables"]["outcome"] == (
         f"$[ dependencies.submit.outputs['{task['name']}.{names[0]}'] ]"
     )
+
+
+INPUTS_FILE = '''
+"""One node reading a registered data asset, a datastore path and a local file."""
+from azure.ai.ml import Input, command, dsl
+
+
+def build_pipeline(*, tag: str = "x"):
+    show = command(
+        command="cat ${{inputs.asset}} ${{inputs.stored}} ${{inputs.here}} > ${{outputs.out}}/all",
+        inputs={"asset": Input(type="uri_file"), "stored": Input(type="uri_file"),
+                "here": Input(type="uri_file")},
+        outputs={"out": {"type": "uri_folder"}},
+        environment="azureml:AzureML-sklearn-1.5-ubuntu20.04-py38-cpu@latest",
+    )
+
+    @dsl.pipeline(compute="serverless")
+    def read():
+        show(asset=Input(type="uri_file", path="azureml:rows:1"),
+             stored=Input(type="uri_file",
+                          path="azureml://datastores/workspaceblobstore/paths/in/b.txt"),
+             here=Input(type="uri_file", path="c.txt"))
+    return read()
+'''
+
+
+def test_inputs_are_data_assets_datastore_paths_and_local_files(tmp_path):
+    """`${{inputs.x}}` becomes the local path Azure would mount: a registered data asset's
+    file, a datastore path's file, a local file (relative to the pipeline file)."""
+    from champion.local import Dataset, Datastore, Workspace
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pipeline.py").write_text(INPUTS_FILE)
+    (project / "c.txt").write_text("local\n")
+    for name, text in (("a.txt", "asset\n"), ("b.txt", "stored\n")):
+        (tmp_path / name).write_text(text)
+    ws = Workspace.create(str(project / ".champion"))
+    store = Datastore.get(ws, "workspaceblobstore")
+    store.upload_files([str(tmp_path / "a.txt")], relative_root=str(tmp_path), target_path="ds")
+    store.upload_files([str(tmp_path / "b.txt")], relative_root=str(tmp_path), target_path="in")
+    Dataset.File.from_files((store, "ds/a.txt")).register(ws, "rows")
+    ws._store.close()
+    done = champion("pipeline", "run", str(project / "pipeline.py"), cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (out,) = (project / ".champion" / "pipeline-data").glob("*/*/out/all")
+    assert out.read_text() == "asset\nstored\nlocal\n"

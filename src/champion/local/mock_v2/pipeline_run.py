@@ -92,7 +92,7 @@ class PipelineRunner:
         steps = order(spec)
         for name, value in spec.inputs.items():  # as Azure's upload would, before any job
             path = value.get("path") if isinstance(value, Mapping) else None
-            if isinstance(path, str) and _local_path(path) is not None:
+            if isinstance(path, str) and _local_path(path) is not None:  # surely a path
                 _existing(path, spec.base_path, f"pipeline input {name!r}")
         pipeline = self.store.create_run(
             experiment,
@@ -266,8 +266,11 @@ class _Run:
                 "paths, azureml://datastores/<name>/paths/<path> and registered data assets "
                 "(azureml:<name>:<version>), never the network"
             )
-        if _local_path(value) is None:  # azureml:<name>[:<version>|@latest]
-            text = value.removeprefix("azureml:")
+        text = value.removeprefix("azureml:")
+        local = Path(text) if Path(text).is_absolute() else self.spec.base_path / text
+        if local.exists():
+            return str(local.resolve())
+        if _local_path(value) is None:  # azureml:<name>[:<version>|@latest], or a name
             name, _, version = text.replace("@latest", "").partition(":")
             return self._data_asset(node, key, name, int(version) if version.isdigit() else None)
         return _existing(value, self.spec.base_path, f"node {node.name!r} input {key!r}")
@@ -278,7 +281,8 @@ class _Run:
             what = f"{name}:{version}" if version is not None else f"{name} (latest)"
             raise PipelineSpecError(
                 f"node {node.name!r} input {key!r}: there is no registered data asset {what} "
-                "in the local workspace"
+                f"in the local workspace, nor a file or folder {name!r} here (relative paths "
+                f"are read from {self.spec.base_path})"
             )
         files = [path for _, path in self.store.dataset_files(found.saved.definition)]
         if len(files) == 1:
@@ -359,8 +363,9 @@ class _Run:
 
 
 def _local_path(value: str) -> str | None:
-    """The local path a data input names, or None when it names a registered data asset. The
-    SDK writes a local path it cannot find as `azureml:<path>`; an asset's name has no `/`."""
+    """The local path a data input names, or None when it may name a registered data asset.
+    The SDK writes a local path it cannot find as `azureml:<path>`; an asset's name has no `/`
+    (a bare `azureml:c.txt` may be either: a file here first, else an asset)."""
     text = value.removeprefix("azureml:")
     if value.startswith("azureml:") and "/" not in text and not text.startswith("."):
         return None
