@@ -37,8 +37,8 @@ from _common import (
 from fixtures import FixtureCache
 
 FAMILIES = (
-    "cold", "gate", "lookup", "upload", "concurrency", "azure", "availability", "mlflow",
-    "scoring",
+    "cold", "gate", "lookup", "upload", "concurrency", "azure", "azure_v2", "availability",
+    "mlflow", "scoring",
 )  # fmt: skip
 
 

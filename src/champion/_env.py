@@ -14,9 +14,16 @@ Variable (default): who reads it, and why.
   sets it for each step.
 - `CHAMPION_RUN_ID` (none: offline): the step's run in that workspace, as Azure ML's runtime
   sets `AZUREML_RUN_ID`.
-- `CHAMPION_BACKEND` (chosen by `AZUREML_RUN_ID`, then `MLFLOW_RUN_ID`): `local`, `azureml` or
-  `mlflow`, the registry and run `champion.context` builds; `--backend` sets it.
-- `AZUREML_RUN_ID` (none): set by Azure ML's job runtime; its presence means the azureml backend.
+- `CHAMPION_BACKEND` (chosen by `AZUREML_RUN_ID`, then `MLFLOW_RUN_ID`): `local`, `azureml`,
+  `azureml-v2` or `mlflow`, the registry and run `champion.context` builds; `--backend` sets it.
+- `AZUREML_RUN_ID` (none): set by Azure ML's job runtime; its presence means the azureml backend,
+  or azureml-v2 inside a v2 job (below).
+- `AZUREML_ARM_SUBSCRIPTION`, `AZUREML_ARM_RESOURCEGROUP`, `AZUREML_ARM_WORKSPACE_NAME` (none): the
+  workspace a job runs in, as Azure ML's runtime sets them; the v2 backend builds its `MLClient`
+  from them (with `DEFAULT_IDENTITY_CLIENT_ID`, the compute's managed identity, when set).
+- `AZURE_ML_INPUT_<name>`, `AZURE_ML_OUTPUT_<name>` (none): a v2 command job's inputs and outputs.
+  With `AZUREML_RUN_ID` and `MLFLOW_TRACKING_URI`, any of them means a v2 job: the azureml-v2
+  backend (a v1 step gets `AZUREML_DATAREFERENCE_<name>` instead).
 - `MLFLOW_TRACKING_URI` (none: the mlflow backend refuses to guess), `MLFLOW_REGISTRY_URI` (the
   tracking URI): MLflow's own names for its server (`http://127.0.0.1:5000`) or database
   (`sqlite:///mlflow.db`); read here and handed to `MlflowClient` explicitly.
@@ -40,6 +47,9 @@ Variable (default): who reads it, and why.
 - `CHAMPION_MOCK` (none): set by `champion mock --` (and for the steps of a submitted pipeline):
   the Python processes started with it activate the fakes of the real SDKs against
   `CHAMPION_WORKSPACE` when they first import them (`champion.mock`).
+- `CHAMPION_MOCK_V2_NODE` (none): set to `1` in the processes of a node of a v2 pipeline the
+  v2 fake runs locally; the v2 fake started there serves no MLflow endpoint of its own (the
+  node's `MLFLOW_TRACKING_URI` is its pipeline's).
 - `CHAMPION_STEP_TIMEOUT` (none: no limit): seconds a step of a pipeline submitted through the
   SDK may run when its run configuration sets no `max_run_duration_seconds`; read by the
   local runner of submitted pipelines, set by `champion mock --step-timeout`.
@@ -59,6 +69,9 @@ import os
 
 __all__ = [
     "AML_APP_ROOT",
+    "AZUREML_ARM_RESOURCEGROUP",
+    "AZUREML_ARM_SUBSCRIPTION",
+    "AZUREML_ARM_WORKSPACE_NAME",
     "AZUREML_MODEL_DIR",
     "AZUREML_RUN_ID",
     "BACKEND",
@@ -67,6 +80,7 @@ __all__ = [
     "DATASET_FILE_OUTPUTS",
     "DATASET_INPUTS",
     "DATA_REFERENCE_PREFIX",
+    "DEFAULT_IDENTITY_CLIENT_ID",
     "DEFAULT_WORKSPACE_FOLDER",
     "DEVOPS_AGENT",
     "MLFLOW_HTTP_RETRIES",
@@ -76,13 +90,17 @@ __all__ = [
     "MLFLOW_TRACKING_URI",
     "MOCK",
     "MOCK_FAULTS",
+    "MOCK_V2_NODE",
     "PAUSE_AT",
     "RETRY_ATTEMPTS",
     "RETRY_BASE_SECONDS",
     "RUN_ID",
     "STEP_TIMEOUT",
+    "V2_INPUT_PREFIX",
+    "V2_OUTPUT_PREFIX",
     "WORKSPACE",
     "aml_app_root",
+    "azureml_arm",
     "azureml_model_dir",
     "azureml_run_id",
     "backend",
@@ -91,6 +109,8 @@ __all__ = [
     "data_reference",
     "dataset_inputs",
     "get",
+    "identity_client_id",
+    "in_v2_job",
     "inherited",
     "mlflow_http_retries",
     "mlflow_progress_bars",
@@ -99,6 +119,7 @@ __all__ = [
     "mlflow_tracking_uri",
     "mock",
     "mock_faults",
+    "mock_v2_node",
     "pause_at",
     "pythonpath",
     "retry_attempts",
@@ -122,9 +143,16 @@ DATA_REFERENCE_PREFIX = "AZUREML_DATAREFERENCE_"
 DATASET_INPUTS = "AZUREML_DATASET_ENVIRONMENT_VARS"
 DATASET_FILE_OUTPUTS = "AZUREML_DATASET_FILE_OUTPUTS"
 MOCK = "CHAMPION_MOCK"
+MOCK_V2_NODE = "CHAMPION_MOCK_V2_NODE"
 STEP_TIMEOUT = "CHAMPION_STEP_TIMEOUT"
 BUILD_NUMBER = "BUILD_BUILDNUMBER"
 DEVOPS_AGENT = "TF_BUILD"
+AZUREML_ARM_SUBSCRIPTION = "AZUREML_ARM_SUBSCRIPTION"
+AZUREML_ARM_RESOURCEGROUP = "AZUREML_ARM_RESOURCEGROUP"
+AZUREML_ARM_WORKSPACE_NAME = "AZUREML_ARM_WORKSPACE_NAME"
+DEFAULT_IDENTITY_CLIENT_ID = "DEFAULT_IDENTITY_CLIENT_ID"
+V2_INPUT_PREFIX = "AZURE_ML_INPUT_"
+V2_OUTPUT_PREFIX = "AZURE_ML_OUTPUT_"
 MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
 MLFLOW_REGISTRY_URI = "MLFLOW_REGISTRY_URI"
 MLFLOW_RUN_ID = "MLFLOW_RUN_ID"
@@ -188,6 +216,29 @@ def azureml_run_id() -> str | None:
     return get(AZUREML_RUN_ID)
 
 
+def azureml_arm() -> tuple[str, str, str] | None:
+    """The job's subscription, resource group and workspace, when all three are set."""
+    found = (get(AZUREML_ARM_SUBSCRIPTION), get(AZUREML_ARM_RESOURCEGROUP),
+             get(AZUREML_ARM_WORKSPACE_NAME))  # fmt: skip
+    return (found[0], found[1], found[2]) if all(found) else None  # type: ignore[return-value]
+
+
+def identity_client_id() -> str | None:
+    """The compute's managed identity inside an Azure ML job, if it has one."""
+    return get(DEFAULT_IDENTITY_CLIENT_ID)
+
+
+def in_v2_job() -> bool:
+    """Whether this process is a step of an Azure ML v2 job: the run and MLflow's tracking URI
+    Azure sets, and at least one `AZURE_ML_INPUT_`/`AZURE_ML_OUTPUT_` variable."""
+    if not (azureml_run_id() and mlflow_tracking_uri()):
+        return False
+    return any(
+        name.startswith((V2_INPUT_PREFIX, V2_OUTPUT_PREFIX)) and value
+        for name, value in os.environ.items()
+    )
+
+
 def retry_attempts() -> int:
     """At least 1, so a zero or negative setting still makes one attempt."""
     return max(1, int(get(RETRY_ATTEMPTS) or DEFAULT_RETRY_ATTEMPTS))
@@ -207,6 +258,11 @@ def pause_at() -> str | None:
 
 def mock() -> str | None:
     return get(MOCK)
+
+
+def mock_v2_node() -> bool:
+    """Whether this process belongs to a node of a v2 pipeline the v2 fake runs locally."""
+    return get(MOCK_V2_NODE) == "1"
 
 
 def step_timeout() -> str | None:

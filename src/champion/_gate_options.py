@@ -18,7 +18,26 @@ from typing import Any
 from champion._policy_text import MAX_FILE_BYTES as MAX_POLICY_BYTES
 from champion.errors import InputError, PolicyError
 
-__all__ = ["add_gate_options", "policy_of", "rescore_of"]
+__all__ = ["add_gate_options", "flag", "policy_of", "rescore_of"]
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def truth(text: str) -> bool:
+    """A flag's value as a v2 component passes its string inputs: true/false (yes/no, 1/0)."""
+    lowered = text.strip().lower()
+    if lowered in _TRUE or lowered in _FALSE:
+        return lowered in _TRUE
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def flag(parser: argparse.ArgumentParser | Any, name: str, *, help: str) -> None:
+    """A yes/no option: given alone it means yes, as always; it also takes `true` or `false`,
+    so a v2 component can pass one of its string inputs (`$[[--dry-run ${{inputs.dry_run}}]]`)."""
+    parser.add_argument(
+        name, nargs="?", const=True, default=False, type=truth, metavar="true|false", help=help
+    )
+
 
 PICKLE_WARNING = (
     "LOADS BOTH MODELS WITH joblib: loading a pickle runs code, so use it only with models you "
@@ -43,9 +62,9 @@ def add_gate_options(parser: argparse.ArgumentParser | Any, *, standalone: bool)
         "--metric latency_ms:lower (default: accuracy); after the last ':' comes exactly "
         "higher or lower",
     )
-    add(
+    flag(
+        parser,
         "--lower-is-better",
-        action="store_true",
         help="with one metric: a lower value wins (a loss, an error)",
     )
     add(
@@ -69,20 +88,20 @@ def add_gate_options(parser: argparse.ArgumentParser | Any, *, standalone: bool)
         help="a TOML policy file ([[metric]] tables; docs/how-to/policies.md) instead of "
         "--metric and the one-metric flags",
     )
-    add(
+    flag(
+        parser,
         "--allow-unscored-champion",
-        action="store_true",
         help="let the challenger replace a champion that has no value for a metric (recorded)",
     )
-    add(
+    flag(
+        parser,
         "--allow-different-test-data",
-        action="store_true",
         help="compare numbers measured on different test data instead of refusing (exit 2); "
         "the choice is recorded",
     )
-    add(
+    flag(
+        parser,
         "--dry-run",
-        action="store_true",
         help="decide and record (would_promote / would_reject) but register nothing",
     )
     add(

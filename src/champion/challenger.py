@@ -5,11 +5,12 @@ store, and the source an error names must be the same number. So each tag's text
 (`parse_metric`: strict, exact) and carried as `Challenger.values` with its stored form
 `Challenger.texts`; nothing downstream parses it again.
 
-Where each metric comes from: the pipeline run's tags, else the tags of the step run named
-`--training-step-name`, else (on a backend that lists them with the run: MLflow) the logged
-metrics of the same runs. Two sources that disagree are a conflict, never a guess. The test-data
-identity (`champion.test_data_sha256`, `champion.test_data`) is read from the same tags, by the
-same rule.
+Where each metric comes from: the metrics file the step was given (`--metrics-file`, a v2
+pipeline's usual hand-off: `champion._metrics_file`), the pipeline run's tags, the tags of the
+step run named `--training-step-name`, else (on a backend that lists them with the run: MLflow,
+Azure ML v2) the logged metrics of the same runs. Two sources that disagree are a conflict,
+never a guess. The test-data identity (`champion.test_data_sha256`, `champion.test_data`) and
+the model type are read from the same file and tags, by the same rule.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from champion._metrics_file import MetricsFile, read_metrics_file
 from champion._retry import remote
 from champion.decision import MetricRule, Policy
 from champion.errors import ConflictError, InputError, MetricError
@@ -100,33 +103,39 @@ def given_challenger(
 
 
 def read_challenger(
-    parent: ParentRun, policy: Policy, training_step_name: str | None
+    parent: ParentRun,
+    policy: Policy,
+    training_step_name: str | None,
+    metrics_file: Path | None = None,
 ) -> Challenger:
-    """Every metric of the policy from the pipeline run's tags, else from the training step
-    run's tags; and the test data they were measured on, from the same tags.
+    """Every metric of the policy from the metrics file, the pipeline run's tags or the
+    training step run's tags (else their logged metrics); and the test data they were measured
+    on, from the same file and tags.
 
     Two sources that disagree, or two step runs of that name that both carry a metric, are a
     conflict: guessing which one is right could promote the wrong model."""
+    given = read_metrics_file(metrics_file) if metrics_file is not None else None
     parent_tags = parent.tags
     steps, names_seen = _step_runs(parent, training_step_name)
     values, sources = {}, {}
     for rule in policy.rules:
         source, value = _read_metric(
-            parent, parent_tags, steps, names_seen, rule, training_step_name
+            parent, parent_tags, steps, names_seen, rule, training_step_name, given
         )
         values[rule.name], sources[rule.name] = value, source
+    on_file: Mapping[str, object] = given.values if given else {}
     model_type = next(
         (
             str(tags[key])
-            for tags in [parent_tags, *(step.tags for step in steps)]
+            for tags in [on_file, parent_tags, *(step.tags for step in steps)]
             for key in MODEL_TYPE_TAGS
-            if tags.get(key)
+            if isinstance(tags.get(key), str) and tags.get(key)
         ),
         None,
     )
     identity = DataIdentity(
-        _read_identity(parent, parent_tags, steps, TEST_DATA_SHA256, training_step_name),
-        _read_identity(parent, parent_tags, steps, TEST_DATA, training_step_name),
+        _read_identity(parent, parent_tags, steps, TEST_DATA_SHA256, training_step_name, given),
+        _read_identity(parent, parent_tags, steps, TEST_DATA, training_step_name, given),
     )
     return _challenger(values, sources, model_type, identity)
 
@@ -152,11 +161,21 @@ def _read_metric(
     names_seen: Sequence[str],
     rule: MetricRule,
     training_step_name: str | None,
+    given: MetricsFile | None = None,
 ) -> tuple[str, float]:
     metric = rule.name
-    sources = _tag_sources(parent, parent_tags, steps, metric, training_step_name)
-    if not sources:
-        sources = _metric_sources(parent, steps, metric, training_step_name)
+    sources = _tag_sources(parent, parent_tags, steps, metric, training_step_name, given)
+    if len(sources) == len(_file_sources(given, metric)):  # no tag: the logged metrics count
+        sources += _metric_sources(parent, steps, metric, training_step_name)
+    if not sources and given is not None:
+        keys = ", ".join(sorted(given.values)) or "none"
+        raise MetricError(
+            f"no {metric!r} in metrics file {given.path} (its keys: {keys}), nor on pipeline "
+            f"run {parent.id} or its step {training_step_name!r}; the training step must write "
+            f"{metric} to the file",
+            field=metric,
+            value=None,
+        )
     if not sources:
         where = f" or on its step {training_step_name!r}" if training_step_name else ""
         if training_step_name and not steps:
@@ -188,9 +207,11 @@ def _read_identity(
     steps: Sequence[StepRun],
     key: str,
     training_step_name: str | None,
+    given: MetricsFile | None = None,
 ) -> str | None:
-    """One test-data tag: the same on every run that has it, else a conflict."""
-    found = _tag_sources(parent, parent_tags, steps, key, training_step_name)
+    """One test-data tag: the same on every run (and in the metrics file) that has it, else a
+    conflict."""
+    found = _tag_sources(parent, parent_tags, steps, key, training_step_name, given)
     values = {str(raw).strip() for _, raw in found if raw is not None and str(raw).strip()}
     if len(values) > 1:
         listing = "; ".join(f"{source} = {raw!r}" for source, raw in found)
@@ -217,8 +238,9 @@ def _tag_sources(
     steps: Sequence[StepRun],
     metric: str,
     step_name: str | None,
+    given: MetricsFile | None = None,
 ) -> list[tuple[str, object]]:
-    sources: list[tuple[str, object]] = []
+    sources = _file_sources(given, metric)
     if metric in parent_tags:
         sources.append((f"pipeline run {parent.id} tag {metric!r}", parent_tags[metric]))
     sources += [
@@ -227,6 +249,13 @@ def _tag_sources(
         if metric in step.tags
     ]
     return sources
+
+
+def _file_sources(given: MetricsFile | None, key: str) -> list[tuple[str, object]]:
+    """The metrics file's value for `key`, first among the sources, when it has one."""
+    if given is None or key not in given.values:
+        return []
+    return [(given.source(key), given.values[key])]
 
 
 def _metric_sources(

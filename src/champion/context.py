@@ -5,13 +5,17 @@ Why one place: step code must not branch on "am I offline?" (the MLOpsPython hab
 given. The backend is chosen here from a small table; everything downstream sees the same
 `Registry` and `ParentRun` Protocols (`champion.registry`).
 
-- `CHAMPION_BACKEND=local|azureml|mlflow` (or a command's `--backend`) chooses explicitly.
-- Otherwise `AZUREML_RUN_ID` (set by Azure ML's job runtime) means azureml; then
-  `MLFLOW_RUN_ID` (MLflow's active run, set by the mlflow pipeline runner) means mlflow; anything
-  else means the local workspace, whose runner sets `CHAMPION_WORKSPACE` and `CHAMPION_RUN_ID`.
+- `CHAMPION_BACKEND=local|azureml|azureml-v2|mlflow` (or a command's `--backend`) chooses
+  explicitly.
+- Otherwise `AZUREML_RUN_ID` (set by Azure ML's job runtime) means azureml, or azureml-v2 when
+  the job is a v2 one (`MLFLOW_TRACKING_URI` and an `AZURE_ML_INPUT_`/`AZURE_ML_OUTPUT_`
+  variable: `champion._env.in_v2_job`); then `MLFLOW_RUN_ID` (MLflow's active run, set by the
+  mlflow pipeline runner) means mlflow; anything else means the local workspace, whose runner
+  sets `CHAMPION_WORKSPACE` and `CHAMPION_RUN_ID`.
 - A run or workspace object handed in (a test's, the CLI's) carries its backend with it: a
-  `champion.local` object is the local backend, a `champion.registry.mlflow` one is mlflow, any
-  other SDK-shaped one is azureml (the real SDK, also under `mock_azureml()`).
+  `champion.local` object is the local backend, a `champion.registry.azureml_v2` one is
+  azureml-v2, a `champion.registry.mlflow` one is mlflow, any other SDK-shaped one is azureml
+  (the real SDK, also under `mock_azureml()`).
 
 Each backend's module is imported only when chosen, so the local path never imports azureml,
 and nothing imports mlflow unless the mlflow backend is used.
@@ -19,7 +23,7 @@ and nothing imports mlflow unless the mlflow backend is used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +35,7 @@ __all__ = [
     "BACKENDS",
     "BACKEND_ENV",
     "backend_name",
+    "control_outputs_of",
     "get_registry",
     "get_run",
     "get_workspace",
@@ -162,6 +167,29 @@ def _mlflow_workspace_of(run: Any) -> Any:
     return run.workspace
 
 
+def _v2_run() -> Any:
+    from champion.registry.azureml_v2 import current_run
+
+    return current_run()
+
+
+def _v2_workspace() -> Any:
+    from champion.registry.azureml_v2 import configured_workspace
+
+    return configured_workspace()
+
+
+def _v2_registry(workspace: Any, options: BackendOptions) -> Registry:
+    from champion.registry.azureml_v2 import AzureMLV2Registry
+
+    _no_options("azureml-v2", options)
+    return AzureMLV2Registry(workspace)
+
+
+def _v2_workspace_of(run: Any) -> Any:
+    return run.v2_workspace
+
+
 _BACKENDS: dict[str, _Backend] = {
     "local": _Backend(
         _local_run, _local_workspace, _local_registry, _local_parent, _sdk_workspace_of
@@ -172,6 +200,7 @@ _BACKENDS: dict[str, _Backend] = {
     "mlflow": _Backend(
         _mlflow_run, _mlflow_workspace, _mlflow_registry, _mlflow_parent, _mlflow_workspace_of
     ),
+    "azureml-v2": _Backend(_v2_run, _v2_workspace, _v2_registry, _mlflow_parent, _v2_workspace_of),
 }
 BACKENDS = tuple(_BACKENDS)
 """The backends' names, as `--backend` and `CHAMPION_BACKEND` take them."""
@@ -189,13 +218,15 @@ def backend_name() -> str:
             )
         return explicit
     if _env.azureml_run_id():
-        return "azureml"
+        return "azureml-v2" if _env.in_v2_job() else "azureml"
     return "mlflow" if _env.mlflow_run_id() else "local"
 
 
 def _backend_of(obj: object) -> _Backend:
     """The backend an object belongs to, told by its class's module (no import)."""
     module = type(obj).__module__
+    if module.startswith("champion.registry.azureml_v2"):
+        return _BACKENDS["azureml-v2"]
     if module.startswith("champion.registry.mlflow"):
         return _BACKENDS["mlflow"]
     return _BACKENDS["local" if module.startswith("champion.local") else "azureml"]
@@ -238,3 +269,24 @@ def run_of(
     run: Any = step_run
     registry = backend.registry(backend.workspace_of(run), options or BackendOptions())
     return str(run.id), backend.parent(run), registry
+
+
+def control_outputs_of(step_run: object) -> Callable[[Mapping[str, object]], None]:
+    """How the step run `step_run` hands control outputs (`is_control: true`, what
+    `dsl.condition` reads) to its pipeline; InputError where its backend has none (only an
+    Azure ML v2 job does)."""
+    write = getattr(step_run, "set_control_outputs", None)
+    if not callable(write):
+        raise InputError(
+            "--control-outputs hands `promoted` to an Azure ML v2 pipeline; this step runs on "
+            f"the {_backend_name_of(step_run)} backend, which has no control outputs. Remove "
+            "the option, or run the step in a v2 pipeline (--backend azureml-v2)",
+            field="--control-outputs",
+            value=None,
+        )
+    return write  # type: ignore[no-any-return]
+
+
+def _backend_name_of(obj: object) -> str:
+    row = _backend_of(obj)
+    return next(name for name, backend in _BACKENDS.items() if backend is row)

@@ -24,21 +24,20 @@ Retries are safe: a parent run that already registered this model name gets that
 another digest is a conflict.
 
 This module sees the Protocols of `champion.registry` only; `champion.context` builds the
-backend for the run it is given.
+backend for the run it is given. The request and its checks are `champion.request`'s (re-exported
+here, where they were first); the record each branch ends with is made and written by
+`champion._gate_record`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from champion import names
 from champion._failpoints import failpoint
 from champion._frameworks import framework_version
+from champion._gate_record import record_of, recorded_anyway, write
 from champion._retry import remote
-from champion._validation import validate_model_name
 from champion.artifact import (
     LocalArtifact,
     has_model_artifacts,
@@ -47,19 +46,13 @@ from champion.artifact import (
     upload_new_artifact,
 )
 from champion.challenger import Challenger, given_challenger, read_challenger
-from champion.decision import Decision, Outcome, Policy
-from champion.errors import ChampionError, InputError, RegisteredThenFailedError
-from champion.judge import Judge, check_rescore_request, decide_and_register, identity_of
+from champion.decision import Decision, Outcome
+from champion.errors import InputError, RegisteredThenFailedError
+from champion.judge import Judge, decide_and_register, identity_of
 from champion.metrics import format_metric
-from champion.record import DecisionRecord, record_body, tag_record, write_record
-from champion.registry import (
-    ArtifactConflict,
-    BackendOptions,
-    ModelVersion,
-    NewVersion,
-    ParentRun,
-    Registry,
-)
+from champion.record import DecisionRecord, record_body, tag_record
+from champion.registry import ArtifactConflict, ModelVersion, NewVersion, ParentRun, Registry
+from champion.request import RegisterRequest, RescoreRequest, check_request
 
 __all__ = [
     "RegisterRequest",
@@ -69,46 +62,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class RescoreRequest:
-    """`--rescore-champion --test-data SPEC [--label-column NAME]`: score the champion and the
-    challenger on the same data and decide on those numbers. Loads pickles: opt-in only."""
-
-    test_data: str
-    label_column: str | None = None
-
-
-@dataclass(frozen=True)
-class RegisterRequest:
-    """What the register step was asked to do; built by the step script from its arguments."""
-
-    model_name: str
-    model_path: Path
-    policy: Policy
-    training_step_name: str | None = "train"
-    build_number: str | None = None
-    model_framework: str = "Custom"
-    model_framework_version: str | None = None
-    description: str | None = None
-    dry_run: bool = False
-    rescore: RescoreRequest | None = None
-    champion_alias: str | None = None
-    """MLflow: the alias naming the champion (None: `champion`); refused by other backends."""
-    stage: str | None = None
-    """MLflow: also transition a winner to this stage (deprecated by MLflow since 2.9)."""
-
-    @property
-    def backend_options(self) -> BackendOptions:
-        return BackendOptions(champion_alias=self.champion_alias, stage=self.stage)
-
-
 def register_if_better(run: object, request: RegisterRequest) -> DecisionRecord:
     """Run the whole gate for the step run `run` (as `champion.context.get_run()` or the SDK's
     `Run.get_context()` gives it); returns what was decided and recorded."""
     from champion.context import run_of
 
-    validate_model_name(request.model_name)
-    check_rescore_request(request)
+    check_request(request)
     artifact = inspect_artifact(request.model_path)
     run_id, parent, registry = run_of(run, request.backend_options)
     if parent is None:
@@ -125,7 +84,9 @@ def gate(
     parent: ParentRun, registry: Registry, request: RegisterRequest, artifact: LocalArtifact
 ) -> DecisionRecord:
     """The flow for a pipeline run, on any backend."""
-    challenger = read_challenger(parent, request.policy, request.training_step_name)
+    challenger = read_challenger(
+        parent, request.policy, request.training_step_name, request.metrics_file
+    )
     # The run's files are listed first only where an earlier attempt may have left some. A run
     # holding no record, on a backend that refuses to overwrite, is uploaded to straight away;
     # a name found taken then (an attempt that died before it recorded) means a listing after
@@ -172,10 +133,10 @@ def gate(
                 ),
             )
         except RegisteredThenFailedError as exc:
-            raise _recorded_anyway(
+            raise recorded_anyway(
                 parent, registry, request, judge, artifact, prefix, exc, files
             ) from exc
-    record = _record_of(
+    record = record_of(
         request,
         judge,
         decision,
@@ -186,7 +147,7 @@ def gate(
         prefix,
         registry=registry,
     )
-    _write(parent, record, files if files is not None else set(), registry)
+    write(parent, record, files if files is not None else set(), registry)
     return record
 
 
@@ -222,7 +183,7 @@ def _reject_untouched(
     so its record goes up in the model's batch (one create call on Azure ML), then the tags.
     Raises ArtifactConflict when a name is taken."""
     prefix = names.model_prefix(request.model_name)
-    record = _record_of(
+    record = record_of(
         request, judge, first_look, None, False, parent.id, artifact, prefix,
         registry=registry,
     )  # fmt: skip
@@ -254,7 +215,7 @@ def _already_registered(
         f"{earlier.version} (a retried step); nothing new was registered",
     )
     judge = Judge(request, challenger, None, None)
-    record = _record_of(
+    record = record_of(
         request,
         judge,
         decision,
@@ -264,7 +225,7 @@ def _already_registered(
         artifact,
         registry=registry,
     )
-    _write(parent, record, files, registry)
+    write(parent, record, files, registry)
     return record
 
 
@@ -289,8 +250,7 @@ def register_file_if_better(
     from champion.context import get_registry
 
     registry = get_registry(workspace, request.backend_options)
-    validate_model_name(request.model_name)
-    check_rescore_request(request)
+    check_request(request)
     artifact = inspect_artifact(request.model_path)
     identity = (
         identity_of(test_data, registry)
@@ -321,10 +281,10 @@ def register_file_if_better(
                         ),
                     )
                 except RegisteredThenFailedError as exc:
-                    raise _recorded_anyway(
+                    raise recorded_anyway(
                         run, registry, request, judge, artifact, path, exc, pipeline=False
                     ) from exc
-        record = _record_of(
+        record = record_of(
             request,
             judge,
             decision,
@@ -335,11 +295,11 @@ def register_file_if_better(
             path,
             registry=registry,
         )
-        _write(run, record, set(), registry, pipeline=False)
+        write(run, record, set(), registry, pipeline=False)
     return record
 
 
-# ---------------------------------------------------------------------- storing and recording
+# ---------------------------------------------------------------------- what a version stores
 
 
 def _new_version(
@@ -389,124 +349,3 @@ def _new_version(
             request.model_framework, request.model_framework_version
         ),
     )
-
-
-def _record_of(
-    request: RegisterRequest,
-    judge: Judge,
-    decision: Decision,
-    version: int | None,
-    race: bool,
-    run_id: str | None,
-    artifact: LocalArtifact,
-    artifact_path: str | None = "",
-    *,
-    registry: Registry,
-    notes: Sequence[str] = (),
-) -> DecisionRecord:
-    """The one place a gate's DecisionRecord is made. `artifact_path` None: not uploaded."""
-    return DecisionRecord(
-        decision=decision,
-        model_name=request.model_name,
-        registered_version=version,
-        build_number=request.build_number,
-        challenger_source=judge.challenger.source,
-        parent_run_id=run_id,
-        artifact_path=None
-        if artifact_path is None
-        else artifact_path or names.model_prefix(request.model_name),
-        artifact_sha256=artifact.sha256,
-        model_type=judge.challenger.model_type,
-        race_detected=race,
-        champion_rule=registry.champion_rule,
-        notes=list(notes),
-        test_data=judge.test_data,
-        rescored=judge.rescored_record(),
-        alias_move=None if version is None else registry.alias_move(request.model_name, version),
-    )
-
-
-def _write(
-    parent: ParentRun,
-    record: DecisionRecord,
-    files: set[str] | None,
-    registry: Registry,
-    *,
-    pipeline: bool = True,
-) -> None:
-    """Write the record (`_store`). A failure after this decision made a version the champion
-    says so (RegisteredThenFailedError): the registry has changed, only its record is missing."""
-    try:
-        _store(parent, record, files)
-    except ChampionError as exc:
-        version = record.registered_version
-        if version is None or not record.decision.promote:
-            raise
-        raise RegisteredThenFailedError(
-            f"{record.model_name}:{version} is registered and is the champion "
-            f"({registry.champion_rule}), then {exc.message}{_retry_hint(pipeline, version)}",
-            version=version,
-            field="record",
-            value=record.model_name,
-        ) from exc
-
-
-def _store(parent: ParentRun, record: DecisionRecord, files: set[str] | None) -> None:
-    """Write the record; the listing taken at the start (or the empty one of a run no attempt
-    had written to) spares a round trip on the first try only, since a failed try may have
-    uploaded the record already."""
-    hint: list[set[str] | None] = [files]
-
-    def attempt() -> None:
-        known, hint[0] = hint[0], None
-        try:
-            write_record(parent, record, known)
-        except ArtifactConflict:
-            if known is None:
-                raise
-            write_record(parent, record, None)  # a name taken by an attempt we did not know of
-
-    remote("recording the decision", attempt)
-
-
-def _recorded_anyway(
-    run: ParentRun,
-    registry: Registry,
-    request: RegisterRequest,
-    judge: Judge,
-    artifact: LocalArtifact,
-    artifact_path: str | None,
-    failed: RegisteredThenFailedError,
-    files: set[str] | None = None,
-    *,
-    pipeline: bool = True,
-) -> RegisteredThenFailedError:
-    """A decision that registered its version and made it the champion, after which a call
-    failed (the race check, the stage, ...): its record is still written, with a note saying
-    what failed, and the error returned says how the registry stands and where the record is."""
-    decision = judge.decided
-    if decision is None:  # pragma: no cover - a registration follows a decision
-        return failed
-    record = _record_of(
-        request, judge, decision, failed.version, False, run.id, artifact, artifact_path,
-        registry=registry, notes=[f"after the registration: {failed.message}"],
-    )  # fmt: skip
-    try:
-        _store(run, record, files if files is not None else set())
-    except ChampionError as exc:
-        said = (
-            f"{failed.message}; recording the decision failed too ({exc.message})"
-            f"{_retry_hint(pipeline, failed.version)}"
-        )
-    else:
-        said = f"{failed.message}. The decision is recorded on run {run.id}"
-    return RegisteredThenFailedError(
-        said, version=failed.version, field=failed.field, value=failed.value
-    )
-
-
-def _retry_hint(pipeline: bool, version: int) -> str:
-    """How a missing record gets made: a pipeline step's retry finds its version."""
-    if not pipeline:
-        return ""
-    return f"; a retry of the same pipeline run finds version {version} and records it"

@@ -29,12 +29,11 @@ from champion.registry import ModelVersion, Registry
 from champion.testdata import DataIdentity, same_test_data
 
 if TYPE_CHECKING:
-    from champion.gate import RegisterRequest
+    from champion.request import RegisterRequest
 
 __all__ = [
     "Judge",
     "champion_values",
-    "check_rescore_request",
     "decide_and_register",
     "identity_of",
 ]
@@ -202,15 +201,6 @@ class Judge:
                 for name in self.policy.metrics
             },
         }
-
-
-def check_rescore_request(request: RegisterRequest) -> None:
-    """A malformed --test-data fails before anything is read."""
-    if request.rescore is None:
-        return
-    from champion.rescore import parse_spec
-
-    parse_spec(request.rescore.test_data)
 
 
 def identity_of(spec: str, registry: Registry) -> DataIdentity:

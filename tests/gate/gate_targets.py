@@ -9,6 +9,10 @@
   process, through `register_if_better` and `champion.context`.
 - `mlflow-server`: the same against a real `mlflow server` process on 127.0.0.1 (one per test
   session, `mlflow_server` in tests/conftest.py), over HTTP.
+- `azureml-v2`: the v2 backend (models through the real `azure-ai-ml` `MLClient`, runs through
+  MLflow) under `mock_azure_ai_ml()`, through `register_if_better` on the step's v2 run, the
+  runs made as a v2 pipeline makes them (a pipeline job, its `train` and `register` child jobs
+  linked by `mlflow.parentRunId`).
 
 Each target makes pipeline runs (a parent tagged with the challenger's metric, a `train` step,
 a `register` step), runs the gate for the register step, and reads back what a user would look
@@ -47,18 +51,17 @@ from champion.registry import (
 )
 from champion.registry._decisions import entries_on_run, sort_entries
 
-TARGETS = ("memory", "local", "azureml", "mlflow-sqlite", "mlflow-server")
+TARGETS = ("memory", "local", "azureml", "azureml-v2", "mlflow-sqlite", "mlflow-server")
 MLFLOW_TARGETS = ("mlflow-sqlite", "mlflow-server")
 
 
 def target_params(names: Sequence[str]) -> list[Any]:
     """`names` as pytest params, "mlflow-server" marked `mlflow_server`: its tests ask for the
     session's server through `request.getfixturevalue`, which collection cannot see, and the
-    mark keeps them out of the fast set and on the worker that runs the server."""
-    return [
-        pytest.param(name, marks=pytest.mark.mlflow_server) if name == "mlflow-server" else name
-        for name in names
-    ]
+    mark keeps them out of the fast set and on the worker that runs the server. "azureml-v2"
+    is marked `process`: the v2 fake serves the job's MLflow on a local socket, as Azure does."""
+    marks = {"mlflow-server": pytest.mark.mlflow_server, "azureml-v2": pytest.mark.process}
+    return [pytest.param(name, marks=marks[name]) if name in marks else name for name in names]
 
 
 # ---------------------------------------------------------------------- in memory
@@ -421,3 +424,58 @@ class MlflowTarget(Target):
     def alias_holder(self) -> int | None:
         aliases = self.ws.client.get_registered_model(self.model_name).aliases
         return int(aliases["champion"]) if "champion" in aliases else None
+
+
+class AzureMLV2Target(Target):
+    """The v2 backend under `mock_azure_ai_ml()`: the real azure-ai-ml for the models, the
+    fake's MLflow endpoint for the runs, both over one local workspace."""
+
+    name = "azureml-v2"
+
+    def __init__(self, root: Path) -> None:
+        from champion.local.mock_v2 import mock_azure_ai_ml
+        from champion.registry.azureml_v2 import AzureMLV2Workspace
+        from champion.registry.mlflow import connect
+
+        self.model_name = "iris"
+        self.mock = mock_azure_ai_ml(root / "ws")
+        self.mock.start()
+        assert self.mock.tracking_uri is not None
+        self.ml_client = self.mock.ml_client()
+        self.workspace = AzureMLV2Workspace(
+            connect(self.mock.tracking_uri, azureml=True), self.ml_client
+        )
+        self.client = self.workspace.mlflow.client
+        self.experiment_id = self.client.create_experiment(f"pipeline-{uuid.uuid4().hex[:8]}")
+
+    def close(self) -> None:
+        self.mock.stop()
+
+    def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
+        from champion.registry.azureml_v2 import V2Run
+        from champion.registry.mlflow import PARENT_TAG
+
+        client = self.client
+        parent = client.create_run(self.experiment_id, run_name="pipeline", tags=dict(tags or {}))
+        link = {PARENT_TAG: parent.info.run_id}
+        train = client.create_run(
+            self.experiment_id, run_name="train", tags={**link, **(step_tags or {})}
+        )
+        for key, value in (step_metrics or {}).items():
+            client.log_metric(train.info.run_id, key, value)
+        register = client.create_run(self.experiment_id, run_name="register", tags=link)
+        step = V2Run(self.workspace, register)
+        made_parent = step.parent_run()
+        assert made_parent is not None
+        return Made(step, made_parent)
+
+    def registry(self) -> Registry:
+        from champion.registry.azureml_v2 import AzureMLV2Registry
+
+        return AzureMLV2Registry(self.workspace)
+
+    def register_unscored(self, model: Path) -> int:
+        from azure.ai.ml.entities import Model
+
+        made = self.ml_client.models.create_or_update(Model(name=self.model_name, path=model))
+        return int(made.version)

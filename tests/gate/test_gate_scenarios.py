@@ -1,11 +1,12 @@
 """The gate's scenarios on every registry it runs on: in memory (MLflow-shaped), the local
-workspace, MLflow on a `sqlite:///` URI and a real `mlflow server` (see gate_targets.py).
+workspace, Azure ML through SDK v1 (`mock_azureml()`) and SDK v2 (`mock_azure_ai_ml()`), MLflow
+on a `sqlite:///` URI and a real `mlflow server` (see gate_targets.py).
 
 One list of behaviours a user relies on, run in process against each target: first, win, loss,
-tie, min-delta, floor, lower-is-better, a bad metric, an unscored champion, a retry, the record
-on the pipeline run, dry runs, several metrics, the test-data rule, re-scoring (the champion
-downloaded through the registry, verified) and a rollback (a new version where the champion is
-the latest, the alias moved back on MLflow). The process-level ones (a crash between
+tie, min-delta, floor, lower-is-better, a bad metric, a missing one, an unscored champion, a
+retry, the record on the pipeline run, dry runs, several metrics, the test-data rule, re-scoring
+(the champion downloaded through the registry, verified) and a rollback (a new version where the
+champion is the latest, the alias moved back on MLflow). The process-level ones (a crash between
 registration and the alias move, 8 concurrent challengers, faults at the HTTP edge) are in
 test_mlflow_gate.py.
 """
@@ -20,6 +21,7 @@ from gate_targets import (
     MLFLOW_TARGETS,
     TARGETS,
     AzureMLTarget,
+    AzureMLV2Target,
     LocalTarget,
     MemoryTarget,
     MlflowTarget,
@@ -45,8 +47,8 @@ NEW_DATA = "2" * 64
 
 @pytest.fixture(params=target_params(TARGETS))
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
-    if request.param == "azureml":
-        azure = AzureMLTarget(tmp_path)
+    if request.param in ("azureml", "azureml-v2"):
+        azure = (AzureMLTarget if request.param == "azureml" else AzureMLV2Target)(tmp_path)
         yield azure
         azure.close()
     else:
@@ -140,6 +142,14 @@ def test_lower_is_better(target, model):
 def test_a_bad_metric_is_refused_before_anything_is_uploaded(target, model):
     made = target.pipeline_run({"accuracy": "95%"})
     with pytest.raises(MetricError, match="'95%'"):
+        target.gate(made, ask(target, model))
+    assert made.parent.file_names() == []
+    assert target.versions() == []
+
+
+def test_a_missing_metric_is_refused_before_anything_is_uploaded(target, model):
+    made = target.pipeline_run({"loss": "0.2"})
+    with pytest.raises(MetricError, match="no 'accuracy' tag"):
         target.gate(made, ask(target, model))
     assert made.parent.file_names() == []
     assert target.versions() == []
@@ -290,10 +300,10 @@ def test_every_decision_is_in_the_history_rejections_and_dry_runs_included(targe
     assert entries[2].run_id is not None and "0.8" in (entries[2].reason or "")
 
 
-@pytest.mark.parametrize("name", target_params(["memory", *MLFLOW_TARGETS]))
+@pytest.mark.parametrize("name", target_params(["memory", "azureml-v2", *MLFLOW_TARGETS]))
 def test_a_logged_metric_counts_when_no_tag_has_it(name, request, tmp_path, model):
     """MLflow lists a run's metrics with it: a training step that only logged the metric is
-    read (the local workspace lists tags only)."""
+    read, on MLflow and on v2 (whose runs are MLflow's); the local workspace lists tags only."""
     target = _target(name, request, tmp_path)
     made = target.pipeline_run(step_metrics={"accuracy": 0.93})
     record = target.gate(made, ask(target, model))
@@ -306,6 +316,10 @@ def _target(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Target
         return MemoryTarget()
     if name == "local":
         return LocalTarget(tmp_path)
+    if name == "azureml-v2":
+        v2 = AzureMLV2Target(tmp_path)
+        request.addfinalizer(v2.close)
+        return v2
     if name == "mlflow-sqlite":
         return MlflowTarget(name, request.getfixturevalue("mlflow_sqlite"), tmp_path / "art")
     assert name in MLFLOW_TARGETS

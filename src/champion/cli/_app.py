@@ -26,7 +26,7 @@ from champion.errors import InputError, from_environment
 from champion.record import neutralize_logging_commands as escape
 
 Handler = Callable[[argparse.Namespace], int]
-BACKENDS = ("local", "azureml", "mlflow")
+BACKENDS = ("local", "azureml", "azureml-v2", "mlflow")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -64,7 +64,9 @@ def _global_options(
         metavar="BACKEND",
         default=default(None),
         help="the registry: local (the local workspace), azureml (config.json's workspace; "
-        "register only) or mlflow ($MLFLOW_TRACKING_URI); default $CHAMPION_BACKEND, else local",
+        "register only), azureml-v2 (the same through azure-ai-ml and MLflow: register, "
+        "history, rollback) or mlflow ($MLFLOW_TRACKING_URI); default $CHAMPION_BACKEND, "
+        "else local",
     )
     group.add_argument(
         "--workspace",

@@ -73,28 +73,29 @@ class SpecOption:
         return "--" + self.name.replace("_", "-")
 
 
-def spec_options(builder: SpecBuilder) -> list[SpecOption]:
+def spec_options(builder: SpecBuilder | Any, kind: str = "build_spec") -> list[SpecOption]:
     """The options `builder` takes: its keyword parameters with defaults (`data` included),
     described by its docstring's `Args:` section. A parameter without a default, or named like
-    one of the driver's options, is an InputError: the command line could not offer it."""
+    one of the driver's options, is an InputError: the command line could not offer it. `kind`
+    names the function in messages (a v2 pipeline file's is `build_pipeline`)."""
     described = _described_args(inspect.getdoc(builder) or "")
     options = []
     for parameter in inspect.signature(builder).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
-        where = f"{location(builder)}: build_spec parameter {parameter.name!r}"
+        where = f"{location(builder)}: {kind} parameter {parameter.name!r}"
         if parameter.default is parameter.empty:
             raise InputError(
-                f"{where} has no default; every build_spec parameter needs one so that the "
+                f"{where} has no default; every {kind} parameter needs one so that the "
                 "pipeline runs without options",
-                field="build_spec",
+                field=kind,
                 value=parameter.name,
             )
         if parameter.name in _RESERVED:
             raise InputError(
                 f"{where} clashes with the driver's own --{parameter.name.replace('_', '-')}; "
                 "rename it",
-                field="build_spec",
+                field=kind,
                 value=parameter.name,
             )
         options.append(

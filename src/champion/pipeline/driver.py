@@ -38,7 +38,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -55,7 +55,8 @@ from champion.pipeline._options import (
     build_parser,
     spec_options,
 )
-from champion.pipeline._pipeline_file import SpecBuilder, build, builder_of
+from champion.pipeline._pipeline_file import SpecBuilder, build, builder_of, load_pipeline_file
+from champion.pipeline._verdict import verdict
 from champion.pipeline.spec import PipelineSpec, experiment_name_problem
 from champion.record import devops_commands_for
 
@@ -114,6 +115,11 @@ def _main(
         if spec_builder is not None:
             builder = spec_builder
         elif file is not None:
+            from champion.pipeline import v2_local
+
+            module = load_pipeline_file(file)
+            if v2_local.is_v2_file(module):  # build_pipeline(): an Azure ML v2 job
+                return v2_local.main(argv, module=module, mode=mode, prog=name)
             builder = builder_of(file)
         else:
             raise InputError("no pipeline file given", field="FILE")
@@ -337,18 +343,6 @@ def report_outcome(outcome: RunOutcome, *, agent: IO[str] | None) -> int:
     if outcome.succeeded:
         return 0
     return 3 if outcome.status in {"Finished", "Completed"} else 1
-
-
-def verdict(record: Mapping[str, Any]) -> str:
-    """One line from a decision record read back from a run, like the register step's own."""
-    version = record.get("registered_version")
-    registered = f" as {record.get('model_name')}:{version}" if version else ""
-    champion = record.get("champion") or "-"
-    return (
-        f"{record.get('outcome')}{registered}: {record.get('metric')} "
-        f"{record.get('challenger')} vs champion {champion}; {record.get('reason')} "
-        f"(build {record.get('build_number')})"
-    )
 
 
 # --------------------------------------------------------------------------- champion's wheel

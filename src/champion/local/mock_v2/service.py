@@ -16,6 +16,9 @@ Patch points, each where the SDK would otherwise reach the network (azureml-v2-f
 - `get_token` and `get_token_info` of azure-identity's credentials and of azure-ai-ml's
   `AzureMLOnBehalfOfCredential`: a token is handed out without asking anyone (azure-core >=
   1.38 asks `get_token_info`).
+- `JobOperations.create_or_update` of a `PipelineJob`: the job runs here, on this machine
+  (`pipeline_run.PipelineRunner`), and the job it returns is `jobs.get` of it; any other job
+  goes to the service as before (which does not serve it).
 - The traps (`traps.py`) and the socket guard (`guard.py`).
 """
 
@@ -27,6 +30,8 @@ from typing import Any
 
 from azure.ai.ml import MLClient
 from azure.ai.ml._artifacts import _blob_storage_helper
+from azure.ai.ml.entities import PipelineJob
+from azure.ai.ml.operations import JobOperations
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.storage.blob import BlobServiceClient
 
@@ -52,6 +57,7 @@ class LocalService:
 
     def __init__(self, store: Store, tracking_uri: Callable[[], str | None]) -> None:
         self.store = store
+        self.tracking_uri = tracking_uri
         self.clock = ArchiveClock()
         models = ModelRoutes(store, on_archive=self.clock.archived)
         self.router = Router(
@@ -90,8 +96,22 @@ class LocalService:
             kwargs.setdefault("transport", transport)
             return BlobServiceClient(*args, **kwargs)
 
+        service = self
+        original_create = vars(JobOperations)["create_or_update"]
+
+        def create_or_update(self: Any, job: Any, *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(job, PipelineJob):
+                return original_create(self, job, *args, **kwargs)
+            from champion.local.mock_v2.pipeline_run import PipelineRunner
+
+            names = (LOCAL_SUBSCRIPTION, LOCAL_RESOURCE_GROUP, LOCAL_WORKSPACE)
+            runner = PipelineRunner(service.store, service.tracking_uri(), names)
+            name = runner.run(job, kwargs.get("experiment_name"))
+            return self.get(name)
+
         patches: list[Patch] = [
             (MLClient, "__init__", __init__),
+            (JobOperations, "create_or_update", create_or_update),
             (MLClient, "from_config", classmethod(from_config)),
             (_blob_storage_helper, "BlobServiceClient", blob_service_client),
             *credential_patches(),

@@ -165,7 +165,8 @@ def mock_azure_ai_ml(
 
 def activate(workspace: str | os.PathLike[str] | None = None) -> Callable[[], None]:
     """Start a session for the rest of the process (a launcher's `sitecustomize`, `champion
-    mock --`) and return the function that stops it."""
-    session = MockAzureAIML(workspace)
+    mock --`) and return the function that stops it. In a node of a locally run v2 pipeline
+    (`pipeline_run.NODE_ENV`) it serves no MLflow endpoint: the node's is its pipeline's."""
+    session = MockAzureAIML(workspace, mlflow=not _env.mock_v2_node())
     session.start()
     return session.stop

@@ -18,25 +18,33 @@ if TYPE_CHECKING:
     from champion.registry.mlflow.registry import MlflowRegistry
 
 
-def decisions_of(registry: MlflowRegistry, name: str) -> Sequence[DecisionEntry]:
+def decisions_of(
+    registry: MlflowRegistry | Any,
+    name: str,
+    run_class: type[MlflowParentRun] = MlflowParentRun,
+) -> Sequence[DecisionEntry]:
     """One run search over every experiment, filtered by the server on `MODEL_TAG=name`;
-    then, per run found, one listing of its top folder and one download per record."""
+    then, per run found, one listing of its records' folder and one download per record.
+    `registry` has the MLflow `workspace` and `client`; `run_class` reads a run's records
+    where the runs keep their names (the v2 backend's runs keep `outputs/`)."""
     entries: list[DecisionEntry] = []
     for run in _runs_tagged(registry, name):
         entries += _remote(
             f"reading the decision records on run {run.info.run_id}",
-            functools.partial(_records_on, registry, run, name),
+            functools.partial(_records_on, registry, run, name, run_class),
         )
     return sort_entries(entries)
 
 
-def _records_on(registry: MlflowRegistry, run: Any, name: str) -> list[DecisionEntry]:
-    parent = MlflowParentRun(registry.workspace, run)
+def _records_on(
+    registry: MlflowRegistry | Any, run: Any, name: str, run_class: type[MlflowParentRun]
+) -> list[DecisionEntry]:
+    parent = run_class(registry.workspace, run)
     started = _from_millis(run.info.start_time)
     return entries_on_run(parent, name, parent.top_file_names(), started=lambda: started)
 
 
-def _runs_tagged(registry: MlflowRegistry, name: str) -> list[Any]:
+def _runs_tagged(registry: MlflowRegistry | Any, name: str) -> list[Any]:
     experiments: list[str] = []
     token: str | None = None
     while True:

@@ -61,13 +61,18 @@ class MlflowWorkspace:
 
 
 def connect(
-    tracking_uri: str | None = None, registry_uri: str | None = None, *, create: bool = False
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    *,
+    create: bool = False,
+    azureml: bool = False,
 ) -> MlflowWorkspace:
     """The MLflow server or database `tracking_uri` (default `$MLFLOW_TRACKING_URI`) names.
 
     A `sqlite:///` database that does not exist is refused unless `create`: as with the local
     workspace, a mistyped path must never become a fresh, empty registry in which any
-    challenger is "first". Only the pipeline runner creates one."""
+    challenger is "first". Only the pipeline runner creates one. `azureml`: also take Azure
+    ML's own `azureml://` tracking URI (the v2 backend's runs; azureml-mlflow reads it)."""
     tracking = tracking_uri or _env.mlflow_tracking_uri()
     if not tracking:
         raise InputError(
@@ -81,7 +86,7 @@ def connect(
     tracking = _absolute_sqlite(tracking)
     registry = _absolute_sqlite(registry_uri or _env.mlflow_registry_uri() or tracking)
     for uri, variable in ((tracking, _env.MLFLOW_TRACKING_URI), (registry, "MLFLOW_REGISTRY_URI")):
-        _check_scheme(uri, variable)
+        _check_scheme(uri, variable, ("azureml",) if azureml else ())
         path = _sqlite_path(uri)
         if path is not None and not create and not path.is_file():
             raise InputError(
@@ -103,9 +108,9 @@ def connect(
 _SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
 
 
-def _check_scheme(uri: str, variable: str) -> None:
+def _check_scheme(uri: str, variable: str, extra: tuple[str, ...] = ()) -> None:
     scheme = uri.partition("://")[0].lower() if "://" in uri else ""
-    if scheme.partition("+")[0] not in _SCHEMES:
+    if scheme.partition("+")[0] not in (*_SCHEMES, *extra):
         raise InputError(
             f"{variable}={shown_uri(uri)!r} is not an MLflow server or database champion can "
             "use; give http(s)://HOST:PORT or a database URI such as sqlite:///mlflow.db or "
@@ -166,7 +171,24 @@ def artifact_path(name: str) -> str:
 
 class MlflowParentRun:
     """`ParentRun` over an MLflow run: one MLflow call each, not retried here (the gate wraps
-    each call in its one loop); MLflow's failures come out in the shape the loop classifies."""
+    each call in its one loop); MLflow's failures come out in the shape the loop classifies.
+
+    The gate's names lose their `outputs/` on an MLflow server of its own (`artifact_path`);
+    a subclass for a service whose runs keep Azure ML's names (the v2 backend) overrides
+    `_path`/`_name` and the folders listed (`_walk_root`, `_records_folder`)."""
+
+    _walk_root: str | None = None
+    """Where `file_names` starts its walk (None: the run's top folder)."""
+    _records_folder: str | None = None
+    """The folder the decision records are in, as MLflow names it (None: the top folder)."""
+
+    def _path(self, name: str) -> str:
+        """The MLflow artifact path of the gate's artifact `name`."""
+        return artifact_path(name)
+
+    def _name(self, path: str) -> str:
+        """The gate's name of the MLflow artifact path `path`."""
+        return _GATE_PREFIX + path
 
     def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
         self.workspace = workspace
@@ -224,16 +246,16 @@ class MlflowParentRun:
                 if info.is_dir:
                     walk(info.path)
                 else:
-                    found.append(_GATE_PREFIX + info.path)
+                    found.append(self._name(info.path))
 
-        walk(None)
+        walk(self._walk_root)
         return sorted(found)
 
     def top_file_names(self) -> list[str]:
         """The artifact names in the run's top folder only (where decision records are): one
         listing, never a walk through a model's files."""
-        listed = _translated(lambda: self.repository.list_artifacts(None))
-        return sorted(_GATE_PREFIX + info.path for info in listed if not info.is_dir)
+        listed = _translated(lambda: self.repository.list_artifacts(self._records_folder))
+        return sorted(self._name(info.path) for info in listed if not info.is_dir)
 
     @property
     def overwrites(self) -> bool:
@@ -252,7 +274,7 @@ class MlflowParentRun:
                 self.upload_file(name, content)
 
     def upload_file(self, name: str, path: Path) -> None:
-        folder, base = posixpath.split(artifact_path(name))
+        folder, base = posixpath.split(self._path(name))
         if Path(path).name == base:
             _translated(lambda: self.repository.log_artifact(str(path), folder or None))
             return
@@ -262,7 +284,7 @@ class MlflowParentRun:
             _translated(lambda: self.repository.log_artifact(str(named), folder or None))
 
     def upload_bytes(self, name: str, data: bytes) -> None:
-        folder, base = posixpath.split(artifact_path(name))
+        folder, base = posixpath.split(self._path(name))
         with tempfile.TemporaryDirectory(prefix="champion-upload-") as tmp:
             named = Path(tmp) / base
             named.write_bytes(data)
@@ -271,7 +293,7 @@ class MlflowParentRun:
     def download_file(self, name: str, target: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="champion-download-") as tmp:
             local = _translated(
-                lambda: self.repository.download_artifacts(artifact_path(name), dst_path=tmp)
+                lambda: self.repository.download_artifacts(self._path(name), dst_path=tmp)
             )
             shutil.move(local, target)
 
@@ -295,6 +317,9 @@ class MlflowRun(MlflowParentRun):
     `azureml.core.Run` that the sample train step and the gate use, and no more; and, being a
     run like any other, a `ParentRun` too, so a step can record on its own run (the score
     step's record and tags)."""
+
+    parent_class: type[MlflowParentRun] = MlflowParentRun
+    """What `parent_run` returns the pipeline run as."""
 
     def __init__(self, workspace: MlflowWorkspace, run: Any) -> None:
         super().__init__(workspace, run)
@@ -330,12 +355,16 @@ class MlflowRun(MlflowParentRun):
             else:
                 client = self.workspace.client
                 run = _remote("loading the pipeline run", lambda: client.get_run(parent_id))
-                self._parent = MlflowRun(self.workspace, run)
+                self._parent = self._sibling(run)
         return self._parent  # type: ignore[no-any-return]
+
+    def _sibling(self, run: Any) -> MlflowRun:
+        """Another run of this run's kind and workspace (its parent)."""
+        return type(self)(self.workspace, run)
 
     def parent_run(self) -> MlflowParentRun | None:
         parent = self.parent
-        return None if parent is None else MlflowParentRun(parent.workspace, parent.mlflow_run)
+        return None if parent is None else self.parent_class(parent.workspace, parent.mlflow_run)
 
     def tag(self, key: str, value: object = None) -> None:
         client = self.workspace.client

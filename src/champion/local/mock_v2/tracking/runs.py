@@ -270,6 +270,19 @@ class RunsApi:
             self._tags(run.run_id, {t["key"]: t.get("value") for t in params["tags"]})
         return {}
 
+    def patch_properties(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run history's PATCH of a run's properties (a job's control outputs): added, never
+        changed (a property written again must keep its value, as on Azure)."""
+        run = self.run(run_id)
+        properties = {str(k): str(v) for k, v in (body.get("properties") or {}).items()}
+        try:
+            record = self.store.update_run(run.run_id, add_properties=properties)
+        except PropertyConflict as exc:
+            raise invalid(
+                f"Properties of run {run_id} cannot be changed: {', '.join(exc.keys)}"
+            ) from None
+        return {"runId": record.run_id, "properties": dict(record.properties)}
+
     def metric_history(self, params: dict[str, Any]) -> dict[str, Any]:
         run = self.run(str(params.get("run_id") or params["run_uuid"]))
         history = [

@@ -12,6 +12,7 @@ naming itself.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -27,6 +28,11 @@ from champion.local.mock_v2.tracking.wire import MlflowError
 from champion.local.store import Store
 
 Api = Callable[[dict[str, Any]], dict[str, Any]]
+
+#: Run history's PATCH of a run, where Azure ML's own components (mldesigner) write a job's
+#: control outputs (`azureml.pipeline.control`): they take MLflow's host and turn its
+#: `mlflow/v1.0` into `history/v1.0`, which leaves a local endpoint's host as it is.
+RUN_HISTORY_PATCH = re.compile(r"(?:/.*)?/experimentids/(?P<experiment>[^/]+)/runs/(?P<run>[^/]+)")
 
 
 class TrackingServer:
@@ -75,6 +81,10 @@ class TrackingServer:
         try:
             if path.startswith(ARTIFACTS):
                 return self.artifacts.answer(method, path[len(ARTIFACTS) :], query, body)
+            patch = RUN_HISTORY_PATCH.fullmatch(path) if method == "PATCH" else None
+            if patch is not None:
+                answer = self.runs.patch_properties(patch["run"], json.loads(body or b"{}"))
+                return 200, json.dumps(answer).encode(), "application/json"
             api = self.apis.get((method, path))
             if api is None:
                 raise MlflowError(
