@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         register_if_better,
     )
     from champion.local.mock import mock_azureml
+    from champion.local.mock_v2 import mock_azure_ai_ml
     from champion.record import DecisionRecord
     from champion.registry import DecisionEntry, ModelVersion, Registry
 
@@ -79,6 +80,7 @@ __all__ = [
     "WorkspaceStoreError",
     "decide",
     "get_registry",
+    "mock_azure_ai_ml",
     "mock_azureml",
     "register_file_if_better",
     "register_if_better",
@@ -108,6 +110,7 @@ _HOMES = {
         "register_if_better",
     ),
     "champion.local.mock": ("mock_azureml",),
+    "champion.local.mock_v2": ("mock_azure_ai_ml",),
     "champion.record": ("DecisionRecord",),
     "champion.registry": ("DecisionEntry", "ModelVersion", "Registry"),
 }

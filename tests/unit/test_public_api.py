@@ -36,6 +36,7 @@ PUBLIC = [
     "WorkspaceStoreError",
     "decide",
     "get_registry",
+    "mock_azure_ai_ml",
     "mock_azureml",
     "register_file_if_better",
     "register_if_better",
@@ -61,14 +62,14 @@ def test_unknown_names_are_attribute_errors():
 @pytest.mark.process
 def test_every_public_name_imports_without_azureml():
     """In a fresh interpreter: `import champion` loads nothing else, and every public name
-    (mock_azureml included: it patches the SDK only when started) leaves azureml unimported."""
+    (the mocks included: they patch an SDK only when started) leaves the Azure SDKs unimported."""
     script = f"""
 import json, sys
 import champion
 before = sorted(m for m in sys.modules if m.startswith("champion."))
 for name in {PUBLIC!r}:
     getattr(champion, name)
-azureml = sorted(m for m in sys.modules if m == "azureml" or m.startswith("azureml."))
+azureml = sorted(m for m in sys.modules if m.split(".")[0] in ("azureml", "azure"))
 print(json.dumps({{"before": before, "azureml": azureml}}))
 """
     done = subprocess.run(

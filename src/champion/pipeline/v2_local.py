@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,7 +43,6 @@ MODES = ("run", "validate", "submit")
 BUILD_NUMBER = "build_number"
 _RESERVED = frozenset({"workspace", "experiment", "wait", "mode", "run", "validate", "submit"})
 _FAILED_EXIT = "champion.exit_code"
-MLFLOW_PROGRESS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 def is_v2_file(module: ModuleType) -> bool:
@@ -307,7 +305,6 @@ def _print_decision(ml_client: Any, name: str, agent: IO[str] | None) -> bool:
     from champion.registry.azureml_v2 import AzureMLV2Workspace
     from champion.registry.azureml_v2.runs import pipeline_run
 
-    os.environ[MLFLOW_PROGRESS] = "false"  # one line, not MLflow's download bar
     workspace = AzureMLV2Workspace.of_client(ml_client)
     record = read_record(pipeline_run(workspace, name))
     if record is None:
