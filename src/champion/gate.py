@@ -48,17 +48,27 @@ from champion.artifact import (
 from champion.challenger import Challenger, given_challenger, read_challenger
 from champion.decision import Decision, Outcome, Policy
 from champion.errors import ChampionError, InputError, RegisteredThenFailedError
-from champion.judge import Judge, check_rescore_request, decide_and_register, identity_of
+from champion.judge import (
+    Judge,
+    check_rescore_request,
+    decide_and_register,
+    identity_of,
+    registered_then,
+    repair_recorder,
+)
 from champion.metrics import format_metric
 from champion.record import DecisionRecord, record_body, tag_record, write_record
 from champion.registry import (
+    NO_RACE,
     ArtifactConflict,
     BackendOptions,
     ModelVersion,
     NewVersion,
     ParentRun,
+    RaceReport,
     Registry,
 )
+from champion.registry._race import DECIDED, compared_with
 
 __all__ = [
     "RegisterRequest",
@@ -139,8 +149,9 @@ def gate(
         earlier = judge.champion
         return _already_registered(parent, registry, request, challenger, artifact, earlier, None)
     prefix: str | None = None  # a dry run uploads nothing
+    race = NO_RACE
     if request.dry_run:  # decided and recorded the same way; nothing registered
-        decision, version, race = first_look.as_dry_run(), None, False
+        decision, version = first_look.as_dry_run(), None
     else:
         if files is None:
             try:
@@ -222,7 +233,7 @@ def _reject_untouched(
     Raises ArtifactConflict when a name is taken."""
     prefix = names.model_prefix(request.model_name)
     record = _record_of(
-        request, judge, first_look, None, False, parent.id, artifact, prefix,
+        request, judge, first_look, None, NO_RACE, parent.id, artifact, prefix,
         registry=registry,
     )  # fmt: skip
     on_run, body = record_body(record)
@@ -253,12 +264,23 @@ def _already_registered(
         f"{earlier.version} (a retried step); nothing new was registered",
     )
     judge = Judge(request, challenger, None, None)
+    race = NO_RACE
+    if earlier.properties.get(names.OUTCOME) in DECIDED:
+        # a retry of a step stopped after it registered: it settles the race it was part of
+        with registered_then(registry, earlier.name, earlier.version):
+            race = registry.converge(
+                earlier.name,
+                earlier.version,
+                request.policy,
+                compared_with(earlier),
+                repair_recorder(request.policy),
+            )
     record = _record_of(
         request,
         judge,
         decision,
         earlier.version,
-        False,
+        race,
         parent.id,
         artifact,
         registry=registry,
@@ -305,8 +327,9 @@ def register_file_if_better(
     promote = first_look.promote and not request.dry_run
     files = [local for _, local, _ in artifact.files] if promote else []
     with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
+        race = NO_RACE
         if request.dry_run:  # decided and recorded on its run; nothing registered
-            decision, version, race = first_look.as_dry_run(), None, False
+            decision, version = first_look.as_dry_run(), None
         else:
             with registry.staged(files):
                 try:
@@ -393,7 +416,7 @@ def _record_of(
     judge: Judge,
     decision: Decision,
     version: int | None,
-    race: bool,
+    race: RaceReport,
     run_id: str | None,
     artifact: LocalArtifact,
     artifact_path: str | None = "",
@@ -414,7 +437,8 @@ def _record_of(
         else artifact_path or names.model_prefix(request.model_name),
         artifact_sha256=artifact.sha256,
         model_type=judge.challenger.model_type,
-        race_detected=race,
+        race_detected=race.detected,
+        race=race.to_dict(),
         champion_rule=registry.champion_rule,
         notes=list(notes),
         test_data=judge.test_data,
@@ -485,7 +509,7 @@ def _recorded_anyway(
     if decision is None:  # pragma: no cover - a registration follows a decision
         return failed
     record = _record_of(
-        request, judge, decision, failed.version, False, run.id, artifact, artifact_path,
+        request, judge, decision, failed.version, NO_RACE, run.id, artifact, artifact_path,
         registry=registry, notes=[f"after the registration: {failed.message}"],
     )  # fmt: skip
     try:
