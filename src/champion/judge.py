@@ -246,6 +246,7 @@ def decide_and_register(
         champion = registry.champion(request.model_name)
         decision = judge.decide(champion)
         if decision.promote:
+            failpoint("gate.decided")
             version = register(decision)
     if version is None:
         failpoint("gate.registered")

@@ -123,7 +123,11 @@ def widened(window: Window, versions: Iterable[ModelVersion]) -> Window | None:
         if version.version <= window.floor or version.properties.get(names.OUTCOME) not in DECIDED:
             continue
         mark = _int(version.properties.get(names.RACE_FROM))
-        lowest = min(lowest, compared_with(version) or 0, lowest if mark is None else mark)
+        against = compared_with(version)
+        if against != window.initial:  # decided against the window's own champion: inside
+            lowest = min(lowest, against or 0)
+        if mark is not None:
+            lowest = min(lowest, mark)
     if lowest >= window.floor:
         return None
     return Window(lowest or None, lowest)

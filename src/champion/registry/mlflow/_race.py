@@ -86,7 +86,9 @@ class AliasRace:
             best, _ = fold(initial, versions, self.policy, window.floor)
             if best is None:
                 return NO_RACE
-            raced = raced or any(_raced(v, registered, seen_number) for v in versions)
+            raced = raced or any(
+                _raced(v, registered, seen_number) for v in versions if v.version > window.floor
+            )
             key = tuple((v.version, v.properties.get(names.RACE_FROM)) for v in versions)
             if best.version == target:
                 if not repairs or key == last:  # nothing moved since our last look
@@ -140,15 +142,16 @@ class AliasRace:
         in one search; a server whose search does not know `version_number` lists them all."""
         floor = max(window.floor, 1)
         unknown: list[bool] = []
+        found: list[Any] = []
+        token: list[str | None] = [None]
 
-        def attempt() -> list[Any]:
+        def attempt() -> Any:
             try:
-                return list(
-                    _translated(
-                        lambda: self.registry.client.search_model_versions(
-                            f"name='{self.name}' and version_number >= {floor}",
-                            max_results=10_000,
-                        )
+                return _translated(
+                    lambda: self.registry.client.search_model_versions(
+                        f"name='{self.name}' and version_number >= {floor}",
+                        max_results=1000,
+                        page_token=token[0],
                     )
                 )
             except MlflowCallError as exc:
@@ -157,7 +160,12 @@ class AliasRace:
                 unknown.append(True)
                 return []
 
-        found = _remote(f"reading the decisions on {self.name!r} from version {floor}", attempt)
+        while not unknown:
+            page = _remote(f"reading the decisions on {self.name!r} from version {floor}", attempt)
+            found += list(page)
+            token[0] = getattr(page, "token", None)
+            if not token[0]:
+                break
         if unknown:
             found = self.registry._all_versions(self.name)
         versions = sorted(
