@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := src tests steps pipelines bench tools
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python tools/check_env_reads.py
 
-test: lint
+# The MLflow-on-PostgreSQL tests start their own cluster from the system's PostgreSQL server
+# binaries: installed here when missing (as root: apt-get; else it says how).
+postgresql:
+	sh tools/install_postgresql.sh
+
+test: lint postgresql
 	$(BIN)/python -m pytest -q
 
 format: $(STAMP)
