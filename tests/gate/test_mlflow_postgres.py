@@ -107,10 +107,8 @@ def test_eight_racing_registers_per_round_hold_the_best_on_postgresql(
     url = mlflow_pg_server.url
 
     def argv(value: str) -> list[str]:
-        return ["--backend", "mlflow", "--model-name", name, "--model-path", str(model)] + [
-            "--metric-value",
-            value,
-        ]
+        where = ["--backend", "mlflow", "--model-name", name, "--model-path", str(model)]
+        return [*where, "--metric-value", value]
 
     from champion.registry.mlflow import connect
 

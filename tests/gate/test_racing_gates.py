@@ -37,10 +37,8 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def argv(model: Path, value: str) -> list[str]:
-    return ["--backend", "azureml", "--model-name", NAME, "--model-path", str(model)] + [
-        "--metric-value",
-        value,
-    ]
+    where = ["--backend", "azureml", "--model-name", NAME, "--model-path", str(model)]
+    return [*where, "--metric-value", value]
 
 
 def latest_value(ws_path: Path) -> str | None:

@@ -96,7 +96,10 @@ class AliasKeeper:
         # without versions has no champion; one with versions has a champion nobody names.
         model = self._registered_model(name)
         holder = None if model is _ABSENT else _aliases_of(model).get(self.alias)
-        if holder is not None:
+        if holder is not None:  # set between the two reads (another gate's first move)?
+            found = _remote(action, attempt)
+            if not outcome and found is not _ABSENT:
+                return version_of(found)
             raise InfrastructureError(
                 f"{action} failed: the server refused the lookup, yet the alias names "
                 f"version {holder}",
