@@ -303,6 +303,46 @@ def test_one_server_error_is_retried_and_the_gate_goes_on(edge, model, fast_retr
     assert record.decision.outcome is Outcome.FIRST and target.versions() == [1]
 
 
+def test_a_concurrent_insert_of_the_alias_refused_by_the_store_is_retried(
+    edge, model, fast_retries
+):
+    """Two gates moving a new model's alias at once: MLflow's store inserts the alias row for
+    both and PostgreSQL refuses the second (a unique-key violation, answered as 400
+    BAD_REQUEST). The same call again updates the row: retried, not a failed step."""
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    collided = "(psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint"
+    edge.fail("POST", ALIAS, status=400, error_code="BAD_REQUEST", message=collided, times=1)
+    record = target.gate(target.pipeline_run({"accuracy": "0.9"}), _ask(target, model))
+    assert record.decision.outcome is Outcome.FIRST and target.alias_holder() == 1
+    assert edge.count("POST", ALIAS) == 2
+
+
+def test_a_request_the_environment_changed_under_is_retried(edge, model, fast_retries):
+    """MLflow's telemetry thread removes a variable while a request reads the proxy variables
+    (`os.environ` raises KeyError): the request never left, and the same call again goes
+    through, where it used to fail the step with exit 3."""
+    import unittest.mock
+
+    import requests.sessions
+
+    real = requests.sessions.get_environ_proxies
+    calls: list[str] = []
+
+    def changing(url: str, no_proxy: object = None) -> object:
+        calls.append(url)
+        if len(calls) == 1:
+            os.environ["CHAMPION_TEST_GONE"] = "1"
+            del os.environ["CHAMPION_TEST_GONE"]
+            return os.environ["CHAMPION_TEST_GONE"]  # KeyError, raised inside os
+        return real(url, no_proxy=no_proxy)
+
+    target = MlflowTarget("mlflow-server", edge.url, None)
+    made = target.pipeline_run({"accuracy": "0.9"})
+    with unittest.mock.patch.object(requests.sessions, "get_environ_proxies", changing):
+        record = target.gate(made, _ask(target, model))
+    assert record.decision.outcome is Outcome.FIRST and len(calls) > 1
+
+
 def test_a_server_whose_search_does_not_know_version_number_is_listed_instead(
     edge, model, fast_retries
 ):

@@ -182,11 +182,13 @@ class HttpEdge:
         times: int | None = None,
         error_code: str | None = None,
         stall_s: float = 0.0,
+        message: str = "injected",
     ) -> None:
         """Answer requests whose path matches the regex `path` with `status` (a JSON error body
-        in MLflow's shape when `error_code` is given, else plain text), or with `status=None`
-        stall `stall_s` seconds and drop the connection. `times` limits how many."""
-        body = None if error_code is None else {"error_code": error_code, "message": "injected"}
+        in MLflow's shape, with `message`, when `error_code` is given, else plain text), or with
+        `status=None` stall `stall_s` seconds and drop the connection. `times` limits how
+        many."""
+        body = None if error_code is None else {"error_code": error_code, "message": message}
         with self._lock:
             self._faults.append(
                 _Fault(method.upper(), re.compile(path), status, times, body, stall_s)
