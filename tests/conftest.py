@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from champion.local import Model, Run, Workspace
+from champion.local import store as store_module
 from champion.testing import (
     PipelineRunTree,
     StepRunResult,
@@ -23,10 +24,26 @@ from champion.testing import (
     workspace_state,
 )
 
+# The fast set, its no-process check, xdist grouping, bytecode compiled once: tests/suite_rules.py
+pytest_plugins = ("suite_rules",)
+
 REGISTER = "champion.steps.register"  # the packaged step, as `python -m` runs it
 
 # MLflow's telemetry never leaves a test machine (subprocesses inherit this).
 os.environ.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Stores are cached per folder and process; close the ones a test opened. Left open, each
+    holds its SQLite files (three descriptors or more), and over the session the descriptors
+    piled past 1,024: the limit of `select()`, and of what one process may hold on many hosts."""
+    before = set(store_module._open_stores)
+    yield
+    for key in set(store_module._open_stores) - before:
+        store = store_module._open_stores.get(key)
+        if store is not None:
+            store.close()
 
 
 def new_workspace(path: Path) -> Workspace:

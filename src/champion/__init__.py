@@ -22,6 +22,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+__version__ = "0.1.0"
+"""The version: its one home. The package metadata reads it from here (pyproject.toml's
+`dynamic = ["version"]`), `champion --version` prints it, and a pipeline submitted to Azure ML
+pins the wheel it uploads to it."""
+
 if TYPE_CHECKING:
     from champion.context import get_registry
     from champion.decision import Decision, MetricRule, Outcome, Policy, decide

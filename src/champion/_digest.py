@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 __all__ = [
     "NotAPlainFile",
+    "check_plain",
     "listing_digest",
     "model_files_digest",
     "plain_files",
@@ -76,6 +77,14 @@ def sha256_plain(path: Path) -> str:
         opened = os.fstat(fd)
         _refuse_unless_plain(path, opened)
         return _sha256_of(path, fh)
+
+
+def check_plain(path: Path) -> None:
+    """The same rule for a file champion is about to replace (`champion score --output ...
+    --overwrite`): a link, a folder, a FIFO, a device or a shared hardlink is refused
+    (NotAPlainFile) however it would be written, so one rule says which of the user's files
+    champion touches. Looked at with lstat: a link is never followed."""
+    _refuse_unless_plain(path, os.lstat(path))
 
 
 def _refuse_unless_plain(path: Path, info: os.stat_result) -> None:

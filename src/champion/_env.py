@@ -31,6 +31,15 @@ Variable (default): who reads it, and why.
 - `CHAMPION_MOCK_FAULTS` (none): service faults `sdk_shim` injects into `mock_azureml()`.
 - `AZUREML_DATAREFERENCE_<name>` (none): where Azure ML (mount mode) puts a data reference.
 - `AZUREML_DATASET_ENVIRONMENT_VARS` (none): the `name:mode` pairs of a step's dataset inputs.
+- `AZUREML_DATASET_FILE_OUTPUTS` (none): the `;`-separated names of a step's dataset outputs
+  (`OutputFileDatasetConfig`), each also a variable holding its path; set by the local runner,
+  read by the SDK's `run.output_datasets`.
+- `CHAMPION_MOCK` (none): set by `champion mock --` (and for the steps of a submitted pipeline):
+  the Python processes started with it activate the fakes of the real SDKs against
+  `CHAMPION_WORKSPACE` when they first import them (`champion.mock`).
+- `CHAMPION_STEP_TIMEOUT` (none: no limit): seconds a step of a pipeline submitted through the
+  SDK may run when its run configuration sets no `max_run_duration_seconds`; read by the
+  local runner of submitted pipelines, set by `champion mock --step-timeout`.
 - `BUILD_BUILDNUMBER` (none): the Azure DevOps build number, stored on a registered version.
 - `TF_BUILD` (not `True`): `True` under an Azure DevOps agent: set output variables, break `##`.
 - `PYTHONPATH` (none): extended, not replaced, for the step processes the runner and kit start.
@@ -52,6 +61,7 @@ __all__ = [
     "BACKEND",
     "BUILD_NUMBER",
     "CRASH_AT",
+    "DATASET_FILE_OUTPUTS",
     "DATASET_INPUTS",
     "DATA_REFERENCE_PREFIX",
     "DEFAULT_WORKSPACE_FOLDER",
@@ -60,11 +70,13 @@ __all__ = [
     "MLFLOW_REGISTRY_URI",
     "MLFLOW_RUN_ID",
     "MLFLOW_TRACKING_URI",
+    "MOCK",
     "MOCK_FAULTS",
     "PAUSE_AT",
     "RETRY_ATTEMPTS",
     "RETRY_BASE_SECONDS",
     "RUN_ID",
+    "STEP_TIMEOUT",
     "WORKSPACE",
     "aml_app_root",
     "azureml_model_dir",
@@ -80,12 +92,14 @@ __all__ = [
     "mlflow_registry_uri",
     "mlflow_run_id",
     "mlflow_tracking_uri",
+    "mock",
     "mock_faults",
     "pause_at",
     "pythonpath",
     "retry_attempts",
     "retry_base_seconds",
     "run_id",
+    "step_timeout",
     "under_devops_agent",
     "workspace",
 ]
@@ -101,6 +115,9 @@ PAUSE_AT = "CHAMPION_PAUSE_AT"
 MOCK_FAULTS = "CHAMPION_MOCK_FAULTS"
 DATA_REFERENCE_PREFIX = "AZUREML_DATAREFERENCE_"
 DATASET_INPUTS = "AZUREML_DATASET_ENVIRONMENT_VARS"
+DATASET_FILE_OUTPUTS = "AZUREML_DATASET_FILE_OUTPUTS"
+MOCK = "CHAMPION_MOCK"
+STEP_TIMEOUT = "CHAMPION_STEP_TIMEOUT"
 BUILD_NUMBER = "BUILD_BUILDNUMBER"
 DEVOPS_AGENT = "TF_BUILD"
 MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
@@ -176,6 +193,14 @@ def crash_at() -> str | None:
 
 def pause_at() -> str | None:
     return get(PAUSE_AT)
+
+
+def mock() -> str | None:
+    return get(MOCK)
+
+
+def step_timeout() -> str | None:
+    return get(STEP_TIMEOUT)
 
 
 def mock_faults() -> str:

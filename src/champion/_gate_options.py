@@ -66,7 +66,7 @@ def add_gate_options(parser: argparse.ArgumentParser | Any, *, standalone: bool)
         type=Path,
         default=None,
         metavar="FILE",
-        help="a TOML policy file ([[metric]] tables; README 'The policy file') instead of "
+        help="a TOML policy file ([[metric]] tables; docs/how-to/policies.md) instead of "
         "--metric and the one-metric flags",
     )
     add(

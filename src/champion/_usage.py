@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-__all__ = ["Parser", "error_line"]
+__all__ = ["Parser", "error_line", "seconds"]
 
 
 def error_line(code: str, message: str) -> str:
@@ -24,6 +24,18 @@ def error_line(code: str, message: str) -> str:
     from champion.record import neutralize_logging_commands
 
     return f"champion: error [{code}]: {neutralize_logging_commands(message)}"
+
+
+def seconds(text: str) -> float:
+    """A number of seconds above 0 (a timeout), for argparse: anything else is a usage error,
+    where the option is given (`--step-timeout` of `champion run` and `champion mock`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 class Parser(argparse.ArgumentParser):

@@ -236,7 +236,8 @@ def naming(path: str | os.PathLike[str] | None, operation: str) -> Iterator[None
 
 
 def from_environment(exc: BaseException) -> ChampionError | None:
-    """The one clear error for an OS or SQLite failure that reached a command's edge.
+    """The one clear error for an OS or SQLite failure, or a missing extra, that reached a
+    command's edge.
 
     Why here: the CLI and the step must turn the same `OSError` into the same line and exit code
     (2 when the user named a bad path, 3 when the machine failed), never a traceback. The line
@@ -259,6 +260,8 @@ def from_environment(exc: BaseException) -> ChampionError | None:
         cls = InputError if code == 2 else InfrastructureError
         said = f"{operation} {where}" if operation else str(where)
         return cls(f"{said}: {text}; {advice}", field="path", value=str(where))
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return _missing_extra(exc)
     if type(exc).__module__ == "sqlite3" and isinstance(exc, Exception):
         return WorkspaceStoreError(
             f"the workspace database failed: {exc}; run 'champion verify' and restore the "
@@ -267,6 +270,20 @@ def from_environment(exc: BaseException) -> ChampionError | None:
             value=None,
         )
     return None
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> ChampionError | None:
+    """A module of an optional extra that champion itself imported and did not find (mlflow for
+    `--backend mlflow`): the installation lacks a part (exit 3), and the line says how to add
+    it. Anything else (a user's script missing a package, a broken core install) stays as it
+    is."""
+    from champion import _extras
+
+    extra = _extras.extra_of(exc.name or "")
+    if extra is None or not _extras.imported_by_champion(exc.__traceback__):
+        return None
+    message = _extras.missing_message(extra, detail=f"no module named {exc.name!r}")
+    return InfrastructureError(message, field="extra", value=extra)
 
 
 def _written_file(exc: BaseException) -> str | None:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from champion import names
 from champion._failpoints import failpoint
+from champion._frameworks import framework_version
 from champion._retry import remote
 from champion._validation import validate_model_name
 from champion.artifact import (
@@ -407,7 +408,9 @@ def _new_version(
         tags={k: str(v) for k, v in tags.items() if v is not None},
         description=request.description or f"{request.policy.metric}={primary} from {origin}",
         framework=request.model_framework,
-        framework_version=request.model_framework_version,
+        framework_version=framework_version(
+            request.model_framework, request.model_framework_version
+        ),
     )
 
 

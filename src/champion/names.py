@@ -195,6 +195,12 @@ PIPELINE_RUN_TYPE: Final = "azureml.PipelineRun"
 `PipelineRun`); the local runner and the testing kit create theirs with it."""
 STEP_RUN_TYPE: Final = "azureml.StepRun"
 
+INPUT_DATASETS_PROPERTY: Final = "champion.inputDatasets"
+"""On a step run of the local runner: the datasets it was given, as JSON in the service's shape
+(`[{"identifier": {"savedId", "registeredId", "registeredVersion"}, "consumptionType":
+"RunInput", "inputDetails": {"inputName", "mechanism", "pathOnCompute"}}]`); what
+`run.get_details()["inputDatasets"]` lists on both faces, as Azure ML's run history keeps it."""
+
 MODEL_NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-._]{0,254}")
 """Azure ML's model name rule (`azureml._model_management._util.model_name_validation`), for
 `fullmatch`: a name we accept is one Azure ML accepts."""

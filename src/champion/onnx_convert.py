@@ -74,11 +74,11 @@ class Conversion:
 
 
 def require_onnx() -> None:
-    from importlib import util
+    from champion._extras import is_installed, missing_message
 
-    if util.find_spec("skl2onnx") is None or util.find_spec("onnxruntime") is None:
+    if not is_installed("onnx"):
         raise InfrastructureError(
-            "converting to ONNX needs skl2onnx and onnxruntime: pip install 'champion[onnx]'",
+            missing_message("onnx"),
             field="onnx",
             value="skl2onnx",
         )

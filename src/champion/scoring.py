@@ -1,11 +1,11 @@
 """Batch scoring: a verified model loaded, a table predicted chunk by chunk, predictions written
 in one rename.
 
-Why here and not in the step: the score step, `champion serve`'s default scoring script,
-`champion models convert-onnx` and `bench/` all load a registered model and feed it rows, and
-they must agree on how (which file of the download is the model, which columns are its
-features, what an id column is). The step only resolves the version, downloads it through the
-registry and records what it did.
+Why here and not in the step: the score step, `champion score`, `champion serve`'s default
+scoring script, `champion models convert-onnx` and `bench/` all load a registered model and feed
+it rows, and they must agree on how (which file of the download is the model, which columns are
+its features, what an id column is). `champion.batch` resolves and downloads the version through
+a registry (this module sees none); the step only adds the record on its run.
 
 Trust. Loading a joblib or pickle file runs code: whoever can write the file can run anything in
 the process that loads it. So a model is loaded only from a **verified download**
@@ -18,28 +18,31 @@ trusts its caller to give it such a download.
 
 Memory stays flat for large inputs: a CSV is read `chunk_rows` rows at a time
 (`pandas.read_csv(chunksize=...)`), each chunk predicted and appended to a temp file beside the
-output, which is renamed to `predictions.csv` only when every row has been scored. A bad row
-anywhere leaves no predictions file (an older one stays as it was).
+output, which is renamed to its name only when every row has been scored. A bad row anywhere
+leaves no predictions file (an older one stays as it was). Where predictions may be written is
+`check_output`'s to say, once, for every caller.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import math
 import os
-import sys
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from champion.errors import InputError
+from champion.scoring_request import frame_from_request
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "MODEL_SUFFIXES",
     "PREDICTIONS_FILE",
     "ScoreSummary",
+    "check_output",
     "feature_frame",
     "find_id_column",
     "find_model_file",
@@ -48,6 +51,7 @@ __all__ = [
     "predict_rows",
     "read_csv_chunks",
     "score_chunks",
+    "write_predictions",
 ]
 
 DEFAULT_CHUNK_ROWS = 10_000
@@ -192,110 +196,6 @@ def predict_rows(model: Any, frame: Any, id_column: str | None, where: str) -> A
     return out
 
 
-def frame_from_request(model: Any, body: str) -> Any:
-    """The rows of a scoring request, `{"data": [...]}` as Azure ML's samples send it, as a
-    frame the model takes: each row a list of the feature values in the model's order, or an
-    object keyed by feature name. Anything else is an InputError whose message says what was
-    expected (the HTTP layer answers it with 400)."""
-    import pandas as pd
-
-    if not body.strip():
-        raise InputError(
-            'the request body is empty; send {"data": [[...], ...]} as JSON, with the header '
-            "Content-Type: application/json",
-            field="body",
-            value="",
-        )
-    payload = _request_json(body)
-    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-        raise InputError(
-            'the request must be a JSON object with a "data" list of rows: {"data": [[...], ...]}',
-            field="body",
-            value=body[:80],
-        )
-    rows = payload["data"]
-    if not rows:
-        raise InputError('"data" has no rows', field="data", value=0)
-    names = getattr(model, "feature_names_in_", None)
-    wanted = [str(n) for n in names] if names is not None else None
-    count = len(wanted) if wanted is not None else getattr(model, "n_features_in_", None)
-    table: list[list[Any]] = []
-    for index, row in enumerate(rows):
-        if isinstance(row, dict):
-            if wanted is None:
-                raise InputError(
-                    f"row {index} is an object, but the model has no feature names; send each "
-                    "row as a list of values",
-                    field="data",
-                    value=index,
-                )
-            missing = [n for n in wanted if n not in row]
-            if missing:
-                raise InputError(
-                    f"row {index} lacks {', '.join(missing)} (the model takes {', '.join(wanted)})",
-                    field="data",
-                    value=index,
-                )
-            row = [row[n] for n in wanted]
-        if not isinstance(row, list) or (count is not None and len(row) != int(count)):
-            size = len(row) if isinstance(row, list) else type(row).__name__
-            raise InputError(
-                f"row {index} has {size} values; the model takes {count}"
-                + (f" ({', '.join(wanted)})" if wanted else ""),
-                field="data",
-                value=index,
-            )
-        bad = [v for v in row if not _finite_number(v)]
-        if bad:
-            raise InputError(
-                f"row {index} holds {_shown(bad[0])}; every value must be a finite number",
-                field="data",
-                value=index,
-            )
-        table.append(row)
-    return pd.DataFrame(table, columns=wanted)
-
-
-def _request_json(body: str) -> Any:
-    """The body parsed, or an InputError saying why not: besides text that is not JSON, Python's
-    reader refuses nesting deeper than its recursion limit and integers longer than
-    `sys.get_int_max_str_digits()`, errors a request must not turn into a 500."""
-    import json
-
-    ask = 'send {"data": [[...], ...]}'
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as exc:
-        why = f"the request body is not JSON ({exc}); {ask}"
-    except RecursionError:
-        why = f"the request body is nested too deeply to read; {ask}"
-    except ValueError:  # json's one other refusal: an integer too long for int()
-        why = (
-            f"the request body holds an integer of more than {sys.get_int_max_str_digits()} "
-            "digits; every value must be a finite number"
-        )
-    raise InputError(why, field="body", value=body[:80])
-
-
-def _finite_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond a float's range (1e308)
-        return False
-
-
-def _shown(value: Any) -> str:
-    """A value of a request in an error message: short, whatever was sent."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
-        return f"an integer of {len(str(abs(value)))} digits, beyond a float's range"
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else str(value).lower()  # as the request wrote it
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def read_csv_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
     """The CSV `chunk_rows` rows at a time; a file pandas cannot read is an InputError naming
     it (raised when the chunk that shows it is read)."""
@@ -321,6 +221,41 @@ def frame_chunks(frame: Any, chunk_rows: int) -> Iterator[Any]:
 # ---------------------------------------------------------------------- the output
 
 
+def check_output(target: Path, *, replace: bool, option: str = "--output") -> None:
+    """Refuse a predictions file that may not be written, before anything is read: an existing
+    file unless `replace` says so, anything but a plain file even then (the rule of
+    `champion._digest.check_plain`: a link, a folder, a FIFO, a device, a shared hardlink), and
+    a missing folder (it is the user's to create: a typo must not become a new tree)."""
+    from champion._digest import NotAPlainFile, check_plain
+
+    try:
+        check_plain(target)
+    except FileNotFoundError:
+        folder = target.parent
+        if not folder.is_dir():
+            raise InputError(
+                f"{option} {target}: the folder {folder} does not exist; create it or choose "
+                "another path",
+                field=option,
+                value=str(target),
+            ) from None
+        return
+    except NotAPlainFile as exc:
+        raise InputError(
+            f"{option} {target} is {exc.what}; champion writes predictions only to a new or a "
+            "plain file: name another path",
+            field=option,
+            value=str(target),
+        ) from None
+    if not replace:
+        raise InputError(
+            f"{option} {target} already exists; nothing was written. Pass --overwrite to "
+            "replace it, or choose another path",
+            field=option,
+            value=str(target),
+        )
+
+
 def score_chunks(
     model: Any,
     chunks: Iterable[Any],
@@ -329,34 +264,80 @@ def score_chunks(
     where: str,
     id_column: str | None = None,
 ) -> ScoreSummary:
-    """Predict every chunk and write `output_dir/predictions.csv` in one rename at the end.
+    """Predict every chunk into `output_dir/predictions.csv`, creating the folder (see
+    `write_predictions`)."""
+    return write_predictions(
+        model, chunks, output_dir / PREDICTIONS_FILE, where=where, id_column=id_column,
+        make_folder=True,
+    )  # fmt: skip
+
+
+def write_predictions(
+    model: Any,
+    chunks: Iterable[Any],
+    target: Path,
+    *,
+    where: str,
+    id_column: str | None = None,
+    replace: bool = True,
+    make_folder: bool = False,
+) -> ScoreSummary:
+    """Predict every chunk into the file `target`, which appears in one rename at the end.
 
     The id column is chosen from the first chunk's header (`find_id_column`). Nothing is left
-    behind on failure: the temp file is removed and an existing predictions file is untouched."""
-    created = not output_dir.exists()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    target = output_dir / PREDICTIONS_FILE
-    tmp = output_dir / f".{PREDICTIONS_FILE}.{os.getpid()}.tmp"
+    behind on failure: the temp file beside `target` is removed, an existing file is untouched,
+    and a folder `make_folder` created is removed again while empty. Without `replace` the file
+    is linked into place, which fails if a file appeared at `target` meanwhile: what
+    `check_output` found absent is never overwritten."""
+    from champion.errors import naming
+
+    folder = target.parent
+    created = make_folder and not folder.exists()
+    if make_folder:
+        folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
     digest = hashlib.sha256()
     rows = 0
     chosen: str | None = None
     try:
-        with tmp.open("w", newline="", encoding="utf-8") as handle:
-            for index, chunk in enumerate(chunks):
-                if index == 0:
-                    chosen = find_id_column(list(chunk.columns), id_column)
-                text = predict_rows(model, chunk, chosen, where).to_csv(
-                    header=index == 0, index=False, lineterminator="\n"
-                )
-                handle.write(text)
-                digest.update(text.encode("utf-8"))
-                rows += len(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        check_output(target, replace=replace)  # a link or a FIFO is never written, whatever
+        with naming(target, "writing the predictions to"):
+            with tmp.open("x", newline="", encoding="utf-8") as handle:
+                for index, chunk in enumerate(chunks):
+                    if index == 0:
+                        chosen = find_id_column(list(chunk.columns), id_column)
+                    text = predict_rows(model, chunk, chosen, where).to_csv(
+                        header=index == 0, index=False, lineterminator="\n"
+                    )
+                    handle.write(text)
+                    digest.update(text.encode("utf-8"))
+                    rows += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _move_into_place(tmp, target, replace=replace)
     except BaseException:
         tmp.unlink(missing_ok=True)
-        if created and not any(output_dir.iterdir()):
-            output_dir.rmdir()
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
         raise
     return ScoreSummary(rows=rows, id_column=chosen, predictions=target, sha256=digest.hexdigest())
+
+
+_NO_HARDLINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
+
+
+def _move_into_place(tmp: Path, target: Path, *, replace: bool) -> None:
+    if replace:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)  # atomic, and refuses an existing name
+        os.unlink(tmp)
+    except FileExistsError:
+        check_output(target, replace=False)  # raises: the file appeared while scoring
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_HARDLINKS:  # a file system without hardlinks: check, rename
+            raise
+        check_output(target, replace=False)
+        os.replace(tmp, target)

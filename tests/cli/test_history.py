@@ -20,6 +20,7 @@ import pytest
 from cli_helpers import clean_env
 
 from champion import Policy, RegisterRequest, register_file_if_better
+from champion._extras import install_command
 from champion.gate import register_if_better
 from champion.local import Experiment, Model, Workspace
 from champion.names import DECISION_ARTIFACT, MODEL_TAG
@@ -227,7 +228,7 @@ def test_a_plot_target_that_cannot_be_is_refused_before_anything(
 
 
 def test_without_matplotlib_the_plot_says_how_to_install_it(scene, tmp_path):
-    """matplotlib is the optional extra `champion[plot]`: without it, one line and exit 3 (the
+    """matplotlib is the optional extra [plot]: without it, one line and exit 3 (the
     installation lacks a part, as for `pipeline validate` without [pipelines]), and nothing is
     written, not even the table."""
     target = tmp_path / "h.png"
@@ -244,7 +245,8 @@ def test_without_matplotlib_the_plot_says_how_to_install_it(scene, tmp_path):
     assert result.returncode == 3, result.stderr
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
-    assert "pip install 'champion[plot]'" in line and "--plot needs matplotlib" in line
+    assert "--plot needs champion's [plot] extra (matplotlib)" in line
+    assert f"`{install_command('plot')}`" in line  # true for this installation
     assert not target.exists()
     # and without --plot, history needs no matplotlib at all
     plain = subprocess.run(

@@ -369,6 +369,17 @@ def test_a_server_that_refuses_connections_is_one_line_at_once_without_its_passw
         assert "attempt" not in line and "HTTP 500" not in line  # refused once, not retried
 
 
+@pytest.mark.parametrize("uri", ["mlruns", "file:///tmp/mlruns", "ftp://host/x", "\\tmp"])
+def test_a_tracking_uri_no_champion_can_use_is_named_in_one_line(scene, uri):
+    """A path (MLflow 3's file store, which it no longer writes) or an unknown scheme gave
+    "internal error: MlflowException ... (a bug in champion)"."""
+    done = scene.champion("models", "list", "--backend", "mlflow", MLFLOW_TRACKING_URI=uri)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("champion: error [input_invalid]: MLFLOW_TRACKING_URI=")
+    assert "is not an MLflow server or database" in line and "sqlite:///" in line
+
+
 BLOCKER = """
 import sys
 
@@ -425,6 +436,7 @@ def test_every_way_to_mlflow_without_the_extra_says_how_to_install_it(scene, tmp
         said = f"{command[1:4]}: {done.returncode}\n{done.stderr}"
         assert done.returncode == 3, said
         (line,) = done.stderr.strip().splitlines()
-        assert "pip install 'champion[mlflow]'" in line, said
+        assert "needs champion's [mlflow] extra" in line and "pip install" in line, said
+        assert "[mlflow]'" in line, said  # the line champion._extras makes for this install
         assert "internal error" not in line and "Traceback" not in done.stderr, said
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "m.pkl"]  # nothing made

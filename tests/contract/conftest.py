@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import inspect
 import socket
-import time
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,18 +132,6 @@ def _spy_on_store(store: Store, calls: list[str], monkeypatch: pytest.MonkeyPatc
             monkeypatch.setattr(store, name, recording(name, method))
 
 
-def _short_flush_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SDK's upload queue polls its worker threads every 0.25 s (`TaskQueue.flush`), so each
-    real `Model.register` sleeps once even though the mock answers at once. Polling every 5 ms
-    keeps the same loop and the same results, and the suite several seconds faster."""
-    from azureml._common.async_utils import task_queue
-
-    fast = types.SimpleNamespace(
-        time=time.time, sleep=lambda seconds: time.sleep(min(seconds, 0.005))
-    )
-    monkeypatch.setattr(task_queue, "time", fast)
-
-
 def _workdir(tmp_path: Path) -> Path:
     """The CWD: `Model.register` resolves (and confines) paths to it. The workspace folder is
     its sibling, `tmp_path / "ws"`."""
@@ -187,7 +173,6 @@ def target(
         else:
             from azureml.core import Dataset, Datastore, Experiment, Model, Run
 
-            _short_flush_polls(monkeypatch)
             with mock_azureml(tmp_path / "ws") as mock:
                 yield Target(
                     name="azureml",

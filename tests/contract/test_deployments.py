@@ -48,6 +48,7 @@ def test_c55_a_version_an_active_deployment_serves_cannot_be_deleted(target: Tar
 
 
 @pytest.mark.parametrize("ended", ["stopped", "crashed"])
+@pytest.mark.process
 def test_c56_a_stopped_or_crashed_deployment_releases_its_versions(
     target: Target, ended: str
 ) -> None:

@@ -38,15 +38,15 @@ def test_c54_a_call_that_needs_azure_is_not_swallowed_by_except_exception(
 ) -> None:
     def step_code() -> str:
         try:
-            return str(target.ws.compute_targets)
+            return str(target.ws.webservices)
         except Exception:  # what Azure step code often does
             return "swallowed"
 
     with pytest.raises(UnmockedServiceCall) as raised:
         step_code()
-    assert str(raised.value).startswith("Workspace.compute_targets needs Azure: compute targets")
+    assert str(raised.value).startswith("Workspace.webservices needs Azure: deployments")
     with pytest.raises(UnmockedServiceCall):
         step_code()
-    warnings = [r for r in caplog.records if "Workspace.compute_targets needs Azure" in r.message]
+    warnings = [r for r in caplog.records if "Workspace.webservices needs Azure" in r.message]
     assert len(warnings) <= 1  # logged once per process (it may have been logged before)
     assert os.environ.get("CHAMPION_RUN_ID") is None

@@ -1,9 +1,12 @@
-"""README and CLI stay true to each other."""
+"""The README, the docs pages and the CLI stay true to each other: the README is a short front
+page whose links resolve, every command is documented and has help with an example, the exit
+codes page names every command, and the CLI reference is generated from the parsers."""
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ from champion.cli._app import _format_of
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+DOCS = "\n".join(page.read_text() for page in PAGES)
 
 
 def test_readme_starts_with_the_two_commands() -> None:
@@ -25,6 +30,16 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_is_a_front_page_whose_links_resolve() -> None:
+    """The README was 1,327 lines; the rest lives in docs/, which mkdocs checks. The README is
+    outside the site, so its own links are checked here."""
+    assert len(README.splitlines()) <= 200
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README)
+    local = [link for link in links if not re.match(r"[a-z]+://", link)]
+    assert local, "the README links to the documentation"
+    assert [link for link in local if not (ROOT / link).exists()] == []
 
 
 def _commands() -> list[tuple[str, argparse.ArgumentParser]]:
@@ -46,10 +61,29 @@ COMMANDS = _commands()
 
 
 @pytest.mark.parametrize(("command", "parser"), COMMANDS, ids=[c for c, _ in COMMANDS])
-def test_every_cli_command_is_in_the_readme_and_has_help(command, parser) -> None:
+def test_every_cli_command_is_in_the_docs_and_has_help(command, parser) -> None:
     assert parser.format_help().strip()
     words = command.split()
-    assert re.search(r"champion .*" + r".*".join(map(re.escape, words)), README), command
+    assert re.search(r"champion .*" + r".*".join(map(re.escape, words)), DOCS), command
+
+
+def test_the_cli_reference_is_every_commands_help_as_the_parsers_print_it(monkeypatch) -> None:
+    """The hook mkdocs runs (tools/docs_hooks.py) turns the page's marker into each command's
+    `--help`: the reference cannot drift from the code."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import docs_hooks
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    page = (ROOT / "docs/reference/cli.md").read_text()
+    built = docs_hooks.on_page_markdown(page, page=None)
+    assert docs_hooks.MARKER not in built and built.startswith(page.split(docs_hooks.MARKER)[0])
+    monkeypatch.setenv("COLUMNS", docs_hooks.WIDTH)  # argparse wraps to the terminal's width
+    for command, parser in [("", cli.build_parser()), *COMMANDS]:
+        title = f"champion {command}".strip()
+        assert f"### `{title}`" in built, title
+        assert parser.format_help().rstrip() in built, title
+    assert built.count("### `champion") == len(COMMANDS) + 1
 
 
 @pytest.mark.parametrize(("command", "parser"), COMMANDS, ids=[c for c, _ in COMMANDS])
@@ -96,9 +130,9 @@ def test_cli_without_a_command_prints_help_and_exits_2(capsys) -> None:
     assert "commands" in capsys.readouterr().out
 
 
-def test_readme_lists_every_commands_exit_codes() -> None:
-    """The exit-code table in the README's command-line section names every command."""
-    section = README.split("## The command line", 1)[1].split("\n## ", 1)[0]
-    table = section.split("| command | exit codes |", 1)[1].split("\n\n", 1)[0]
+def test_the_exit_codes_page_lists_every_commands_exit_codes() -> None:
+    """The table of docs/reference/exit-codes.md names every command."""
+    page = (ROOT / "docs/reference/exit-codes.md").read_text()
+    table = page.split("| command | exit codes |", 1)[1].split("\n\n", 1)[0]
     for command, _ in COMMANDS:
         assert f"`champion {command}`" in table or f"`champion {command} " in table, command

@@ -1,7 +1,8 @@
-"""The README's MLflow section, run as written: the sample pipeline three times on a SQLite
-database (first, a better and a worse challenger), the history, loading `models:/iris@champion`,
-then the UI's server started on that database and the champion read through its REST API, then
-a rollback, a verified download and a dry run, and the history again."""
+"""The MLflow how-to (docs/how-to/mlflow.md), run as written: the sample pipeline three times on
+a SQLite database (first, a better and a worse challenger), the history, loading
+`models:/iris@champion`, then the UI's server started on that database and the champion read
+through its REST API, then a rollback, a verified download and a dry run, and the history
+again."""
 
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from doc_pages import run_by
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-SECTION = README.split("## On an MLflow registry", 1)[1].split("\n## ", 1)[0]
-BLOCKS = re.findall(r"```sh\n(.*?)```", SECTION, re.S)
+PAGE = ROOT / "docs/how-to/mlflow.md"
+BLOCKS = [block.text for block in run_by("test_readme_mlflow.py", PAGE)]
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_mlflow_section_works_as_written(tmp_path: Path) -> None:
+def test_the_mlflow_page_works_as_written(tmp_path: Path) -> None:
     for folder in ("pipelines", "steps", "sample_data"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")

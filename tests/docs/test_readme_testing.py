@@ -1,34 +1,33 @@
-"""README's "Test your own steps", done as a user does it: the step and the test are copied out of
-README.md (so the text and this test cannot drift apart) into a fresh project folder, and
-`pytest` runs there as a separate process with nothing but the installed champion and its
-plugin."""
+"""The tutorial "Test your own step" (docs/tutorials/test-your-own-step.md), done as a user does
+it: the step and the test are copied out of the page (so the text and this test cannot drift
+apart) into a fresh project folder, and the page's `pytest` command runs there as a separate
+process with nothing but the installed champion and its plugin."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from doc_pages import blocks, commands, run_by
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTION = "## Test your own steps"
+PAGE = ROOT / "docs/tutorials/test-your-own-step.md"
 
 
 def readme_files() -> dict[str, str]:
-    """Each ```python block of the section whose first line is `# <path>`, by that path."""
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index(SECTION)
-    end = readme.find("\n## ", start + len(SECTION))
-    section = readme[start : end if end != -1 else len(readme)]
-    files = {}
-    for block in re.findall(r"```python\n(.*?)```", section, re.S):
-        first, _, _ = block.partition("\n")
-        if re.fullmatch(r"# [\w/]+\.py", first):
-            files[first[2:]] = block
-    return files
+    """Each ```python block of the page whose first line is `# <path>`, by that path."""
+    return {b.file: b.text for b in blocks(PAGE) if b.lang == "python" and b.file is not None}
+
+
+def pytest_command() -> list[str]:
+    """The page's command, as this test runs it: with this interpreter's pytest."""
+    (block,) = run_by("test_readme_testing.py", PAGE)
+    (command,) = commands(block)
+    assert command.split()[0] == "pytest"
+    return [sys.executable, "-m", *command.split()]
 
 
 def test_the_readme_shows_a_step_and_its_test_of_about_ten_lines() -> None:
@@ -53,7 +52,7 @@ def test_the_readme_example_passes_in_a_fresh_project(tmp_path: Path) -> None:
         if not k.startswith(("CHAMPION_", "AZUREML_", "PYTEST_")) and k != "TF_BUILD"
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [*pytest_command(), "-q", "-p", "no:cacheprovider"],
         cwd=project,
         env=env,
         capture_output=True,

@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from champion import RegisterRequest, names, register_if_better
 from champion._digest import model_files_digest
 from champion.artifact import inspect_artifact
@@ -49,6 +51,16 @@ from champion.registry._decisions import entries_on_run, sort_entries
 
 TARGETS = ("memory", "local", "azureml", "mlflow-sqlite", "mlflow-server")
 MLFLOW_TARGETS = ("mlflow-sqlite", "mlflow-server")
+
+
+def target_params(names: Sequence[str]) -> list[Any]:
+    """`names` as pytest params, "mlflow-server" marked `mlflow_server`: its tests ask for the
+    session's server through `request.getfixturevalue`, which collection cannot see, and the
+    mark keeps them out of the fast set and on the worker that runs the server."""
+    return [
+        pytest.param(name, marks=pytest.mark.mlflow_server) if name == "mlflow-server" else name
+        for name in names
+    ]
 
 
 # ---------------------------------------------------------------------- in memory

@@ -24,6 +24,7 @@ from gate_targets import (
     MemoryTarget,
     MlflowTarget,
     Target,
+    target_params,
 )
 
 from champion import (
@@ -42,7 +43,7 @@ OLD_DATA = "1" * 64  # the digest of data a champion was scored on long ago
 NEW_DATA = "2" * 64
 
 
-@pytest.fixture(params=TARGETS)
+@pytest.fixture(params=target_params(TARGETS))
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     if request.param == "azureml":
         azure = AzureMLTarget(tmp_path)
@@ -289,7 +290,7 @@ def test_every_decision_is_in_the_history_rejections_and_dry_runs_included(targe
     assert entries[2].run_id is not None and "0.8" in (entries[2].reason or "")
 
 
-@pytest.mark.parametrize("name", ["memory", *MLFLOW_TARGETS])
+@pytest.mark.parametrize("name", target_params(["memory", *MLFLOW_TARGETS]))
 def test_a_logged_metric_counts_when_no_tag_has_it(name, request, tmp_path, model):
     """MLflow lists a run's metrics with it: a training step that only logged the metric is
     read (the local workspace lists tags only)."""

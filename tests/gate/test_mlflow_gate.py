@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gate_targets import Made, MlflowTarget
+from gate_targets import MLFLOW_TARGETS, Made, MlflowTarget, target_params
 
 from champion import InfrastructureError, Outcome, Policy, RegisterRequest
 from champion.record import read_record
@@ -33,7 +33,7 @@ from champion.record import read_record
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["mlflow-sqlite", "mlflow-server"])
+@pytest.fixture(params=target_params(MLFLOW_TARGETS))
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> MlflowTarget:
     if request.param == "mlflow-sqlite":
         uri = request.getfixturevalue("mlflow_sqlite")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gate_targets import MlflowTarget
+from gate_targets import MLFLOW_TARGETS, MlflowTarget, target_params
 
 from champion import (
     ConflictError,
@@ -28,7 +28,7 @@ from champion.registry import ChampionChange
 from champion.rollback import rollback
 
 
-@pytest.fixture(params=["mlflow-sqlite", "mlflow-server"])
+@pytest.fixture(params=target_params(MLFLOW_TARGETS))
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> MlflowTarget:
     if request.param == "mlflow-sqlite":
         uri = request.getfixturevalue("mlflow_sqlite")

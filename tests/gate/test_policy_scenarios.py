@@ -545,8 +545,8 @@ def test_the_rescore_flag_warns_that_loading_a_pickle_runs_code():
     assert warning in " ".join(step.stdout.split())
     register = build_parser()._subparsers._group_actions[0].choices["register"]  # type: ignore[union-attr]
     assert warning in " ".join(register.format_help().split())
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert "**Loading a pickle runs code.**" in readme
+    policies = Path(__file__).resolve().parents[2] / "docs" / "how-to" / "policies.md"
+    assert "**Loading a pickle runs code.**" in policies.read_text()
 
 
 def test_a_dry_run_and_the_test_data_rule_through_the_real_sdk(pipeline):

@@ -1,5 +1,5 @@
-"""Fixtures for the local workspace's own tests: a fresh workspace folder per test, a clean
-environment, and every store a test opened closed again at teardown.
+"""Fixtures for the local workspace's own tests: a fresh workspace folder per test and a clean
+environment (tests/conftest.py closes every store a test opened, for the whole suite).
 
 A behaviour's tests are in the file named after its resource family, as moto has them. What both
 faces (these classes and the real SDK under `mock_azureml()`) must do alike is in
@@ -18,18 +18,16 @@ need beyond it:
 - `test_schema_upgrade.py`: a version 1 or version 2 workspace opened by this release;
 - `test_deployments.py`: what makes a deployment active (its process), one per name;
 - `test_traps.py`: `AzureMLTrapWarning` once per call site, `-W error`, real processes;
-- `test_signatures.py`: the classes have the SDK's signatures; the README's coverage table.
+- `test_signatures.py`: the classes have the SDK's signatures; the docs' coverage table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from champion.local import Workspace
-from champion.local import store as store_module
 
 
 @pytest.fixture(autouse=True)
@@ -37,18 +35,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own CHAMPION_* variables must not pick the workspace or run a test sees."""
     monkeypatch.delenv("CHAMPION_WORKSPACE", raising=False)
     monkeypatch.delenv("CHAMPION_RUN_ID", raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _close_stores() -> Iterator[None]:
-    """Stores are cached per folder and process; close the ones a test opened so connections
-    and file descriptors do not pile up over the session."""
-    before = set(store_module._open_stores)
-    yield
-    for key in set(store_module._open_stores) - before:
-        store = store_module._open_stores.get(key)
-        if store is not None:
-            store.close()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Which public members of azureml-core's classes the local workspace implements, as Markdown
-(like moto's IMPLEMENTATION_COVERAGE): the member list, and the README's table.
+(like moto's IMPLEMENTATION_COVERAGE): the member list, and the docs' table
+(docs/reference/fidelity.md).
 
     .venv/bin/python tests/local/coverage_table.py            # every member, one row each
-    .venv/bin/python tests/local/coverage_table.py --readme   # the README's table
+    .venv/bin/python tests/local/coverage_table.py --docs     # the docs' table
 
 A member marked "local face only" works on the `champion.local` class but not on the real SDK
 under `mock_azureml()`, where it needs Azure (`LOCAL_FACE_ONLY` says why).
@@ -69,8 +70,8 @@ def render(table: dict[str, list[tuple[str, bool]]]) -> str:
     return "\n".join(lines)
 
 
-def render_readme(table: dict[str, list[tuple[str, bool]]]) -> str:
-    """The README's table: per class, what is implemented and what is not."""
+def render_docs(table: dict[str, list[tuple[str, bool]]]) -> str:
+    """The docs' table: per class, what is implemented and what is not."""
     lines = [
         "| class | implemented | not implemented | local face only |",
         "|---|---|---|---|",
@@ -90,7 +91,7 @@ def render_readme(table: dict[str, list[tuple[str, bool]]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     table = coverage()
-    print(render_readme(table) if "--readme" in args else render(table))
+    print(render_docs(table) if "--docs" in args else render(table))
 
 
 if __name__ == "__main__":

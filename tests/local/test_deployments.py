@@ -81,6 +81,7 @@ def test_a_deployment_of_another_host_counts_as_active(served_ws: Workspace) -> 
         store.delete_model("m", 1)
 
 
+@pytest.mark.process
 def test_a_zombie_server_is_not_active(served_ws: Workspace) -> None:
     """A server that exited but whose parent has not reaped it yet serves nothing."""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -13,7 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from champion.local import Model, Workspace
+
+pytestmark = pytest.mark.process  # separate processes are what this file tests
 
 TIMEOUT = 60
 

@@ -19,7 +19,7 @@ from champion.local.store import Store, schema
 
 DUMP = Path(__file__).with_name("data") / "workspace_v1.sql"
 MODEL_BYTES = b"pickled v1 model"
-CURRENT = "4"
+CURRENT = "5"
 
 
 def restore_v1(folder: Path) -> Path:
@@ -139,6 +139,7 @@ def test_a_new_workspace_is_created_at_the_current_version_through_the_same_upgr
     assert schema_version(tmp_path / "new") == str(schema.SCHEMA_VERSION) == CURRENT
 
 
+@pytest.mark.process
 def test_a_read_only_command_on_a_version_1_workspace_says_how_to_upgrade_and_changes_nothing(
     tmp_path: Path,
 ) -> None:
@@ -247,6 +248,7 @@ def test_a_failed_upgrade_from_2_leaves_the_workspace_as_it_was(
     assert schema_version(folder) == CURRENT
 
 
+@pytest.mark.process
 def test_a_read_only_command_on_a_version_2_workspace_says_how_to_upgrade(
     tmp_path: Path,
 ) -> None:
@@ -276,6 +278,7 @@ def test_a_version_3_workspace_opens_upgraded_and_keeps_small_blobs_in_the_datab
     still read, and a decision record written after the upgrade goes into the database."""
     folder = restore_v2(tmp_path / "old")
     Workspace(folder)._store.close()  # upgraded to the current version, then taken back to 3:
+    undo_version_5(folder)
     conn = sqlite3.connect(folder / "workspace.db")
     conn.execute("DROP TABLE inline_blobs")
     conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
@@ -294,3 +297,35 @@ def test_a_version_3_workspace_opens_upgraded_and_keeps_small_blobs_in_the_datab
     assert (in_tmp / "record.json").read_bytes() == b'{"outcome": "rejected"}'
     assert (folder / "blobs").is_dir() and ws._store.inline_digests() != set()
     assert ws._store.schema_drift() == []
+
+
+def undo_version_5(folder: Path) -> None:
+    """Take a current workspace back to version 4, as the release before v2 models wrote it."""
+    conn = sqlite3.connect(folder / "workspace.db")
+    conn.execute("DROP INDEX models_created")
+    conn.execute("DROP TABLE blob_metadata")
+    for column in ("archived", "stage", "spec"):
+        conn.execute(f"ALTER TABLE models DROP COLUMN {column}")
+    conn.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_4_workspace_opens_upgraded_with_every_version_active(
+    tmp_path: Path, in_tmp: Path
+) -> None:
+    """A version 4 workspace gains the v2 registry's columns: every version it held is active,
+    in the default stage, still the champion it was, and a version numbered by a client can
+    then be created out of order without the two creation-order indexes disagreeing."""
+    folder = restore_v2(tmp_path / "old")
+    Workspace(folder)._store.close()
+    undo_version_5(folder)
+    assert schema_version(folder) == "4"
+
+    ws = Workspace(folder)
+    assert schema_version(folder) == CURRENT
+    store = ws._store
+    latest = store.latest_model("iris")
+    assert latest is not None and (latest.archived, latest.shown_stage) == (False, "Development")
+    assert Model(ws, "iris").version == latest.version
+    assert store.schema_drift() == []

@@ -1,6 +1,7 @@
 """The local classes have azureml.core's shape: every public member they define exists on the
 SDK class with the same signature (or is the same kind of property), except the few deliberate
-differences listed here with the reason for each. Also checks the README's coverage table."""
+differences listed here with the reason for each. Also checks the coverage table of
+docs/reference/fidelity.md."""
 
 from __future__ import annotations
 
@@ -186,7 +187,7 @@ def test_coverage_table_matches_the_classes(capsys: pytest.CaptureFixture[str]) 
         assert (class_name, member, tick) in rows
 
 
-def test_readme_carries_the_current_coverage_table() -> None:
-    """Regenerate with `.venv/bin/python tests/local/coverage_table.py --readme`."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert COVERAGE.render_readme(COVERAGE.coverage()) in readme
+def test_the_docs_carry_the_current_coverage_table() -> None:
+    """Regenerate with `.venv/bin/python tests/local/coverage_table.py --docs`."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "reference" / "fidelity.md"
+    assert COVERAGE.render_docs(COVERAGE.coverage()) in page.read_text()

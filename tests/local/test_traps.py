@@ -81,6 +81,7 @@ def test_always_shows_every_call_and_error_raises_every_call(builds: Workspace) 
 # --------------------------------------------------------------------------- real processes
 
 
+@pytest.mark.process
 def test_a_script_warns_once_per_call_site_on_stderr(builds: Workspace, tmp_path: Path) -> None:
     script = tmp_path / "seed_lookup.py"
     script.write_text(
@@ -175,6 +176,7 @@ def test_reused_register_step(tmp_path):
 """
 
 
+@pytest.mark.process
 def test_pytest_W_error_turns_every_trap_into_a_failing_test(tmp_path: Path) -> None:
     """The README's promise, in a real pytest run over a user's kind of test file: with
     champion's plugin each trap fails its test by default; a project that opted out
@@ -207,6 +209,7 @@ def test_pytest_W_error_turns_every_trap_into_a_failing_test(tmp_path: Path) -> 
             ), name
 
 
+@pytest.mark.process
 def test_a_process_started_by_a_local_step_without_its_run_variables_warns(
     tmp_path: Path,
 ) -> None:

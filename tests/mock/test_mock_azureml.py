@@ -99,6 +99,7 @@ def _patch_points() -> dict[str, object]:
 # --------------------------------------------------------------------------- lifecycle
 
 
+@pytest.mark.process
 def test_importing_the_mock_does_not_import_azureml() -> None:
     code = (
         "import sys, champion.local.mock; "
@@ -438,8 +439,8 @@ def test_unanswered_operation_raises_instead_of_calling_azure(aml: MockAzureML) 
         experiment.archive()
     with pytest.raises(UnmockedServiceCall):
         ws.get_details()  # Resource Manager
-    with pytest.raises(UnmockedServiceCall, match=r"^Workspace.compute_targets needs Azure"):
-        ws.compute_targets  # noqa: B018
+    with pytest.raises(UnmockedServiceCall, match=r"^Workspace.webservices needs Azure"):
+        ws.webservices  # noqa: B018
 
 
 # --------------------------------------------------------------------------- persistence
@@ -474,7 +475,7 @@ def test_unmocked_calls_name_the_sdk_member_and_why(
     cases = [
         (lambda: Environment("env").build(ws), "Environment.build", "Container Registry"),
         (lambda: ws.get_default_keyvault().get_secret("s"), "Keyvault.get_secret", "Key Vault"),
-        (lambda: ws.compute_targets, "Workspace.compute_targets", "compute targets"),
+        (lambda: ws.webservices, "Workspace.webservices", "deployments"),
     ]
     for call, member, why in cases:
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from champion._extras import install_command
 from champion.errors import ChampionError, InputError
 from champion.local import Run, Workspace
 from champion.pipeline import (
@@ -322,7 +324,7 @@ def test_without_the_pipelines_extra_the_message_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "azureml.pipeline.steps", None)  # as if not installed
     spec = load_pipeline_file(IRIS).build_spec()
-    with pytest.raises(ChampionError, match=r"pip install 'champion\[pipelines\]'"):
+    with pytest.raises(ChampionError, match=re.escape(f"`{install_command('pipelines')}`")):
         azure.validate_offline(spec, compute=COMPUTE, environment=ENVIRONMENT)
 
 

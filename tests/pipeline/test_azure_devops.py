@@ -180,8 +180,10 @@ def job(stage_: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_the_build_tests_first_with_make_test(build: dict[str, Any]) -> None:
     assert [s["stage"] for s in build["stages"]] == ["Test", "Train", "Deploy"]
-    scripts = [step.get("script") for step in job(stage(build, "Test"), "test")["steps"]]
+    test = job(stage(build, "Test"), "test")
+    scripts = [step.get("script") for step in test["steps"]]
     assert "make test" in scripts
+    assert 0 < test["timeoutInMinutes"] <= 30  # a hung test ends the job well before 60 min
     assert ".venv/bin/python pipelines/iris.py --validate" in scripts
     assert stage(build, "Train")["dependsOn"] == "Test"
 

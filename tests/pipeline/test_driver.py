@@ -26,7 +26,9 @@ from pathlib import Path
 from champion.context import get_run
 
 args = sys.argv[1:]
-Path(args[args.index("--out") + 1], "model.pkl").write_text(args[args.index("--data") + 1])
+out = Path(args[args.index("--out") + 1])
+out.mkdir()  # the job runtime gives a path to make, as on Azure ML
+(out / "model.pkl").write_text(args[args.index("--data") + 1])
 get_run().parent.tag("accuracy", args[args.index("--accuracy") + 1])
 print("scored", args[args.index("--data") + 1])
 """

@@ -50,6 +50,7 @@ run.set_tags({
     "workspace": os.environ["CHAMPION_WORKSPACE"],
     "argv": " ".join(args),
 })
+os.makedirs(out, exist_ok=True)  # the job runtime gives a path, not a folder
 Path(out, "payload.txt").write_text("made by produce")
 print("produced into", out)
 """
@@ -203,6 +204,7 @@ from champion.local import Run
 
 args = sys.argv[1:]
 out = Path(args[args.index("--out") + 1])
+out.mkdir()  # a path that does not exist yet, in a folder that does, as on Azure ML
 (out / "model.pkl").write_bytes(b"weights " + args[args.index("--accuracy") + 1].encode())
 Run.get_context().parent.tag("accuracy", args[args.index("--accuracy") + 1])
 """
@@ -371,7 +373,7 @@ def test_real_sdk_step_uses_azureml_core_against_the_local_workspace(tmp_path: P
         out = sys.argv[sys.argv.index("--out") + 1]
         run.tag("seen_by", type(run).__module__)
         run.tag("env_out", os.environ["AZUREML_DATAREFERENCE_out"])
-        Path(out, "done.txt").write_text(run.id)
+        Path(out).write_text(run.id)  # the output path may be a file, as on Azure ML
         sys.exit(int(sys.argv[sys.argv.index("--code") + 1]))
         """,
     )
@@ -386,9 +388,9 @@ def test_real_sdk_step_uses_azureml_core_against_the_local_workspace(tmp_path: P
     step = Run.get(Workspace(tmp_path / "ws"), result.steps[0].run_id)
     assert str(step.get_tags()["seen_by"]).startswith("azureml")
     assert step.get_tags()["helper"] == "sibling import works"
-    folder = tmp_path / "ws" / "pipeline-data" / result.run_id / "out"
-    assert step.get_tags()["env_out"] == str(folder)
-    assert (folder / "done.txt").read_text() == step.id
+    written = tmp_path / "ws" / "pipeline-data" / result.run_id / "out"
+    assert step.get_tags()["env_out"] == str(written)
+    assert written.read_text() == step.id
 
     failing = dataclasses.replace(
         ok, steps=(dataclasses.replace(ok.steps[0], arguments=("--out", out, "--code", "4")),)

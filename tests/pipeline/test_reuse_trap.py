@@ -19,7 +19,7 @@ from champion.pipeline._azure_offline import offline_session
 
 def _spec(tmp_path: Path, *, train_reuse: bool, register_reuse: bool) -> PipelineSpec:
     (tmp_path / "train.py").write_text(
-        "import sys, pathlib; pathlib.Path(sys.argv[1], 'model.pkl').write_text('m')"
+        "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text('m')"  # a file at the path
     )
     (tmp_path / "register_model.py").write_text("import sys; print('registering', sys.argv[1])")
     (tmp_path / "report.py").write_text("print('report')")

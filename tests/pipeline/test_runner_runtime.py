@@ -43,7 +43,7 @@ from champion.local import Run
 Path("outputs/model").mkdir(parents=True)
 Path("outputs/model/model.pkl").write_bytes(b"model bytes")
 Path("outputs/secret-link").symlink_to("/etc/hostname")
-Path("logs").mkdir()
+Path("logs").mkdir(exist_ok=True)  # the job runtime made it
 Path("logs/train.log").write_text("epoch 1")
 Path("outputs/early.txt").write_text("uploaded by the step itself")
 Run.get_context().upload_file("outputs/early.txt", "outputs/early.txt")
@@ -70,6 +70,11 @@ run.set_tags({
     "files_folder": datasets["files"],
     "files": json.dumps(sorted(os.listdir(datasets["files"]))),
     "type": type(run).__module__,
+    "details_inputs": json.dumps(sorted(
+        (d["consumptionDetails"]["inputName"], d["consumptionDetails"]["mechanism"],
+         d["dataset"].name)
+        for d in run.get_details()["inputDatasets"]
+    )),
 })
 """
 
@@ -173,6 +178,10 @@ def test_datastore_and_dataset_inputs(tmp_path: Path, local_ws: Workspace) -> No
         assert (tags["direct_name"], tags["direct_rows"]) == ("table", "1")
         assert json.loads(str(tags["files"])) == ["1.txt", "sub"]
         assert str(tags["type"]).startswith("azureml" if real_sdk else "champion")
+        # what a register step reads to record the training data with the model
+        assert json.loads(str(tags["details_inputs"])) == [
+            ["files", "Download", "images"], ["iris_direct", "Direct", "table"],
+        ]  # fmt: skip
 
 
 def test_an_unknown_dataset_input_creates_no_run(tmp_path: Path, local_ws: Workspace) -> None:
@@ -204,7 +213,7 @@ from azureml.core import Run
 
 run = Run.get_context()
 try:
-    targets = run.experiment.workspace.compute_targets
+    targets = run.experiment.workspace.webservices
 except Exception:
     targets = {}  # would hide the call on a mock whose refusal were an ordinary error
 print("not reached", targets)
@@ -224,5 +233,5 @@ def test_a_step_that_needs_azure_stops_with_one_line_and_exit_3(
     log = (tmp_path / "log.txt").read_text()
     assert "not reached" not in log
     # the step's line in its snapshot copy, then the SDK member and why
-    assert f"/cwd/{script.name}:6: Workspace.compute_targets needs Azure: compute targets" in log
+    assert f"/cwd/{script.name}:6: Workspace.webservices needs Azure: deployments" in log
     assert "Traceback" not in log

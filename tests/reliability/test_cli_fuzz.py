@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from champion import cli as cli_module
+from champion.testing import create_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,10 @@ TEXT = [
 ]  # fmt: skip
 
 
-PATH_OPTIONS = {"--model-path", "--test-data", "--target", "--sample", "--policy", "--plot"}
+PATH_OPTIONS = {
+    "--model-path", "--test-data", "--target", "--sample", "--policy", "--plot", "--data",
+    "--output",
+}  # fmt: skip
 
 
 def _leaves(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -117,6 +121,8 @@ def _baselines(root: Path) -> list[list[str]]:
         ["verify", "--metric", "accuracy"],
         ["gc", "--min-age", "0"],
         ["deployments", "list"],
+        ["score", "iris", "--data", data, "--output", str(root / "predictions.csv")],
+        ["score", "iris", "--data", data, "--output", out, "--overwrite", "--backend", "mlflow"],
     ]
 
 
@@ -174,17 +180,37 @@ def scene(tmp_path: Path, mlflow_db_template: Path) -> dict[str, Any]:
     model = tmp_path / "trained" / "model.pkl"
     model.parent.mkdir()
     model.write_bytes(b"a model")
-    init = [sys.executable, "-m", "champion.cli", "init", str(ws)]
-    assert subprocess.run(init, env=env, capture_output=True, timeout=120).returncode == 0
-    for value in ("0.8", "0.9", "0.85"):
-        for backend in ("local", "mlflow"):
-            done = subprocess.run(
-                [sys.executable, "-m", "champion.cli", "register", "--backend", backend,
-                 "--model-name", "iris", "--model-path", str(model), "--metric-value", value],
-                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stderr
+    setup = [["init", str(ws)]] + [
+        ["register", "--backend", backend, "--model-name", "iris", "--model-path", str(model),
+         "--metric-value", value]
+        for value in ("0.8", "0.9", "0.85")
+        for backend in ("local", "mlflow")
+    ]  # fmt: skip
+    for result in _drive([{"argv": argv, "cwd": str(tmp_path)} for argv in setup], env, tmp_path):
+        assert result["code"] == 0, result
     return {"root": tmp_path, "env": env, "paths": _hostile_files(tmp_path)}
+
+
+def _drive(cases: list[dict[str, Any]], env: dict[str, str], folder: Path) -> Any:
+    """Run command lines through the driver, in one process, and return what each did."""
+    (folder / "cases.json").write_text(json.dumps(cases))
+    done = subprocess.run(
+        [sys.executable, str(HERE / "cli_fuzz_driver.py"), str(folder / "cases.json"),
+         str(folder / "results.json"), str(BOUND_S)],
+        env=env, cwd=folder, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((folder / "results.json").read_text())
+
+
+@pytest.fixture
+def workspace_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a user with a workspace (an empty one)."""
+    create_workspace(tmp_path / "ws")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "MLFLOW_"))}
+    env.pop("TF_BUILD", None)
+    env["CHAMPION_WORKSPACE"] = str(tmp_path / "ws")
+    return env
 
 
 def _owned(root: Path) -> dict[str, bytes]:
@@ -216,14 +242,7 @@ def test_no_command_line_gets_a_traceback_a_hang_or_an_undocumented_exit(scene, 
     # every command at least once with nothing but its words, and with --help
     cases += [{"argv": words.split(), "cwd": str(root)} for words, _ in commands]
     cases += [{"argv": [*words.split(), "--help"], "cwd": str(root)} for words, _ in commands]
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    done = subprocess.run(
-        [sys.executable, str(HERE / "cli_fuzz_driver.py"), str(tmp_path / "cases.json"),
-         str(tmp_path / "results.json"), str(BOUND_S)],
-        env=scene["env"], cwd=root, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = _drive(cases, scene["env"], root)
 
     bad = []
     for r in results:
@@ -241,11 +260,11 @@ def test_no_command_line_gets_a_traceback_a_hang_or_an_undocumented_exit(scene, 
 
 
 @pytest.mark.parametrize("argv", [[b"runs", b"show", b"\xff"], [b"models", b"show", b"a\xffb"]])
-def test_an_argument_that_is_not_utf8_is_named_in_one_line(scene, argv):
+def test_an_argument_that_is_not_utf8_is_named_in_one_line(workspace_env, argv):
     # `runs show $'\xff'` ended in a UnicodeEncodeError, "a bug in champion".
     done = subprocess.run(
         [sys.executable.encode(), b"-m", b"champion.cli", *argv],
-        env=scene["env"], capture_output=True, timeout=120,
+        env=workspace_env, capture_output=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2
     said = done.stderr.decode()

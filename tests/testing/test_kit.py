@@ -134,6 +134,24 @@ def test_the_packaged_register_step_leaves_its_decision(pipeline_run, run_step, 
     assert tree.decision == worse.decision
 
 
+def test_a_step_runs_in_a_test_session_that_holds_many_open_files(pipeline_run, run_step, tmp_path):
+    """A long session (a user's suite, or ours) can hold more than 1,024 descriptors; waiting for
+    the step's exit must not depend on the number its pidfd gets (`select()` refused any past
+    1,024: "filedescriptor out of range in select()")."""
+    write(tmp_path, "steps/tag_parent.py", TAG_PARENT)
+    tree = pipeline_run(steps={"train": {}, "register": {}})
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        result = run_step(tmp_path / "steps/tag_parent.py", "0.91", step="train", run=tree)
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert result.exit_code == 0, result.output
+    assert tree.parent.get_tags()["accuracy"] == "0.91"
+
+
 def test_real_sdk_runs_a_step_written_for_azureml_core(pipeline_run, run_step, tmp_path):
     write(tmp_path, "azure_step.py", AZURE_STEP)
     pipeline_run(parent_tags={"build_number": "7"})
@@ -156,6 +174,18 @@ def test_the_step_does_not_inherit_the_tests_run_or_agent(pipeline_run, run_step
     script = write(tree.workspace.path.parent, "print_env.py", code)
     result = run_step(script, step="train", env={"GONE": None, "KEPT": "yes"})
     assert result.stdout.split() == [tree.steps["train"].id, "None", "None", "yes", "None"]
+
+
+def test_a_step_finds_outputs_and_logs_made_as_on_azure_ml(pipeline_run, run_step, tmp_path):
+    tree = pipeline_run()
+    script = write(
+        tmp_path,
+        "report.py",
+        "open('outputs/report.txt', 'w').write('ok'); open('logs/run.log', 'w').write('ok')",
+    )
+    result = run_step(script, step="train", run=tree)
+    assert result.exit_code == 0, result.output
+    assert (result.cwd / "outputs" / "report.txt").read_text() == "ok"
 
 
 def test_a_module_of_the_users_project_runs_with_python_m(

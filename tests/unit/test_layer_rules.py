@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("check_env_reads", ROOT / "tools/check_env_reads.py")
 assert _spec is not None and _spec.loader is not None
@@ -57,6 +59,7 @@ def test_the_store_is_touched_only_inside_local(tmp_path):
     assert len(found) == 1 and found[0].startswith(f"{root}/context.py:2: touches")
 
 
+@pytest.mark.process
 def test_importing_champion_imports_no_mlflow_unless_the_mlflow_backend_is_used():
     """A fresh process: every module a local or Azure user touches, and the local register
     path, leave mlflow unimported; only choosing the mlflow backend imports it."""

@@ -58,6 +58,7 @@ def test_unknown_names_are_attribute_errors():
         champion.gate_internals  # noqa: B018
 
 
+@pytest.mark.process
 def test_every_public_name_imports_without_azureml():
     """In a fresh interpreter: `import champion` loads nothing else, and every public name
     (mock_azureml included: it patches the SDK only when started) leaves azureml unimported."""

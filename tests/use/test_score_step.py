@@ -186,13 +186,13 @@ def test_bad_rows_leave_no_predictions(
     assert "champion.scored_version" not in run.get_tags()
 
 
-def test_an_unverifiable_version_is_never_loaded(iris: IrisWorkspace, tmp_path: Path) -> None:
+def test_an_unverifiable_version_is_never_loaded(
+    iris: IrisWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A version registered by hand has no artifact_sha256: its bytes cannot be checked, so
     they are not unpickled."""
     (tmp_path / "hand.pkl").write_bytes(b"not checked, not loaded")
-    import os
-
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the SDK's rule: a model_path inside the working directory
     Model.register(iris.ws, "hand.pkl", "iris")
     result, _ = score(iris, "--data", SAMPLE, "--output", tmp_path / "out")
     assert result.exit_code == 2, result.output

@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from champion.cli import _app, models, register, run, runs, serve, workspace
+from champion.cli import _app, mock, models, register, run, runs, score, serve, workspace
 
 __all__ = ["build_parser", "main"]
 
 # The order of `champion --help`.
-MODULES = (workspace, models, runs, register, run, serve)
+MODULES = (workspace, models, runs, register, run, score, serve, mock)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from champion import _env
+from champion import __version__, _env
 from champion._usage import Parser, error_line
 from champion.cli import _output
 from champion.errors import InputError, from_environment
@@ -173,6 +173,9 @@ def top_parser() -> tuple[Parser, Commands]:
         formatter_class=_Formatter,
     )
     _global_options(parser, top=True)
+    parser.add_argument(
+        "--version", action="version", version=f"champion {__version__}", help="print the version"
+    )
     parser.set_defaults(handler=_help_of(parser), formats=_output.FORMATS, passthrough=False)
     return parser, Commands(parser, "commands")
 
@@ -305,6 +308,26 @@ def open_workspace(args: argparse.Namespace, *, write: bool = False) -> Any:
     if write:
         _output.note(f"champion: workspace {ws.path}")
     return ws
+
+
+def registered_model(args: argparse.Namespace) -> Any:
+    """The local workspace's `Model` of `args.name` (`args.version`, else the latest: the
+    champion); a name or version the registry lacks is the user's to fix."""
+    from champion.local import Model
+
+    ws = open_workspace(args)
+    try:
+        return Model(ws, args.name, version=args.version, expand=False)
+    except Exception as exc:
+        if "ModelNotFound" not in (getattr(exc, "message", None) or str(exc)):
+            raise
+        what = f"version {args.version} of {args.name!r}" if args.version else repr(args.name)
+        raise InputError(
+            f"no model {what} in {ws.path}; 'champion models list' shows the names, "
+            f"'champion models history {args.name}' the versions",
+            field="name",
+            value=args.name,
+        ) from None
 
 
 def positive_int(text: str) -> int:

@@ -3,9 +3,9 @@ reader may close early.
 
 Formats. `table` is the default on a terminal and in a pipe alike: output that changes shape
 when redirected surprises everyone who pipes into `grep` or `less`, reads a build log, or copies
-a README example, and the table is already one record per line, untruncated and uncoloured.
+a docs example, and the table is already one record per line, untruncated and uncoloured.
 Scripts ask for a stable shape explicitly: `json` (one document on stdout; lists are an array of
-objects, everything else one object; keys are fixed and documented in the README) or `csv` (a
+objects, everything else one object; keys are fixed and documented in the CLI reference) or `csv` (a
 header row of the same keys, then one row per record). Tables and CSV show stored values
 through the one escape, `record.neutralize_logging_commands`, so a tag cannot repaint the
 terminal or issue an Azure DevOps logging command; JSON stays JSON and holds no `##`.

@@ -102,6 +102,11 @@ def cmd_history(args: argparse.Namespace) -> int:
             + (f", {summary.rolled_back} rollback(s)" if summary.rolled_back else "")
             + (f", {summary.dry_runs} dry run(s)" if summary.dry_runs else "")
             + (f", {summary.not_drawn} not drawn" if summary.not_drawn else "")
+            + (
+                f"; {summary.labels_left_out} version label(s) left out for room"
+                if summary.labels_left_out
+                else ""
+            )
             + ")"
         )
     return 0

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from champion import names
 from champion.cli import _output
-from champion.cli._app import Commands, backend_of, model_name, open_workspace, version_number
+from champion.cli._app import (
+    Commands,
+    backend_of,
+    model_name,
+    open_workspace,
+    registered_model,
+    version_number,
+)
 from champion.cli._output import Column, short_when
 from champion.cli.history import cmd_history
 from champion.cli.model_changes import (
@@ -20,6 +26,7 @@ from champion.cli.model_changes import (
     cmd_rollback,
     cmd_stage,
 )
+from champion.cli.model_package import add_package
 from champion.errors import InputError
 
 _METRIC_HELP = "property shown as the metric (default: accuracy)"
@@ -65,8 +72,9 @@ def add_to(commands: Commands) -> None:
         "with its value and the champion's, the outcome, the version it became (rejections "
         "included, read from the decision records on the runs), and every version registered "
         "without a record. On MLflow also the alias move each decision made (alias_from, "
-        "alias_to), which MLflow does not keep. --plot draws the champion's metric over time "
-        "(needs the plot extra: pip install 'champion[plot]').",
+        "alias_to), which MLflow does not keep. --plot draws the champion's metric decision by "
+        "decision, each at its time (needs the [plot] extra, matplotlib; without it the "
+        "command says how to install it).",
         examples=[
             "champion models history iris",
             "champion models history iris --plot history.png",
@@ -83,8 +91,8 @@ def add_to(commands: Commands) -> None:
         "--plot",
         type=Path,
         metavar="FILE.png",
-        help="also draw the champion's metric over time, each challenger a point, into this "
-        "PNG (800x450; replaced if it exists)",
+        help="also draw the champion's metric decision by decision, each challenger a point, "
+        "into this PNG (800x450; replaced if it exists)",
     )
 
     download = models.command(
@@ -191,6 +199,7 @@ def add_to(commands: Commands) -> None:
         help="rows to compare the two on: the model's feature columns (others are ignored)",
     )
     _add_rollback(models)
+    add_package(models)
 
 
 def _add_rollback(models: Commands) -> None:
@@ -291,7 +300,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         from champion.cli import _mlflow
 
         return _mlflow.cmd_show(args)
-    model = _model(args)
+    model = registered_model(args)
     _output.document(
         {
             "name": model.name,
@@ -310,25 +319,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model(args: argparse.Namespace) -> Any:
-    """The version asked for; a name or version the registry lacks is the user's to fix."""
-    from champion.local import Model
-
-    ws = open_workspace(args)
-    try:
-        return Model(ws, args.name, version=args.version, expand=False)
-    except Exception as exc:
-        if "ModelNotFound" not in (getattr(exc, "message", None) or str(exc)):
-            raise
-        what = f"version {args.version} of {args.name!r}" if args.version else repr(args.name)
-        raise InputError(
-            f"no model {what} in {ws.path}; 'champion models list' shows the names, "
-            f"'champion models history {args.name}' the versions",
-            field="name",
-            value=args.name,
-        ) from None
-
-
 # ---------------------------------------------------------------------- download
 
 
@@ -343,7 +333,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from champion.local.access import TargetExists
     from champion.local.model import download_verified
 
-    model = _model(args)
+    model = registered_model(args)
     try:
         path, verified = download_verified(model, args.target, exist_ok=args.exist_ok)
     except TargetExists as exc:

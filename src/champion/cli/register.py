@@ -48,6 +48,12 @@ def add_to(commands: Commands) -> None:
     add("--model-type", help="stored on the version (e.g. SVC)")
     add("--model-framework", default="Custom", help="the SDK's framework name (default: Custom)")
     add(
+        "--model-framework-version",
+        metavar="VERSION",
+        help="the framework's version, stored for 'champion models package' to pin (default: "
+        "for ScikitLearn, the scikit-learn installed here)",
+    )
+    add(
         "--fail-on-reject",
         action="store_true",
         help="exit 1 when the challenger is rejected (a dry run never fails)",
@@ -66,6 +72,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         training_step_name=None,
         build_number=args.build_number,
         model_framework=args.model_framework,
+        model_framework_version=args.model_framework_version,
         dry_run=args.dry_run,
         rescore=rescore_of(args, standalone=True),
         champion_alias=args.champion_alias,

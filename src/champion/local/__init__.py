@@ -2,7 +2,8 @@
 Dataset on a folder.
 
 Code written for Azure ML runs against it unchanged (same names, signatures and exceptions), and
-`mock_azureml()` makes the real SDK classes talk to the same folder, as moto does for AWS.
+`mock_azureml()` makes the real SDK classes talk to the same folder, as moto does for AWS;
+`mock_azure_ai_ml()` does the same for SDK v2 (`azure-ai-ml`) and MLflow.
 
 Both return exactly what Azure ML returns, also where Azure quietly does something other than the
 call reads like, and then warn with `AzureMLTrapWarning` (`pytest -W
@@ -24,6 +25,7 @@ from champion.local.workspace import Workspace
 
 if TYPE_CHECKING:
     from champion.local.mock import MockAzureML, mock_azureml
+    from champion.local.mock_v2 import MockAzureAIML, mock_azure_ai_ml
 
 __all__ = [
     "AzureMLTrapWarning",
@@ -31,11 +33,13 @@ __all__ = [
     "Datastore",
     "Experiment",
     "FileDataset",
+    "MockAzureAIML",
     "MockAzureML",
     "Model",
     "Run",
     "TabularDataset",
     "Workspace",
+    "mock_azure_ai_ml",
     "mock_azureml",
 ]
 
@@ -46,4 +50,8 @@ def __getattr__(name: str) -> Any:
         from champion.local import mock
 
         return getattr(mock, name)
+    if name in ("mock_azure_ai_ml", "MockAzureAIML"):
+        from champion.local import mock_v2
+
+        return getattr(mock_v2, name)
     raise AttributeError(f"module 'champion.local' has no attribute {name!r}")

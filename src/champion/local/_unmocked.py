@@ -49,19 +49,24 @@ _warned_lock = threading.Lock()
 _NEEDS_AZURE: tuple[tuple[tuple[str, ...], str], ...] = (
     (("Environment.build", "Environment.get_image", "Image", "build"),
      "container images are built by the workspace's Azure Container Registry"),
-    (("deploy", "Webservice", "Aks", "Aci", "package", "profile", "InferenceConfig"),
+    (("deploy", "Webservice", "webservices", "Aks", "Aci", "package", "profile", "InferenceConfig"),
      "deployments run on Azure Kubernetes Service or Container Instances"),
+    (("Schedule",),
+     "a Schedule starts runs from Azure ML's scheduler, which runs only on Azure (locally, "
+     "submit the pipeline itself: Experiment.submit, PublishedPipeline.submit)"),
     (("Keyvault", "keyvault", "get_secret", "set_secret"),
      "secrets live in the workspace's Azure Key Vault"),
     (("Compute", "compute"),
      "compute targets are Azure machines; run pipelines locally with `champion run`"),
-    (("submit", "ScriptRun", "Estimator"),
+    (("submit", "ScriptRun", "Estimator", "JobOperations.create", "JobOperations.begin"),
      "jobs are scheduled on Azure compute; run steps locally with `champion run`"),
     (("Environment",),
      "environments are kept by the Azure ML environment service and its image registry"),
     (("mount",), "mounting needs FUSE and Azure storage; use download()"),
     (("Workspace.", "get_details", "sync_keys", "list_keys", "private_endpoint"),
      "workspace settings are Azure Resource Manager resources"),
+    (("Endpoint", "endpoint"),
+     "endpoints and their deployments run on Azure compute; serve a model with `champion serve`"),
 )  # fmt: skip
 
 
@@ -72,16 +77,21 @@ def _why_azure(member: str, detail: str) -> str:
     return "the local workspace does not implement this service operation"
 
 
+#: The SDKs whose frames name the member a user called: v1 (`azureml`) and v2 (`azure.ai.ml`).
+_SDK_MODULES = ("azureml", "azure.ai.ml")
+
+
 def sdk_member() -> str:
     """The SDK member the user's code called, from the call stack: the outermost frame in an
-    `azureml` module whose qualified name is public (`Environment.build`), else the innermost
-    `azureml` frame, else "the Azure ML service"."""
+    `azureml` or `azure.ai.ml` module whose qualified name is public (`Environment.build`,
+    `ModelOperations.create_or_update`), else the innermost such frame, else "the Azure ML
+    service"."""
     frame = inspect.currentframe()
     outermost_public: str | None = None
     innermost: str | None = None
     while frame is not None:
         module = str(frame.f_globals.get("__name__", ""))
-        if module == "azureml" or module.startswith("azureml."):
+        if any(module == m or module.startswith(m + ".") for m in _SDK_MODULES):
             name = frame.f_code.co_qualname
             innermost = innermost or name
             parts = name.split(".")
@@ -90,6 +100,8 @@ def sdk_member() -> str:
             ):
                 outermost_public = name
         frame = frame.f_back
+    if outermost_public is None and innermost is not None:
+        innermost = innermost.split(".<locals>", 1)[0]  # a pager's inner function: its method
     return outermost_public or innermost or "the Azure ML service"
 
 

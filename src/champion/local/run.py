@@ -22,6 +22,7 @@ from champion.local import _sdk, _traps
 from champion.local._default_workspace import open_default_workspace
 from champion.local._run_files import RunFiles
 from champion.local._run_filters import matches, query_filter
+from champion.local._run_lineage import input_dataset_entries
 from champion.local._run_metrics import RunMetrics
 from champion.local._run_updates import RunUpdates
 from champion.local.dataset import Dataset
@@ -273,11 +274,27 @@ class Run(RunUpdates, RunMetrics, RunFiles):
             "endTimeUtc": r.end_utc,
             "properties": r.properties,
             "tags": r.tags,
-            "inputDatasets": [],
+            "inputDatasets": self._input_datasets(r.properties),
             "outputDatasets": [],
             "runDefinition": {},
             "logFiles": {},
+            # the service's ErrorResponse shape, as the SDK's details carry it
+            **({"error": r.error if "error" in r.error else {"error": r.error}} if r.error else {}),
         }
+
+    def _input_datasets(self, properties: Mapping[str, str | None]) -> builtins.list[Any]:
+        """The SDK's `get_details()["inputDatasets"]`: each dataset the run was given, and how."""
+        ws = self._experiment.workspace
+        return [
+            {
+                "dataset": Dataset.get_by_id(ws, entry["identifier"]["savedId"]),
+                "consumptionDetails": {
+                    "type": entry.get("consumptionType"),
+                    **(entry.get("inputDetails") or {}),
+                },
+            }
+            for entry in input_dataset_entries(properties)
+        ]
 
     def wait_for_completion(
         self,

@@ -28,11 +28,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from champion import _env
 from champion.errors import ChampionError, InputError
 from champion.pipeline.spec import PipelineSpec
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 __all__ = [
     "ALSO_PINNED",
@@ -105,9 +108,7 @@ def runtime_pins(distribution: str = "champion") -> tuple[str, ...]:
     for text in [*requires, *ALSO_PINNED]:
         requirement = Requirement(text)
         key = canonicalize_name(requirement.name)
-        if key in pins or (
-            requirement.marker is not None and not requirement.marker.evaluate({"extra": ""})
-        ):
+        if key in pins or not _needed_at_run_time(requirement):
             continue
         try:
             version = metadata.version(requirement.name)
@@ -128,6 +129,16 @@ def runtime_pins(distribution: str = "champion") -> tuple[str, ...]:
         extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
         pins[key] = f"{requirement.name}{extras}=={version}"
     return tuple(pins.values())
+
+
+def _needed_at_run_time(requirement: Requirement) -> bool:
+    """A requirement without an extra whose marker holds here. An extra's requirement is told
+    by its text: packaging before 26 (azureml-core needs <26) reads `extra == "v2"` as a
+    version comparison and raises InvalidVersion on the empty extra."""
+    marker = requirement.marker
+    if marker is None:
+        return True
+    return "extra" not in str(marker) and marker.evaluate()
 
 
 def environment_spec(champion_requirement: str, *, name: str = "champion") -> EnvironmentSpec:

@@ -147,7 +147,8 @@ def resolve_arguments(
     """The step's argv, as Azure ML builds it: literal strings as they are, each data reference
     or datastore input replaced by its path, a dataset input by its path (download, mount) or
     saved dataset id (direct), each pipeline parameter by its value for this run (or its
-    default). The declared order is kept exactly: this is the one place arguments become argv.
+    default). The declared order is kept exactly, as the runner keeps it (the spec's plan,
+    `champion.pipeline._spec_plan`, turns the same arguments into ports and parameters).
 
     `data_paths` maps input and output names to what replaces them; `params` maps parameter
     names to values. A name with no entry is an InputError (the runner must resolve each one).

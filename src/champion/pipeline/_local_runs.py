@@ -1,22 +1,31 @@
-"""The runs and results of a local pipeline run: shaped as Azure ML makes them.
+"""How a local pipeline run ended (`PipelineResult`, `StepResult`), and where its files are.
 
 Why apart: the local runner (`champion.pipeline.local`), the step it runs
-(`champion.pipeline._local_step`) and the testing kit (`champion.testing`) all make pipeline and
-step runs, and they must be the same runs Azure ML makes (types, names, tags), so the SDK
-rehydrates them into its `PipelineRun` and `StepRun`.
+(`champion.pipeline._local_step`), the MLflow runner and the testing kit all read these; the
+runs themselves are made as Azure ML makes them by `champion.local.pipeline_runs`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from champion.local.store import Store
-from champion.names import PIPELINE_RUN_TYPE, STEP_RUN_TYPE
+from champion.local.pipeline_runs import create_pipeline_run, create_step_run, node_id
+
+__all__ = [
+    "CANCELED_EXIT_CODE",
+    "DATA_FOLDER",
+    "DRIVER_LOG",
+    "STEPS_FOLDER",
+    "TIMEOUT_EXIT_CODE",
+    "UPLOADED_FOLDERS",
+    "PipelineResult",
+    "StepResult",
+    "create_pipeline_run",
+    "create_step_run",
+    "node_id",
+]
 
 DRIVER_LOG = "logs/azureml/70_driver_log.txt"
 
@@ -24,6 +33,11 @@ DRIVER_LOG = "logs/azureml/70_driver_log.txt"
 #: Exit code of a pipeline a step canceled (`run.parent.cancel()`): not a success (later steps
 #: did not run), not a failure (nothing broke); distinct so a build can tell.
 CANCELED_EXIT_CODE = 4
+
+
+#: Exit code of a pipeline whose step ran past its timeout (the step is Canceled, the pipeline
+#: Failed): `timeout(1)`'s convention, so a build log reads it as a timeout.
+TIMEOUT_EXIT_CODE = 124
 
 
 #: Folders of a step's working directory uploaded to its run when it ends, as Azure ML does.
@@ -46,10 +60,15 @@ class StepResult:
     exit_code: int
     duration: float
     canceled: bool = False  # the pipeline was canceled while this step ran
+    timeout: float | None = None  # the step ran past this many seconds and was ended
+
+    @property
+    def timed_out(self) -> bool:
+        return self.timeout is not None
 
     @property
     def succeeded(self) -> bool:
-        return self.exit_code == 0 and not self.canceled
+        return self.exit_code == 0 and not self.canceled and not self.timed_out
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,8 @@ class PipelineResult:
     steps: tuple[StepResult, ...]
     skipped: tuple[str, ...] = ()
     decision: dict[str, Any] | None = None
+    canceled: bool = False
+    """The pipeline was canceled between two steps (while no step ran)."""
 
     @property
     def exit_codes(self) -> dict[str, int]:
@@ -91,33 +112,39 @@ class PipelineResult:
 
     @property
     def succeeded(self) -> bool:
-        return self.failed_step is None and self.canceled_step is None and not self.skipped
+        return (
+            self.failed_step is None
+            and self.canceled_step is None
+            and not self.canceled
+            and not self.skipped
+        )
 
     @property
     def exit_code(self) -> int:
-        """0; `CANCELED_EXIT_CODE` for a canceled pipeline; else the failing step's exit code as
-        a shell reports it (128+N for signal N), so a caller can `sys.exit()` with it and `make`
-        fails with the step's own code."""
-        if self.canceled_step is not None:
+        """0; `CANCELED_EXIT_CODE` for a canceled pipeline; `TIMEOUT_EXIT_CODE` when a step ran
+        past its timeout; else the failing step's exit code as a shell reports it (128+N for
+        signal N), so a caller can `sys.exit()` with it and `make` fails with the step's own
+        code."""
+        if self.canceled_step is not None or self.canceled:
             return CANCELED_EXIT_CODE
         failed = self.failed_step
         if failed is None:
             return 0 if not self.skipped else 1
+        if failed.timed_out:
+            return TIMEOUT_EXIT_CODE
+        if failed.exit_code == 0:
+            return 1
         return failed.exit_code if failed.exit_code > 0 else 128 - failed.exit_code
 
     @property
     def status(self) -> str:
-        if self.canceled_step is not None:
+        if self.canceled_step is not None or self.canceled:
             return "Canceled"
         return "Completed" if self.succeeded else "Failed"
 
     def summary(self) -> str:
         """One line for a console: outcome, parent run, and each step's exit code and time."""
-        steps = ", ".join(
-            f"{s.name} {'canceled the pipeline, ' if s.canceled else ''}exit {s.exit_code} in "
-            f"{s.duration:.1f}s"
-            for s in self.steps
-        )
+        steps = ", ".join(f"{s.name} {_how(s)}in {s.duration:.1f}s" for s in self.steps)
         line = f"pipeline {self.experiment} run {self.run_id}: {self.status} ({steps or 'no steps'}"
         if self.skipped:
             line += f"; not run: {', '.join(self.skipped)}"
@@ -125,54 +152,11 @@ class PipelineResult:
         return f"{line}) in {where} {self.workspace}"
 
 
-def create_pipeline_run(
-    store: Store,
-    experiment: str,
-    *,
-    run_id: str | None = None,
-    tags: Mapping[str, str | None] | None = None,
-) -> str:
-    """A pipeline's parent run, shaped as Azure ML makes it (so the real SDK rehydrates it into
-    `PipelineRun`); returns its id."""
-    record = store.create_run(
-        experiment,
-        run_id=run_id or str(uuid.uuid4()),
-        display_name=experiment,
-        run_type=PIPELINE_RUN_TYPE,
-        tags=tags,
-        properties={"azureml.runsource": PIPELINE_RUN_TYPE},
-    )
-    return record.run_id
-
-
-def create_step_run(
-    store: Store,
-    experiment: str,
-    parent_id: str,
-    step_name: str,
-    node_id: str,
-    *,
-    run_id: str | None = None,
-) -> str:
-    """A step's run: named like the step and tagged with its node and pipeline, as Azure ML
-    does (the SDK's StepRun reads `azureml.nodeid`); returns its id."""
-    record = store.create_run(
-        experiment,
-        run_id=run_id or str(uuid.uuid4()),
-        parent_id=parent_id,
-        name=step_name,
-        display_name=step_name,
-        run_type=STEP_RUN_TYPE,
-        tags={"azureml.nodeid": node_id, "azureml.pipeline": parent_id},
-        properties={"azureml.runsource": STEP_RUN_TYPE, "StepType": "PythonScriptStep"},
-    )
-    return record.run_id
-
-
-def node_id(pipeline: str, step_name: str) -> str:
-    """An 8-hex-digit node id like Azure's, stable for the same pipeline and step name; the
-    `azureml.nodeid` tag of the step's run (`champion.testing` makes its step runs with it)."""
-    return hashlib.sha256(f"{pipeline}/{step_name}".encode()).hexdigest()[:8]
+def _how(step: StepResult) -> str:
+    if step.timed_out:
+        return f"timed out after {step.timeout:g}s, "
+    canceled = "canceled the pipeline, " if step.canceled else ""
+    return f"{canceled}exit {step.exit_code} "
 
 
 def _say(console: IO[str] | None, prefix: str, message: str) -> None:

@@ -2,29 +2,31 @@
 
 Why apart from the runner's loop: this is the part that plays Azure ML's job runtime for one
 step (what a `PythonScriptStep` gets and nothing more), and it is most of the runner's code.
-See `champion.pipeline.local` for what a step gets and why.
+See `champion.pipeline.local` for what a step gets and why; its data (folders, datastore
+paths, datasets) is delivered by `champion.pipeline._step_data`.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import json
 import os
 import shlex
-import shutil
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from champion import _env
 from champion.errors import InputError
 from champion.local import _traps
-from champion.local.access import store_of
-from champion.local.run import DATASET_INPUTS_ENV, RUN_ID_ENV, Run
-from champion.local.store import DataPathError, Store
-from champion.local.workspace import WORKSPACE_ENV, Workspace
+from champion.local.plan import Plan, PlanStep
+from champion.local.run import RUN_ID_ENV, Run
+from champion.local.snapshots import copy_snapshot
+from champion.local.workspace import WORKSPACE_ENV
+from champion.names import INPUT_DATASETS_PROPERTY
 from champion.pipeline._local_runs import (
     DRIVER_LOG,
     STEPS_FOLDER,
@@ -32,17 +34,9 @@ from champion.pipeline._local_runs import (
     StepResult,
     _say,
     create_step_run,
-    node_id,
 )
-from champion.pipeline._process import run_in_own_group
-from champion.pipeline.spec import (
-    PipelineSpec,
-    Step,
-    resolve_arguments,
-)
-
-_SNAPSHOT_SKIP = ("__pycache__", ".git", _env.DEFAULT_WORKSPACE_FOLDER)
-
+from champion.pipeline._process import StepTimedOut, Stopped, run_in_own_group
+from champion.pipeline._step_data import StepData, bind_step
 
 BACKEND_ENV = _env.BACKEND  # read by champion.context
 
@@ -50,73 +44,70 @@ BACKEND_ENV = _env.BACKEND  # read by champion.context
 SHIM_MODULE = "champion.pipeline.sdk_shim"
 
 
-def _node_id(spec: PipelineSpec, step: Step) -> str:
-    return node_id(spec.name, step.name)
+@dataclass(frozen=True)
+class StepSettings:
+    """How the runner runs every step of one pipeline run: the console (None: quiet) and the
+    timeout of a step whose plan gives none (None: no limit)."""
+
+    console: IO[str] | None
+    step_timeout: float | None = None
 
 
-def _run_step(
-    spec: PipelineSpec,
-    step: Step,
-    *,
-    store: Store,
-    ws: Workspace,
-    parent_id: str,
-    data_paths: Mapping[str, Path],
-    datasets: Mapping[str, str],
-    values: Mapping[str, str],
-    real_sdk: bool,
-    stream_output: bool,
-) -> StepResult:
-    """Create the step's run, run its script to the end in a copy of its source directory,
-    upload its outputs and logs, set its status."""
+def run_plan_step(plan: Plan, step: PlanStep, data: StepData, settings: StepSettings) -> StepResult:
+    """Create the step's run, run its script to the end in a copy of its source directory with
+    its data delivered, upload its outputs and logs, set its status. The step is stopped (and
+    Canceled) as soon as its pipeline run is canceled, and ended when it runs past its timeout."""
+    store, ws, parent_id = data.store, data.ws, data.parent_id
     root = ws.path
     run_id = str(uuid.uuid4())
-    create_step_run(store, spec.name, parent_id, step.name, _node_id(spec, step), run_id=run_id)
+    create_step_run(store, plan.experiment, parent_id, step.name, step.node_id, run_id=run_id)
     run = Run.get(ws, run_id)
     step_dir = root / STEPS_FOLDER / parent_id / run_id
     step_dir.mkdir(parents=True, exist_ok=True)
     cwd = step_dir / "cwd"
     log_path = step_dir / "70_driver_log.txt"
     try:
-        _snapshot(spec.source_directory, cwd, workspace=root)
+        copy_snapshot(Path(step.source), cwd, workspace=root)
+        for folder in UPLOADED_FOLDERS:  # the job runtime creates them before the script starts
+            if not (cwd / folder).exists():
+                (cwd / folder).mkdir()
         _traps.mark_step_workdir(cwd, step=step.name, run_id=run_id)
-        inputs = _step_inputs(step, ws, step_dir, datasets)
+        bound = bind_step(data, step, run_id=run_id, step_dir=step_dir)
+        if bound.lineage:
+            store.update_run(
+                run_id, add_properties={INPUT_DATASETS_PROPERTY: json.dumps(bound.lineage)}
+            )
+        argv = _argv(step, bound.values, plan.parameters)
     except BaseException as exc:
         run.fail(error_details=f"the step could not be prepared: {exc!r}", error_code="SystemError")
         raise
 
     script = str(cwd / step.script)
-    argv = resolve_arguments(step, {**data_paths, **inputs}, values)
-    launcher = [sys.executable, "-m", SHIM_MODULE] if real_sdk else [sys.executable]
+    launcher = [sys.executable, "-m", SHIM_MODULE] if plan.sdk else [sys.executable]
     command = [*launcher, script, *argv]
-    env = _env.inherited()
-    env.update(
-        {
-            WORKSPACE_ENV: str(root),
-            RUN_ID_ENV: run_id,
-            BACKEND_ENV: "azureml" if real_sdk else "local",
-            "PYTHONUNBUFFERED": "1",
-            # the snapshot root is importable from any script in it, as on Azure
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(cwd), _env.pythonpath()])),
-        }
-    )
-    for ref in step.data_references:
-        env[ref.env_var] = str(data_paths[ref.name])
-    for source in step.datastore_inputs:
-        env[source.env_var] = str(inputs[source.name])
-    if step.dataset_inputs:
-        env[DATASET_INPUTS_ENV] = ",".join(f"{d.name}:{d.mode}" for d in step.dataset_inputs)
-        for item in step.dataset_inputs:
-            env[item.name] = str(inputs[item.name])
+    env = _environment(plan, step, cwd=cwd, root=root, run_id=run_id, bound_env=bound.env)
 
     prefix = f"[{step.name}] "
-    console = sys.stdout if stream_output else None
+    console = settings.console
+    timeout = step.timeout if step.timeout is not None else settings.step_timeout
     _say(console, prefix, f"run {run_id}: {shlex.join(command)}")
     started = time.monotonic()
+    canceled = timed_out = False
     try:
         code = _execute(
-            command, cwd=cwd, env=env, log_path=log_path, prefix=prefix, console=console
+            command,
+            cwd=cwd,
+            env=env,
+            log_path=log_path,
+            prefix=prefix,
+            console=console,
+            timeout=timeout,
+            stop=data.canceled,
         )
+    except Stopped as stopped:
+        code, canceled = stopped.returncode, True
+    except StepTimedOut as ended:
+        code, timed_out = ended.returncode, True
     except BaseException as exc:
         _upload_step_files(run, cwd, log_path)
         if isinstance(exc, KeyboardInterrupt):
@@ -126,92 +117,105 @@ def _run_step(
         raise
     duration = time.monotonic() - started
     _upload_step_files(run, cwd, log_path)
-    parent_status = store.get_run(parent_id)
-    canceled = parent_status is not None and parent_status.status in ("Canceled", "CancelRequested")
-    if canceled:
+    canceled = canceled or data.canceled()
+    if timed_out:
+        # As Azure ML does past `max_run_duration_seconds`: the run is canceled, with why.
+        store.update_run(
+            run_id,
+            status="Canceled",
+            error={
+                "message": f"the step ran longer than its timeout of {timeout:g} s and was ended",
+                "code": "StepTimeout",
+            },
+        )
+        _say(console, prefix, f"timed out after {timeout:g}s: the step was ended")
+    elif canceled:
         run.cancel()
         _say(console, prefix, "the pipeline was canceled; no later step will start")
     elif code == 0:
+        try:
+            data.register_outputs(step, run_id=run_id)
+        except Exception as exc:
+            run.fail(
+                error_details=f"the step's output could not be registered: {exc}",
+                error_code="UserError",
+            )
+            _say(console, prefix, f"its output could not be registered: {exc}")
+            return StepResult(step.name, run_id, 1, time.monotonic() - started)
         run.complete()
     else:
         run.fail(error_details=f"the step exited with code {code}", error_code="UserError")
     _say(console, prefix, f"exit code {code} after {duration:.1f}s")
     return StepResult(
-        name=step.name, run_id=run_id, exit_code=code, duration=duration, canceled=canceled
+        name=step.name,
+        run_id=run_id,
+        exit_code=code,
+        duration=duration,
+        canceled=canceled and not timed_out,
+        timeout=timeout if timed_out else None,
     )
 
 
-def _snapshot(source: Path, target: Path, *, workspace: Path) -> None:
-    """A fresh copy of the source directory, as Azure ML snapshots it for a step: without
-    `__pycache__`, `.git`, `.champion`, the local workspace (when it lives inside the source
-    directory) and anything `.amlignore` lists (one glob per line, matched against a name or
-    a path relative to the source directory; `#` comments)."""
-    source = Path(source).resolve()
-    patterns: list[str] = []
-    ignore_file = source / ".amlignore"
-    if ignore_file.is_file():
-        for line in ignore_file.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                patterns.append(line.strip("/"))
-
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        skipped = set()
-        for name in names:
-            path = Path(folder, name)
-            relative = path.relative_to(source).as_posix()
-            if (
-                name in _SNAPSHOT_SKIP
-                or path.resolve() == workspace
-                or any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in patterns)
-            ):
-                skipped.add(name)
-        return skipped
-
-    shutil.copytree(source, target, symlinks=True, ignore=ignore)
-
-
-def _step_inputs(
-    step: Step, ws: Workspace, step_dir: Path, datasets: Mapping[str, str]
-) -> dict[str, Path | str]:
-    """What each datastore and dataset input of a step resolves to: a datastore path in place
-    (mount) or a copy under the step's folder (download); a dataset's saved id (direct) or a
-    folder holding its files (download, mount)."""
-    from champion.local.dataset import Dataset
-
-    store = store_of(ws)
-    resolved: dict[str, Path | str] = {}
-    for source in step.datastore_inputs:
-        try:
-            place = (
-                store.datastore_file(source.datastore, source.path)
-                if source.path.strip("/.")
-                else store.datastore_folder(source.datastore)
-            )
-        except DataPathError as exc:
+def _argv(step: PlanStep, values: Mapping[str, str], parameters: Mapping[str, str]) -> list[str]:
+    """The step's argv, as the job runtime builds it: each port replaced by what it delivered
+    (a path, or a dataset's id in direct mode), each parameter by the run's value."""
+    argv = []
+    for kind, value in step.arguments:
+        if kind == "literal":
+            argv.append(value)
+        elif kind == "port":
+            if value not in values:
+                raise InputError(
+                    f"step {step.name!r}: argument {value!r} names no input or output of the step",
+                    field="arguments",
+                    value=value,
+                )
+            argv.append(values[value])
+        elif kind == "parameter":
+            if value not in parameters:
+                raise InputError(
+                    f"step {step.name!r}: pipeline parameter {value!r} has no value",
+                    field="parameters",
+                    value=value,
+                )
+            argv.append(parameters[value])
+        else:
             raise InputError(
-                f"step {step.name!r}: datastore input {source.name!r}: {exc}",
-                field="DatastoreInput",
-                value=source.name,
-            ) from None
-        if source.mode == "download":
-            copy = step_dir / "inputs" / source.name / place.name
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            if place.is_dir():
-                shutil.copytree(place, copy)
-            elif place.is_file():
-                shutil.copyfile(place, copy)
-            place = copy
-        resolved[source.name] = place
-    for item in step.dataset_inputs:
-        saved_id = datasets[f"{step.name}/{item.name}"]
-        if item.mode == "direct":
-            resolved[item.name] = saved_id
-            continue
-        folder = step_dir / "inputs" / item.name
-        Dataset.get_by_id(ws, saved_id).download(str(folder), overwrite=True)
-        resolved[item.name] = folder
-    return resolved
+                f"step {step.name!r}: unknown argument kind {kind!r}", field="arguments", value=kind
+            )
+    return argv
+
+
+def _environment(
+    plan: Plan,
+    step: PlanStep,
+    *,
+    cwd: Path,
+    root: Path,
+    run_id: str,
+    bound_env: Mapping[str, str],
+) -> dict[str, str]:
+    """The step's environment: the runner's, the step's own variables (its run configuration's),
+    then what the job runtime sets (workspace, run, data), which the step cannot override. Steps
+    of a plan that uses the real SDK also pass the fake on to the Python processes they start."""
+    env = _env.inherited()
+    env.update(dict(step.environment))
+    env.update(
+        {
+            WORKSPACE_ENV: str(root),
+            RUN_ID_ENV: run_id,
+            BACKEND_ENV: "azureml" if plan.sdk else "local",
+            "PYTHONUNBUFFERED": "1",
+            # the snapshot root is importable from any script in it, as on Azure
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(cwd), _env.pythonpath()])),
+        }
+    )
+    env.update(bound_env)
+    if plan.sdk:
+        from champion.mock import child_environment
+
+        env = child_environment(root, env)
+    return env
 
 
 def _execute(
@@ -222,10 +226,13 @@ def _execute(
     log_path: Path,
     prefix: str,
     console: IO[str] | None,
+    timeout: float | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run the step to the end of its process group (`_process`), copying its merged
     stdout/stderr byte for byte to the log and, line by line with the step's prefix, to the
-    console. Returns the exit code.
+    console. Returns the exit code; `Stopped` when `stop` said so, `StepTimedOut` past
+    `timeout` (the group is ended either way).
 
     One merged pipe keeps the lines in the order the step wrote them and cannot deadlock (there
     is no second pipe to fill up). If the runner is interrupted the step's group is ended too,
@@ -250,7 +257,9 @@ def _execute(
             pending[:] = rest
 
         try:
-            return run_in_own_group(command, cwd=cwd, env=env, stdout=sink)
+            return run_in_own_group(
+                command, cwd=cwd, env=env, stdout=sink, timeout=timeout, stop=stop
+            )
         finally:
             if pending:
                 show(bytes(pending))

@@ -3,7 +3,7 @@ process with `MLFLOW_RUN_ID` set.
 
 Why the same shape as the local runner: a step written for the pipeline (the sample's train and
 register steps) must run unchanged; only where its run lives changes. So each step gets its own
-process, a fresh copy of the source directory as working directory (`_local_step._snapshot`),
+process, a fresh copy of the source directory as working directory (`champion.local.snapshots`),
 its data references in argv and in `AZUREML_DATAREFERENCE_<name>`, and, when it ends, its
 `./outputs`, `./logs` and console log logged to its nested run. MLflow's nesting is the
 `mlflow.parentRunId` tag, which is how `mlflow.start_run(nested=True)` links runs and how the
@@ -31,8 +31,9 @@ from pathlib import Path
 from champion import _env
 from champion.errors import InputError
 from champion.local import _traps
+from champion.local.snapshots import copy_snapshot as _snapshot
 from champion.pipeline._local_runs import UPLOADED_FOLDERS, PipelineResult, StepResult, _say
-from champion.pipeline._local_step import _execute, _snapshot
+from champion.pipeline._local_step import _execute
 from champion.pipeline.spec import PipelineSpec, Step, resolve_arguments, topological_order
 from champion.registry import mlflow as backend
 

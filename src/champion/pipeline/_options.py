@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from champion import _env
-from champion._usage import Parser
+from champion._usage import Parser, seconds
 from champion.errors import InputError
 from champion.pipeline._pipeline_file import SpecBuilder, location
 
@@ -44,6 +44,7 @@ _RESERVED = frozenset(
         "backend",
         "build_number",
         "real_sdk",
+        "step_timeout",
         "wait",
         "experiment",
         "compute_target",
@@ -121,7 +122,7 @@ def _described_args(doc: str) -> dict[str, str]:
 
 # Which of the driver's options each mode takes; `python FILE` (no fixed mode) takes them all.
 _OPTIONS_OF = {
-    "run": {"workspace", "backend", "build_number", "real_sdk"},
+    "run": {"workspace", "backend", "build_number", "real_sdk", "step_timeout"},
     "validate": {"build_number", "experiment", "compute_target"},
     "submit": {"build_number", "wait", "experiment", "compute_target", "config", "wheel"},
     "publish": {"build_number", "experiment", "compute_target", "config", "wheel"},
@@ -133,6 +134,7 @@ _OPTION_DEFAULTS = {
     "backend": None,
     "build_number": None,
     "real_sdk": False,
+    "step_timeout": None,
     "wait": False,
     "experiment": None,
     "compute_target": DEFAULT_COMPUTE_TARGET,
@@ -213,6 +215,13 @@ def build_parser(
         "real_sdk",
         action="store_true",
         help="local run: each step under mock_azureml(), for scripts importing azureml.core",
+    )
+    option(
+        "step_timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="local run: end a step that runs longer (it is Canceled, the pipeline Failed, exit "
+        "124), unless the step has a timeout of its own (default: no limit)",
     )
     azure = parser.add_argument_group("Azure ML") if wanted & {"experiment", "wait"} else parser
     option(

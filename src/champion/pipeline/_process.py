@@ -12,8 +12,8 @@ main process; here its process group does:
 - its output is read until every pipe is closed, or until `DRAIN_S` after its main process
   exited, whichever comes first: what a child prints in that time is still logged;
 - then whatever is left of the group gets SIGTERM, and SIGKILL after `GRACE_S`. The same
-  happens when the runner is interrupted or the caller's timeout passes, and a second Ctrl-C
-  during the grace kills at once.
+  happens when the runner is interrupted, the caller's timeout passes or the caller's `stop`
+  says so (the pipeline was canceled), and a second Ctrl-C during the grace kills at once.
 
 The main process is not reaped until the group has been signalled, so its id (the group's)
 cannot be reused by an unrelated process in between. A child that left the group on purpose
@@ -35,7 +35,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DRAIN_S", "GRACE_S", "Sink", "run_in_own_group"]
+__all__ = [
+    "DRAIN_S",
+    "GRACE_S",
+    "WATCH_S",
+    "Sink",
+    "StepTimedOut",
+    "Stopped",
+    "run_in_own_group",
+]
 
 Sink = Callable[[bytes], None]
 """Where a chunk of the step's output goes, as it arrives."""
@@ -45,6 +53,9 @@ DRAIN_S = 2.0
 
 GRACE_S = 10.0
 """How long the group gets between SIGTERM and SIGKILL."""
+
+WATCH_S = 0.5
+"""How often the caller's `stop` is asked while the step runs."""
 
 _POLL_S = 0.1  # only where the kernel cannot say when a process exits (no pidfd)
 _CHUNK = 65536
@@ -58,13 +69,17 @@ def run_in_own_group(
     stdout: Sink,
     stderr: Sink | None = None,
     timeout: float | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run `command` in its own process group, passing its output to `stdout` (and its stderr
     to `stderr`, or merged into stdout when None) as it arrives; return the main process's
     exit code (negative: killed by that signal). Whatever is left of the group when the
     main process has exited is ended (see the module). `timeout` (seconds) ends the whole group
-    and raises `subprocess.TimeoutExpired`."""
+    and raises `StepTimedOut` (a `subprocess.TimeoutExpired`); `stop`, asked every `WATCH_S`
+    while the main process runs, ends the whole group when it returns True and raises
+    `Stopped`."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    watch = _Watch(stop)
     held = _CtrlCHeld()
     try:
         proc = subprocess.Popen(
@@ -85,8 +100,7 @@ def run_in_own_group(
         pipes = [(proc.stdout, stdout), (proc.stderr, stderr)]
         read = [(p.fileno(), sink) for p, sink in pipes if p is not None and sink is not None]
         # a step may close its output and run on: then its exit is what ends it
-        if not (_pump(read, main, deadline) and main.wait(deadline)):
-            raise subprocess.TimeoutExpired(list(command), timeout or 0.0)
+        finished = _pump(read, main, deadline, watch) and main.wait(deadline, watch)
     finally:
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
@@ -95,7 +109,53 @@ def run_in_own_group(
             _end_group(proc, main)
         finally:
             main.close()
+    if watch.stopped:
+        raise Stopped(proc.returncode)
+    if not finished:
+        raise StepTimedOut(list(command), timeout or 0.0, proc.returncode)
     return proc.returncode
+
+
+class StepTimedOut(subprocess.TimeoutExpired):
+    """The timeout passed and the step's group was ended; `returncode` is how its main process
+    ended (negative: the signal that ended it)."""
+
+    def __init__(self, cmd: list[str], timeout: float, returncode: int) -> None:
+        super().__init__(cmd, timeout)
+        self.returncode = returncode
+
+
+class Stopped(Exception):
+    """The caller's `stop` ended the step's group; `returncode` is how its main process ended."""
+
+    def __init__(self, returncode: int) -> None:
+        super().__init__(f"the step was stopped (exit code {returncode})")
+        self.returncode = returncode
+
+
+class _Watch:
+    """The caller's `stop`, asked at most every `WATCH_S`; once it said yes, it stays yes."""
+
+    def __init__(self, stop: Callable[[], bool] | None) -> None:
+        self._stop = stop
+        self._next = time.monotonic() + WATCH_S
+        self.stopped = False
+
+    @property
+    def active(self) -> bool:
+        return self._stop is not None
+
+    def due(self) -> float | None:
+        """Seconds until the next question (None: no question to ask)."""
+        return None if self._stop is None else max(0.0, self._next - time.monotonic())
+
+    def says_stop(self) -> bool:
+        if self._stop is None or self.stopped:
+            return self.stopped
+        if time.monotonic() >= self._next:
+            self._next = time.monotonic() + WATCH_S
+            self.stopped = bool(self._stop())
+        return self.stopped
 
 
 class _CtrlCHeld:
@@ -138,14 +198,21 @@ class _MainExit:
             return True
         return found is not None
 
-    def wait(self, deadline: float | None) -> bool:
-        """Wait until it exited or `deadline` passed; True when it exited."""
+    def wait(self, deadline: float | None, watch: _Watch | None = None) -> bool:
+        """Wait until it exited, `deadline` passed or `watch` says stop; True when it exited."""
         while not self.exited():
+            if watch is not None and watch.says_stop():
+                return False
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return False
-            if self.fd is not None:
-                select.select([self.fd], [], [], left)
+            due = None if watch is None else watch.due()
+            if due is not None:
+                left = due if left is None else min(left, due)
+            if self.fd is not None:  # poll, not select: a pidfd may be numbered past 1,024
+                waiting = select.poll()
+                waiting.register(self.fd, select.POLLIN)
+                waiting.poll(None if left is None else left * 1000)
             else:
                 time.sleep(_POLL_S if left is None else min(_POLL_S, left))
         return True
@@ -156,9 +223,12 @@ class _MainExit:
             self.fd = None
 
 
-def _pump(pipes: list[tuple[int, Sink]], main: _MainExit, deadline: float | None) -> bool:
+def _pump(
+    pipes: list[tuple[int, Sink]], main: _MainExit, deadline: float | None, watch: _Watch
+) -> bool:
     """Pass each pipe's chunks to its sink until every pipe is closed, or `DRAIN_S` after the
-    main process exited (a child may hold a pipe for ever); False when `deadline` came first."""
+    main process exited (a child may hold a pipe for ever); False when `deadline` came first
+    or `watch` said stop while the main process ran."""
     with selectors.DefaultSelector() as selector:
         for fd, sink in pipes:
             selector.register(fd, selectors.EVENT_READ, sink)
@@ -174,7 +244,12 @@ def _pump(pipes: list[tuple[int, Sink]], main: _MainExit, deadline: float | None
                 return False
             if drain_end is not None and now >= drain_end:
                 return True
+            if drain_end is None and watch.says_stop():
+                return False
             ends = [t - now for t in (deadline, drain_end) if t is not None]
+            due = watch.due()
+            if due is not None and drain_end is None:
+                ends.append(due)
             wait = min(ends) if ends else None
             if main.fd is None and drain_end is None:
                 wait = _POLL_S if wait is None else min(wait, _POLL_S)

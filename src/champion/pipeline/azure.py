@@ -97,9 +97,10 @@ def _pipelines_sdk() -> tuple[Any, Any]:
         import azureml.pipeline.core as core
         import azureml.pipeline.steps as steps
     except ImportError as exc:
+        from champion._extras import missing_message
+
         raise ChampionError(
-            f"Azure ML pipelines need the [pipelines] extra ({exc}); install it with "
-            "`pip install 'champion[pipelines]'` (make test does)",
+            missing_message("pipelines", detail=str(exc)),
             field="extras",
             value="pipelines",
         ) from exc

@@ -15,7 +15,8 @@ ML the file is copied into the steps' snapshot, next to the scripts, and the ste
 Names are checked before anything runs, in every mode: the spec's own rules (`spec.validate`:
 experiment, step and data names, and `--model-name` / `--training-step-name` values of the
 steps) and `--experiment`. Exit codes: a local run exits with its failing step's code (0 all
-done, 1 rejected with --fail-on-reject, 2 bad input, 3 infrastructure, 128+N killed by signal N);
+done, 1 rejected with --fail-on-reject, 2 bad input, 3 infrastructure, 4 canceled by a step, 124
+a step ran past its timeout (--step-timeout), 128+N killed by signal N);
 the Azure modes 0 done, 1 the pipeline run failed, 2 an invalid pipeline or option, 3 the
 service failed or left no decision; 130 interrupted (Ctrl-C). Every error is one line on stderr,
 `champion: error [CODE]: ...`, as the CLI's; a mistake in the pipeline file itself (a syntax
@@ -42,7 +43,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from champion import _env
+from champion import __version__, _env
 from champion._usage import error_line
 from champion.errors import ChampionError, InfrastructureError, InputError, from_environment
 from champion.pipeline._console import PipeSafeStream, agent_safe_console
@@ -212,7 +213,13 @@ def run_local(args: argparse.Namespace, builder: SpecBuilder) -> int:
     _check_names(spec, args)
     parameters = {} if args.build_number is None else {"build_number": args.build_number}
     real_sdk = args.real_sdk or args.backend == "azureml"
-    result = run_pipeline(spec, workspace, parameters=parameters, real_sdk=real_sdk)
+    result = run_pipeline(
+        spec,
+        workspace,
+        parameters=parameters,
+        real_sdk=real_sdk,
+        step_timeout=getattr(args, "step_timeout", None),
+    )
     print(result.summary())
     return result.exit_code
 
@@ -221,6 +228,12 @@ def run_on_mlflow(args: argparse.Namespace, builder: SpecBuilder) -> int:
     """Run the pipeline on MLflow ($MLFLOW_TRACKING_URI): a parent run, a nested run per step."""
     from champion.pipeline._mlflow_runner import run_pipeline_mlflow
 
+    if getattr(args, "step_timeout", None) is not None:
+        raise InputError(
+            "--step-timeout works with the local workspace only, not with --backend mlflow",
+            field="--step-timeout",
+            value=args.step_timeout,
+        )
     kwargs = _spec_kwargs(args)
     if kwargs.get(DATA_OPTION) is not None:  # steps run in a folder of their own
         kwargs[DATA_OPTION] = str(Path(kwargs[DATA_OPTION]).resolve())
@@ -258,7 +271,7 @@ def run_azure(
 
     if args.mode == "validate":
         _check_experiment(args)  # the spec's own names are among the problems reported below
-        champion = f"champion=={metadata.version('champion')}"  # the uploaded wheel at submit
+        champion = f"champion=={__version__}"  # the uploaded wheel at submit
         environment = azure.environment_spec(champion)
         report = azure.validate_offline(
             spec, compute=compute, environment=environment, snapshot_files=snapshot_files

@@ -16,7 +16,8 @@ What is created for one call of `run_pipeline`:
   caller's tags and the value of every pipeline parameter (`build_number=...`);
 - per step, in dependency order, one child run named after the step, run type `azureml.StepRun`,
   tagged `azureml.nodeid` and `azureml.pipeline` (the parent's id), as Azure tags step runs;
-- `<workspace>/pipeline-data/<parent id>/<data reference>/`: the folders passed between steps;
+- `<workspace>/pipeline-data/<parent id>/<data reference>`: the data passed between steps (a
+  step gets the path, whose folder exists, and makes a folder or a file there);
 - `<workspace>/pipeline-steps/<parent id>/<step run id>/`: the step's working directory (`cwd/`,
   a copy of the source directory without `__pycache__`, `.git`, the workspace itself and what
   `.amlignore` lists), downloaded inputs (`inputs/`), its console log, also uploaded to the
@@ -26,13 +27,21 @@ What is created for one call of `run_pipeline`:
 
 A step ends as a job on Azure ML ends, with its main process: whatever it left running in its
 process group (a daemon holding its stdout, a forgotten server) is ended then, and the runner
-does not wait for it (`champion.pipeline._process`).
+does not wait for it (`champion.pipeline._process`). It is also ended when the pipeline is
+canceled while it runs, and when it runs past its timeout (`Step(timeout=...)`, else
+`step_timeout`): SIGTERM to its process group, SIGKILL after a grace.
 
 Statuses follow Azure: a step run is Completed on exit code 0, Failed otherwise; the first failing
 step stops the pipeline (later steps get no run) and fails the parent run. A step that cancels
 the pipeline (`run.parent.cancel()`, as a template's evaluate step does when the new model is
 worse) ends Canceled with the parent, and no later step starts: the result's status is
-"Canceled" and its exit code `CANCELED_EXIT_CODE` (4). Ctrl-C cancels both.
+"Canceled" and its exit code `CANCELED_EXIT_CODE` (4); the step is stopped if it does not end
+by itself. A step that runs past its timeout is Canceled with an error saying so, the pipeline
+Failed, exit code `TIMEOUT_EXIT_CODE` (124). Ctrl-C cancels both.
+
+The spec is compiled to a plan (`champion.local.plan`, `_spec_plan`) and the plan is run
+(`_plan_run`): the same runner runs the graphs a user's own script submits through the SDK
+under `mock_azureml()` (`champion.pipeline.submitted`).
 """
 
 from __future__ import annotations
@@ -42,37 +51,33 @@ import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from champion.errors import InputError
 from champion.local import _traps
 from champion.local.access import store_of
-from champion.local.run import Run
-from champion.local.store import Store
 from champion.local.workspace import Workspace
 from champion.names import PIPELINE_RUN_TYPE, STEP_RUN_TYPE
 from champion.pipeline._local_runs import (
     CANCELED_EXIT_CODE,
-    DATA_FOLDER,
     DRIVER_LOG,
+    TIMEOUT_EXIT_CODE,
     PipelineResult,
     StepResult,
     create_pipeline_run,
     create_step_run,
     node_id,
 )
-from champion.pipeline._local_step import _run_step
 from champion.pipeline._pipeline_file import load_pipeline_file
-from champion.pipeline.spec import (
-    PipelineSpec,
-    topological_order,
-)
+from champion.pipeline._plan_run import run_plan
+from champion.pipeline._spec_plan import spec_plan
+from champion.pipeline.spec import PipelineSpec
 
 __all__ = [
     "CANCELED_EXIT_CODE",
     "DRIVER_LOG",
     "PIPELINE_RUN_TYPE",
     "STEP_RUN_TYPE",
+    "TIMEOUT_EXIT_CODE",
     "PipelineResult",
     "StepResult",
     "create_pipeline_run",
@@ -91,6 +96,7 @@ def run_pipeline(
     real_sdk: bool = False,
     tags: Mapping[str, object] | None = None,
     stream_output: bool = True,
+    step_timeout: float | None = None,
 ) -> PipelineResult:
     """Run every step of `spec` as a subprocess against the local workspace folder `workspace`.
 
@@ -98,88 +104,37 @@ def run_pipeline(
     InputError, as a typo must not silently run with the default). With `real_sdk=True` each
     step runs under `mock_azureml()`, so scripts that import `azureml.core` themselves work.
     `stream_output=False` keeps the console quiet; the logs are uploaded either way.
+    `step_timeout` (seconds) ends a step that runs longer, unless the step has its own
+    `timeout`.
 
     Returns a PipelineResult whatever the steps' exit codes; raises InputError for an invalid
     spec, and re-raises anything that interrupts the runner itself after marking the runs.
     """
     spec.check()
     _traps.check_pipeline_spec(spec)  # the runner runs every step; Azure may reuse some
+    if step_timeout is not None and not step_timeout > 0:
+        raise InputError(
+            f"step timeout {step_timeout!r} must be a number of seconds above 0",
+            field="step_timeout",
+            value=step_timeout,
+        )
     values = _parameter_values(spec, parameters)
-    order = topological_order(spec)
     root = Path(workspace).expanduser().resolve()
     ws = Workspace.create(root, exist_ok=True)  # the runner creates its workspace (README)
     store = store_of(ws)
-    datasets = _dataset_ids(spec, store)
+    plan = spec_plan(spec, store, values, sdk=real_sdk)  # datasets resolved: no run yet
 
     parent_id = str(uuid.uuid4())
     # Parameters last: the tag must be the value the steps actually received.
     parent_tags = {**_as_tags(tags or {}), **values}
     create_pipeline_run(store, spec.name, run_id=parent_id, tags=parent_tags)
-    parent = Run.get(ws, parent_id)
-
-    data_paths: dict[str, Path] = {}
-    results: list[StepResult] = []
-    # Everything after the parent run exists is inside the try: the run never stays "Running".
-    try:
-        for step in order:
-            for ref in step.outputs:
-                folder = root / DATA_FOLDER / parent_id / ref.name
-                folder.mkdir(parents=True, exist_ok=True)
-                data_paths[ref.name] = folder
-        for step in order:
-            result = _run_step(
-                spec,
-                step,
-                store=store,
-                ws=ws,
-                parent_id=parent_id,
-                data_paths=data_paths,
-                datasets=datasets,
-                values=values,
-                real_sdk=real_sdk,
-                stream_output=stream_output,
-            )
-            results.append(result)
-            if not result.succeeded:
-                break
-    except KeyboardInterrupt:
-        parent.cancel()
-        raise
-    except BaseException as exc:
-        parent.fail(error_details=f"the local runner failed: {exc!r}", error_code="SystemError")
-        raise
-
-    outcome = PipelineResult(
-        run_id=parent_id,
-        experiment=spec.name,
-        workspace=root,
-        steps=tuple(results),
-        skipped=tuple(step.name for step in order[len(results) :]),
-        decision=_decision(parent),
+    return run_plan(
+        plan,
+        ws,
+        parent_id=parent_id,
+        console=sys.stdout if stream_output else None,
+        step_timeout=step_timeout,
     )
-    failed = outcome.failed_step
-    if outcome.canceled_step is not None:
-        pass  # the parent is Canceled already: that is how the runner learned of it
-    elif failed is None:
-        parent.complete()
-    else:
-        parent.fail(
-            error_details=f"step {failed.name!r} failed with exit code {failed.exit_code}",
-            error_code="UserError",
-        )
-    return outcome
-
-
-def _decision(parent: Run) -> dict[str, Any] | None:
-    """The newest decision record on the pipeline run. A record that cannot be read must not
-    hide how the steps ended, so that is reported and None returned."""
-    from champion.record import read_record
-
-    try:
-        return read_record(parent)
-    except Exception as exc:
-        sys.stderr.write(f"warning: could not read the decision record of run {parent.id}: {exc}\n")
-        return None
 
 
 def _parameter_values(spec: PipelineSpec, given: Mapping[str, str] | None) -> dict[str, str]:
@@ -199,23 +154,3 @@ def _parameter_values(spec: PipelineSpec, given: Mapping[str, str] | None) -> di
 def _as_tags(values: Mapping[str, object]) -> dict[str, str | None]:
     """What the service stores for tag values: str() of each, None kept (as Run.set_tags)."""
     return {str(k): None if v is None else str(v) for k, v in values.items()}
-
-
-def _dataset_ids(spec: PipelineSpec, store: Store) -> dict[str, str]:
-    """Each dataset input's saved dataset id, resolved before any run exists, as Azure resolves
-    `Dataset.get_by_name` when the pipeline is built: an unknown name is the user's mistake."""
-    found: dict[str, str] = {}
-    for step in spec.steps:
-        for item in step.dataset_inputs:
-            version = None if item.version == "latest" else int(item.version)
-            record = store.get_dataset(item.dataset, version)
-            if record is None:
-                raise InputError(
-                    f"step {step.name!r}: dataset input {item.name!r} names dataset "
-                    f"{item.dataset!r} version {item.version}, which is not registered in "
-                    f"workspace {store.root}; register it first (Dataset.register)",
-                    field="DatasetInput.dataset",
-                    value=item.dataset,
-                )
-            found[f"{step.name}/{item.name}"] = record.saved_id
-    return found

@@ -34,11 +34,11 @@ import sys
 from collections.abc import Sequence
 
 from champion import _env
+from champion.mock._script import UNMOCKED_EXIT_CODE, _call_site, _exit_status
 
 WORKSPACE_ENV = _env.WORKSPACE
 BACKEND_ENV = _env.BACKEND
 FAULTS_ENV = _env.MOCK_FAULTS
-UNMOCKED_EXIT_CODE = 3
 
 
 def parse_faults(spec: str) -> list[tuple[str, str, int]]:
@@ -59,6 +59,9 @@ def parse_faults(spec: str) -> list[tuple[str, str, int]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `argv[0]` (or the module after `-m`) with the rest under `mock_azureml`; return the
     script's exit status."""
+    from champion.mock import disarm
+
+    disarm()  # this process starts its own mock: none on import (`champion mock` armed one)
     args = list(sys.argv[1:] if argv is None else argv)
     module = args[1] if args[:1] == ["-m"] and len(args) > 1 else None
     if not args or (args[0] == "-m" and module is None):
@@ -133,26 +136,6 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ImportError:  # a parent package is missing
         return False
-
-
-def _call_site(exc: BaseException, script: str) -> str:
-    """`file:line: ` of the innermost frame in the step's own code (its snapshot folder), so
-    the one line says where the step asked for Azure."""
-    import traceback
-
-    folder = os.path.dirname(script)
-    own = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folder)]
-    return f"{own[-1].filename}:{own[-1].lineno}: " if own else ""
-
-
-def _exit_status(code: object) -> int:
-    """What the interpreter would exit with for `sys.exit(code)`."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    sys.stderr.write(f"{code}\n")
-    return 1
 
 
 if __name__ == "__main__":

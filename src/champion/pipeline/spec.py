@@ -84,6 +84,10 @@ class Step:
     run_after: tuple[str, ...] = ()
     """Names of steps that must finish before this one starts, though it reads nothing of
     theirs (`PythonScriptStep.run_after`)."""
+    timeout: float | None = None
+    """Seconds the step may run; past it the step is ended and Canceled, and the pipeline
+    fails (the run configuration's `max_run_duration_seconds` on Azure ML). None: no limit of
+    its own (the runner's `--step-timeout` applies)."""
 
     def __post_init__(self) -> None:
         for name in ("arguments", "inputs", "outputs", "run_after"):
@@ -295,6 +299,14 @@ def _check_step(spec: PipelineSpec, step: Step) -> list[str]:
     for ref in step.outputs:
         if not isinstance(ref, DataReference):
             problems.append(f"step {step.name!r}: output {ref!r} is not a DataReference")
+    if step.timeout is not None and (
+        isinstance(step.timeout, bool)
+        or not isinstance(step.timeout, int | float)
+        or not step.timeout > 0
+    ):
+        problems.append(
+            f"step {step.name!r}: timeout {step.timeout!r} must be a number of seconds above 0"
+        )
     # one name, one path: two different inputs/outputs with one name would share a variable
     distinct = {r for r in (*step.inputs, *step.outputs) if hasattr(r, "name")}
     names = [r.name for r in distinct]

@@ -22,7 +22,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import util
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +53,11 @@ class Deployment:
 
 def require_server() -> None:
     """The `[serve]` extra is installed, or one line saying how to install it."""
-    if util.find_spec("azureml_inference_server_http") is None:
+    from champion._extras import is_installed, missing_message
+
+    if not is_installed("serve"):
         raise InfrastructureError(
-            "champion serve needs Azure ML's inference server: pip install 'champion[serve]'",
+            missing_message("serve"),
             field="serve",
             value="azureml-inference-server-http",
         )

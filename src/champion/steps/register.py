@@ -19,7 +19,6 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 from champion import _env
@@ -54,16 +53,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def framework_version(framework: str, given: str | None) -> str | None:
-    """The installed scikit-learn version for ScikitLearn models, unless one was given."""
-    if given or framework != "ScikitLearn":
-        return given
-    try:
-        return metadata.version("scikit-learn")
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from champion._gate_options import policy_of, rescore_of
@@ -84,9 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             training_step_name=args.training_step_name or None,
             build_number=args.build_number,
             model_framework=args.model_framework,
-            model_framework_version=framework_version(
-                args.model_framework, args.model_framework_version
-            ),
+            model_framework_version=args.model_framework_version,
             description=args.description,
             dry_run=args.dry_run,
             rescore=rescore_of(args, standalone=False),

@@ -4,11 +4,12 @@
         --data PATH|dataset:NAME[:VERSION] --output DIR [--id-column COLUMN] [--chunk-rows N]
 
 Runs as an Azure ML PythonScriptStep (through the snapshot's `score.py`), as a step of the local
-pipeline runner, or by hand inside a run. Thin on purpose: resolve the version through the
-registry of this run's backend (`champion.context`: the latest version on Azure ML and the local
-workspace; the `champion` alias on MLflow), download it verified, load and score it with
-`champion.scoring`, write `predictions.csv` (and `scoring.json`) in `--output`, and record on
-this step's run which model and version made them: the tags `champion.scored_model` and
+pipeline runner, or by hand inside a run; from a shell, without a run, `champion score` does the
+same scoring. Thin on purpose: `champion.batch` resolves the version through the registry of
+this run's backend (`champion.context`: the latest version on Azure ML and the local workspace;
+the `champion` alias on MLflow), downloads it verified, loads and scores it into
+`predictions.csv` in `--output`; the step writes `scoring.json` beside it and records on its run
+which model and version made them: the tags `champion.scored_model` and
 `champion.scored_version`, and the same JSON as `outputs/champion_scoring.json`.
 
 Exit codes: 0 scored; 2 bad input (arguments, a missing or malformed data file, no such model,
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +34,8 @@ NO_RUN_MESSAGE = (
     "champion: error [no_run_context]: this step is not running inside a run, and it records on "
     "its run which version made the predictions; run it as a pipeline step (Azure ML, or "
     "`champion pipeline run FILE` locally), or set CHAMPION_RUN_ID (and CHAMPION_WORKSPACE) to "
-    "a step run of a local workspace"
+    "a step run of a local workspace; from a shell, score with `champion score NAME --data FILE "
+    "--output FILE`"
 )
 
 
@@ -94,83 +95,31 @@ def record_name(existing: Sequence[str]) -> str:
 
 
 def score(args: argparse.Namespace, step_run: Any) -> dict[str, Any]:
-    """Resolve, download, load, score, record; return the record."""
+    """Score through `champion.batch` (the one scoring path), then record on this run."""
     from champion import names
     from champion._retry import remote
+    from champion.batch import score_version
     from champion.context import run_of
-    from champion.errors import InputError
     from champion.registry.sdk_run import as_parent_run
     from champion.rescore import parse_spec
-    from champion.scoring import (
-        DEFAULT_CHUNK_ROWS,
-        frame_chunks,
-        load_model,
-        read_csv_chunks,
-        score_chunks,
-    )
+    from champion.scoring import PREDICTIONS_FILE
 
-    chunk_rows = args.chunk_rows or DEFAULT_CHUNK_ROWS
-    parsed = parse_spec(args.data, option="--data")
-    dataset = parsed if isinstance(parsed, tuple) else None
-    if dataset is None and not Path(args.data).is_file():
-        raise InputError(f"data file not found: {args.data}", field="--data", value=args.data)
+    parse_spec(args.data, option="--data")  # a malformed spec is refused before the run is read
     _, _, registry = run_of(step_run)
     own = as_parent_run(step_run)
-
-    if args.version is None:
-        champion = registry.champion(args.model_name)
-        if champion is None:
-            from champion.registry.absent import no_champion
-
-            raise no_champion(
-                registry,
-                args.model_name,
-                field="--model-name",
-                unknown="check --model-name, or run the register step first",
-            )
-        version, chosen_by = champion.version, "champion"
-    else:
-        version, chosen_by = args.version, "version"
-
-    if dataset is not None:
-        read = registry.dataset(*dataset)
-        source = f"dataset:{read.name}:{read.version}"
-        chunks = frame_chunks(read.frame, chunk_rows)
-        data_sha256 = read.sha256
-    else:
-        from champion._digest import NotAPlainFile, sha256_plain
-
-        path = Path(args.data)
-        source = path.name
-        try:  # hashed first, under the rule every file of the user's is read by
-            data_sha256 = sha256_plain(path)
-        except NotAPlainFile as exc:
-            raise InputError(
-                f"--data {args.data!r} is {exc.what}; refusing to read it (pass the CSV file "
-                "itself)",
-                field="--data",
-                value=args.data,
-            ) from None
-        chunks = read_csv_chunks(path, chunk_rows)
-
-    with tempfile.TemporaryDirectory(prefix="champion-score-") as tmp:
-        downloaded = registry.download(args.model_name, version, Path(tmp) / "model")
-        model = load_model(downloaded)
-        summary = score_chunks(model, chunks, args.output, where=source, id_column=args.id_column)
-
-    record = {
-        "schema_version": SCORING_SCHEMA_VERSION,
-        "model": args.model_name,
-        "version": version,
-        "chosen_by": chosen_by,
-        "data": source,
-        "data_sha256": data_sha256,
-        "rows": summary.rows,
-        "id_column": summary.id_column,
-        "predictions": summary.predictions.name,
-        "predictions_sha256": summary.sha256,
-        "run_id": own.id,
-    }
+    scored = score_version(
+        registry,
+        args.model_name,
+        args.data,
+        args.output / PREDICTIONS_FILE,
+        version=args.version,
+        id_column=args.id_column,
+        chunk_rows=args.chunk_rows,
+        make_folder=True,
+        name_option="--model-name",
+        unknown="check --model-name, or run the register step first",
+    )
+    record = {"schema_version": SCORING_SCHEMA_VERSION, **scored.to_dict(), "run_id": own.id}
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
     (args.output / "scoring.json").write_text(text, encoding="utf-8")
     name = record_name(remote("listing the run's files", own.file_names))
@@ -178,10 +127,10 @@ def score(args: argparse.Namespace, step_run: Any) -> dict[str, Any]:
     remote(
         "tagging the run",
         lambda: own.set_tags(
-            {names.SCORED_MODEL: args.model_name, names.SCORED_VERSION: str(version)}
+            {names.SCORED_MODEL: scored.model, names.SCORED_VERSION: str(scored.version)}
         ),
     )
-    record["predictions_path"] = str(summary.predictions)
+    record["said"] = scored.said
     return record
 
 
@@ -211,13 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
-    which = "the champion" if record["chosen_by"] == "champion" else "as asked"
-    print(
-        redact(
-            f"champion: scored {record['rows']} rows of {record['data']} with "
-            f"{record['model']}:{record['version']} ({which}) -> {record['predictions_path']}"
-        )
-    )
+    print(redact(record["said"]))
     return 0
 
 

@@ -320,10 +320,14 @@ def _step_env(
 
 
 def _fresh_folder(workspace: Workspace, step_run: Run | None) -> Path:
-    """A new working folder where the local runner keeps its steps' ones."""
+    """A new working folder where the local runner keeps its steps' ones, holding `outputs/`
+    and `logs/`, as Azure ML's job runtime (and the local runner) make them before a step
+    starts."""
     owner = "no-run" if step_run is None else step_run.id
     folder = workspace.path / STEPS_FOLDER / "tests" / owner / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
+    for made in ("outputs", "logs"):
+        (folder / made).mkdir()
     return folder
 
 

@@ -18,7 +18,9 @@ Fixtures (function scope; all share the test's one workspace):
   pipeline_run>, real_sdk=False, env=None, cwd=None)` runs the step as a process, returns a
   `StepRunResult` (`exit_code`, `output`, `decision`);
 - `mock_azureml`: the real `azureml.core` classes against that workspace, for the test
-  (yields `champion.local.MockAzureML`; `mock_azureml.workspace` is an `azureml.core.Workspace`).
+  (yields `champion.local.MockAzureML`; `mock_azureml.workspace` is an `azureml.core.Workspace`);
+- `mock_azure_ai_ml`: the real `azure-ai-ml` (every `MLClient`), and MLflow, against that
+  workspace, for the test (yields `champion.local.mock_v2.MockAzureAIML`).
 
 Traps are errors. A call Azure ML answers differently from what it reads like (an
 `AzureMLTrapWarning`) fails the test that makes it: the plugin adds the filter line
@@ -46,10 +48,12 @@ from champion.testing import run_step as _run_step
 
 if TYPE_CHECKING:
     from champion.local import MockAzureML, Run, Workspace
+    from champion.local.mock_v2 import MockAzureAIML
 
 __all__ = [
     "TRAPS_INI",
     "local_workspace",
+    "mock_azure_ai_ml",
     "mock_azureml",
     "pipeline_run",
     "pytest_addoption",
@@ -171,6 +175,15 @@ def run_step(
 def mock_azureml(local_workspace: Workspace) -> Iterator[MockAzureML]:
     """The real azureml.core SDK answered by this test's workspace, for the whole test."""
     from champion.local import mock_azureml as start
+
+    with start(local_workspace.path) as mock:
+        yield mock
+
+
+@pytest.fixture
+def mock_azure_ai_ml(local_workspace: Workspace) -> Iterator[MockAzureAIML]:
+    """The real azure-ai-ml, and MLflow, answered by this test's workspace, for the whole test."""
+    from champion.local.mock_v2 import mock_azure_ai_ml as start
 
     with start(local_workspace.path) as mock:
         yield mock

@@ -30,7 +30,8 @@ whenever the warning filters change (each pytest test, `catch_warnings`), every 
 "always", and raised under "error" (`pytest -W error::champion.local.AzureMLTrapWarning`).
 
 One module per family: `models.py`, `runs.py` (children, metrics, the run context) and
-`pipelines.py`; `warning.py` is how a trap is warned, `observers.py` watches the real SDK.
+`pipelines.py`; `warning.py` is how a trap is warned, `observers.py` watches the real SDK. The
+traps of SDK v2 (azure-ai-ml) are in `champion.local.mock_v2.traps`, which may import it.
 Importing this package does not import azureml.
 """
 
@@ -38,7 +39,7 @@ from __future__ import annotations
 
 from champion.local._traps.models import check_model_list, check_model_lookup
 from champion.local._traps.observers import sdk_observers
-from champion.local._traps.pipelines import check_pipeline_spec, is_register_step
+from champion.local._traps.pipelines import check_pipeline_spec, check_plan, is_register_step
 from champion.local._traps.runs import (
     STEP_MARKER,
     check_children_filter,
@@ -58,6 +59,7 @@ __all__ = [
     "check_model_lookup",
     "check_offline_context",
     "check_pipeline_spec",
+    "check_plan",
     "is_register_step",
     "mark_step_workdir",
     "raise_on_traps",

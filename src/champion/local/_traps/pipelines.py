@@ -89,3 +89,29 @@ def _upstream(step: _StepLike, producers: Mapping[Any, list[_StepLike]]) -> list
                     found.append(producer)
                     pending.append(producer)
     return found
+
+
+# --------------------------------------------------------------------------- submitted graphs
+
+
+class _PlanStepView:
+    """A step of a plan (`champion.local.plan`), seen as the trap reads a spec's step: its
+    outputs as (node, port) keys, its inputs as the keys of the outputs they read."""
+
+    def __init__(self, step: Any) -> None:
+        self.name = step.name
+        self.script = step.script
+        self.allow_reuse = step.allow_reuse
+        self.inputs = tuple(i.producer for i in step.inputs if i.producer is not None)
+        self.outputs = tuple((step.node_id, o.name) for o in step.outputs)
+
+
+class _PlanView:
+    def __init__(self, plan: Any) -> None:
+        self.steps = tuple(_PlanStepView(step) for step in plan.steps)
+
+
+def check_plan(plan: Any) -> None:
+    """`check_pipeline_spec` for a graph submitted through the SDK (`Experiment.submit`,
+    `PublishedPipeline.submit`, ...), once compiled to a plan: same trap, same warning."""
+    check_pipeline_spec(_PlanView(plan))

@@ -42,12 +42,13 @@ _site_registries: dict[tuple[str, int, str], dict[Any, Any]] = {}
 
 
 def _skipped_dirs(whole_package: bool) -> tuple[str, ...]:
-    """Frames in these folders are the fake or the SDK, not the caller. The azureml folders are
-    read from the imported package (a namespace package may span several)."""
+    """Frames in these folders are the fake or the SDK, not the caller. The SDKs' folders are
+    read from the imported packages (a namespace package may span several): `azureml` (v1) and
+    `azure` (azure-ai-ml, and the azure-core and azure-storage code it calls)."""
     dirs = [_CHAMPION_DIR if whole_package else _LOCAL_DIR]
-    azureml = sys.modules.get("azureml")
-    for path in getattr(azureml, "__path__", None) or ():
-        dirs.append(os.path.abspath(path) + os.sep)
+    for package in ("azureml", "azure"):
+        for path in getattr(sys.modules.get(package), "__path__", None) or ():
+            dirs.append(os.path.abspath(path) + os.sep)
     return tuple(dirs)
 
 

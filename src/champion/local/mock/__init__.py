@@ -15,6 +15,12 @@ the local workspace share one folder and one behaviour.
     @mock_azureml
     def test_it(): ...
 
+With azureml-pipeline-core installed, the pipelines service is answered too: `Experiment.submit
+(pipeline)`, `PublishedPipeline.submit` and `PipelineEndpoint.submit` run the submitted graph on
+this machine and return a real `PipelineRun`; published pipelines and endpoints are kept in the
+workspace; every compute target exists (it is this machine). `champion mock -- COMMAND`
+(`champion.mock`) starts a mock in every Python process of a command.
+
 No network is attempted while a mock is active: anything the local workspace does not answer
 raises `UnmockedServiceCall` (naming the SDK member and why it needs Azure) instead of reaching
 Azure; it is a `BaseException`, so a bare `except Exception:` in step code cannot hide it. The
@@ -30,8 +36,26 @@ Importing this module does not import azureml; the SDK is imported when a mock s
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock.faults import OPERATIONS
 from champion.local.mock.session import MockAzureML, mock_azureml
 
-__all__ = ["OPERATIONS", "MockAzureML", "UnmockedServiceCall", "mock_azureml"]
+__all__ = ["OPERATIONS", "MockAzureML", "UnmockedServiceCall", "activate", "mock_azureml"]
+
+
+def activate(workspace: str | os.PathLike[str]) -> Callable[[], None]:
+    """Start a mock on `workspace` for the rest of the process and return what stops it: the
+    entry the launcher (`champion mock --`, `champion.mock.FAKES`) calls when a process first
+    imports `azureml.core`. A folder that is not a workspace is refused, not created: the
+    launcher creates its workspace before it starts anything."""
+    from champion.errors import NotAWorkspaceError
+    from champion.local.store import is_workspace
+
+    if not is_workspace(workspace):
+        raise NotAWorkspaceError(os.path.abspath(workspace))
+    mock = mock_azureml(workspace)
+    mock.start()
+    return mock.stop

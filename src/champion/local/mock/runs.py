@@ -20,10 +20,12 @@ from azureml._restclient import models as rest
 from azureml._restclient.clientbase import ClientBase
 from azureml._restclient.snapshots_client import SnapshotsClient
 
+from champion.local._run_lineage import input_dataset_entries
 from champion.local._unmocked import UnmockedServiceCall
 from champion.local.mock.backend import Backend, ClientFamily, Handler, Patch, as_method, bind
 from champion.local.mock.odata import experiment_filter, run_filter
 from champion.local.mock.wire import (
+    DESERIALIZER,
     error_from_store,
     error_to_store,
     parse_time,
@@ -40,6 +42,20 @@ _TERMINAL_EVENTS = {
     "Microsoft.MachineLearning.Run.CancelRequested": "CancelRequested",
 }
 _ERROR_EVENT = "Microsoft.MachineLearning.Run.Error"
+
+
+def _user() -> str:
+    """Who submits runs here: this machine's user (the service names the Azure AD user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no user name for this uid (some containers)
+        return "local"
+
+
+#: `get_details()["submittedBy"]`, which the SDK reads from every run it is given.
+_USER = _user()
 
 
 def run_dto(record: RunRecord, experiment_id: str) -> Any:
@@ -61,10 +77,13 @@ def run_dto(record: RunRecord, experiment_id: str) -> Any:
         data_container_id=record.data_container_id,
         error=error_from_store(record.error),
         hidden=False,
+        created_by=rest.CreatedByDto(user_name=_USER),
     )
 
 
 def run_details_dto(record: RunRecord) -> Any:
+    """A run's details; the datasets a step was given are the local runner's record of them
+    (`names.INPUT_DATASETS_PROPERTY`), in the service's own shape."""
     return rest.RunDetailsDto(
         run_id=record.run_id,
         status=record.status,
@@ -73,7 +92,10 @@ def run_details_dto(record: RunRecord) -> Any:
         properties=dict(record.properties),
         error=error_from_store(record.error),
         warnings=[],
-        input_datasets=[],
+        input_datasets=[
+            DESERIALIZER.deserialize_data(item, "DatasetLineage")
+            for item in input_dataset_entries(record.properties)
+        ],
         output_datasets=[],
         log_files={},
     )

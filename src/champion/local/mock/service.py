@@ -14,8 +14,10 @@ per SDK client family, each turning a REST call into one store call:
 - `models.py`: `ModelsClient`/`AssetsClient._execute_with_workspace_arguments`.
 - `artifacts.py`: `ArtifactsClient._execute_with_workspace_arguments` and the blob transfer
   functions where the SDK imported them.
-- `pipelines.py`: with azureml-pipeline-core, the pipelines-service calls a `PipelineRun`/`StepRun`
-  makes when it is built or asked for its status.
+- `pipeline_service.py`, `pipelines.py`: with azureml-pipeline-core, the pipelines service:
+  modules, data sources, graphs, submissions (run on this machine), published pipelines,
+  pipeline endpoints, and what a `PipelineRun`/`StepRun` asks about itself.
+- `compute.py`: compute targets (every one this machine), as pipeline definitions look them up.
 - `datastores.py`, `storage.py`, `datasets.py`, `dataflows.py`: the data plane.
 
 And here:
@@ -51,12 +53,14 @@ from champion.local.mock.backend import (
     Patch,
     as_method,
 )
+from champion.local.mock.compute import ComputeTargets
 from champion.local.mock.dataflows import Dataflows
 from champion.local.mock.datasets import DatasetService
 from champion.local.mock.datastores import DatastoreService
 from champion.local.mock.faults import Fault
 from champion.local.mock.metrics import Metrics
 from champion.local.mock.models import ModelRegistry
+from champion.local.mock.pipeline_service import PipelineService
 from champion.local.mock.pipelines import Pipelines
 from champion.local.mock.runs import RunHistory
 from champion.local.store import Store
@@ -74,12 +78,15 @@ class LocalService:
         self.workspace = self.backend.workspace
         self._context_runs: dict[str, Any] = {}
         dataflows = Dataflows(self.backend)
+        pipelines = PipelineService(self.backend)
         self._families: list[ClientFamily] = [
             RunHistory(self.backend),
             Metrics(self.backend),
             ModelRegistry(self.backend),
             ArtifactService(self.backend),
-            Pipelines(self.backend),
+            pipelines,
+            Pipelines(self.backend, pipelines),
+            ComputeTargets(self.backend),
             DatastoreService(self.backend),
             DatasetService(self.backend, dataflows),
             dataflows,

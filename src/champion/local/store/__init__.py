@@ -10,7 +10,8 @@ both faces of the local workspace, the `champion.local` classes and the real SDK
   a content-addressed blob (`blobs/sha256/ab/<digest>`), and assets, lists of artifact prefixes,
   which is what a model's `url` (`aml://asset/<id>`) points at (`artifacts.py`);
 - models, `(name, version)` rows, soft-deleted so that a version number is never handed out twice
-  (`models.py`);
+  (`models.py`), and the v2 registry's rules over the same rows: versions a client numbers,
+  archive and stage, containers (`model_versions.py`);
 - datastores, datasets and the links from a model to them (`datastores.py`, `datasets.py`);
 - deployments, the versions a local server serves, which a delete must leave alone while it
   runs (`deployments.py`, with the process rule in `processes.py`).
@@ -44,7 +45,6 @@ import os
 import threading
 from pathlib import Path
 
-from champion.local.store.artifacts import Artifacts
 from champion.local.store.blobs import CHUNK, StagedBlob, Staging
 from champion.local.store.columns import DamagedRow
 from champion.local.store.connection import Connection
@@ -57,7 +57,13 @@ from champion.local.store.exceptions import (
     DatastoreConflict,
     DeploymentConflict,
     InvalidArtifactPath,
+    InvalidModelVersion,
+    ModelFilesMissing,
     ModelInUse,
+    ModelPathChanged,
+    ModelVersionDeleted,
+    ModelVersionExists,
+    ModelVersionRefused,
     PropertyConflict,
     StoreConflict,
     check_artifact_path,
@@ -74,10 +80,22 @@ from champion.local.store.layout import (
     own_files,
     remove_own_file,
 )
-from champion.local.store.models import Models, parse_filter_query
+from champion.local.store.model_versions import (
+    ContainerRecord,
+    ModelSource,
+    ModelVersions,
+    artifact_store_uri,
+    model_uri,
+    parse_model_version,
+)
+from champion.local.store.models import parse_filter_query
 from champion.local.store.records import (
+    ARCHIVED_STAGE,
+    ARTIFACT_DATASTORE,
     BLOB_TYPE,
+    DATASTORE_ORIGIN,
     DEFAULT_DATASTORE,
+    DEFAULT_STAGE,
     DIGEST_PROPERTY,
     FILE,
     FILE_DATASTORE,
@@ -99,12 +117,16 @@ from champion.local.store.runs import Runs
 from champion.local.store.schema import SCHEMA_VERSION
 
 __all__ = [
+    "ARCHIVED_STAGE",
+    "ARTIFACT_DATASTORE",
     "BLOBS_DIR",
     "BLOB_TYPE",
     "CHUNK",
     "DATASTORES_DIR",
+    "DATASTORE_ORIGIN",
     "DB_NAME",
     "DEFAULT_DATASTORE",
+    "DEFAULT_STAGE",
     "DIGEST_PROPERTY",
     "FILE",
     "FILE_DATASTORE",
@@ -118,6 +140,7 @@ __all__ = [
     "ArtifactExists",
     "ArtifactRecord",
     "AssetRecord",
+    "ContainerRecord",
     "DamagedRow",
     "DataPathError",
     "DatasetChanged",
@@ -128,8 +151,15 @@ __all__ = [
     "DeploymentConflict",
     "DeploymentRecord",
     "InvalidArtifactPath",
+    "InvalidModelVersion",
+    "ModelFilesMissing",
     "ModelInUse",
+    "ModelPathChanged",
     "ModelRecord",
+    "ModelSource",
+    "ModelVersionDeleted",
+    "ModelVersionExists",
+    "ModelVersionRefused",
     "PropertyConflict",
     "RunRecord",
     "SavedDatasetRecord",
@@ -137,11 +167,14 @@ __all__ = [
     "Staging",
     "Store",
     "StoreConflict",
+    "artifact_store_uri",
     "check_artifact_path",
     "content_digest",
     "is_workspace",
+    "model_uri",
     "own_files",
     "parse_filter_query",
+    "parse_model_version",
     "remove_own_file",
     "utcnow",
 ]
@@ -150,7 +183,7 @@ _open_stores: dict[tuple[int, str, bool], Store] = {}
 _open_lock = threading.Lock()
 
 
-class Store(Runs, Artifacts, Models, Datasets, Inventory, Exports, Connection):
+class Store(Runs, ModelVersions, Datasets, Inventory, Exports, Connection):
     """One local workspace folder: `workspace.db` plus `blobs/`, `tmp/` and `datastores/`.
 
     Open it with `Store.open(path)`, which returns one shared instance per folder, mode and

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import json
 import os
 import re
 import uuid
@@ -143,6 +144,26 @@ class Datastores(Transactions):
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
         return True
+
+    def blob_metadata(self, name: str, path: str) -> dict[str, str]:
+        """The metadata a blob client set on a datastore file (`x-ms-meta-*`), or {}."""
+        rows = self._query(
+            "SELECT metadata FROM blob_metadata WHERE datastore=? AND path=?",
+            (_datastore_key(name), "/".join(_parts(name, path))),
+        )
+        return dict(json.loads(rows[0][0])) if rows else {}
+
+    def set_blob_metadata(self, name: str, path: str, metadata: dict[str, str]) -> None:
+        """Replace a datastore file's metadata, as a blob PUT or `Set Blob Metadata` does
+        (empty: none)."""
+        key, where = _datastore_key(name), "/".join(_parts(name, path))
+        with self.transaction() as c:
+            c.execute("DELETE FROM blob_metadata WHERE datastore=? AND path=?", (key, where))
+            if metadata:
+                c.execute(
+                    "INSERT INTO blob_metadata(datastore, path, metadata) VALUES (?,?,?)",
+                    (key, where, json.dumps(metadata)),
+                )
 
     def datastore_file(self, name: str, path: str) -> Path:
         """Where the file or folder `path` of datastore `name` lives (see the module docstring

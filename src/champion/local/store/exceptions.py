@@ -125,3 +125,63 @@ class DatasetChanged(Exception):
 def _listed(names: list[str], most: int = 3) -> str:
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+class ModelVersionRefused(StoreConflict):
+    """A write Azure ML's v2 model registry refuses (`model_versions.py`): `status` is the HTTP
+    status it answers with, `code` the error code of its body; the message is its text."""
+
+    status = 400
+    code = "UserError"
+
+
+class InvalidModelVersion(ModelVersionRefused):
+    """A model version that is not a positive integer (Azure/azureml-examples#2725)."""
+
+    def __init__(self, name: str, version: str) -> None:
+        self.name, self.version = name, version
+        super().__init__(
+            f"Model version {version!r} of model {name!r} is invalid: a model version in a "
+            "workspace must be a positive integer (1, 2, ...)."
+        )
+
+
+class ModelPathChanged(ModelVersionRefused):
+    """A version's files cannot be replaced: the SDK expects the service's text
+    `ASSET_PATH_ERROR` (azure/ai/ml/_artifacts/_constants.py) for this refusal."""
+
+    def __init__(self, name: str, version: int) -> None:
+        self.name, self.version = name, version
+        super().__init__("Asset paths cannot be updated.")
+
+
+class ModelVersionDeleted(ModelVersionRefused):
+    """A deleted version's number is never handed out again, not even when a client asks for
+    it (Azure/azureml-assets#3439)."""
+
+    status = 409
+
+    def __init__(self, name: str, version: int) -> None:
+        self.name, self.version = name, version
+        super().__init__(
+            f"Model version {name}:{version} was deleted; a deleted version cannot be "
+            "created again. Use another version number."
+        )
+
+
+class ModelFilesMissing(ModelVersionRefused):
+    """A new version whose path names no file."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(f"The model path {uri} holds no file; upload the model's files first.")
+
+
+class ModelVersionExists(ModelVersionRefused):
+    """A version that was to be new exists already (another writer took the number)."""
+
+    status = 409
+
+    def __init__(self, name: str, version: int) -> None:
+        self.name, self.version = name, version
+        super().__init__(f"Model version {name}:{version} already exists.")

@@ -124,30 +124,33 @@ class Models(Deployments):
         return None if row["found"] is None else self._checked(row, name, version)
 
     def latest_model(self, name: str) -> ModelRecord | None:
-        """The newest live version of `name`: the champion every decision compares against.
+        """The most recently created live version of `name`: the champion every decision
+        compares against, and what Azure ML's `label="latest"` means ("the most recently
+        created, not the most recently updated", nor the highest number: a client that numbers
+        its versions may create 3 after 7).
 
         Why not one index lookup: SQLite keeps no checksum, so one flipped bit in the index a
         lookup uses can hide the champion (an older version, or none, comes back, and the
         gate promotes a worse model), and only a full `PRAGMA integrity_check`, far too slow
         per registration, would notice. So the `models_name` index's answer is read again
-        through the table's other index, on (name, version), which shares no page with it;
-        both must name the same row, and that row, read from the table by its rowid (an
-        index's copy of a column is not read back), must be a live version of `name`. Any
-        disagreement is damage, and nothing is decided on it. One statement (one state of the
-        database), three point lookups, whatever the number of versions."""
+        through `models_created`, an index of the live versions in creation order that shares
+        no page with it; both must name the same row, and that row, read from the table by its
+        rowid (an index's copy of a column is not read back), must be a live version of `name`.
+        Any disagreement is damage, and nothing is decided on it. One statement (one state of
+        the database), three point lookups, whatever the number of versions."""
         [row] = self._query(
-            "SELECT m.*, x.by_seq, x.by_version FROM (SELECT"
+            "SELECT m.*, x.by_seq, x.by_created FROM (SELECT"
             " (SELECT seq FROM models INDEXED BY models_name WHERE name=?1 AND deleted=0"
             " ORDER BY seq DESC LIMIT 1) AS by_seq,"
-            " (SELECT seq FROM models INDEXED BY sqlite_autoindex_models_1 WHERE name=?1"
-            " AND deleted=0 ORDER BY version DESC LIMIT 1) AS by_version) x"
+            " (SELECT seq FROM models INDEXED BY models_created WHERE name=?1"
+            " AND deleted=0 ORDER BY seq DESC LIMIT 1) AS by_created) x"
             " LEFT JOIN models m NOT INDEXED ON m.seq = x.by_seq",
             (name,),
         )
-        if row["by_seq"] != row["by_version"]:
+        if row["by_seq"] != row["by_created"]:
             raise self._damaged_index(
                 f"its two indexes of model versions disagree on the latest version of "
-                f"{name!r} (the row {row['by_seq']} and the row {row['by_version']})"
+                f"{name!r} (the row {row['by_seq']} and the row {row['by_created']})"
             )
         return None if row["by_seq"] is None else self._checked(row, name)
 

@@ -34,6 +34,10 @@ from champion.local.store.columns import (
 #: `Model.register` uploads from the working directory.
 RUN_ORIGIN = "ExperimentRun"
 UPLOAD_ORIGIN = "LocalUpload"
+#: The origin of a model's files copied in from a datastore folder (a v2 registration), and
+#: the datastore Azure keeps a workspace's artifacts in, as a v2 uri names them.
+DATASTORE_ORIGIN = "Datastore"
+ARTIFACT_DATASTORE = "workspaceartifactstore"
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 FILE_DATASTORE = "workspacefilestore"
@@ -42,6 +46,10 @@ FILE_TYPE = "AzureFile"
 TABULAR = "Tabular"
 FILE = "File"
 DIGEST_PROPERTY = "champion.content_sha256"
+#: The stage a version is in unless told otherwise, and the one an archived version shows
+#: (both as Azure ML's v2 model registry answers; recorded in azure-ai-ml's e2e recordings).
+DEFAULT_STAGE = "Development"
+ARCHIVED_STAGE = "Archived"
 
 
 def utcnow() -> str:
@@ -124,10 +132,20 @@ class ModelRecord:
     datasets: tuple[tuple[str, str], ...] = ()  # (scenario, saved dataset id)
     sample_input_dataset: str | None = None  # a saved dataset id
     sample_output_dataset: str | None = None
+    archived: bool = False
+    stage: str | None = None  # None: the default stage
+    spec: dict[str, Any] | None = None  # the v2 asset: modelUri, modelType, flavors, jobName
 
     @property
     def id(self) -> str:
         return f"{self.name}:{self.version}"
+
+    @property
+    def shown_stage(self) -> str:
+        """The stage the v2 registry shows: "Archived" while archived, else the one set."""
+        if self.archived:
+            return ARCHIVED_STAGE
+        return self.stage or DEFAULT_STAGE
 
     @property
     def url(self) -> str:
@@ -265,6 +283,9 @@ MODEL_COLUMNS: dict[str, Kind] = {
     "datasets": json_pairs,
     "sample_input_dataset": text_or_null,
     "sample_output_dataset": text_or_null,
+    "archived": flag,
+    "stage": text_or_null,
+    "spec": json_object_or_null,
 }
 
 SAVED_DATASET_COLUMNS: dict[str, Kind] = {

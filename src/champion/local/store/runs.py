@@ -213,3 +213,19 @@ class Runs(Transactions):
             value = decode("metrics", r, METRIC_COLUMNS, metric_key)["value"]
             out.setdefault(r["name"], []).append(value)
         return out
+
+    def metric_history(
+        self, run_id: str, name: str | None = None
+    ) -> list[tuple[str, Any, int | None, str]]:
+        """Every logged value of a run (or of one metric), in log order, as
+        `(name, value, step, logged_utc)`: what MLflow's history and run data read."""
+        sql = "SELECT seq, run_id, name, value, step, logged_utc FROM metrics WHERE run_id=?"
+        params: list[Any] = [run_id]
+        if name is not None:
+            sql += " AND name=?"
+            params.append(name)
+        out = []
+        for r in self._query(sql + " ORDER BY seq", params):
+            value = decode("metrics", r, METRIC_COLUMNS, metric_key)["value"]
+            out.append((str(r["name"]), value, r["step"], str(r["logged_utc"])))
+        return out

@@ -5,7 +5,9 @@ Version 1 is the registry (runs, metrics, artifacts, assets, models); version 2 
 plane (datastores, datasets, the links from a model to them); version 3 adds deployments (the
 models `champion serve` is serving, which a version delete must not pull from under it); version
 4 keeps small blobs (a decision record) in the database, stored by the commit that writes the
-row naming them. A new
+row naming them; version 5 adds what Azure ML's v2 model registry keeps per version (archived,
+stage, the asset's uri, type, flavors and job), an index of live versions in creation order
+(versions a client numbers itself need not be created in order), and blob metadata. A new
 workspace is created as version 1 and upgraded step by step, so every upgrade runs on every
 create; an older workspace is upgraded through the same steps, all of them in one transaction.
 """
@@ -28,7 +30,7 @@ from champion.local.store.records import (
 )
 from champion.local.store.transactions import Transactions
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -180,9 +182,40 @@ def migrate_3_to_4(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
     c.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
 
 
+#: Statements that turn a version 4 workspace into a version 5 one (also run on a fresh one).
+#: `stage` NULL is the service's default stage; `spec` is the v2 asset description (JSON) of a
+#: version registered through azure-ai-ml. `models_created` finds the newest live version of a
+#: name without the version index, which no longer agrees with creation order once a client may
+#: create version 3 after version 7; `latest_model` reads both creation-order indexes.
+SCHEMA_V5 = """
+ALTER TABLE models ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE models ADD COLUMN stage TEXT;
+ALTER TABLE models ADD COLUMN spec TEXT;
+CREATE INDEX models_created ON models(name, seq) WHERE deleted = 0;
+CREATE TABLE blob_metadata (
+    datastore TEXT NOT NULL, path TEXT NOT NULL, metadata TEXT NOT NULL,
+    PRIMARY KEY (datastore, path)
+)
+"""
+
+
+def migrate_4_to_5(c: sqlite3.Connection, workspace_id: str, now: str) -> None:
+    """Upgrade a version 4 workspace in place, inside the caller's transaction: every existing
+    version is active, in the default stage, with no v2 description."""
+    for statement in SCHEMA_V5.split(";"):
+        if statement.strip():
+            c.execute(statement)
+    c.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
+
+
 def _upgrades_from(version: str) -> list[Callable[[sqlite3.Connection, str, str], None]]:
     """The steps from `version` to this release's, looked up when called (tests replace one)."""
-    steps = {"1": "migrate_1_to_2", "2": "migrate_2_to_3", "3": "migrate_3_to_4"}
+    steps = {
+        "1": "migrate_1_to_2",
+        "2": "migrate_2_to_3",
+        "3": "migrate_3_to_4",
+        "4": "migrate_4_to_5",
+    }
     names = list(steps.values())[list(steps).index(version) :]
     return [globals()[name] for name in names]
 
@@ -315,6 +348,7 @@ class SchemaChecks(Transactions):
             expected.executescript(SCHEMA_V2)
             expected.executescript(SCHEMA_V3)
             expected.executescript(SCHEMA_V4)
+            expected.executescript(SCHEMA_V5)
             want = schema_shape(expected)
         finally:
             expected.close()

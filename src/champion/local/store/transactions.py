@@ -170,3 +170,8 @@ class Transactions:
     @property
     def workspace_id(self) -> str:
         return str(self._query("SELECT value FROM meta WHERE key='workspace_id'")[0]["value"])
+
+    @property
+    def workspace_created(self) -> str:
+        """When the workspace was created (ISO-8601): its resource's `systemData.createdAt`."""
+        return str(self._query("SELECT value FROM meta WHERE key='created_utc'")[0]["value"])

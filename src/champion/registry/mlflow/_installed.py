@@ -9,16 +9,12 @@ extras say theirs, instead of a ModuleNotFoundError deep in a command.
 
 from __future__ import annotations
 
+from champion._extras import missing_message
 from champion.errors import InfrastructureError
-
-INSTALL_HINT = "pip install 'champion[mlflow]'"
 
 try:
     import mlflow  # noqa: F401
 except ImportError as exc:
     raise InfrastructureError(
-        f"the MLflow backend needs the MLflow client, which cannot be imported ({exc}); "
-        f"install it with `{INSTALL_HINT}` and run the command again",
-        field="backend",
-        value="mlflow",
+        missing_message("mlflow", detail=str(exc)), field="backend", value="mlflow"
     ) from None

@@ -81,6 +81,7 @@ def connect(
     tracking = _absolute_sqlite(tracking)
     registry = _absolute_sqlite(registry_uri or _env.mlflow_registry_uri() or tracking)
     for uri, variable in ((tracking, _env.MLFLOW_TRACKING_URI), (registry, "MLFLOW_REGISTRY_URI")):
+        _check_scheme(uri, variable)
         path = _sqlite_path(uri)
         if path is not None and not create and not path.is_file():
             raise InputError(
@@ -93,6 +94,23 @@ def connect(
         # MLflow retries 429/5xx itself for minutes; ours is the one loop (see _env)
         os.environ[_env.MLFLOW_HTTP_RETRIES] = "0"
     return MlflowWorkspace(tracking, registry, MlflowClient(tracking, registry))
+
+
+# What champion can gate on: a tracking server or a database MLflow's SQLAlchemy store opens.
+# MLflow 3 refuses its file store (a bare path or file://) and other schemes need plugins.
+_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+
+
+def _check_scheme(uri: str, variable: str) -> None:
+    scheme = uri.partition("://")[0].lower() if "://" in uri else ""
+    if scheme.partition("+")[0] not in _SCHEMES:
+        raise InputError(
+            f"{variable}={shown_uri(uri)!r} is not an MLflow server or database champion can "
+            "use; give http(s)://HOST:PORT or a database URI such as sqlite:///mlflow.db or "
+            "postgresql://USER@HOST/DB (MLflow 3 no longer writes its file store)",
+            field=variable,
+            value=shown_uri(uri),
+        )
 
 
 def _absolute_sqlite(uri: str) -> str:
