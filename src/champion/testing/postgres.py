@@ -18,9 +18,9 @@ How: the Debian package's server binaries (`initdb`, `postgres`, `pg_ctl`, `pg_i
 as root, and CI runs as root: there the cluster's folder is created in the system temp folder
 (a pytest `tmp_path` is private to root) and handed to `nobody`, and every server process runs
 as that user. The server is started directly (not through `pg_ctl start`), in a process group
-of its own, so stopping is `pg_ctl stop -m immediate` and, should that fail, a SIGKILL of the
-whole group: a failed test leaves no server behind. Authentication is `trust` on 127.0.0.1
-only; the cluster is deleted at the end.
+of its own, so stopping is an immediate shutdown (SIGQUIT, as `pg_ctl stop -m immediate`) and,
+should that fail, a SIGKILL of the whole group: a failed test leaves no server behind.
+Authentication is `trust` on 127.0.0.1 only; the cluster is deleted at the end.
 
 `durable=False` (the default for tests) turns fsync off: the data is thrown away anyway. The
 bench keeps it on, as a real server has it.
@@ -123,17 +123,12 @@ class PostgresServer:
         return self.url(name)
 
     def stop(self) -> None:
-        """`pg_ctl stop -m immediate`; then, whatever it said, SIGKILL the server's process
-        group if anything of it is left."""
+        """An immediate shutdown (SIGQUIT to the postmaster: what `pg_ctl stop -m immediate`
+        sends, without starting a process, so a session fixture may stop it in any test's
+        teardown); then, if anything of it is left, SIGKILL its whole process group."""
         if self.process.poll() is None:
-            with contextlib.suppress(Exception):
-                stop = ["-D", str(self.data), "-m", "immediate", "-t", str(int(STOP_TIMEOUT_S))]
-                _run(
-                    [str(self.binaries / "pg_ctl"), *stop, "stop"],
-                    uid=self.uid,
-                    cwd=self.folder,
-                    timeout=STOP_TIMEOUT_S + 5,
-                )
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGQUIT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=STOP_TIMEOUT_S)
         if self.process.poll() is None:
