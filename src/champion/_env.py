@@ -24,6 +24,9 @@ Variable (default): who reads it, and why.
   and without `AZUREML_RUN_ID` its presence means the mlflow backend.
 - `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (set to 0 for MLflow's client unless given): MLflow's own
   retry loop (7 retries, minutes of backoff) would nest inside ours; ours is the one loop.
+- `MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR` (set to false for MLflow's client unless given): with
+  tqdm installed (azure-ai-ml brings it) MLflow draws a progress bar on stderr for every
+  artifact download, a decision record re-read included; a step's stderr is one line.
 - `CHAMPION_RETRY_ATTEMPTS` (5), `CHAMPION_RETRY_BASE_SECONDS` (0.5): attempts per remote call
   on a transient failure, and the first backoff (doubled per attempt, capped, full jitter).
 - `CHAMPION_CRASH_AT`, `CHAMPION_PAUSE_AT` (none): tests only, SIGKILL / SIGSTOP the process at
@@ -67,6 +70,7 @@ __all__ = [
     "DEFAULT_WORKSPACE_FOLDER",
     "DEVOPS_AGENT",
     "MLFLOW_HTTP_RETRIES",
+    "MLFLOW_PROGRESS_BAR",
     "MLFLOW_REGISTRY_URI",
     "MLFLOW_RUN_ID",
     "MLFLOW_TRACKING_URI",
@@ -89,6 +93,7 @@ __all__ = [
     "get",
     "inherited",
     "mlflow_http_retries",
+    "mlflow_progress_bar",
     "mlflow_registry_uri",
     "mlflow_run_id",
     "mlflow_tracking_uri",
@@ -124,6 +129,7 @@ MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
 MLFLOW_REGISTRY_URI = "MLFLOW_REGISTRY_URI"
 MLFLOW_RUN_ID = "MLFLOW_RUN_ID"
 MLFLOW_HTTP_RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+MLFLOW_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 AML_APP_ROOT = "AML_APP_ROOT"
 AZUREML_MODEL_DIR = "AZUREML_MODEL_DIR"
 
@@ -171,6 +177,10 @@ def mlflow_run_id() -> str | None:
 
 def mlflow_http_retries() -> str | None:
     return get(MLFLOW_HTTP_RETRIES)
+
+
+def mlflow_progress_bar() -> str | None:
+    return get(MLFLOW_PROGRESS_BAR)
 
 
 def azureml_run_id() -> str | None:

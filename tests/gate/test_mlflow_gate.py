@@ -487,7 +487,7 @@ def test_history_shows_only_the_alias_moves_that_were_made(edge, model):
 
 
 AFTER_THE_MOVE = [
-    ("GET", "/model-versions/search", "then looking for versions of", True),
+    ("GET", "/model-versions/search", "then reading the decisions on", True),
     ("POST", "/model-versions/transition-stage", "then moving version 2", True),
     ("PUT", "/champion_decision.json$", "then recording the decision failed", False),
     ("POST", "/runs/log-batch", "then recording the decision failed", False),

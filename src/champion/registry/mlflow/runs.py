@@ -93,6 +93,8 @@ def connect(
     if _env.mlflow_http_retries() is None:
         # MLflow retries 429/5xx itself for minutes; ours is the one loop (see _env)
         os.environ[_env.MLFLOW_HTTP_RETRIES] = "0"
+    if _env.mlflow_progress_bar() is None:  # no tqdm bar on stderr per download (see _env)
+        os.environ[_env.MLFLOW_PROGRESS_BAR] = "false"
     return MlflowWorkspace(tracking, registry, MlflowClient(tracking, registry))
 
 
