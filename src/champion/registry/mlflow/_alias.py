@@ -151,7 +151,27 @@ class AliasKeeper:
         )
 
     def _alias_holder(self, name: str) -> int | None:
-        """The version the alias names now (None: the model or the alias does not exist)."""
+        """The version the alias names now (None: the model or the alias does not exist).
+
+        One read of the alias, whose cost does not grow with the model: MLflow's answer to
+        `get_registered_model` lists every version (0.07 s at 1,000 versions, 0.4 s at 10,000,
+        on PostgreSQL). Only a refusal (no such alias, or a server without aliases) reads the
+        registered model to tell which."""
+        refused: list[bool] = []
+
+        def attempt() -> Any:
+            refused.clear()
+            try:
+                return _found(lambda: self.client.get_model_version_by_alias(name, self.alias))
+            except MlflowCallError as exc:
+                if exc.error_code not in _NO_ALIASES | {"INVALID_PARAMETER_VALUE"}:
+                    raise
+                refused.append(True)
+                return _ABSENT
+
+        found = _remote(f"reading alias {self.alias!r} of {name!r}", attempt)
+        if not refused:  # RESOURCE_DOES_NOT_EXIST: no such model
+            return None if found is _ABSENT else int(found.version)
         model = self._registered_model(name)
         return None if model is _ABSENT else _aliases_of(model).get(self.alias)
 
@@ -275,11 +295,11 @@ class AliasKeeper:
         """Point the alias at `version`; False when the server has no aliases."""
         unsupported: list[bool] = []
 
+        move = _alias_mover(self.client)
+
         def attempt() -> None:
             try:
-                _translated(
-                    lambda: self.client.set_registered_model_alias(name, self.alias, version)
-                )
+                _translated(lambda: move(name, self.alias, version))
             except MlflowCallError as exc:
                 if exc.error_code not in _NO_ALIASES:
                     raise
@@ -291,6 +311,18 @@ class AliasKeeper:
             return False
         self.aliases_supported = True
         return True
+
+
+def _alias_mover(client: Any) -> Any:
+    """`set_registered_model_alias` of MLflow's registry client, under `MlflowClient`'s own:
+    that one first reads the whole registered model to refuse a prompt's name (a
+    `get_registered_model`, whose cost grows with the model's versions: 0.4 s at 10,000), and
+    the gate moves the alias of a model it has just registered a version of, never a prompt's.
+    The server checks the name, the alias and the version either way."""
+    registry_client = getattr(client, "_get_registry_client", None)
+    if registry_client is None:  # pragma: no cover - a future MLflow without it
+        return client.set_registered_model_alias
+    return registry_client().set_registered_model_alias
 
 
 def _aliases_of(model: Any) -> dict[str, int]:
