@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SRC    := src tests steps pipelines bench tools
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean postgresql
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,16 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python tools/check_env_reads.py
 
+# The MLflow-on-PostgreSQL tests start their own cluster from the system's PostgreSQL server
+# binaries: installed here when missing (as root: apt-get; else it says how).
+postgresql:
+	sh tools/install_postgresql.sh
+
 # pytest on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in one process). Tests that share
 # a session's mlflow server, or a module's fixture, stay on one worker: tests/suite_rules.py.
 PYTEST_WORKERS ?= auto
 
-test: lint
+test: lint postgresql
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=20
 
 # The edit-test loop, under a minute: the unit, contract, decision and backend tests that run in

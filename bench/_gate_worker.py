@@ -1,10 +1,12 @@
-"""One concurrent writer for bench_concurrency: a process that runs the full register flow
-`--flows` times against a shared local workspace, starting at `--start-at` (time.time()), and
-prints one JSON line with what each flow did. Challengers' accuracy rises with the wall clock,
-so most decisions are wins and every writer keeps contending for the next version number.
+"""One concurrent writer for bench_concurrency and bench_team: a process that runs the full
+register flow `--flows` times against a shared local workspace (or, with `--mlflow URL`, an
+MLflow server's registry, model `--name`), starting when the barrier opens, and prints one JSON
+line with what each flow did. Challengers' accuracy rises with the wall clock, so most
+decisions are wins and every writer keeps contending for the next version number.
 
 Runs in the project's venv:
     python bench/_gate_worker.py --ws W --model M --flows N --barrier DIR --worker I
+    python bench/_gate_worker.py --mlflow URL --name NAME --model M --flows N --barrier DIR ...
 """
 
 from __future__ import annotations
@@ -34,9 +36,45 @@ def wait_for_go(barrier: str, worker: str) -> float:
         time.sleep(0.0005)
 
 
+class MlflowPipeline:
+    """Pipeline-shaped runs on an MLflow server: a parent tagged with the accuracy, a `train`
+    child and the `register` step's own run, as the MLflow pipeline runner makes them."""
+
+    def __init__(self, url: str) -> None:
+        import os
+
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from champion.registry.mlflow import connect
+
+        self.ws = connect(url)
+        client = self.ws.client
+        found = client.get_experiment_by_name("team-bench")
+        if found is None:
+            try:
+                self.experiment = client.create_experiment("team-bench")
+            except Exception:  # another writer created it
+                self.experiment = client.get_experiment_by_name("team-bench").experiment_id
+        else:
+            self.experiment = found.experiment_id
+
+    def new_run(self, accuracy: str):  # type: ignore[no-untyped-def]
+        from champion.registry.mlflow import PARENT_TAG, MlflowRun
+
+        client = self.ws.client
+        tags = {"accuracy": accuracy, "best_model": "SVC"}
+        parent = client.create_run(self.experiment, run_name="pipeline", tags=tags)
+        link = {PARENT_TAG: parent.info.run_id}
+        client.create_run(self.experiment, run_name="train", tags=link)
+        return MlflowRun(
+            self.ws, client.create_run(self.experiment, run_name="register", tags=link)
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--ws", required=True, type=Path)
+    parser.add_argument("--ws", type=Path)
+    parser.add_argument("--mlflow", help="an MLflow tracking server's URL instead of --ws")
+    parser.add_argument("--name", default="iris", help="the model name on --mlflow")
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--flows", type=int, required=True)
     parser.add_argument("--barrier", required=True)
@@ -48,8 +86,9 @@ def main() -> int:
     from champion.decision import Policy
     from champion.gate import RegisterRequest, register_if_better
 
-    pipe = Pipeline(args.ws)
-    request = RegisterRequest(MODEL, args.model, Policy("accuracy"), model_framework="ScikitLearn")
+    pipe = Pipeline(args.ws) if args.mlflow is None else MlflowPipeline(args.mlflow)
+    name = MODEL if args.mlflow is None else args.name
+    request = RegisterRequest(name, args.model, Policy("accuracy"), model_framework="ScikitLearn")
     results = []
     start_at = wait_for_go(args.barrier, str(args.worker))
     begin = time.time()
@@ -65,6 +104,7 @@ def main() -> int:
                 outcome=record.decision.outcome.value,
                 version=record.registered_version,
                 race=record.race_detected,
+                repaired=bool(record.race and record.race.get("repairs")),
                 parent=step.parent.id,
             )
         except Exception as exc:

@@ -17,7 +17,8 @@ Modes:
     import-only                   `import mlflow`, nothing else (a fresh-process import time)
     fresh-lookup DB               a fresh process that looks up the champion and prints its metric
     fresh-step DB PARENT MODEL    a fresh process running the whole flow once
-    concurrent DB MODEL FLOWS BARRIER WORKER one of N concurrent writers (like _gate_worker.py)
+    concurrent DB MODEL FLOWS BARRIER WORKER [NAME]  one of N concurrent writers (like
+                                  _gate_worker.py); DB may be a tracking server's URL
     upload DB FILE                log_artifact of FILE in a fresh process; time and peak RSS
 """
 
@@ -56,9 +57,24 @@ def build_number_of(version: int) -> str:
 
 
 class Registry:
-    def __init__(self, db: str) -> None:
+    name = NAME
+
+    def __init__(self, db: str, name: str = NAME) -> None:
         from mlflow import MlflowClient
 
+        self.name = name
+        if db.startswith(("http://", "https://")):  # a tracking server (bench_team: PostgreSQL)
+            self.db, self.uri, self.artifacts = "", db, ""
+            self.client = MlflowClient(tracking_uri=db, registry_uri=db)
+            found = self.client.get_experiment_by_name(EXPERIMENT)
+            if found is None:
+                try:
+                    self.exp_id = self.client.create_experiment(EXPERIMENT)
+                except Exception:  # created concurrently by another writer
+                    self.exp_id = self.client.get_experiment_by_name(EXPERIMENT).experiment_id
+            else:
+                self.exp_id = found.experiment_id
+            return
         self.db = os.path.abspath(db)
         self.uri = "sqlite:///" + self.db
         self.artifacts = os.path.join(os.path.dirname(self.db), "mlartifacts")
@@ -101,7 +117,7 @@ class Registry:
         from mlflow.exceptions import MlflowException
 
         try:
-            mv = self.client.get_model_version_by_alias(NAME, ALIAS)
+            mv = self.client.get_model_version_by_alias(self.name, ALIAS)
         except MlflowException as exc:
             if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -119,24 +135,24 @@ class Registry:
         )
         challenger = float(raw)
         model_type = tags.get("best_model") or tags.get("model_type")
-        earlier = c.search_model_versions(f"name='{NAME}' and run_id='{parent_id}'")
+        earlier = c.search_model_versions(f"name='{self.name}' and run_id='{parent_id}'")
         if earlier:
             return {"outcome": "already_registered", "version": int(earlier[0].version)}
         champ = self.champion()
         promote = champ is None or challenger > champ[1]
-        c.log_artifact(parent_id, model_file, f"outputs/{NAME}")
+        c.log_artifact(parent_id, model_file, f"outputs/{self.name}")
         version = None
         if promote:
             outcome = "first" if champ is None else "promoted"
             if champ is None:
                 try:
-                    c.create_registered_model(NAME)
+                    c.create_registered_model(self.name)
                 except Exception as exc:
                     if "already exists" not in str(exc):
                         raise
             mv = c.create_model_version(
-                NAME,
-                f"{run.info.artifact_uri}/outputs/{NAME}",
+                self.name,
+                f"{run.info.artifact_uri}/outputs/{self.name}",
                 run_id=parent_id,
                 tags={
                     "accuracy": raw,
@@ -151,7 +167,7 @@ class Registry:
                 description=f"accuracy={raw} from pipeline run {parent_id}",
             )
             version = int(mv.version)
-            c.set_registered_model_alias(NAME, ALIAS, version)
+            c.set_registered_model_alias(self.name, ALIAS, version)
         else:
             outcome = "rejected"
         record = {"outcome": outcome, "registered_version": version, "challenger": raw}
@@ -434,7 +450,7 @@ def main(argv: list[str]) -> int:
         return 0
     if mode == "concurrent":
         db, model, flows, barrier, worker = argv[1], argv[2], int(argv[3]), argv[4], argv[5]
-        reg = Registry(db)
+        reg = Registry(db, *argv[6:7])  # a model name of its own (bench_team's trials)
         start_at = wait_for_go(barrier, worker)
         begin = time.time()
         results = []

@@ -38,7 +38,7 @@ from fixtures import FixtureCache
 
 FAMILIES = (
     "cold", "gate", "lookup", "upload", "concurrency", "azure", "azure_v2", "availability",
-    "mlflow", "scoring",
+    "mlflow", "scoring", "team",
 )  # fmt: skip
 
 
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             *(["--only", args.only] if args.only else []),
         ]
         command = " ".join(["bench/run.py", *measured])
-        write_readme(README, command, header, table, verdicts, notes)
+        write_readme(README, command, header, table, verdicts, notes, only=args.only)
         progress(f"figures written to {README}")
     text = dump_json(result)
     print()
@@ -213,17 +213,40 @@ def target_lines(rows: list[Row], failures: dict[str, str]) -> list[str]:
     return lines
 
 
+def markers(only: str) -> tuple[str, str]:
+    """The figures block of a run of every family, or of a run of some (`--only`): each its
+    own block, so a run of one family never overwrites the figures of the others."""
+    if not only:
+        return BEGIN, END
+    chosen = ",".join(sorted(f.strip() for f in only.split(",") if f.strip()))
+    return (
+        f"<!-- figures --only {chosen}: begin (bench/run.py --only {chosen} --readme) -->",
+        f"<!-- figures --only {chosen}: end -->",
+    )
+
+
 def write_readme(
-    path: Path, command: str, header: str, table: str, verdicts: list[str], notes: list[str]
+    path: Path,
+    command: str,
+    header: str,
+    table: str,
+    verdicts: list[str],
+    notes: list[str],
+    *,
+    only: str = "",
 ) -> None:
     """Replace the block between the markers in bench/README.md with this run's figures: one
-    run, with its header (date, machine, load, commit), so the figures always agree."""
+    run, with its header (date, machine, load, commit), so the figures always agree. A run of
+    some families (`--only`) has a block of its own, added after the full run's when new."""
+    begin, end = markers(only)
     text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path} has no {BEGIN} ... {END} block to replace")
+    if begin not in text or end not in text:
+        if not only or END not in text:
+            raise SystemExit(f"{path} has no {begin} ... {end} block to replace")
+        text = text.replace(END, f"{END}\n\n{begin}\n{end}", 1)
     block = "\n".join(
         [
-            BEGIN,
+            begin,
             "",
             f"`{command}`:",
             "",
@@ -243,11 +266,11 @@ def write_readme(
             "",
             "</details>",
             "",
-            END,
+            end,
         ]
     )
-    head, rest = text.split(BEGIN, 1)
-    path.write_text(head + block + rest.split(END, 1)[1])
+    head, rest = text.split(begin, 1)
+    path.write_text(head + block + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":

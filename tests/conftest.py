@@ -178,6 +178,27 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One real PostgreSQL server (a throw-away cluster, run as an unprivileged user) for the
+    whole session, stopped at the end whatever happened (`champion.testing.postgres`)."""
+    from champion.testing.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlflow_pg_server(tmp_path_factory: pytest.TempPathFactory, postgres: Any) -> Iterator[Any]:
+    """One real `mlflow server` whose backend store is that PostgreSQL (a team's setup), with a
+    local artifact folder, for the whole session."""
+    from champion.testing.mlflow import mlflow_server as start
+
+    store = postgres.create_database("mlflow")
+    with start(tmp_path_factory.mktemp("mlflow-pg"), backend_store_uri=store) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite database, made once (MLflow's migrations take seconds) and
     copied by `mlflow_sqlite` for each test."""

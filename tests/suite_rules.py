@@ -13,8 +13,9 @@ and the test fails saying to mark it `@pytest.mark.process`. That holds in every
 
 Under xdist (`make test` runs `-n auto --dist loadgroup`): a test that uses the session's real
 `mlflow server` joins the xdist group "mlflow-server", so one worker starts it (~20 s) instead
-of each; a test that uses a module-scoped fixture joins its module's group, so the fixture is
-built once, not once per worker. Without xdist these marks change nothing.
+of each (a test on the PostgreSQL cluster and the mlflow server on it: the group
+"mlflow-postgres"); a test that uses a module-scoped fixture joins its module's group, so the
+fixture is built once, not once per worker. Without xdist these marks change nothing.
 
 Every process a test starts imports champion afresh. The environment may forbid writing
 bytecode (`PYTHONDONTWRITEBYTECODE`, set on some CI images and sandboxes), and then each of
@@ -56,8 +57,10 @@ FAST_PATHS = (
 )
 """Folders and files (relative to tests/) whose tests are fast unless marked `process`."""
 
-SERVER_FIXTURES = frozenset({"mlflow_server"})
+SERVER_FIXTURES = frozenset({"mlflow_server", "postgres", "mlflow_pg_server"})
 """Fixtures that start a server process: a test asking for one is never fast."""
+POSTGRES_FIXTURES = frozenset({"postgres", "mlflow_pg_server"})
+"""The session's PostgreSQL cluster (and the mlflow server on it): one xdist group, one start."""
 
 _PROCESS_EVENTS = frozenset(
     "subprocess.Popen os.system os.exec os.posix_spawn os.spawn os.fork os.forkpty".split()
@@ -155,7 +158,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif config.getoption("fast"):
             slow.append(item)
         if xdist:
-            group = _xdist_group(item, server)
+            group = _xdist_group(item, server, postgres=bool(names & POSTGRES_FIXTURES))
             if group is not None and item.get_closest_marker("xdist_group") is None:
                 item.add_marker(pytest.mark.xdist_group(group))
     if slow:
@@ -164,7 +167,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in dropped]
 
 
-def _xdist_group(item: pytest.Item, server: bool) -> str | None:
+def _xdist_group(item: pytest.Item, server: bool, *, postgres: bool = False) -> str | None:
+    if postgres:
+        return "mlflow-postgres"
     if server:
         return "mlflow-server"
     info = getattr(item, "_fixtureinfo", None)

@@ -20,7 +20,7 @@ from champion.decision import Decision
 from champion.errors import ChampionError, RegisteredThenFailedError
 from champion.judge import Judge
 from champion.record import DecisionRecord, write_record
-from champion.registry import ArtifactConflict, ParentRun, Registry
+from champion.registry import NO_RACE, ArtifactConflict, ParentRun, RaceReport, Registry
 from champion.request import RegisterRequest
 
 __all__ = ["record_of", "recorded_anyway", "write"]
@@ -31,7 +31,7 @@ def record_of(
     judge: Judge,
     decision: Decision,
     version: int | None,
-    race: bool,
+    race: RaceReport,
     run_id: str | None,
     artifact: LocalArtifact,
     artifact_path: str | None = "",
@@ -52,7 +52,8 @@ def record_of(
         else artifact_path or names.model_prefix(request.model_name),
         artifact_sha256=artifact.sha256,
         model_type=judge.challenger.model_type,
-        race_detected=race,
+        race_detected=race.detected,
+        race=race.to_dict(),
         champion_rule=registry.champion_rule,
         notes=list(notes),
         test_data=judge.test_data,
@@ -123,7 +124,7 @@ def recorded_anyway(
     if decision is None:  # pragma: no cover - a registration follows a decision
         return failed
     record = record_of(
-        request, judge, decision, failed.version, False, run.id, artifact, artifact_path,
+        request, judge, decision, failed.version, NO_RACE, run.id, artifact, artifact_path,
         registry=registry, notes=[f"after the registration: {failed.message}"],
     )  # fmt: skip
     try:

@@ -43,7 +43,9 @@ class Outcome(StrEnum):
     """What happened to the challenger; the values are stable strings for tags and JSON.
 
     `would_promote` / `would_reject` are a dry run's verdicts (nothing registered);
-    `rolled_back` is an earlier version made the champion again by hand."""
+    `rolled_back` is an earlier version made the champion again by hand; `race_repaired` is
+    the best of racing decisions made the champion again after another gate's registration
+    landed on top of it (`champion.registry._race`)."""
 
     FIRST = "first"
     PROMOTED = "promoted"
@@ -52,6 +54,7 @@ class Outcome(StrEnum):
     WOULD_PROMOTE = "would_promote"
     WOULD_REJECT = "would_reject"
     ROLLED_BACK = "rolled_back"
+    RACE_REPAIRED = "race_repaired"
 
 
 DRY_RUN_OUTCOMES = frozenset({Outcome.WOULD_PROMOTE, Outcome.WOULD_REJECT})

@@ -48,10 +48,24 @@ from champion.artifact import (
 from champion.challenger import Challenger, given_challenger, read_challenger
 from champion.decision import Decision, Outcome
 from champion.errors import InputError, RegisteredThenFailedError
-from champion.judge import Judge, decide_and_register, identity_of
+from champion.judge import (
+    Judge,
+    decide_and_register,
+    identity_of,
+    registered_then,
+    repair_recorder,
+)
 from champion.metrics import format_metric
 from champion.record import DecisionRecord, record_body, tag_record
-from champion.registry import ArtifactConflict, ModelVersion, NewVersion, ParentRun, Registry
+from champion.registry import (
+    NO_RACE,
+    ArtifactConflict,
+    ModelVersion,
+    NewVersion,
+    ParentRun,
+    Registry,
+)
+from champion.registry._race import DECIDED, compared_with
 from champion.request import RegisterRequest, RescoreRequest, check_request
 
 __all__ = [
@@ -101,8 +115,9 @@ def gate(
         earlier = judge.champion
         return _already_registered(parent, registry, request, challenger, artifact, earlier, None)
     prefix: str | None = None  # a dry run uploads nothing
+    race = NO_RACE
     if request.dry_run:  # decided and recorded the same way; nothing registered
-        decision, version, race = first_look.as_dry_run(), None, False
+        decision, version = first_look.as_dry_run(), None
     else:
         if files is None:
             try:
@@ -184,7 +199,7 @@ def _reject_untouched(
     Raises ArtifactConflict when a name is taken."""
     prefix = names.model_prefix(request.model_name)
     record = record_of(
-        request, judge, first_look, None, False, parent.id, artifact, prefix,
+        request, judge, first_look, None, NO_RACE, parent.id, artifact, prefix,
         registry=registry,
     )  # fmt: skip
     on_run, body = record_body(record)
@@ -215,12 +230,23 @@ def _already_registered(
         f"{earlier.version} (a retried step); nothing new was registered",
     )
     judge = Judge(request, challenger, None, None)
+    race = NO_RACE
+    if earlier.properties.get(names.OUTCOME) in DECIDED:
+        # a retry of a step stopped after it registered: it settles the race it was part of
+        with registered_then(registry, earlier.name, earlier.version):
+            race = registry.converge(
+                earlier.name,
+                earlier.version,
+                request.policy,
+                compared_with(earlier),
+                repair_recorder(request.policy),
+            )
     record = record_of(
         request,
         judge,
         decision,
         earlier.version,
-        False,
+        race,
         parent.id,
         artifact,
         registry=registry,
@@ -266,8 +292,9 @@ def register_file_if_better(
     promote = first_look.promote and not request.dry_run
     files = [local for _, local, _ in artifact.files] if promote else []
     with registry.decision_run(names.REGISTER_EXPERIMENT, display_name) as run:
+        race = NO_RACE
         if request.dry_run:  # decided and recorded on its run; nothing registered
-            decision, version, race = first_look.as_dry_run(), None, False
+            decision, version = first_look.as_dry_run(), None
         else:
             with registry.staged(files):
                 try:

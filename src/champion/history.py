@@ -34,8 +34,9 @@ __all__ = [
     "policy_terms",
 ]
 
-CHAMPION_MAKING = frozenset({"first", "promoted", "rolled_back", "registered"})
-"""Outcomes whose challenger became the champion (`registered`: a version without a record)."""
+CHAMPION_MAKING = frozenset({"first", "promoted", "rolled_back", "race_repaired", "registered"})
+"""Outcomes whose challenger became the champion (`registered`: a version without a record;
+`race_repaired`: the best of racing decisions registered again on top of them)."""
 DRY_RUNS = frozenset({"would_promote", "would_reject"})
 """Outcomes of a dry run: decided and recorded, nothing registered."""
 NO_RECORD = "registered"

@@ -9,7 +9,8 @@ never uploads or records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,14 @@ from champion._failpoints import failpoint
 from champion.challenger import Challenger
 from champion.decision import Decision, Policy, decide
 from champion.errors import (
+    ChampionError,
     InfrastructureError,
     RegisteredThenFailedError,
     TestDataError,
     UnscoredChampionError,
 )
 from champion.metrics import format_metric, parse_metric
-from champion.registry import ModelVersion, Registry
+from champion.registry import NO_RACE, ModelVersion, ParentRun, RaceRepair, RaceReport, Registry
 from champion.testdata import DataIdentity, same_test_data
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ __all__ = [
     "champion_values",
     "decide_and_register",
     "identity_of",
+    "registered_then",
+    "repair_recorder",
 ]
 
 
@@ -220,37 +224,96 @@ def decide_and_register(
     judge: Judge,
     first_look: Decision,
     register: Callable[[Decision], int],
-) -> tuple[Decision, int | None, bool]:
+) -> tuple[Decision, int | None, RaceReport]:
     """The critical section: a winner at first look is re-decided against the champion read
-    again while holding the registry, and registered only if it still wins. Returns the final
-    decision, the new version (None if none) and whether another version slipped in."""
+    again while holding the registry, and registered only if it still wins; then any race the
+    registration was part of is settled (`Registry.converge`). Returns the final decision, the
+    new version (None if none) and what the race check saw and repaired."""
     if not first_look.promote:
-        return first_look, None, False
+        return first_look, None, NO_RACE
     version = None
     with registry.serialised():
         champion = registry.champion(request.model_name)
         decision = judge.decide(champion)
         if decision.promote:
+            failpoint("gate.decided")
             version = register(decision)
     if version is None:
         failpoint("gate.registered")
-        return decision, None, False
-    try:
-        race = registry.race_detected(
-            request.model_name, champion.version if champion else None, version
+        return decision, None, NO_RACE
+    with registered_then(registry, request.model_name, version):
+        race = registry.converge(
+            request.model_name, version, request.policy, champion, repair_recorder(request.policy)
         )
+    failpoint("gate.registered")
+    return decision, version, race
+
+
+def repair_recorder(policy: Policy) -> Callable[[ParentRun, RaceRepair], None]:
+    """What writes a race repair's decision record on the run that registered its copy
+    (outcome `race_repaired`: the best decision made the champion again, on top of the
+    version that had landed over it), as a rollback's record is written on its run."""
+
+    def record(run: ParentRun, repair: RaceRepair) -> None:
+        from champion.decision import Outcome
+        from champion.record import DecisionRecord, write_record
+        from champion.registry._race import origin_of
+
+        best, displaced = repair.best, repair.displaced
+        copied = origin_of(best)
+        value = best.properties[policy.metric]
+        displaced_value = displaced.properties.get(policy.metric)
+        decision = Decision(
+            outcome=Outcome.RACE_REPAIRED,
+            challenger=parse_metric(value, source=f"model {best.name}:{copied}"),
+            champion=None if displaced_value is None else _number(displaced_value),
+            champion_version=displaced.version,
+            policy=policy,
+            comparison="",
+            reason=repair.reason,
+        )
+        write_record(
+            run,
+            DecisionRecord(
+                decision=decision,
+                model_name=repair.name,
+                registered_version=repair.registered,
+                build_number=best.properties.get(names.BUILD_NUMBER),
+                challenger_source=f"model {repair.name}:{copied}",
+                parent_run_id=run.id,
+                artifact_path=names.model_prefix(repair.name),
+                artifact_sha256=best.properties.get(names.ARTIFACT_SHA256),
+                model_type=best.properties.get(names.MODEL_TYPE),
+                race_detected=True,
+            ),
+        )
+
+    return record
+
+
+def _number(text: str) -> float | None:
+    try:
+        return parse_metric(text, source="the displaced version")
+    except ChampionError:
+        return None
+
+
+@contextmanager
+def registered_then(registry: Registry, name: str, version: int) -> Iterator[None]:
+    """Calls made once `name`:`version` is registered: an infrastructure failure in them
+    becomes RegisteredThenFailedError, which says so (the backend's own says more)."""
+    try:
+        yield
     except InfrastructureError as exc:
         if isinstance(exc, RegisteredThenFailedError):
             raise
         raise RegisteredThenFailedError(
-            f"{request.model_name}:{version} is registered and is the champion "
+            f"{name}:{version} is registered and is the champion "
             f"({registry.champion_rule}), then {exc.message}",
             version=version,
             field="model_name",
-            value=request.model_name,
+            value=name,
         ) from exc
-    failpoint("gate.registered")
-    return decision, version, race
 
 
 def champion_values(

@@ -21,6 +21,7 @@ __all__ = [
     "CONVERTED_FROM",
     "DECISION_ARTIFACT",
     "DRY_RUN_TAG",
+    "EVENT_PROPERTIES",
     "EXPERIMENT_NAME",
     "MODEL_NAME",
     "MODEL_TAG",
@@ -32,10 +33,13 @@ __all__ = [
     "POLICY",
     "PREVIOUS_METRIC",
     "PREVIOUS_VERSION",
+    "RACE_FROM",
+    "RACE_REPAIR_EXPERIMENT",
     "RACE_TAG",
     "REASON",
     "RECORD_TAG",
     "REGISTER_EXPERIMENT",
+    "REPAIR_OF",
     "ROLLBACK_EXPERIMENT",
     "ROLLBACK_OF",
     "SCORED_MODEL",
@@ -86,6 +90,31 @@ ROLLBACK_OF: Final = "champion.rollback_of"
 
 ROLLBACK_EXPERIMENT: Final = "champion-rollback"
 """The experiment whose runs hold the decision records of rollbacks."""
+REPAIR_OF: Final = "champion.race_repair_of"
+"""On a version registered to end a race (outcome `race_repaired`, Azure ML and the local
+workspace, where the champion is the latest version): the version whose files it is, the best
+of the racing decisions (`champion.registry._race`)."""
+RACE_FROM: Final = "champion.race_from"
+"""The version a race's decisions are weighed from (`champion.registry._race.Window`): on a
+race-repair copy, and (MLflow) on a racing gate's own version before it moves the alias away
+from it, so that a gate whose move lands on top of that repair weighs the same decisions."""
+RACE_REPAIR_EXPERIMENT: Final = "champion-race-repair"
+"""The experiment whose runs hold the records of race repairs (the copies above)."""
+EVENT_PROPERTIES: Final = frozenset(
+    {
+        OUTCOME,
+        PREVIOUS_VERSION,
+        PREVIOUS_METRIC,
+        PARENT_RUN_ID,
+        REASON,
+        ROLLBACK_OF,
+        REPAIR_OF,
+        RACE_FROM,
+    }
+)
+"""Properties that describe how a version came to be, not what it is: a rollback or a race
+repair sets them afresh on its copy; every other property (metrics, test data, model type,
+build, digest, policy) is the copied version's own."""
 
 MODEL_TYPE_TAGS: Final = (MODEL_TYPE, "best_model")
 """Run tags the model type is read from, in this order (the sample's train step sets both)."""

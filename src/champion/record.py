@@ -82,8 +82,9 @@ class DecisionRecord:
     was measured on and whether that was the same (`same`: true, false, or null when it could
     not be told), `rescored` the fresh numbers of a `--rescore-champion` beside the stored
     ones, `dry_run` whether anything could have been registered, `rollback_of` the version
-    a rollback made the champion again, and `alias_move` the move of MLflow's champion alias
-    the decision made (history shows recorded moves only)."""
+    a rollback made the champion again, `alias_move` the move of MLflow's champion alias
+    the decision made (history shows recorded moves only), and `race` what the gate saw and
+    repaired when other gates decided at the same time."""
 
     decision: Decision
     model_name: str
@@ -102,6 +103,9 @@ class DecisionRecord:
     rollback_of: int | None = None
     alias_move: Mapping[str, Any] | None = None
     """MLflow: the alias move the decision made (`{"alias", "from", "to"}`), None if none."""
+    race: Mapping[str, Any] | None = None
+    """What the race check saw and repaired when other gates decided at the same time
+    (`champion.registry.RaceReport.to_dict`); None when it saw no race."""
     decided_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """When the gate decided, in UTC: the time `champion models history` shows."""
 
@@ -125,6 +129,7 @@ class DecisionRecord:
             "rescored": None if self.rescored is None else dict(self.rescored),
             "rollback_of": self.rollback_of,
             "alias_move": None if self.alias_move is None else dict(self.alias_move),
+            "race": None if self.race is None else dict(self.race),
         }
 
     @property
@@ -134,7 +139,11 @@ class DecisionRecord:
         version = (
             f" as {self.model_name}:{self.registered_version}" if self.registered_version else ""
         )
-        race = " (race detected: another version was registered concurrently)"
+        race = " (race detected: another version was registered concurrently" + (
+            f"; the champion is v{self.race['best']}, the best of the racing decisions)"
+            if self.race and self.race.get("repairs") and self.race.get("best") is not None
+            else ")"
+        )
         rescored = " (re-scored)" if self.rescored and "metrics" in self.rescored else ""
         return (
             f"{d.outcome.value}{version}: {d.policy.metric} {d.to_dict()['challenger']} "

@@ -30,22 +30,11 @@ from champion.errors import ChampionUnknownError, InputError
 from champion.metrics import format_metric, parse_metric
 from champion.record import DecisionRecord, write_record
 from champion.registry import ChampionChange, ModelVersion, ParentRun, Registry
+from champion.registry._race import origin_of
 
 __all__ = ["EVENT_PROPERTIES", "rollback"]
 
-EVENT_PROPERTIES = frozenset(
-    {
-        names.OUTCOME,
-        names.PREVIOUS_VERSION,
-        names.PREVIOUS_METRIC,
-        names.PARENT_RUN_ID,
-        names.REASON,
-        names.ROLLBACK_OF,
-    }
-)
-"""Properties that describe how a version came to be, not what it is: a rollback sets them
-afresh; every other property (metrics, test data, model type, build, digest, policy) is the
-earlier version's own, copied."""
+EVENT_PROPERTIES = names.EVENT_PROPERTIES
 
 
 def rollback(
@@ -184,9 +173,9 @@ def _target(
 
 
 def _origin(version: ModelVersion) -> int:
-    """The version whose files and metrics `version` holds: itself, or what it rolled back to."""
-    copied = version.properties.get(names.ROLLBACK_OF, "")
-    return int(copied) if copied.isdigit() else version.version
+    """The version whose files and metrics `version` holds (a rollback's or a race repair's
+    copy holds another's)."""
+    return origin_of(version)
 
 
 def _default_target(versions: dict[int, ModelVersion], champion: ModelVersion) -> int | None:

@@ -38,6 +38,7 @@ from champion.errors import InputError
 from champion.gate import gate
 from champion.record import DecisionRecord, read_record
 from champion.registry import (
+    NO_RACE,
     ArtifactConflict,
     ChampionChange,
     DatasetVersion,
@@ -45,6 +46,7 @@ from champion.registry import (
     ModelVersion,
     NewVersion,
     ParentRun,
+    RaceReport,
     Registry,
     StepRun,
     record_then_tags,
@@ -221,8 +223,19 @@ class AliasRegistry:
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
-        return any((compared_with or 0) < v.version < registered for v in self.versions_)
+    def converge(
+        self,
+        name: str,
+        registered: int,
+        policy: Any,
+        seen: ModelVersion | int | None,
+        record_repair: Any = None,
+    ) -> RaceReport:
+        """Reports a version registered in between; nothing to repair here (the intruder's
+        version is no decision, so the serial order ends on ours)."""
+        compared = seen.version if isinstance(seen, ModelVersion) else seen
+        between = [v.version for v in self.versions_ if (compared or 0) < v.version < registered]
+        return RaceReport(detected=True, best=registered) if between else NO_RACE
 
     def versions(self, name: str) -> list[ModelVersion]:
         return list(self.versions_)

@@ -171,6 +171,22 @@ def test_a_race_is_detected_recorded_and_no_version_is_overwritten(v2, model, tm
     assert tags["champion.race_detected"] == "True"
 
 
+def test_racing_gates_end_on_the_best_a_worse_latest_is_covered_by_a_copy(v2, model):
+    """Another gate promotes 0.99 between our champion read and our registration: ours (0.95,
+    judged against 0.9) lands on top, so the latest is not the best; the gate registers the
+    0.99's files again as the newest version (`race_repaired`), as on v1 (issue 28's rule)."""
+    decide(v2, model, "0.9")
+    after(v2, "ModelContainers.get", lambda: decide(v2, model, "0.99"))
+    record, _ = decide(v2, model, "0.95")
+    assert record.registered_version == 3 and record.race_detected
+    assert v2.versions() == [1, 2, 3, 4]
+    latest = v2.ml_client.models.get("iris", version="4")
+    assert latest.properties["accuracy"] == "0.99"
+    assert latest.properties["champion.outcome"] == "race_repaired"
+    assert record.race is not None and record.race["best"] == 2
+    assert [r["copy_of"] for r in record.race["repairs"]] == [2]
+
+
 def test_a_missing_metric_changes_nothing(v2, model):
     made = v2.pipeline_run({})
     with pytest.raises(MetricError, match="no 'accuracy' tag"):

@@ -334,6 +334,7 @@ def test_outcome_values_are_stable_strings() -> None:
         "would_promote",
         "would_reject",
         "rolled_back",
+        "race_repaired",
     ]
     assert Outcome("promoted") is Outcome.PROMOTED
     assert isinstance(Outcome.FIRST, str)

@@ -21,11 +21,15 @@ The contract (what every backend must do; the gate relies on each point):
 - **The champion** is the version the backend serves as current: Azure ML and the local
   workspace take the latest version of the name (`Model(ws, name)`); MLflow takes the version
   holding the `champion` alias, and its `register` moves the alias after creating the version.
-- **Racing gates.** `serialised()` holds the registry while the gate re-reads the champion,
-  decides and registers, where the backend can (the local workspace: one SQLite write
-  transaction). Where it cannot (Azure ML, MLflow), it holds nothing and `race_detected` says
-  afterwards whether another writer registered in between (Azure: any live version between
-  the champion compared with and ours; MLflow: the alias re-read).
+- **Racing gates converge.** `serialised()` holds the registry while the gate re-reads the
+  champion, decides and registers, where the backend can (the local workspace: one SQLite write
+  transaction). Where it cannot (Azure ML, MLflow), it holds nothing, and after registering the
+  gate calls `converge`: when another gate decided in between, the backend makes the registry
+  end where a serial order would have put it, by the one rule in `champion.registry._race`
+  (the best of the racing decisions, ties to the earliest): MLflow moves its alias there; Azure
+  ML registers the best one's files again as the newest version (`race_repaired`), as a
+  rollback does. Every gate applies the same rule, so concurrent repairs agree, and a second
+  repair changes nothing. `RaceReport` is what the gate saw and repaired, for its record.
 - **Metadata is strings.** `ModelVersion.properties` is the version's stored metadata as the
   backend returns it (Azure ML properties, MLflow version tags); the gate parses the metric out
   of it with the policy, so a policy with several metrics or a test-data identity
@@ -76,11 +80,17 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from champion import names
 from champion._failpoints import failpoint
+from champion.registry._race_report import NO_RACE, RaceRepair, RaceReport
+
+if TYPE_CHECKING:
+    from champion.decision import Policy
 
 __all__ = [
+    "NO_RACE",
     "ArtifactConflict",
     "BackendOptions",
     "ChampionChange",
@@ -89,6 +99,8 @@ __all__ = [
     "ModelVersion",
     "NewVersion",
     "ParentRun",
+    "RaceRepair",
+    "RaceReport",
     "Registry",
     "StepRun",
     "record_then_tags",
@@ -220,6 +232,8 @@ class ChampionChange:
     description: str
     expected_champion: int | None
     record: Callable[[ParentRun, int], None] | None = None
+    experiment: str = names.ROLLBACK_EXPERIMENT
+    """The experiment of the run the backend makes for the change (a race repair's own)."""
 
 
 @dataclass(frozen=True)
@@ -372,7 +386,7 @@ class Registry(Protocol):
 
     def serialised(self) -> AbstractContextManager[None]:
         """Hold the registry for a read-decide-register section, where the backend can; a
-        no-op where it cannot (then `race_detected` reports what happened)."""
+        no-op where it cannot (then `converge` settles what happened)."""
         ...
 
     def staged(self, paths: Sequence[Path]) -> AbstractContextManager[None]:
@@ -387,12 +401,23 @@ class Registry(Protocol):
         latest version, where registering is the whole change."""
         ...
 
-    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
-        """Whether another writer registered `name` between the champion the gate compared
-        with (`compared_with`, None for none) and the version it registered.
+    def converge(
+        self,
+        name: str,
+        registered: int,
+        policy: Policy,
+        seen: ModelVersion | int | None,
+        record_repair: Callable[[ParentRun, RaceRepair], None] | None = None,
+    ) -> RaceReport:
+        """After registering `registered`, settle any race it was part of: see "Racing gates
+        converge" above. `seen` is the champion the gate compared with, as it read it (None:
+        none); a retried step that did not read it passes its number. `record_repair` writes
+        the decision record of a repair that registered a version (latest-is-champion
+        backends), on the run that holds it.
 
         Returns:
-            True when a live version between the two exists (or the champion moved).
+            What was seen and repaired (`NO_RACE` when no other gate decided in between).
+            Failures raise InfrastructureError; the caller says where the champion stands.
         """
         ...
 

@@ -86,9 +86,10 @@ class LocalParentRun(SdkRun):
 
 
 class LocalRegistry(SdkRegistry):
-    """The registry of a local workspace (`champion.local.Workspace`). `race_detected` is the
-    shared probe: inside `serialised` nobody can register between, so it finds nothing, at one
-    indexed query per version between."""
+    """The registry of a local workspace (`champion.local.Workspace`). `converge` is the shared
+    one (`sdk_race`): inside `serialised` nobody can register between, so its probe finds
+    nothing, and costs no query when the champion followed its predecessor and the gate
+    followed the champion."""
 
     workspace: Workspace
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from champion import names
 from champion._digest import model_files_digest, sha256_file
@@ -34,9 +34,14 @@ from champion.registry import (
     ModelVersion,
     NewVersion,
     ParentRun,
+    RaceRepair,
+    RaceReport,
 )
 from champion.registry._decisions import entries_on_run, parse_time, sort_entries
 from champion.registry.sdk_run import SdkRun, sdk_run_of
+
+if TYPE_CHECKING:
+    from champion.decision import Policy
 
 __all__ = ["SdkRegistry", "artifact_digest_of", "is_model_not_found", "version_of"]
 
@@ -133,19 +138,29 @@ class SdkRegistry:
             ) from exc
         return None if model is None else version_of(model)
 
-    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
+    def converge(
+        self,
+        name: str,
+        registered: int,
+        policy: Policy,
+        seen: ModelVersion | int | None,
+        record_repair: Callable[[ParentRun, RaceRepair], None] | None = None,
+    ) -> RaceReport:
         """Azure ML has no registry lock: after registering, any live version between the
-        champion compared with and ours was registered by someone else in between."""
-        for between in range((compared_with or 0) + 1, registered):
-            action = f"checking version {between} of {name!r} for a concurrent registration"
-            with failing_as_infrastructure(action):
-                found = self._find(
-                    action,
-                    lambda v=between: self._model(self.workspace, name, version=v, expand=False),
-                )
-            if found is not None:
-                return True
-        return False
+        champion compared with and ours was registered by someone else in between, and the
+        latest version must then be the best of the racing decisions (`sdk_race`)."""
+        from champion.registry.sdk_race import LatestRace
+
+        return LatestRace(self, name, policy, record_repair).settle(registered, seen)
+
+    def _version_or_none(self, name: str, version: int) -> ModelVersion | None:
+        """`name`:`version` as stored, or None when there is none (deleted, never made)."""
+        action = f"reading version {version} of {name!r}"
+        with failing_as_infrastructure(action):
+            found = self._find(
+                action, lambda: self._model(self.workspace, name, version=version, expand=False)
+            )
+        return None if found is None else version_of(found)
 
     def _registered_by_once(self, name: str, run_id: str) -> ModelVersion | None:
         found = self._model.list(self.workspace, name=name, run_id=run_id, expand=False)
@@ -321,7 +336,8 @@ class SdkRegistry:
                     if path.is_file()
                 )
             )
-            with self.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
+            what = "rollback" if change.experiment == names.ROLLBACK_EXPERIMENT else "race repair"
+            with self.decision_run(change.experiment, f"{what} {name}") as run:
                 sdk = sdk_run_of(run)
                 prefix = names.model_prefix(name)
                 for relative, path in files:
@@ -331,7 +347,7 @@ class SdkRegistry:
                     if (now.version if now else None) != change.expected_champion:
                         raise ConflictError(
                             f"the champion of {name!r} changed from v{change.expected_champion} "
-                            f"to v{now.version if now else None} while rolling back; nothing "
+                            f"to v{now.version if now else None} during the {what}; nothing "
                             "was registered. Look at 'champion models history', then run the "
                             "rollback again if it is still wanted.",
                             field="name",

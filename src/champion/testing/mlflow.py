@@ -9,6 +9,10 @@ requests: what our own MLflow tests and `bench/` use, and what yours can.
             ...                                              # the step sees one HTTP 500
             edge.requests                                    # every (method, path) it forwarded
 
+    # a team's server: its store on PostgreSQL (`champion.testing.postgres`)
+    with mlflow_server(root, backend_store_uri=pg.create_database("mlflow")) as server:
+        ...
+
 Why a real server and an edge, not a mock of MlflowClient: the backend's promises (a lookup
 that fails is never "no champion", a retried registration is found by its run, an alias moved
 by someone else is seen) are about what crosses the wire. The server is the real one, started
@@ -59,13 +63,16 @@ def free_port() -> int:
 
 @dataclass
 class MlflowServer:
-    """A running `mlflow server`: its URL, its SQLite database and its artifact folder."""
+    """A running `mlflow server`: its URL, its backend store, its artifact folder."""
 
     url: str
-    database: Path
+    database: Path | None
+    """The SQLite file of the backend store; None when the store is a database server."""
     artifacts: Path
     process: subprocess.Popen[bytes]
     log: Path
+    store_uri: str = ""
+    """The backend store's URI (`sqlite:///...`, `postgresql://...`)."""
 
     def stop(self) -> None:
         """Kill the server's whole process group (uvicorn workers, the job runner)."""
@@ -77,19 +84,28 @@ class MlflowServer:
 
 @contextlib.contextmanager
 def mlflow_server(
-    root: str | os.PathLike[str], *, port: int | None = None, python: str | None = None
+    root: str | os.PathLike[str],
+    *,
+    port: int | None = None,
+    python: str | None = None,
+    backend_store_uri: str | None = None,
+    workers: int = 1,
 ) -> Iterator[MlflowServer]:
-    """Start `mlflow server` on 127.0.0.1 with a SQLite store and a local artifact folder under
-    `root`, wait for `/health`, yield it, and kill its process group at the end. `python` is
-    the interpreter that has the full `mlflow` package (default: this one)."""
+    """Start `mlflow server` on 127.0.0.1 with a local artifact folder under `root` and a
+    backend store: a SQLite file under `root`, or `backend_store_uri` (a team's PostgreSQL:
+    `champion.testing.postgres`; MLflow creates its tables on start), wait for `/health`, yield
+    it, and kill its process group at the end. `python` is the interpreter that has the full
+    `mlflow` package (default: this one); `workers` its uvicorn workers."""
     folder = Path(root)
     folder.mkdir(parents=True, exist_ok=True)
-    database, artifacts, log = folder / "mlflow.db", folder / "artifacts", folder / "server.log"
+    artifacts, log = folder / "artifacts", folder / "server.log"
+    database = None if backend_store_uri is not None else folder / "mlflow.db"
+    store = backend_store_uri if backend_store_uri is not None else f"sqlite:///{database}"
     port = port or free_port()
     command = [python or sys.executable, "-m", "mlflow", "server"]
-    command += ["--backend-store-uri", f"sqlite:///{database}"]
+    command += ["--backend-store-uri", store]
     command += ["--artifacts-destination", str(artifacts), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1"]
+    command += ["--port", str(port), "--workers", str(workers)]
     with open(log, "wb") as out:
         process = subprocess.Popen(
             command,
@@ -100,7 +116,9 @@ def mlflow_server(
             env={**_env.inherited(), **SERVER_ENV},
             start_new_session=True,  # its own process group: killed whole in stop()
         )
-    server = MlflowServer(f"http://127.0.0.1:{port}", database, artifacts, process, log)
+    server = MlflowServer(
+        f"http://127.0.0.1:{port}", database, artifacts, process, log, store_uri=store
+    )
     try:
         _wait_healthy(server)
         yield server
@@ -164,11 +182,13 @@ class HttpEdge:
         times: int | None = None,
         error_code: str | None = None,
         stall_s: float = 0.0,
+        message: str = "injected",
     ) -> None:
         """Answer requests whose path matches the regex `path` with `status` (a JSON error body
-        in MLflow's shape when `error_code` is given, else plain text), or with `status=None`
-        stall `stall_s` seconds and drop the connection. `times` limits how many."""
-        body = None if error_code is None else {"error_code": error_code, "message": "injected"}
+        in MLflow's shape, with `message`, when `error_code` is given, else plain text), or with
+        `status=None` stall `stall_s` seconds and drop the connection. `times` limits how
+        many."""
+        body = None if error_code is None else {"error_code": error_code, "message": message}
         with self._lock:
             self._faults.append(
                 _Fault(method.upper(), re.compile(path), status, times, body, stall_s)

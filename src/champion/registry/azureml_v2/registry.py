@@ -14,8 +14,8 @@ What the SDK's auto-increment cannot give, the gate gets here:
 - **a race** (another gate took the number between our `nextVersion` read and our PUT): the
   version exists with another run's properties, or the service refuses the PUT because the
   version's path or properties cannot change. Then `nextVersion` is read again and the PUT
-  goes to the new number; `race_detected` sees the other gate's version between the champion
-  compared with and ours, and the record says so.
+  goes to the new number; `converge` sees the other gate's version between the champion
+  compared with and ours, settles the race as on v1, and the record says so.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from champion import names
 from champion._digest import model_files_digest, sha256_file
@@ -39,12 +39,18 @@ from champion.registry import (
     DecisionEntry,
     ModelVersion,
     NewVersion,
+    ParentRun,
+    RaceRepair,
+    RaceReport,
 )
 from champion.registry.azureml_v2._sdk import Models, entity_of, is_not_found, rest_body
 from champion.registry.azureml_v2.runs import AzureMLV2Workspace, V2ParentRun
 from champion.registry.mlflow._calls import _remote
 from champion.registry.mlflow._history import decisions_of
 from champion.registry.mlflow.runs import experiment_id
+
+if TYPE_CHECKING:
+    from champion.decision import Policy
 
 __all__ = ["AzureMLV2Registry", "job_artifacts_uri"]
 
@@ -74,7 +80,7 @@ def version_of(model: Any) -> ModelVersion:
 class AzureMLV2Registry:
     """The model registry of an Azure ML workspace through azure-ai-ml, with the runs and
     records of its jobs through MLflow. No registry lock: `serialised` holds nothing and
-    `race_detected` looks afterwards, as on v1."""
+    `converge` settles any race afterwards, as on v1."""
 
     run_class = V2ParentRun
 
@@ -119,17 +125,27 @@ class AzureMLV2Registry:
         )
         return None if found is None else version_of(found)
 
-    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
-        """Any version between the champion compared with and ours (one GET each; usually
-        none: ours is the next number)."""
-        for between in range((compared_with or 0) + 1, registered):
-            found = remote(
-                f"checking version {between} of {name!r} for a concurrent registration",
-                lambda v=between: self.models.get(name, v),  # type: ignore[misc]
-            )
-            if found is not None:
-                return True
-        return False
+    def converge(
+        self,
+        name: str,
+        registered: int,
+        policy: Policy,
+        seen: ModelVersion | int | None,
+        record_repair: Callable[[ParentRun, RaceRepair], None] | None = None,
+    ) -> RaceReport:
+        """As on v1 (the champion is the latest version here too): any version between the
+        champion compared with and ours is another gate's, and the latest must then be the
+        best of the racing decisions (`sdk_race`; one GET a version, none without a race)."""
+        from champion.registry.sdk_race import LatestRace
+
+        return LatestRace(self, name, policy, record_repair).settle(registered, seen)
+
+    def _version_or_none(self, name: str, version: int) -> ModelVersion | None:
+        found = remote(
+            f"reading version {version} of {name!r}",
+            lambda: self.models.get(name, version),
+        )
+        return None if found is None else version_of(found)
 
     def versions(self, name: str) -> list[ModelVersion]:
         def listing() -> list[Any]:

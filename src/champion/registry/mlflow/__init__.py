@@ -54,7 +54,8 @@ The package: `_installed` (imported first: without the `[mlflow]` extra, every w
 to install it, in one line), `_calls` (how a call is made, errors translated, shared names),
 `runs` (the workspace, runs as `ParentRun`s, pipeline runs), `registry` (`MlflowRegistry`),
 `_alias` (the champion alias: its holder, its moves), `_files` (verified downloads),
-`_rollback` and `_history` (two of the registry's jobs, apart), `reader` (the CLI's reads,
+`_rollback`, `_history` and `_race` (three of the registry's jobs, apart: rollbacks, the
+history, racing gates brought to the best decision), `reader` (the CLI's reads,
 saving a scikit-learn model as an MLflow model).
 """
 

@@ -23,6 +23,10 @@ from champion.registry import (
 T = TypeVar("T")
 
 DEFAULT_ALIAS = "champion"
+ALIAS_PENDING = "champion.alias_pending"
+"""On a model's first version from its creation until the gate has moved the alias to it: a
+model whose versions exist but none holds the alias is, while one carries this, a first
+registration under way (a lookup waits for it), not a champion whose version was deleted."""
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 STAGES = ("Staging", "Production", "Archived")
@@ -35,6 +39,9 @@ _PENDING = "PENDING_REGISTRATION"
 _PENDING_WAIT_S = 60.0
 _REGISTRY_META = "registered_model_meta"
 _TOO_MANY = re.compile(r"too many (\d{3}) error responses")
+_COLLISION = re.compile(
+    r"UniqueViolation|UNIQUE constraint failed|duplicate key value violates unique constraint"
+)
 _CLIENT_SIDE = re.compile(r"API request to (\S+) failed with (?:timeout )?exception")
 
 
@@ -59,7 +66,11 @@ class MlflowCallError(Exception):
         elif _CLIENT_SIDE.match(str(exc.message)):
             # no answer at all (a timeout, a dropped connection): MLflow calls it INTERNAL_ERROR,
             # but no server said 500; the retry loop tells a timeout by the exceptions inside
-            self.status_code = None
+            self.status_code = 503 if _environment_changed(exc) else None
+        if self.error_code != "RESOURCE_ALREADY_EXISTS" and _COLLISION.search(str(exc.message)):
+            # two writers inserted the same row at once (gates moving a new alias together):
+            # the store refused one, as a busy server would; the same call again updates it
+            self.status_code = 503
         text = str(exc.message)
         url = _CLIENT_SIDE.match(text)
         if url:  # the request URL as the client had it: a password in it is not shown
@@ -96,6 +107,25 @@ def _unreachable(exc: MlflowException) -> ServerUnreachable | None:
         field="MLFLOW_TRACKING_URI",
         value=where,
     )
+
+
+def _environment_changed(exc: BaseException) -> bool:
+    """Whether the request never left because this process's environment changed under it: a
+    KeyError raised by `os.environ` while the HTTP client read the proxy variables, because
+    another thread (MLflow's telemetry client) removed one meanwhile. Nothing was sent; the
+    same call again goes through."""
+    seen: set[int] = set()
+    inner: BaseException | None = exc
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        if isinstance(inner, KeyError) and inner.__traceback__ is not None:
+            frame = inner.__traceback__
+            while frame.tb_next is not None:
+                frame = frame.tb_next
+            if frame.tb_frame.f_globals.get("__name__") == "os":
+                return True
+        inner = inner.__cause__ or inner.__context__
+    return False
 
 
 def shown_uri(uri: str, *, path: bool = True) -> str:

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from champion import names
 from champion.errors import ConflictError
 from champion.registry import (
     ChampionChange,
@@ -33,7 +32,7 @@ class Rollback:
     def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
         """The alias moves back to `version`, or, without aliases, its files again."""
         earlier = self.registry._model_version(name, version)
-        with self.registry.decision_run(names.ROLLBACK_EXPERIMENT, f"rollback {name}") as run:
+        with self.registry.decision_run(change.experiment, f"rollback {name}") as run:
             if self.registry.aliases_supported is False:
                 return self._register_again(name, earlier, change, run)
             return self._move_back(name, earlier, change, run)

@@ -7,9 +7,9 @@ import functools
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import RunStatus
 
@@ -18,11 +18,15 @@ from champion._failpoints import failpoint
 from champion._retry import classify, describe, remote
 from champion.errors import InfrastructureError, InputError
 from champion.registry import (
+    NO_RACE,
     ChampionChange,
     DatasetVersion,
     DecisionEntry,
     ModelVersion,
     NewVersion,
+    ParentRun,
+    RaceRepair,
+    RaceReport,
 )
 from champion.registry.mlflow._alias import AliasKeeper
 from champion.registry.mlflow._calls import (
@@ -31,11 +35,11 @@ from champion.registry.mlflow._calls import (
     _NOT_FOUND,
     _PENDING,
     _PENDING_WAIT_S,
+    ALIAS_PENDING,
     DEFAULT_ALIAS,
     MlflowCallError,
     ServerUnreachable,
     _found,
-    _optional_int,
     _remote,
     _translated,
     check_alias,
@@ -44,6 +48,7 @@ from champion.registry.mlflow._calls import (
 )
 from champion.registry.mlflow._files import verified_files
 from champion.registry.mlflow._history import decisions_of
+from champion.registry.mlflow._race import AliasRace
 from champion.registry.mlflow._rollback import Rollback
 from champion.registry.mlflow.runs import (
     MlflowParentRun,
@@ -54,13 +59,16 @@ from champion.registry.mlflow.runs import (
     run_of,
 )
 
+if TYPE_CHECKING:
+    from champion.decision import Policy
+
 # ---------------------------------------------------------------------- the registry
 
 
 class MlflowRegistry(AliasKeeper):
     """The model registry of an MLflow server or database. MLflow has no registry lock:
-    `serialised` holds nothing and the alias re-read before the move and the check after it
-    tell `race_detected` whether another writer moved it in between (`_alias`)."""
+    `serialised` holds nothing, and after the alias move `converge` settles any race
+    (`_race`)."""
 
     def __init__(
         self, workspace: MlflowWorkspace, *, alias: str | None = None, stage: str | None = None
@@ -70,7 +78,6 @@ class MlflowRegistry(AliasKeeper):
         self.alias = check_alias(alias) if alias is not None else DEFAULT_ALIAS
         self.stage = check_stage(stage) if stage is not None else None
         self.aliases_supported: bool | None = None  # known after the first alias call
-        self._races: dict[tuple[str, int], bool] = {}
         self._moves: dict[tuple[str, int], tuple[int | None, int]] = {}
 
     @property
@@ -121,10 +128,32 @@ class MlflowRegistry(AliasKeeper):
             self._finish_move(found)
         return found
 
-    def race_detected(self, name: str, compared_with: int | None, registered: int) -> bool:
-        if self.aliases_supported is False:  # Azure ML's rule: any version between
-            return any((compared_with or 0) < v.version < registered for v in self.versions(name))
-        return self._races.get((name, registered), False)
+    def converge(
+        self,
+        name: str,
+        registered: int,
+        policy: Policy,
+        seen: ModelVersion | int | None,
+        record_repair: Callable[[ParentRun, RaceRepair], None] | None = None,
+    ) -> RaceReport:
+        """The alias to the best of the racing decisions (`_race`). A server without aliases
+        takes the latest version: any version between is reported, nothing is moved."""
+        if self.aliases_supported is False:
+            compared = seen.version if isinstance(seen, ModelVersion) else seen
+            between = [
+                v.version for v in self.versions(name) if (compared or 0) < v.version < registered
+            ]
+            if not between:
+                return NO_RACE
+            return RaceReport(
+                detected=True,
+                window_from=compared,
+                best=registered,
+                note=f"versions {between} were registered meanwhile; this server has no model "
+                "aliases, so the latest version is the champion and nothing was moved",
+            )
+        with self.after_move(name, registered):
+            return AliasRace(self, name, policy).settle(registered, seen)
 
     def _model_version(self, name: str, version: int) -> Any:
         """MLflow's model version `name`:`version`; InputError when there is none."""
@@ -225,6 +254,9 @@ class MlflowRegistry(AliasKeeper):
     def _register(self, new: NewVersion, run: MlflowParentRun, path: str) -> int:
         source = f"{run.artifact_uri}/{path}"
         tags = {**new.tags, **new.properties}
+        first = names.PREVIOUS_VERSION not in new.properties
+        if first and self.aliases_supported is not False:
+            tags[ALIAS_PENDING] = "true"
         tried = False
 
         def create() -> Any:
@@ -255,10 +287,11 @@ class MlflowRegistry(AliasKeeper):
 
         version = remote(f"registering {new.name}", attempt)
         failpoint("mlflow.version_created")
-        previous = _optional_int(new.properties.get(names.PREVIOUS_VERSION))
-        moved = self._move_alias(new.name, version, expected=previous)
-        if self.stage is not None:
-            with self.after_move(new.name, version) if moved else contextlib.nullcontext():
+        moved = self._move_alias(new.name, version)
+        with self.after_move(new.name, version) if moved else contextlib.nullcontext():
+            if first and ALIAS_PENDING in tags:
+                self._clear_pending(new.name, version)
+            if self.stage is not None:
                 self._transition(new.name, version, self.stage)
         return version
 
