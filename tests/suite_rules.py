@@ -71,7 +71,9 @@ _ALLOWED_STARTERS = {
     "milliseconds, no Python, and part of the SDK the contract holds the fake to",
 }
 """Modules whose process starts a fast test may make, and why."""
-_SOCKET_EVENTS = frozenset({"socket.connect", "socket.bind"})
+# Traffic, not a bound address: urllib3 probes for IPv6 at import by binding ('::1', 0), so a
+# fast test that happened to import it first in its worker failed on a bind that sends nothing.
+_SOCKET_EVENTS = frozenset({"socket.connect", "socket.sendto"})
 _NETWORK_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
 

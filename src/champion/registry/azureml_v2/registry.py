@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +47,7 @@ from champion.registry.azureml_v2._sdk import Models, entity_of, is_not_found, r
 from champion.registry.azureml_v2.runs import AzureMLV2Workspace, V2ParentRun
 from champion.registry.mlflow._calls import _remote
 from champion.registry.mlflow._history import decisions_of
-from champion.registry.mlflow.runs import experiment_id
+from champion.registry.mlflow.registry import decision_run_on
 
 if TYPE_CHECKING:
     from champion.decision import Policy
@@ -166,23 +166,12 @@ class AzureMLV2Registry:
 
     # -- runs
 
-    @contextlib.contextmanager
-    def decision_run(self, experiment: str, display_name: str) -> Iterator[V2ParentRun]:
+    def decision_run(
+        self, experiment: str, display_name: str
+    ) -> contextlib.AbstractContextManager[V2ParentRun]:
         """A job of its own (an MLflow run in `experiment`): FINISHED when the block ends,
         FAILED when it raises."""
-        exp = experiment_id(self.workspace, experiment)
-        created = _remote(
-            f"starting a run in experiment {experiment!r}",
-            lambda: self.client.create_run(exp, run_name=display_name),
-        )
-        run = V2ParentRun(self.workspace, created)
-        try:
-            yield run
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.client.set_terminated(run.id, "FAILED")
-            raise
-        _remote(f"completing run {run.id}", lambda: self.client.set_terminated(run.id, "FINISHED"))
+        return decision_run_on(self.workspace, experiment, display_name, V2ParentRun)
 
     # -- writes
 

@@ -9,9 +9,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from mlflow.entities import RunStatus
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from champion import names
 from champion._failpoints import failpoint
@@ -213,26 +211,12 @@ class MlflowRegistry(AliasKeeper):
             value=spec,
         )
 
-    @contextlib.contextmanager
-    def decision_run(self, experiment: str, display_name: str) -> Iterator[MlflowParentRun]:
+    def decision_run(
+        self, experiment: str, display_name: str
+    ) -> contextlib.AbstractContextManager[MlflowParentRun]:
         """A run named `display_name` in `experiment` (created if new): FINISHED when the
         block ends, FAILED when it raises."""
-        experiment_id_ = experiment_id(self.workspace, experiment)
-        created = _remote(
-            f"starting a run in experiment {experiment!r}",
-            lambda: self.client.create_run(experiment_id_, run_name=display_name),
-        )
-        run = MlflowParentRun(self.workspace, created)
-        try:
-            yield run
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.client.set_terminated(run.id, RunStatus.to_string(RunStatus.FAILED))
-            raise
-        _remote(
-            f"completing run {run.id}",
-            lambda: self.client.set_terminated(run.id, RunStatus.to_string(RunStatus.FINISHED)),
-        )
+        return decision_run_on(self.workspace, experiment, display_name, MlflowParentRun)
 
     # -- writes
 
@@ -344,3 +328,32 @@ class MlflowRegistry(AliasKeeper):
 
     def staged(self, paths: Sequence[Path]) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+
+R = TypeVar("R")
+
+
+@contextlib.contextmanager
+def decision_run_on(
+    workspace: MlflowWorkspace,
+    experiment: str,
+    display_name: str,
+    wrap: Callable[[MlflowWorkspace, Any], R],
+) -> Iterator[R]:
+    """A run of its own for a decision (`Registry.decision_run`) on an MLflow server: the
+    MLflow backend's and the v2 backend's (whose runs are the job's MLflow), `wrap` making the
+    run class each one hands out."""
+    exp = experiment_id(workspace, experiment)
+    created = _remote(
+        f"starting a run in experiment {experiment!r}",
+        lambda: workspace.client.create_run(exp, run_name=display_name),
+    )
+    run = wrap(workspace, created)
+    run_id = created.info.run_id
+    try:
+        yield run
+    except BaseException:
+        with contextlib.suppress(Exception):
+            workspace.client.set_terminated(run_id, "FAILED")
+        raise
+    _remote(f"completing run {run_id}", lambda: workspace.client.set_terminated(run_id, "FINISHED"))
