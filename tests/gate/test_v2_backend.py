@@ -187,6 +187,28 @@ def test_racing_gates_end_on_the_best_a_worse_latest_is_covered_by_a_copy(v2, mo
     assert [r["copy_of"] for r in record.race["repairs"]] == [2]
 
 
+@pytest.mark.parametrize(
+    ("stored", "refusal"),
+    [({}, "has no artifact_sha256 property"), ({"artifact_sha256": "0" * 64}, "hash to")],
+    ids=["registered-outside-the-gate", "files-that-do-not-match"],
+)
+def test_a_download_that_cannot_be_verified_writes_nothing(v2, tmp_path, stored, refusal):
+    """`champion models download` / a rollback's copy on v2: a version without its digest, or
+    whose files hash to something else, is refused and nothing lands in the target."""
+    from azure.ai.ml.entities import Model
+
+    from champion import ChampionError
+    from champion.registry.azureml_v2 import AzureMLV2Registry
+
+    other = tmp_path / "other.pkl"
+    other.write_bytes(b"other weights")
+    v2.ml_client.models.create_or_update(Model(name="iris", path=other, properties=stored))
+    target = tmp_path / "out"
+    with pytest.raises(ChampionError, match=refusal):
+        AzureMLV2Registry(v2.workspace).download("iris", 1, target)
+    assert not target.exists() or list(target.iterdir()) == []
+
+
 def test_a_missing_metric_changes_nothing(v2, model):
     made = v2.pipeline_run({})
     with pytest.raises(MetricError, match="no 'accuracy' tag"):

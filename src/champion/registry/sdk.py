@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from champion import names
-from champion._digest import model_files_digest, sha256_file
+from champion._digest import sha256_file
 from champion._retry import call_with_retry, classify, describe, failing_as_infrastructure, remote
-from champion.errors import ConflictError, InfrastructureError, InputError, WorkspaceStoreError
+from champion.errors import ConflictError, InfrastructureError, InputError
 from champion.registry import (
     LATEST_VERSION_RULE,
     ChampionChange,
@@ -38,6 +38,7 @@ from champion.registry import (
     RaceReport,
 )
 from champion.registry._decisions import entries_on_run, parse_time, sort_entries
+from champion.registry._verified import artifact_digest_of, check_digest
 from champion.registry.sdk_run import SdkRun, sdk_run_of
 
 if TYPE_CHECKING:
@@ -317,7 +318,7 @@ class SdkRegistry:
             for current, _, found in os.walk(target)
             for file in found
         }
-        _check_digest(files, expected, name, version)
+        check_digest(files, expected, name, version)
         return written
 
     def make_champion(self, name: str, version: int, change: ChampionChange) -> int:
@@ -418,30 +419,6 @@ def _uploader(run: Any, name: str, path: Path) -> Any:
         return run.upload_file(name, str(path))
 
     return upload
-
-
-def artifact_digest_of(model: Any, name: str, version: int) -> str:
-    expected = (model.properties or {}).get(names.ARTIFACT_SHA256)
-    if not expected:
-        raise InputError(
-            f"{name}:{version} has no {names.ARTIFACT_SHA256} property, so its files cannot be "
-            "verified before they are used; only versions the gate registered can be",
-            field="version",
-            value=version,
-        )
-    return str(expected)
-
-
-def _check_digest(files: dict[str, str], expected: str, name: str, version: int) -> None:
-    actual = model_files_digest(files)
-    if actual != expected:
-        raise WorkspaceStoreError(
-            f"the files of {name}:{version} hash to {actual}, not its registered "
-            f"{names.ARTIFACT_SHA256} {expected}; they were not used. Do not use this version; "
-            "check the registry (locally: 'champion verify').",
-            field=names.ARTIFACT_SHA256,
-            value=actual,
-        )
 
 
 def _reader(run: Any, name: str) -> Callable[[], list[DecisionEntry]]:

@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from champion import names
-from champion._digest import model_files_digest, sha256_file
 from champion._retry import call_with_retry, failing_as_infrastructure, remote
-from champion.errors import ConflictError, InfrastructureError, InputError, WorkspaceStoreError
+from champion.errors import ConflictError, InfrastructureError, InputError
 from champion.registry import (
     LATEST_VERSION_RULE,
     ChampionChange,
@@ -43,6 +42,7 @@ from champion.registry import (
     RaceRepair,
     RaceReport,
 )
+from champion.registry._verified import artifact_digest_of, check_digest, file_digests
 from champion.registry.azureml_v2._sdk import Models, entity_of, is_not_found, rest_body
 from champion.registry.azureml_v2.runs import AzureMLV2Workspace, V2ParentRun
 from champion.registry.mlflow._calls import _remote
@@ -267,14 +267,7 @@ class AzureMLV2Registry:
         """`models.download` into a temporary folder beside `target`, every file hashed and
         the whole compared with `artifact_sha256` before anything is moved into `target`."""
         model = self._version(name, version)
-        expected = (model.properties or {}).get(names.ARTIFACT_SHA256)
-        if not expected:
-            raise InputError(
-                f"{name}:{version} has no {names.ARTIFACT_SHA256} property, so its files cannot "
-                "be verified before they are used; only versions the gate registered can be",
-                field="version",
-                value=version,
-            )
+        expected = artifact_digest_of(model, name, version)
         target.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target, prefix=".champion-download-") as tmp:
             remote(
@@ -282,20 +275,8 @@ class AzureMLV2Registry:
                 lambda: self.v2.ml_client.models.download(name, str(version), download_path=tmp),
             )
             root = Path(tmp) / name  # the SDK writes <download_path>/<name>/<folder>/...
-            files = {
-                p.relative_to(root).as_posix(): sha256_file(p)
-                for p in sorted(root.rglob("*"))
-                if p.is_file()
-            }
-            actual = model_files_digest(files)
-            if actual != expected:
-                raise WorkspaceStoreError(
-                    f"the files of {name}:{version} hash to {actual}, not its registered "
-                    f"{names.ARTIFACT_SHA256} {expected}; they were not used. Do not use this "
-                    "version.",
-                    field=names.ARTIFACT_SHA256,
-                    value=actual,
-                )
+            files = file_digests(root)
+            check_digest(files, expected, name, version)
             destination = target / name
             for relative in files:
                 final = destination / _inside(relative, files)

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from champion import names
-from champion._digest import listing_digest, sha256_file
+from champion._digest import listing_digest
 from champion.errors import InfrastructureError
+from champion.registry._verified import file_digests
 from champion.registry.mlflow._calls import _REGISTRY_META, _remote
 from champion.registry.mlflow.runs import MlflowWorkspace
 
@@ -47,12 +48,3 @@ def verified_files(
                 value=expected,
             )
         yield local, written
-
-
-def file_digests(folder: Path) -> dict[str, str]:
-    """`{relative path: sha256}` of every file under `folder` (for verified downloads)."""
-    return {
-        p.relative_to(folder).as_posix(): sha256_file(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
