@@ -65,6 +65,7 @@ def run(ctx) -> None:
                 root / "ws",
                 child_env(
                     AZUREML_RUN_ID=run_id,
+                    AZUREML_ROOT_RUN_ID=parent.info.run_id,
                     MLFLOW_RUN_ID=run_id,
                     MLFLOW_TRACKING_URI=uri,
                     AZUREML_ARM_SUBSCRIPTION="sub",

@@ -18,6 +18,10 @@ Variable (default): who reads it, and why.
   `azureml-v2` or `mlflow`, the registry and run `champion.context` builds; `--backend` sets it.
 - `AZUREML_RUN_ID` (none): set by Azure ML's job runtime; its presence means the azureml backend,
   or azureml-v2 inside a v2 job (below).
+- `AZUREML_ROOT_RUN_ID` (none): set by Azure ML's job runtime in a pipeline's node: the pipeline
+  job's name (Azure's own model-monitoring components tag "the pipeline run" through it). The
+  v2 backend reads the pipeline run by it and checks that the step is one of its children,
+  which saves reading the step's own run first.
 - `AZUREML_ARM_SUBSCRIPTION`, `AZUREML_ARM_RESOURCEGROUP`, `AZUREML_ARM_WORKSPACE_NAME` (none): the
   workspace a job runs in, as Azure ML's runtime sets them; the v2 backend builds its `MLClient`
   from them (with `DEFAULT_IDENTITY_CLIENT_ID`, the compute's managed identity, when set).
@@ -73,6 +77,7 @@ __all__ = [
     "AZUREML_ARM_SUBSCRIPTION",
     "AZUREML_ARM_WORKSPACE_NAME",
     "AZUREML_MODEL_DIR",
+    "AZUREML_ROOT_RUN_ID",
     "AZUREML_RUN_ID",
     "BACKEND",
     "BUILD_NUMBER",
@@ -102,6 +107,7 @@ __all__ = [
     "aml_app_root",
     "azureml_arm",
     "azureml_model_dir",
+    "azureml_root_run_id",
     "azureml_run_id",
     "backend",
     "build_number",
@@ -134,6 +140,7 @@ WORKSPACE = "CHAMPION_WORKSPACE"
 RUN_ID = "CHAMPION_RUN_ID"
 BACKEND = "CHAMPION_BACKEND"
 AZUREML_RUN_ID = "AZUREML_RUN_ID"
+AZUREML_ROOT_RUN_ID = "AZUREML_ROOT_RUN_ID"
 RETRY_ATTEMPTS = "CHAMPION_RETRY_ATTEMPTS"
 RETRY_BASE_SECONDS = "CHAMPION_RETRY_BASE_SECONDS"
 CRASH_AT = "CHAMPION_CRASH_AT"
@@ -214,6 +221,11 @@ def mlflow_progress_bars() -> str | None:
 def azureml_run_id() -> str | None:
     """Set only inside an Azure ML job: the run the SDK's `Run.get_context()` returns."""
     return get(AZUREML_RUN_ID)
+
+
+def azureml_root_run_id() -> str | None:
+    """Inside a node of an Azure ML pipeline: the pipeline job's name (a hint, checked)."""
+    return get(AZUREML_ROOT_RUN_ID)
 
 
 def azureml_arm() -> tuple[str, str, str] | None:

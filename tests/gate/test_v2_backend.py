@@ -95,15 +95,15 @@ def test_a_win_is_one_put_of_an_explicit_version_with_every_property(v2, model):
 @pytest.mark.parametrize(
     ("second", "expected"),
     [
-        ("0.95", ["ModelVersions.list", "ModelVersions.list", "ModelContainers.get", PUT]),
+        ("0.95", ["ModelVersions.list", "ModelVersions.list", PUT]),
         ("0.85", ["ModelVersions.list"]),
     ],
     ids=["win", "loss"],
 )
 def test_a_decision_makes_only_the_model_registry_calls_it_needs(v2, model, second, expected):
-    """The champion (one list), and for a winner the race re-read, `nextVersion` and the one
-    PUT: a call added to the v2 path fails here (bench/README.md, azure_v2, says why each
-    stays)."""
+    """The champion (one list), and for a winner the race re-read and the one PUT of the
+    version after the champion (no `nextVersion` read while that number is free): a call
+    added to the v2 path fails here (bench/README.md, azure_v2, says why each stays)."""
     decide(v2, model, "0.9")
     start = len(v2.mock.calls)
     decide(v2, model, second)
@@ -149,17 +149,12 @@ def _intruder(v2: AzureMLV2Target, tmp_path: Path) -> Callable[[], None]:
     return register
 
 
-@pytest.mark.parametrize(
-    "when",
-    ["ModelContainers.get", "ModelVersions.list"],
-    ids=["between-next-version-and-put", "between-champion-and-next-version"],
-)
-def test_a_race_is_detected_recorded_and_no_version_is_overwritten(v2, model, tmp_path, when):
+def test_a_race_is_detected_recorded_and_no_version_is_overwritten(v2, model, tmp_path):
     decide(v2, model, "0.9")
-    # after the champion's re-read (the decision's second list) or its nextVersion read,
-    # another writer registers version 2: ours must become version 3, and the record must
-    # say there was a race
-    after(v2, when, _intruder(v2, tmp_path), nth=1 if when == "ModelContainers.get" else 2)
+    # after the champion's re-read (the decision's second list), another writer registers
+    # version 2: the service refuses our PUT of version 2, ours becomes version 3 (read from
+    # `nextVersion`), and the record says there was a race
+    after(v2, "ModelVersions.list", _intruder(v2, tmp_path), nth=2)
     record, made = decide(v2, model, "0.95")
     assert record.registered_version == 3 and record.race_detected
     assert v2.versions() == [1, 2, 3]
@@ -171,12 +166,31 @@ def test_a_race_is_detected_recorded_and_no_version_is_overwritten(v2, model, tm
     assert tags["champion.race_detected"] == "True"
 
 
+@pytest.mark.parametrize("how", ["archived", "deleted"])
+def test_a_number_after_the_champion_that_is_used_up_is_skipped(v2, model, tmp_path, how):
+    """The version after the champion is tried first; when a newer version was archived (it
+    exists) or deleted (Azure never creates its number again), the service refuses the PUT,
+    and the registration goes to the container's `nextVersion`: never an error, never a
+    version overwritten."""
+    decide(v2, model, "0.9")
+    _intruder(v2, tmp_path)()  # version 2, then taken out of the way
+    if how == "archived":
+        v2.ml_client.models.archive("iris", "2")
+    else:
+        v2.mock.store.delete_model("iris", 2)
+    record, _ = decide(v2, model, "0.95")
+    assert (record.decision.outcome, record.registered_version) == (Outcome.PROMOTED, 3)
+    assert v2.ml_client.models.get("iris", version="3").properties["accuracy"] == "0.95"
+    if how == "archived":  # untouched, still archived
+        assert v2.ml_client.models.get("iris", version="2").properties["accuracy"] == "0.1"
+
+
 def test_racing_gates_end_on_the_best_a_worse_latest_is_covered_by_a_copy(v2, model):
     """Another gate promotes 0.99 between our champion read and our registration: ours (0.95,
     judged against 0.9) lands on top, so the latest is not the best; the gate registers the
     0.99's files again as the newest version (`race_repaired`), as on v1 (issue 28's rule)."""
     decide(v2, model, "0.9")
-    after(v2, "ModelContainers.get", lambda: decide(v2, model, "0.99"))
+    after(v2, "ModelVersions.list", lambda: decide(v2, model, "0.99"), nth=2)
     record, _ = decide(v2, model, "0.95")
     assert record.registered_version == 3 and record.race_detected
     assert v2.versions() == [1, 2, 3, 4]
@@ -278,3 +292,53 @@ def test_decisions_of_v1_and_v2_steps_on_one_model_are_one_history(model, tmp_pa
         ("first", "0.9", 1), ("rejected", "0.8", None), ("promoted", "0.95", 2),
         ("rejected", "0.93", None),
     ]  # fmt: skip
+
+
+def _counted_mlflow(v2: AzureMLV2Target) -> list[str]:
+    """The MLflow requests the job's endpoint answers from now on (`METHOD path`)."""
+    server = v2.mock._tracking
+    assert server is not None
+    answer, seen = server.answer, []
+
+    def counting(method, path, query, body):  # type: ignore[no-untyped-def]
+        seen.append(f"{method} {path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}")
+        return answer(method, path, query, body)
+
+    server.answer = counting  # type: ignore[method-assign]
+    return seen
+
+
+@pytest.mark.parametrize("hint", ["the-pipeline", "another-pipeline", "no-such-run", "unset"])
+def test_a_step_finds_its_pipeline_run_and_never_trusts_the_root_hint_unchecked(
+    v2, monkeypatch, hint
+):
+    """Inside a v2 node, `AZUREML_ROOT_RUN_ID` names the pipeline job: its run and its steps
+    are read (what the gate reads anyway) and the step's own run is found among them, with
+    no request of its own. A hint that names another run, or none, is checked and the step's
+    real parent is read instead."""
+    from champion.registry.azureml_v2 import current_run
+
+    made = v2.pipeline_run(step_metrics={"accuracy": 0.9})
+    other = v2.pipeline_run()
+    roots = {
+        "the-pipeline": made.parent.id,
+        "another-pipeline": other.parent.id,
+        "no-such-run": "0" * 32,
+        "unset": None,
+    }
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", v2.mock.tracking_uri)
+    monkeypatch.setenv("MLFLOW_RUN_ID", made.step.id)
+    if roots[hint] is None:
+        monkeypatch.delenv("AZUREML_ROOT_RUN_ID", raising=False)
+    else:
+        monkeypatch.setenv("AZUREML_ROOT_RUN_ID", roots[hint])
+    requests_made = _counted_mlflow(v2)
+    step = current_run()
+    parent = step.parent_run()
+    assert step.id == made.step.id and parent is not None and parent.id == made.parent.id
+    steps = {s.name: s for s in parent.step_runs()}
+    assert steps["train"].metrics == {"accuracy": 0.9} and set(steps) == {"train", "register"}
+    if hint == "the-pipeline":  # the pipeline run and its steps: two requests in all
+        assert requests_made == ["GET runs/get", "POST runs/search"]
+    else:  # never fewer requests than reading the step's run, then its parent, then its steps
+        assert requests_made[-3:] == ["GET runs/get", "GET runs/get", "POST runs/search"]

@@ -1,20 +1,21 @@
 """`AzureMLV2Registry`: the `Registry` Protocol over Azure ML through SDK v2 (see the package).
 
 The champion is the latest live version, as on v1: the most recently created active version
-(`_sdk.Models.newest_live`). A registration is ONE PUT of an explicit version, chosen from the
-container's `nextVersion`, carrying every property; the files are the pipeline run's artifacts
-the gate uploaded (`azureml://jobs/<run>/outputs/artifacts/paths/outputs/<name>`), so the version
-links to the run (`jobName`) and nothing is uploaded twice.
+(`_sdk.Models.newest_live`). A registration is ONE PUT of an explicit version, carrying every
+property: the number after the champion it was decided against, and the container's
+`nextVersion` only when the service refuses that number (a newer version was archived or
+deleted, or another gate took it). The files are the pipeline run's artifacts the gate uploaded
+(`azureml://jobs/<run>/outputs/artifacts/paths/outputs/<name>`), so the version links to the run
+(`jobName`) and nothing is uploaded twice.
 
 What the SDK's auto-increment cannot give, the gate gets here:
 
 - **a lost answer** (a timeout after the service committed the PUT): the next attempt GETs the
   version it sent; if that version's `champion.parent_run_id` and `artifact_sha256` are ours,
   it is ours and is returned; if it does not exist, the same PUT is sent again;
-- **a race** (another gate took the number between our `nextVersion` read and our PUT): the
-  version exists with another run's properties, or the service refuses the PUT because the
-  version's path or properties cannot change. Then `nextVersion` is read again and the PUT
-  goes to the new number; `converge` sees the other gate's version between the champion
+- **a race** (another gate took the number before our PUT): the service refuses the PUT because
+  the version's path or properties cannot change. Then `nextVersion` is read and the PUT goes
+  to the new number; `converge` sees the other gate's version between the champion
   compared with and ours, settles the race as on v1, and the record says so.
 """
 
@@ -200,6 +201,7 @@ class AzureMLV2Registry:
         properties = dict(new.properties)
         properties.setdefault(names.PARENT_RUN_ID, run_id)
         sent: list[int] = []  # the version the last attempt sent
+        guess = [_number_after(properties.get(names.PREVIOUS_VERSION))]
 
         def attempt() -> int:
             if sent:  # the last PUT may have landed before its answer was lost
@@ -208,23 +210,26 @@ class AzureMLV2Registry:
                     return sent[-1]
                 if landed is not None:  # another gate took the number: read the next one
                     sent.clear()
-            version = sent[-1] if sent else self.models.next_version(new.name)
+            guessed = not sent and bool(guess)
             if not sent:
-                sent.append(version)
+                sent.append(guess.pop() if guess else self.models.next_version(new.name))
+            version = sent[-1]
             body = rest_body(new.name, version, uri, properties, dict(new.tags), new.description)
             try:
                 self.models.put(new.name, version, body)
             except Exception as exc:
-                status = getattr(exc, "status_code", None)
-                if status in (400, 409) and self.models.get(new.name, version) is not None:
-                    # the number is taken (its path or properties cannot change): the next
-                    # attempt reads nextVersion again; the race check reports what happened
-                    taken = self.models.get(new.name, version)
-                    if taken is not None and _is_ours(taken, properties):
-                        return version
-                    sent.clear()
-                    raise _Taken(version) from exc
-                raise
+                if getattr(exc, "status_code", None) not in (400, 409):
+                    raise
+                taken = self.models.get(new.name, version)
+                if taken is not None and _is_ours(taken, properties):
+                    return version
+                if taken is None and not guessed:
+                    raise  # refused for a reason of its own: said as the service said it
+                # the number is taken (its path or properties cannot change) or was deleted
+                # (never created again): the next attempt reads nextVersion; the race check
+                # reports what happened
+                sent.clear()
+                raise _Taken(version) from exc
             return version
 
         def with_retakes() -> int:
@@ -326,6 +331,14 @@ class AzureMLV2Registry:
             field="--test-data",
             value=spec,
         )
+
+
+def _number_after(champion: str | None) -> int:
+    """The version a registration tries first: the one after the champion it was decided
+    against (1 for a first model). Right unless a version newer than the champion was archived
+    or deleted, or another gate took the number: then the service refuses the PUT and
+    `nextVersion` is read, so the common case saves that read."""
+    return int(champion) + 1 if champion and champion.isdigit() else 1
 
 
 class _Taken(Exception):

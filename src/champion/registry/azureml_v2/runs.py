@@ -22,7 +22,7 @@ from typing import Any
 
 from champion import _env
 from champion.errors import InputError
-from champion.registry import ArtifactConflict
+from champion.registry import ArtifactConflict, StepRun
 from champion.registry.mlflow._calls import (
     _ABSENT,
     MlflowCallError,
@@ -30,7 +30,13 @@ from champion.registry.mlflow._calls import (
     _remote,
     _translated,
 )
-from champion.registry.mlflow.runs import MlflowParentRun, MlflowRun, MlflowWorkspace, connect
+from champion.registry.mlflow.runs import (
+    MlflowParentRun,
+    MlflowRun,
+    MlflowWorkspace,
+    connect,
+    step_run_of,
+)
 
 __all__ = [
     "CONTROL_OUTPUTS",
@@ -149,6 +155,17 @@ class V2ParentRun(MlflowParentRun):
     _walk_root = _OUTPUTS
     _records_folder = _OUTPUTS
 
+    def __init__(
+        self, workspace: MlflowWorkspace, run: Any, steps: Sequence[StepRun] | None = None
+    ) -> None:
+        super().__init__(workspace, run)
+        self._steps = steps
+
+    def step_runs(self) -> Sequence[StepRun]:
+        """The pipeline's steps, as read when the step found its pipeline through them (see
+        `current_run`), else one search."""
+        return self._steps if self._steps is not None else super().step_runs()
+
     def _path(self, name: str) -> str:
         return name
 
@@ -199,9 +216,16 @@ class V2Run(MlflowRun, V2ParentRun):
     def __init__(self, workspace: AzureMLV2Workspace, run: Any) -> None:
         super().__init__(workspace.mlflow, run)
         self.v2_workspace = workspace
+        self._siblings: Sequence[StepRun] | None = None
 
     def _sibling(self, run: Any) -> V2Run:
         return V2Run(self.v2_workspace, run)
+
+    def parent_run(self) -> V2ParentRun | None:
+        parent = self.parent
+        if parent is None:
+            return None
+        return V2ParentRun(parent.workspace, parent.mlflow_run, self._siblings)
 
     def set_control_outputs(self, values: Mapping[str, object]) -> None:
         """Hand `values` to the pipeline as this job's control outputs (`is_control: true`):
@@ -235,7 +259,7 @@ def pipeline_run(workspace: AzureMLV2Workspace, name: str) -> V2ParentRun:
 
 def current_run() -> V2Run:
     """The step's run: the job's MLflow run (`MLFLOW_RUN_ID`, else `AZUREML_RUN_ID`: a v2
-    job's name is its MLflow run id)."""
+    job's name is its MLflow run id), with its pipeline run (see `_through_pipeline`)."""
     run_id = _env.mlflow_run_id() or _env.azureml_run_id()
     if not run_id:
         raise InputError(
@@ -243,9 +267,14 @@ def current_run() -> V2Run:
             f"pipeline (Azure, or locally: `champion pipeline run FILE`), which sets "
             f"{_env.AZUREML_RUN_ID} and {_env.MLFLOW_RUN_ID}",
             field=_env.AZUREML_RUN_ID,
-            value=None,
+            value=run_id,
         )
     workspace = configured_workspace()
+    root = _env.azureml_root_run_id()
+    if root and root != run_id:
+        found = _through_pipeline(workspace, run_id, root)
+        if found is not None:
+            return found
     client = workspace.mlflow.client
     run = _remote("loading the step's run", lambda: _found(lambda: client.get_run(run_id)))
     if run is _ABSENT:
@@ -255,3 +284,25 @@ def current_run() -> V2Run:
             value=run_id,
         )
     return V2Run(workspace, run)
+
+
+def _through_pipeline(workspace: AzureMLV2Workspace, run_id: str, root: str) -> V2Run | None:
+    """The step's run found among the steps of the pipeline `AZUREML_ROOT_RUN_ID` names: the
+    pipeline run and its steps are what the gate reads anyway (the challenger's metrics), so
+    the step's own run costs no request of its own. None when the step is not one of that
+    run's steps (a sub-pipeline's node, or no such run): the caller reads the step's run and
+    its `mlflow.parentRunId` instead, so the hint is never trusted unchecked."""
+    client = workspace.mlflow.client
+    pipeline = _remote("loading the pipeline run", lambda: _found(lambda: client.get_run(root)))
+    if pipeline is _ABSENT:
+        return None
+    children = _remote(
+        "listing the pipeline's steps", V2ParentRun(workspace.mlflow, pipeline).child_runs
+    )
+    ours = next((run for run in children if run.info.run_id == run_id), None)
+    if ours is None:
+        return None
+    step = V2Run(workspace, ours)
+    step._parent = V2Run(workspace, pipeline)
+    step._siblings = [step_run_of(run) for run in children]
+    return step

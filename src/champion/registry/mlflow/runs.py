@@ -169,6 +169,16 @@ def artifact_path(name: str) -> str:
     return name[len(_GATE_PREFIX) :]
 
 
+def step_run_of(run: Any) -> StepRun:
+    """An MLflow run as the gate reads a pipeline's step."""
+    return StepRun(
+        str(run.info.run_id),
+        str(run.info.run_name or run.data.tags.get(RUN_NAME_TAG) or ""),
+        dict(run.data.tags),
+        {str(k): float(v) for k, v in run.data.metrics.items()},
+    )
+
+
 class MlflowParentRun:
     """`ParentRun` over an MLflow run: one MLflow call each, not retried here (the gate wraps
     each call in its one loop); MLflow's failures come out in the shape the loop classifies.
@@ -222,21 +232,18 @@ class MlflowParentRun:
         return dict(run.data.tags)
 
     def step_runs(self) -> Sequence[StepRun]:
+        return [step_run_of(run) for run in self.child_runs()]
+
+    def child_runs(self) -> list[Any]:
+        """The MLflow runs of this run's steps (`mlflow.parentRunId` = this run): one search."""
         experiment = str(self.mlflow_run.info.experiment_id)
-        found = _translated(
-            lambda: self.workspace.client.search_runs(
-                [experiment], f"tags.`{PARENT_TAG}` = '{self.id}'", max_results=1000
+        return list(
+            _translated(
+                lambda: self.workspace.client.search_runs(
+                    [experiment], f"tags.`{PARENT_TAG}` = '{self.id}'", max_results=1000
+                )
             )
         )
-        return [
-            StepRun(
-                str(run.info.run_id),
-                str(run.info.run_name or run.data.tags.get(RUN_NAME_TAG) or ""),
-                dict(run.data.tags),
-                {str(k): float(v) for k, v in run.data.metrics.items()},
-            )
-            for run in found
-        ]
 
     def file_names(self) -> list[str]:
         found: list[str] = []
