@@ -51,6 +51,7 @@ _RESERVED = frozenset(
         "config",
         "wheel",
         "mode",
+        "run",
         "local",
         "validate",
         "submit",
@@ -73,15 +74,25 @@ class SpecOption:
         return "--" + self.name.replace("_", "-")
 
 
-def spec_options(builder: SpecBuilder | Any, kind: str = "build_spec") -> list[SpecOption]:
+def spec_options(
+    builder: SpecBuilder | Any,
+    kind: str = "build_spec",
+    *,
+    reserved: frozenset[str] | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> list[SpecOption]:
     """The options `builder` takes: its keyword parameters with defaults (`data` included),
     described by its docstring's `Args:` section. A parameter without a default, or named like
-    one of the driver's options, is an InputError: the command line could not offer it. `kind`
-    names the function in messages (a v2 pipeline file's is `build_pipeline`)."""
+    one of the driver's options (`reserved`, default: a v1 file's driver's), is an InputError:
+    the command line could not offer it. `kind` names the function in messages (a v2 pipeline
+    file's is `build_pipeline`); `skip` names parameters the driver fills itself."""
+    reserved = _RESERVED if reserved is None else reserved
     described = _described_args(inspect.getdoc(builder) or "")
     options = []
     for parameter in inspect.signature(builder).parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name in skip:
             continue
         where = f"{location(builder)}: {kind} parameter {parameter.name!r}"
         if parameter.default is parameter.empty:
@@ -91,7 +102,7 @@ def spec_options(builder: SpecBuilder | Any, kind: str = "build_spec") -> list[S
                 field=kind,
                 value=parameter.name,
             )
-        if parameter.name in _RESERVED:
+        if parameter.name in reserved:
             raise InputError(
                 f"{where} clashes with the driver's own --{parameter.name.replace('_', '-')}; "
                 "rename it",
@@ -102,6 +113,48 @@ def spec_options(builder: SpecBuilder | Any, kind: str = "build_spec") -> list[S
             SpecOption(parameter.name, parameter.default, described.get(parameter.name, ""))
         )
     return options
+
+
+def add_spec_options(
+    group: Any, options: list[SpecOption], kind: str, extra: dict[str, str] | None = None
+) -> None:
+    """Each option as `--name-with-dashes`, typed by its default (an int, a float, a bool as
+    `--x/--no-x`), stored as `spec_<name>`; `extra` adds to an option's help."""
+    for spec_option in options:
+        default = spec_option.default
+        kind_of = type(default)
+        text = (spec_option.help or f"{kind}'s {spec_option.name}") + (extra or {}).get(
+            spec_option.name, ""
+        )
+        typed: dict[str, Any] = {"type": kind_of} if kind_of in (int, float) else {}
+        if kind_of is bool:
+            typed = {"action": argparse.BooleanOptionalAction}
+        group.add_argument(
+            spec_option.flag,
+            dest=f"spec_{spec_option.name}",
+            metavar=spec_option.name.upper(),
+            default=default,
+            help=f"{text} (default: {default!r})",
+            **typed,
+        )
+
+
+_MODE_FLAGS = {
+    "run": (("--run", "--local"), "run it here, on the local workspace (the default)"),
+    "validate": (("--validate",), "build the pipeline offline and check it with the SDK"),
+    "submit": (("--submit",), "submit a run to the Azure ML workspace config.json names"),
+    "publish": (("--publish",), "publish the pipeline, version = --build-number"),
+}
+
+
+def add_mode_flags(parser: argparse.ArgumentParser, modes: tuple[str, ...]) -> None:
+    """The mode flags of `python FILE`, the same for a v1 and a v2 file (`--run`, the default,
+    also spelled `--local`), for the modes this kind of file has."""
+    group = parser.add_mutually_exclusive_group()
+    for mode in modes:
+        flags, text = _MODE_FLAGS[mode]
+        group.add_argument(*flags, dest="mode", action="store_const", const=mode, help=text)
+    parser.set_defaults(mode="run")
 
 
 def _described_args(doc: str) -> dict[str, str]:
@@ -184,32 +237,10 @@ def build_parser(
         "an Azure DevOps agent sets it, else the spec's default)",
     )
     spec_group = parser.add_argument_group("the pipeline's own options (its build_spec)")
-    for spec_option in spec_options(builder):
-        kind = type(spec_option.default)
-        text = spec_option.help or f"build_spec's {spec_option.name}"
-        if spec_option.name == DATA_OPTION and mode != "run":
-            text += "; on Azure ML the file is copied into the steps' snapshot"
-        typed: dict[str, Any] = {"type": kind} if kind in (int, float) else {}
-        if kind is bool:
-            typed = {"action": argparse.BooleanOptionalAction}
-        spec_group.add_argument(
-            spec_option.flag,
-            dest=f"spec_{spec_option.name}",
-            metavar=spec_option.name.upper(),
-            default=spec_option.default,
-            help=f"{text} (default: {spec_option.default!r})",
-            **typed,
-        )
+    copied = "; on Azure ML the file is copied into the steps' snapshot" if mode != "run" else ""
+    add_spec_options(spec_group, spec_options(builder), "build_spec", {DATA_OPTION: copied})
     if mode is None:
-        modes = parser.add_mutually_exclusive_group()
-        for flag, value, text in (
-            ("--local", "run", "run on the local workspace (the default)"),
-            ("--validate", "validate", "build the Azure ML pipeline offline and check it"),
-            ("--submit", "submit", "submit a run to the workspace in config.json"),
-            ("--publish", "publish", "publish the pipeline, version = --build-number"),
-        ):
-            modes.add_argument(flag, dest="mode", action="store_const", const=value, help=text)
-        parser.set_defaults(mode="run")
+        add_mode_flags(parser, ("run", "validate", "submit", "publish"))
     else:
         parser.set_defaults(mode=mode)
     option(

@@ -2,7 +2,7 @@
 Azure ML.
 
     champion pipeline run|validate|submit|publish FILE [--data CSV] [--build-number N] [...]
-    python FILE [--local|--validate|--submit|--publish] [...]     # when FILE ends with main()
+    python FILE [--run|--validate|--submit|--publish] [...]       # when FILE ends with main()
 
 Why a driver in the library: a pipeline file should hold its spec and nothing else (like a
 kedro `pipeline.py`), so a second pipeline is a second spec, not a copy of this module. A

@@ -33,7 +33,7 @@ from typing import IO, Any
 from champion import _env
 from champion._usage import Parser, error_line
 from champion.errors import ChampionError, InfrastructureError, InputError, from_environment
-from champion.pipeline._options import _described_args
+from champion.pipeline._options import add_mode_flags, add_spec_options, spec_options
 from champion.pipeline._pipeline_file import _users_mistake, location
 
 __all__ = ["BUILDER", "MODES", "is_v2_file", "main"]
@@ -41,7 +41,9 @@ __all__ = ["BUILDER", "MODES", "is_v2_file", "main"]
 BUILDER = "build_pipeline"
 MODES = ("run", "validate", "submit")
 BUILD_NUMBER = "build_number"
-_RESERVED = frozenset({"workspace", "experiment", "wait", "mode", "run", "validate", "submit"})
+_RESERVED = frozenset(
+    {"workspace", "experiment", "wait", "mode", "run", "local", "validate", "submit", "help"}
+)
 _FAILED_EXIT = "champion.exit_code"
 
 
@@ -93,33 +95,6 @@ def _spec_error(exc: BaseException) -> ChampionError | None:
 # --------------------------------------------------------------------------- the command line
 
 
-def _options(builder: Callable[..., Any]) -> list[tuple[str, Any, str]]:
-    """(name, default, help) of each keyword parameter but `build_number`."""
-    described = _described_args(inspect.getdoc(builder) or "")
-    found = []
-    for parameter in inspect.signature(builder).parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        if parameter.name == BUILD_NUMBER:
-            continue
-        where = f"{location(builder)}: {BUILDER} parameter {parameter.name!r}"
-        if parameter.default is parameter.empty:
-            raise InputError(
-                f"{where} has no default; every {BUILDER} parameter needs one so that the "
-                "pipeline runs without options",
-                field=BUILDER,
-                value=parameter.name,
-            )
-        if parameter.name in _RESERVED:
-            raise InputError(
-                f"{where} clashes with the driver's own --{parameter.name}; rename it",
-                field=BUILDER,
-                value=parameter.name,
-            )
-        found.append((parameter.name, parameter.default, described.get(parameter.name, "")))
-    return found
-
-
 def _parser(builder: Callable[..., Any], prog: str | None, mode: str | None) -> Any:
     doc = inspect.getdoc(sys.modules.get(builder.__module__)) or inspect.getdoc(builder) or ""
     parser = Parser(prog=prog, description=doc.split("\n\n")[0] or None)
@@ -143,28 +118,10 @@ def _parser(builder: Callable[..., Any], prog: str | None, mode: str | None) -> 
         help="submit: stream the job to its end, then print the decision read from it",
     )
     group = parser.add_argument_group(f"the pipeline's own options (its {BUILDER})")
-    for name, default, text in _options(builder):
-        kind = type(default)
-        typed: dict[str, Any] = {"type": kind} if kind in (int, float) else {}
-        if kind is bool:
-            typed = {"action": argparse.BooleanOptionalAction}
-        group.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=f"spec_{name}",
-            default=default,
-            metavar=name.upper(),
-            help=f"{text or f'{BUILDER} argument {name}'} (default: {default!r})",
-            **typed,
-        )
+    options = spec_options(builder, BUILDER, reserved=_RESERVED, skip=frozenset({BUILD_NUMBER}))
+    add_spec_options(group, options, BUILDER)
     if mode is None:
-        modes = parser.add_mutually_exclusive_group()
-        for flag, value, text in (
-            ("--run", "run", "run it here, on the local workspace (the default)"),
-            ("--validate", "validate", "build the job and check it with the SDK, offline"),
-            ("--submit", "submit", "submit it to the Azure ML workspace config.json names"),
-        ):
-            modes.add_argument(flag, dest="mode", action="store_const", const=value, help=text)
-        parser.set_defaults(mode="run")
+        add_mode_flags(parser, MODES)
     else:
         parser.set_defaults(mode=mode)
     return parser
