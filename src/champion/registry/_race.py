@@ -37,7 +37,7 @@ from typing import Any
 from champion import names
 from champion.decision import Outcome, Policy, decide
 from champion.errors import ChampionError
-from champion.registry import ModelVersion
+from champion.registry import ModelVersion, RaceReport
 
 __all__ = [
     "DECIDED",
@@ -222,6 +222,29 @@ def saw(versions: Sequence[ModelVersion], policy: Policy) -> tuple[Mapping[str, 
             policy.metric: primary_value(v, policy),
         }
         for v in versions
+    )
+
+
+def report(
+    window: Window,
+    versions: Sequence[ModelVersion],
+    best: ModelVersion | None,
+    repairs: Sequence[Mapping[str, Any]],
+    policy: Policy,
+    *,
+    converged: bool = True,
+    note: str | None = None,
+) -> RaceReport:
+    """What a gate that settled a race saw and repaired, for its record: the versions above the
+    window's floor, the best decision's own version, the repairs made, in the order made."""
+    return RaceReport(
+        detected=True,
+        window_from=window.floor,
+        saw=saw([v for v in versions if v.version > window.floor], policy),
+        best=None if best is None else origin_of(best),
+        repairs=tuple(repairs),
+        converged=converged,
+        note=note,
     )
 
 

@@ -42,7 +42,7 @@ from champion.registry._race import (
     origin_of,
     primary_value,
     repair_properties,
-    saw,
+    report,
     widened,
     window_of,
 )
@@ -146,15 +146,7 @@ class LatestRace:
         converged: bool = True,
         note: str | None = None,
     ) -> RaceReport:
-        return RaceReport(
-            detected=True,
-            window_from=window.floor,
-            saw=saw([v for v in versions if v.version > window.floor], self.policy),
-            best=None if best is None else origin_of(best),
-            repairs=tuple(repairs),
-            converged=converged,
-            note=note,
-        )
+        return report(window, versions, best, repairs, self.policy, converged=converged, note=note)
 
     def _change(self, best: ModelVersion, latest: ModelVersion, window: Window) -> ChampionChange:
         properties = repair_properties(best, latest, window)

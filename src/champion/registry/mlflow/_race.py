@@ -29,8 +29,7 @@ from champion.registry._race import (
     Window,
     compared_with,
     fold,
-    origin_of,
-    saw,
+    report,
     widened,
     window_of,
 )
@@ -121,19 +120,10 @@ class AliasRace:
         best: ModelVersion | None,
         repairs: list[dict[str, Any]],
         *,
-        converged: bool,
+        converged: bool = True,
         note: str | None = None,
     ) -> RaceReport:
-        weighed = [v for v in versions if v.version > window.floor]
-        return RaceReport(
-            detected=True,
-            window_from=window.floor,
-            saw=saw(weighed, self.policy),
-            best=None if best is None else origin_of(best),
-            repairs=tuple(repairs),
-            converged=converged,
-            note=note,
-        )
+        return report(window, versions, best, repairs, self.policy, converged=converged, note=note)
 
     # -- reads
 
