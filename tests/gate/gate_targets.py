@@ -390,6 +390,25 @@ class AzureMLTarget(LocalTarget):
             return int(Model.register(self.mock.workspace, model.name, self.model_name).version)
 
 
+def mlflow_pipeline_run(client, experiment_id, tags, step_tags, step_metrics):  # type: ignore[no-untyped-def]
+    """A pipeline run as MLflow holds one (and a v2 pipeline job is one): the parent, a `train`
+    child with the step's tags and metrics, and the `register` child returned."""
+    from champion.registry.mlflow import PARENT_TAG
+
+    parent = client.create_run(experiment_id, run_name="pipeline", tags=dict(tags or {}))
+    link = {PARENT_TAG: parent.info.run_id}
+    train = client.create_run(experiment_id, run_name="train", tags={**link, **(step_tags or {})})
+    for key, value in (step_metrics or {}).items():
+        client.log_metric(train.info.run_id, key, value)
+    return client.create_run(experiment_id, run_name="register", tags=link)
+
+
+def made_from(step) -> Made:  # type: ignore[no-untyped-def]
+    made_parent = step.parent_run()
+    assert made_parent is not None
+    return Made(step, made_parent)
+
+
 class MlflowTarget(Target):
     def __init__(self, name: str, tracking_uri: str, artifacts: Path | None) -> None:
         from champion.registry.mlflow import connect
@@ -403,21 +422,12 @@ class MlflowTarget(Target):
         )
 
     def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
-        from champion.registry.mlflow import PARENT_TAG, MlflowRun
+        from champion.registry.mlflow import MlflowRun
 
-        client = self.ws.client
-        parent = client.create_run(self.experiment_id, run_name="pipeline", tags=dict(tags or {}))
-        link = {PARENT_TAG: parent.info.run_id}
-        train = client.create_run(
-            self.experiment_id, run_name="train", tags={**link, **(step_tags or {})}
+        register = mlflow_pipeline_run(
+            self.ws.client, self.experiment_id, tags, step_tags, step_metrics
         )
-        for key, value in (step_metrics or {}).items():
-            client.log_metric(train.info.run_id, key, value)
-        register = client.create_run(self.experiment_id, run_name="register", tags=link)
-        step = MlflowRun(self.ws, register)
-        made_parent = step.parent_run()
-        assert made_parent is not None
-        return Made(step, made_parent)
+        return made_from(MlflowRun(self.ws, register))
 
     def registry(self) -> Registry:
         from champion.registry.mlflow import MlflowRegistry
@@ -466,21 +476,11 @@ class AzureMLV2Target(Target):
 
     def pipeline_run(self, tags=None, step_tags=None, step_metrics=None) -> Made:
         from champion.registry.azureml_v2 import V2Run
-        from champion.registry.mlflow import PARENT_TAG
 
-        client = self.client
-        parent = client.create_run(self.experiment_id, run_name="pipeline", tags=dict(tags or {}))
-        link = {PARENT_TAG: parent.info.run_id}
-        train = client.create_run(
-            self.experiment_id, run_name="train", tags={**link, **(step_tags or {})}
+        register = mlflow_pipeline_run(
+            self.client, self.experiment_id, tags, step_tags, step_metrics
         )
-        for key, value in (step_metrics or {}).items():
-            client.log_metric(train.info.run_id, key, value)
-        register = client.create_run(self.experiment_id, run_name="register", tags=link)
-        step = V2Run(self.workspace, register)
-        made_parent = step.parent_run()
-        assert made_parent is not None
-        return Made(step, made_parent)
+        return made_from(V2Run(self.workspace, register))
 
     def registry(self) -> Registry:
         from champion.registry.azureml_v2 import AzureMLV2Registry
