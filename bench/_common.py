@@ -384,3 +384,38 @@ def render_table(rows: Iterable[Row], peer: str | None) -> str:
 
 def dump_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str)
+
+
+# ---------------------------------------------------------------------- racing writers
+
+
+def release(procs: list[subprocess.Popen[str]], barrier: Path, timeout: float = 300) -> float:
+    """Wait until every writer is ready (or has died), then let them all go at once."""
+    deadline = time.monotonic() + timeout
+    while len(list(barrier.glob("ready-*"))) < len(procs):
+        if any(p.poll() is not None for p in procs):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("writers did not get ready in time")
+        time.sleep(0.005)
+    start = time.time()
+    tmp = barrier / "go.tmp"
+    tmp.write_text(repr(start))
+    os.replace(tmp, barrier / "go")
+    return start
+
+
+def collect(
+    procs: list[subprocess.Popen[str]], timeout: float = 900
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each writer's JSON report (its last line starting with `{`), and one line for each
+    writer that failed."""
+    reports, problems = [], []
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        line = next((x for x in reversed(out.splitlines()) if x.startswith("{")), None)
+        if p.returncode != 0 or line is None:
+            problems.append(f"writer exited {p.returncode}: {err.strip()[-300:]}")
+            continue
+        reports.append(json.loads(line))
+    return reports, problems

@@ -17,46 +17,15 @@ Counted per trial, then summed over trials:
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import sqlite3
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import BENCH, OUR_PYTHON, Row, child_env, median, progress
+from _common import BENCH, OUR_PYTHON, Row, child_env, collect, median, progress, release
 
 WRITERS = (2, 8)
-
-
-def release(procs: list[subprocess.Popen[str]], barrier: Path, timeout: float = 300) -> float:
-    """Wait until every writer is ready (or has died), then let them all go at once."""
-    deadline = time.monotonic() + timeout
-    while len(list(barrier.glob("ready-*"))) < len(procs):
-        if any(p.poll() is not None for p in procs):
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError("writers did not get ready in time")
-        time.sleep(0.005)
-    start = time.time()
-    tmp = barrier / "go.tmp"
-    tmp.write_text(repr(start))
-    os.replace(tmp, barrier / "go")
-    return start
-
-
-def collect(procs: list[subprocess.Popen[str]]) -> tuple[list[dict[str, Any]], list[str]]:
-    reports, problems = [], []
-    for p in procs:
-        out, err = p.communicate(timeout=900)
-        line = next((x for x in reversed(out.splitlines()) if x.startswith("{")), None)
-        if p.returncode != 0 or line is None:
-            problems.append(f"writer exited {p.returncode}: {err.strip()[-300:]}")
-            continue
-        reports.append(json.loads(line))
-    return reports, problems
 
 
 def analyse(

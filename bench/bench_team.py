@@ -31,7 +31,6 @@ Rows:
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import statistics
 import subprocess
@@ -40,7 +39,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import BENCH, OUR_PYTHON, Row, child_env, median, progress
+from _common import BENCH, OUR_PYTHON, Row, child_env, collect, median, progress, release
 
 WRITERS = 8
 SIZES = (1_000, 10_000)
@@ -65,30 +64,6 @@ def run(ctx: Any) -> None:
 
 
 # ---------------------------------------------------------------------- concurrency
-
-
-def _release(procs: list[subprocess.Popen[str]], barrier: Path) -> float:
-    deadline = time.monotonic() + 300
-    while len(list(barrier.glob("ready-*"))) < len(procs):
-        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-            break
-        time.sleep(0.005)
-    start = time.time()
-    (barrier / "go.tmp").write_text(repr(start))
-    os.replace(barrier / "go.tmp", barrier / "go")
-    return start
-
-
-def _collect(procs: list[subprocess.Popen[str]]) -> tuple[list[dict[str, Any]], list[str]]:
-    reports, problems = [], []
-    for p in procs:
-        out, err = p.communicate(timeout=1800)
-        line = next((x for x in reversed(out.splitlines()) if x.startswith("{")), None)
-        if p.returncode != 0 or line is None:
-            problems.append(f"writer exited {p.returncode}: {err.strip()[-300:]}")
-            continue
-        reports.append(json.loads(line))
-    return reports, problems
 
 
 def _audit(url: str, name: str) -> tuple[list[tuple[int, str, float]], int | None]:
@@ -129,8 +104,8 @@ def _trial(url: str, model: Path, folder: Path, name: str, flows: int, ours: boo
                 env=child_env(MLFLOW_TRACKING_URI=url, MLFLOW_DISABLE_TELEMETRY="true"),
             )
         )
-    start = _release(procs, barrier)
-    reports, problems = _collect(procs)
+    start = release(procs, barrier)
+    reports, problems = collect(procs, timeout=1800)
     versions, alias = _audit(url, name)
     flows_done = [f for r in reports for f in r["flows"]]
     errors = [f["error"] for f in flows_done if "error" in f] + problems
