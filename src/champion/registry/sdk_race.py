@@ -111,11 +111,10 @@ class LatestRace:
             if best is None or latest is None or origin_of(best) == origin_of(latest):
                 if not between and not repairs:
                     return NO_RACE  # the champion's own race, settled: nothing to report
-                return self._report(window, versions, best, repairs)
+                return report(window, versions, best, repairs, self.policy)
             if primary_value(best, self.policy) is None:
-                return self._report(
-                    window, versions, best, repairs, note="the best has no metric to copy"
-                )
+                note = "the best has no metric to copy"
+                return report(window, versions, best, repairs, self.policy, note=note)
             failpoint("race.repairing")
             try:
                 copy = self.registry.make_champion(
@@ -126,27 +125,16 @@ class LatestRace:
             repairs.append(
                 {"registered": copy, "copy_of": origin_of(best), "displaced": latest.version}
             )
-        return self._report(
+        return report(
             window,
             versions,
             best,
             repairs,
+            self.policy,
             converged=False,
             note=f"the registry was still changing after {MAX_ROUNDS} rounds; the gates still "
             "running settle it, and the next decision on the model weighs this race again",
         )
-
-    def _report(
-        self,
-        window: Window,
-        versions: list[ModelVersion],
-        best: ModelVersion | None,
-        repairs: list[dict[str, Any]],
-        *,
-        converged: bool = True,
-        note: str | None = None,
-    ) -> RaceReport:
-        return report(window, versions, best, repairs, self.policy, converged=converged, note=note)
 
     def _change(self, best: ModelVersion, latest: ModelVersion, window: Window) -> ChampionChange:
         properties = repair_properties(best, latest, window)

@@ -93,7 +93,7 @@ class AliasRace:
                 if not repairs or key == last:  # nothing moved since our last look
                     if not raced and not repairs:
                         return NO_RACE
-                    return self._report(window, versions, best, repairs, converged=True)
+                    return report(window, versions, best, repairs, self.policy)
             else:
                 failpoint("race.repairing")
                 if not marked and target == registered:
@@ -103,29 +103,16 @@ class AliasRace:
                 repairs.append({"alias": self.registry.alias, "from": target, "to": best.version})
                 target = best.version
             last = key
-        return self._report(
+        return report(
             window,
             versions,
             best,
             repairs,
+            self.policy,
             converged=False,
             note=f"the registry was still changing after {MAX_ROUNDS} rounds; the gates still "
             "running settle it, and the next decision on the model weighs this race again",
         )
-
-    def _report(
-        self,
-        window: Window,
-        versions: list[ModelVersion],
-        best: ModelVersion | None,
-        repairs: list[dict[str, Any]],
-        *,
-        converged: bool = True,
-        note: str | None = None,
-    ) -> RaceReport:
-        return report(window, versions, best, repairs, self.policy, converged=converged, note=note)
-
-    # -- reads
 
     def _window(self, window: Window) -> list[ModelVersion]:
         """Every version from the window's floor up (the floor itself is its first champion),
