@@ -36,16 +36,12 @@ lint: $(STAMP)
 postgresql:
 	sh tools/install_postgresql.sh
 
-# pytest-xdist workers: PYTEST_WORKERS for test-fast, SUITE_WORKERS for test (0: one process).
-# Tests that share a session's mlflow server, or a module's fixture, stay on one worker
-# (tests/suite_rules.py, which also sends the slow tests out first). The full suite gets two
-# workers a core: its tests wait on the processes and servers they start for about a
-# quarter of their time (1.54 of 2 cores busy with 2 workers, 1.77 with 4: 1,245 s -> 1,043 s).
+# pytest on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in one process). Tests that share
+# a session's mlflow server, or a module's fixture, stay on one worker: tests/suite_rules.py.
 PYTEST_WORKERS ?= auto
-SUITE_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
 test: lint postgresql
-	$(BIN)/python -m pytest -q -n $(SUITE_WORKERS) --dist loadgroup --durations=20
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=20
 
 # The edit-test loop, under a minute: the unit, contract, decision and backend tests that run in
 # pytest's own process (no subprocess, no server; a fast test that starts one fails).

@@ -214,17 +214,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     workerinput = getattr(session.config, "workerinput", None)
     if workerinput is None or _GROUPS_INPUT not in workerinput:
         return
-    groups, slow = {}, []
+    groups = {}
     for item in session.items:
         names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
                         for m in item.iter_markers("xdist_group")})  # fmt: skip
         if names:
             groups[item.nodeid] = "group:" + "_".join(names)
-        if item.get_closest_marker("slow") is not None:
-            slow.append(item.nodeid)
     target = Path(workerinput[_GROUPS_INPUT]) / f"{workerinput['workerid']}.json"
     partial = target.with_suffix(".partial")
-    partial.write_text(json.dumps({"groups": groups, "slow": slow}))
+    partial.write_text(json.dumps(groups))
     os.replace(partial, target)
 
 
@@ -241,18 +239,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
         def schedule(self) -> None:
             if self.collection is None:  # the first call: every worker has collected
-                self.groups, slow = {}, set()
+                self.groups = {}
                 for written in sorted(folder.glob("*.json")):
-                    found = json.loads(written.read_text())
-                    self.groups.update(found["groups"])
-                    slow.update(found["slow"])
-                # the slow tests (minutes of real processes each) go out first, so that no
-                # worker starts a two-minute test when the others are nearly done; the same
-                # stable order on every worker, so their collections still compare equal
-                for node, collection in self.registered_collections.items():
-                    self.registered_collections[node] = sorted(
-                        collection, key=lambda nodeid: nodeid not in slow
-                    )
+                    self.groups.update(json.loads(written.read_text()))
             super().schedule()
 
         def _split_scope(self, nodeid: str) -> str:
