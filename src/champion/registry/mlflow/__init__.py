@@ -71,6 +71,13 @@ from champion.registry.mlflow._calls import (
     check_stage,
     version_of,
 )
+from champion.registry.mlflow.pipeline_runs import (
+    end_run,
+    experiment_id,
+    log_files,
+    run_of,
+    start_run,
+)
 from champion.registry.mlflow.reader import MlflowReader, save_sklearn_model
 from champion.registry.mlflow.registry import MlflowRegistry
 from champion.registry.mlflow.runs import (
@@ -80,11 +87,6 @@ from champion.registry.mlflow.runs import (
     artifact_path,
     connect,
     current_run,
-    end_run,
-    experiment_id,
-    log_files,
-    run_of,
-    start_run,
 )
 
 __all__ = [

@@ -48,13 +48,12 @@ from champion.registry.mlflow._files import verified_files
 from champion.registry.mlflow._history import decisions_of
 from champion.registry.mlflow._race import AliasRace
 from champion.registry.mlflow._rollback import Rollback
+from champion.registry.mlflow.pipeline_runs import experiment_id, run_of
 from champion.registry.mlflow.runs import (
     MlflowParentRun,
     MlflowWorkspace,
     _parent_run_of,
     artifact_path,
-    experiment_id,
-    run_of,
 )
 
 if TYPE_CHECKING:
