@@ -308,7 +308,9 @@ def _counted_mlflow(v2: AzureMLV2Target) -> list[str]:
     return seen
 
 
-@pytest.mark.parametrize("hint", ["the-pipeline", "another-pipeline", "no-such-run", "unset"])
+@pytest.mark.parametrize(
+    "hint", ["the-pipeline", "another-pipeline", "no-such-run", "malformed", "unset"]
+)
 def test_a_step_finds_its_pipeline_run_and_never_trusts_the_root_hint_unchecked(
     v2, monkeypatch, hint
 ):
@@ -324,6 +326,7 @@ def test_a_step_finds_its_pipeline_run_and_never_trusts_the_root_hint_unchecked(
         "the-pipeline": made.parent.id,
         "another-pipeline": other.parent.id,
         "no-such-run": "0" * 32,
+        "malformed": "not a run/id",
         "unset": None,
     }
     monkeypatch.setenv("MLFLOW_TRACKING_URI", v2.mock.tracking_uri)

@@ -291,9 +291,19 @@ def _through_pipeline(workspace: AzureMLV2Workspace, run_id: str, root: str) -> 
     pipeline run and its steps are what the gate reads anyway (the challenger's metrics), so
     the step's own run costs no request of its own. None when the step is not one of that
     run's steps (a sub-pipeline's node, or no such run): the caller reads the step's run and
-    its `mlflow.parentRunId` instead, so the hint is never trusted unchecked."""
+    its `mlflow.parentRunId` instead, so the hint is never trusted unchecked, and a value that
+    is not a run id at all is no hint."""
     client = workspace.mlflow.client
-    pipeline = _remote("loading the pipeline run", lambda: _found(lambda: client.get_run(root)))
+
+    def hinted() -> Any:
+        try:
+            return _found(lambda: client.get_run(root))
+        except MlflowCallError as exc:
+            if exc.error_code == "INVALID_PARAMETER_VALUE":  # not a run id at all
+                return _ABSENT
+            raise
+
+    pipeline = _remote("loading the pipeline run", hinted)
     if pipeline is _ABSENT:
         return None
     children = _remote(
