@@ -178,8 +178,18 @@ def test_a_number_after_the_champion_that_is_used_up_is_skipped(v2, model, tmp_p
         v2.ml_client.models.archive("iris", "2")
     else:
         v2.mock.store.delete_model("iris", 2)
+    start = len(v2.mock.calls)
     record, _ = decide(v2, model, "0.95")
     assert (record.decision.outcome, record.registered_version) == (Outcome.PROMOTED, 3)
+    # version 2 tried and refused, then `nextVersion` read and version 3 sent
+    sent = [(c.operation, c.status, c.path.rsplit("/", 1)[-1]) for c in v2.mock.calls[start:]]
+    registering = [s for s in sent if s[0] in (PUT, "ModelContainers.get")]
+    assert [(op, path) for op, _, path in registering] == [
+        (PUT, "2"),
+        ("ModelContainers.get", "iris"),
+        (PUT, "3"),
+    ]
+    assert registering[0][1] in (400, 409) and registering[2][1] in (200, 201)
     assert v2.ml_client.models.get("iris", version="3").properties["accuracy"] == "0.95"
     if how == "archived":  # untouched, still archived
         assert v2.ml_client.models.get("iris", version="2").properties["accuracy"] == "0.1"

@@ -35,6 +35,7 @@ from champion.registry.mlflow.runs import (
     MlflowRun,
     MlflowWorkspace,
     connect,
+    step_run,
     step_run_of,
 )
 
@@ -267,7 +268,7 @@ def current_run() -> V2Run:
             f"pipeline (Azure, or locally: `champion pipeline run FILE`), which sets "
             f"{_env.AZUREML_RUN_ID} and {_env.MLFLOW_RUN_ID}",
             field=_env.AZUREML_RUN_ID,
-            value=run_id,
+            value=None,
         )
     workspace = configured_workspace()
     root = _env.azureml_root_run_id()
@@ -275,15 +276,7 @@ def current_run() -> V2Run:
         found = _through_pipeline(workspace, run_id, root)
         if found is not None:
             return found
-    client = workspace.mlflow.client
-    run = _remote("loading the step's run", lambda: _found(lambda: client.get_run(run_id)))
-    if run is _ABSENT:
-        raise InputError(
-            f"{_env.AZUREML_RUN_ID}={run_id} names no run on {workspace.name}",
-            field=_env.AZUREML_RUN_ID,
-            value=run_id,
-        )
-    return V2Run(workspace, run)
+    return V2Run(workspace, step_run(workspace.mlflow, run_id, _env.AZUREML_RUN_ID))
 
 
 def _through_pipeline(workspace: AzureMLV2Workspace, run_id: str, root: str) -> V2Run | None:

@@ -146,15 +146,19 @@ def current_run() -> MlflowRun:
             value=None,
         )
     workspace = connect()
+    return MlflowRun(workspace, step_run(workspace, run_id, _env.MLFLOW_RUN_ID))
+
+
+def step_run(workspace: MlflowWorkspace, run_id: str, variable: str) -> Any:
+    """The MLflow run `run_id` a step was given in `variable`: one GET; a run the server does
+    not hold is the user's InputError naming the variable."""
     client = workspace.client
     run = _remote("loading the step's run", lambda: _found(lambda: client.get_run(run_id)))
     if run is _ABSENT:
         raise InputError(
-            f"{_env.MLFLOW_RUN_ID}={run_id} names no run on {workspace.name}",
-            field=_env.MLFLOW_RUN_ID,
-            value=run_id,
+            f"{variable}={run_id} names no run on {workspace.name}", field=variable, value=run_id
         )
-    return MlflowRun(workspace, run)
+    return run
 
 
 # ---------------------------------------------------------------------- runs
